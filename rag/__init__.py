@@ -1,0 +1,34 @@
+"""Quote-first question answering over your own documents: verbatim excerpts with exact citations."""
+
+from .config import Settings
+from .engine import Engine
+from .errors import (
+    EmptyDocument,
+    IndexCorrupt,
+    MissingDependency,
+    ModelMismatch,
+    RagError,
+    UnknownDocument,
+    UnreadableDocument,
+    UnsupportedFile,
+)
+from .types import AddReport, Answer, Document, Excerpt, Passage, Refusal
+
+__all__ = [
+    "AddReport",
+    "Answer",
+    "Document",
+    "EmptyDocument",
+    "Engine",
+    "Excerpt",
+    "IndexCorrupt",
+    "MissingDependency",
+    "ModelMismatch",
+    "Passage",
+    "RagError",
+    "Refusal",
+    "Settings",
+    "UnknownDocument",
+    "UnreadableDocument",
+    "UnsupportedFile",
+]

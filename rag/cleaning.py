@@ -1,0 +1,93 @@
+"""Generic line heuristics: page furniture, headings, and lines shared across documents.
+
+Nothing here knows about any particular file; each rule describes a kind of web or
+office page debris (empty form labels, breadcrumbs, widget captions) by its shape.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+# A form label with nothing after it ("Sender's Email:"): a few words and a colon.
+_EMPTY_LABEL = re.compile(r"^[^\W\d_][\w'’ .\-]{0,40}:$")
+# Breadcrumb separators ("News / Politics / Syria").
+_CRUMB_SEPARATORS = re.compile(r"\s[/|»›>]\s")
+# What may close a sentence after its final punctuation mark.
+_CLOSERS = "\"'”’)]»*_"
+_TERMINAL = ".!?…:;,"
+
+#: A line is "short" (a candidate for a heading or shared furniture) up to this many words.
+SHORT_LINE_WORDS = 16
+#: Lines that appear in this many documents are page furniture when short.
+SHARED_LINE_MIN_DOCUMENTS = 2
+#: Shared furniture is at most this many words ("Recommend article", "Share this").
+SHARED_LINE_MAX_WORDS = 8
+
+
+def normalise(line: str) -> str:
+    """Collapse whitespace (including no-break spaces) so that copies compare equal."""
+    return " ".join(line.split())
+
+
+def ends_sentence(line: str) -> bool:
+    """Whether the line ends like a sentence, ignoring closing quotes and brackets."""
+    stripped = line.rstrip().rstrip(_CLOSERS)
+    return bool(stripped) and stripped[-1] in _TERMINAL
+
+
+def is_furniture(line: str, shared: frozenset[str] = frozenset()) -> bool:
+    """Whether a line is page debris rather than content.
+
+    Args:
+        line: one line of text.
+        shared: normalised short lines known to appear in several documents.
+    """
+    text = normalise(line)
+    if sum(ch.isalnum() for ch in text) < 3:
+        return True
+    if _EMPTY_LABEL.match(text) and len(text.split()) <= 4:
+        return True
+    segments = _CRUMB_SEPARATORS.split(text)
+    if len(segments) >= 3 and all(len(s.split()) <= 3 for s in segments):
+        return True
+    return text in shared
+
+
+def looks_like_heading(line: str) -> bool:
+    """A short single line without end punctuation: a title or section heading."""
+    text = normalise(line)
+    if not text or "\n" in line.strip():
+        return False
+    if text.startswith("#"):  # a Markdown heading
+        return True
+    words = text.split()
+    return len(words) <= SHORT_LINE_WORDS and len(text) <= 120 and not ends_sentence(text)
+
+
+def heading_text(line: str) -> str:
+    """The heading as a reader sees it (Markdown markers dropped)."""
+    return normalise(line).lstrip("#").strip()
+
+
+def shared_lines(texts: Iterable[str]) -> frozenset[str]:
+    """Short lines that appear verbatim in several documents ("Recommend article").
+
+    Args:
+        texts: the full text of each document, one per document.
+    """
+    counts: Counter[str] = Counter()
+    for text in texts:
+        lines = {normalise(line) for line in text.split("\n")}
+        counts.update(line for line in lines if line and len(line.split()) <= SHARED_LINE_MAX_WORDS)
+    return frozenset(line for line, n in counts.items() if n >= SHARED_LINE_MIN_DOCUMENTS)
+
+
+def headline(text: str) -> str | None:
+    """The first content line when it reads like a headline, else ``None``."""
+    for line in text.split("\n"):
+        if not line.strip() or is_furniture(line):
+            continue
+        return heading_text(line) if looks_like_heading(line) else None
+    return None

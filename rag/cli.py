@@ -1,0 +1,152 @@
+"""``python -m rag``: ingest, ask, list, remove, eval. Turns domain errors into one-line messages."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .config import Settings
+from .engine import Engine
+from .errors import RagError
+from .types import AddReport, Answer
+
+_BOLD, _RESET = "\033[1m", "\033[0m"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m rag",
+        description="Quote-first question answering: answers are verbatim excerpts of your documents.",
+    )
+    parser.add_argument("--index", type=Path, help="index folder (default: $RAG_INDEX_DIR or embeddings/)")
+    parser.add_argument("--model", help="sentence-transformers model name or path (default: bundled all-MiniLM-L6-v2)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ingest = sub.add_parser("ingest", help="index files or folders (.txt .md .html .pdf .docx)")
+    ingest.add_argument("paths", nargs="+", type=Path)
+    ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    ask = sub.add_parser("ask", help="answer a question with cited excerpts")
+    ask.add_argument("question")
+    ask.add_argument("-k", type=int, default=None, help="most excerpts to show (default 5)")
+    ask.add_argument("--history", action="append", default=[], help="an earlier question (repeatable, oldest first)")
+    ask.add_argument("--source", action="append", default=None, help="search only this document id (repeatable)")
+    ask.add_argument("--json", action="store_true", help="print the Answer as one JSON object")
+
+    listing = sub.add_parser("list", help="list the indexed documents")
+    listing.add_argument("--json", action="store_true")
+
+    remove = sub.add_parser("remove", help="remove a document from the index")
+    remove.add_argument("doc_id")
+
+    evaluate = sub.add_parser("eval", help="score retrieval on a JSONL question set")
+    evaluate.add_argument("questions", type=Path)
+    evaluate.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(index_dir=args.index, model=args.model)
+        engine = Engine.open(settings=settings)
+        return _COMMANDS[args.command](engine, args)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _ingest(engine: Engine, args: argparse.Namespace) -> int:
+    report = engine.add(args.paths)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        _print_report(report, sys.stdout)
+    return 0 if not report.refused or report.changed or report.unchanged else 1
+
+
+def _ask(engine: Engine, args: argparse.Namespace) -> int:
+    refreshed = engine.refresh()
+    if refreshed.changed:
+        print(f"re-indexed changed documents: {', '.join(refreshed.added + refreshed.updated)}", file=sys.stderr)
+    answer = engine.ask(args.question, k=args.k, history=args.history, sources=args.source)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        print(format_answer(answer, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ))
+    return 0
+
+
+def _list(engine: Engine, args: argparse.Namespace) -> int:
+    rows = [
+        {"id": d.id, "title": d.title, "paragraphs": len(engine.passages(d.id)), "path": d.path}
+        for d in engine.documents()
+    ]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+    elif not rows:
+        print("The index is empty: add documents with `python -m rag ingest PATH`.")
+    else:
+        for row in rows:
+            print(f"{row['id']}\t{row['paragraphs']} passages\t{row['title']}")
+    return 0
+
+
+def _remove(engine: Engine, args: argparse.Namespace) -> int:
+    engine.remove(args.doc_id)
+    print(f"removed {args.doc_id}")
+    return 0
+
+
+def _eval(engine: Engine, args: argparse.Namespace) -> int:
+    from .evaluate import evaluate, load_questions
+
+    metrics = evaluate(engine, load_questions(args.questions)).metrics()
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        for name, value in metrics.items():
+            print(f"{name:<18} {value:.3f}" if isinstance(value, float) else f"{name:<18} {value}")
+    return 0
+
+
+def format_answer(answer: Answer, color: bool = False) -> str:
+    """An Answer as a reader sees it: numbered quotations, each with its citation."""
+    lines: list[str] = []
+    if not answer.answered:
+        lines.append("The documents do not answer this question.")
+        if answer.excerpts:
+            lines.append("")
+            lines.append("Closest passages (near-misses, not answers):")
+    for number, e in enumerate(answer.excerpts, start=1):
+        quote = e.text
+        if color:
+            s, t = e.highlight
+            quote = f"{quote[:s]}{_BOLD}{quote[s:t]}{_RESET}{quote[t:]}"
+        lines.append(f'[{number}] "{quote}", {e.title} ({e.source}, ¶{e.paragraph}) [relevance {e.score:.2f}]')
+        if not color:
+            s, t = e.highlight
+            lines.append(f"    answering sentence: {e.text[s:t]}")
+    return "\n".join(lines)
+
+
+def _print_report(report: AddReport, stream) -> None:
+    for label, ids in (("added", report.added), ("updated", report.updated), ("unchanged", report.unchanged)):
+        if ids:
+            print(f"{label}: {len(ids)} ({', '.join(ids)})", file=stream)
+    for refusal in report.refused:
+        print(f"refused: {refusal.path}: {refusal.reason}", file=stream)
+    if not (report.changed or report.unchanged or report.refused):
+        print("nothing to index", file=stream)
+
+
+_COMMANDS = {"ingest": _ingest, "ask": _ask, "list": _list, "remove": _remove, "eval": _eval}

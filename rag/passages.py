@@ -1,0 +1,246 @@
+"""Split a Document into Passages (paragraphs) with exact character offsets and sentence spans.
+
+A paragraph is what a reader sees as one: a block between blank lines, or one
+line of a block whose lines are too long to be hard-wrapped. Paragraph numbers
+count every paragraph a reader sees in the source, so ``¶4`` is the fourth.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .cleaning import ends_sentence, heading_text, is_furniture, looks_like_heading, normalise
+from .types import Document, Passage, Span
+
+#: Lines up to this long may be hard-wrapped prose (PDF extracts, e-mails, plain-text books).
+WRAP_WIDTH = 120
+
+_BULLET = re.compile(r"^\s*(?:[-*•▪◦]|\d{1,3}[.)])\s+")
+# End of a sentence: terminal punctuation, optional closing quotes/brackets, then space.
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof st jr sr gen col lt maj capt sgt cpl gov sen rep pres rev hon no nos vs etc "
+    "e.g i.e inc ltd co corp dept est fig vol ed al approx jan feb mar apr jun jul aug sep sept oct "
+    "nov dec u.s u.k u.n a.m p.m mt ft".split()
+)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One paragraph as a reader sees it, classified."""
+
+    start: int
+    end: int
+    number: int
+    kind: str  # "body", "heading", "furniture" or "duplicate"
+
+
+def split_passages(document: Document, shared: frozenset[str] = frozenset(), max_chars: int = 2000) -> list[Passage]:
+    """Cut a document into passages, one per content paragraph.
+
+    Furniture and repeated paragraphs are dropped, headings become the ``heading``
+    of the passages below them, and a paragraph over ``max_chars`` is cut at
+    sentence boundaries into passages that share its paragraph number.
+
+    Args:
+        document: the document to split.
+        shared: normalised short lines that appear in several documents.
+        max_chars: the longest passage kept whole.
+    """
+    text = document.text
+    units = paragraph_units(text, shared)
+    if not any(u.kind == "body" for u in units):
+        # A note of a few short lines: its "headings" are all the content there is.
+        units = [Unit(u.start, u.end, u.number, "body" if u.kind == "heading" else u.kind) for u in units]
+    passages: list[Passage] = []
+    headings: list[str] = []
+    heading_open = False  # consecutive headings stack ("Part" then "Chapter")
+    for unit in units:
+        if unit.kind == "heading":
+            heading = heading_text(text[unit.start : unit.end])
+            headings = [*headings, heading] if heading_open else [heading]
+            heading_open = True
+        elif unit.kind == "body":
+            heading_open = False
+            for start, end, spans in _bounded(text, unit.start, unit.end, max_chars):
+                passages.append(
+                    Passage(
+                        doc_id=document.id,
+                        paragraph=unit.number,
+                        start=start,
+                        end=end,
+                        text=text[start:end],
+                        sentences=tuple(spans),
+                        heading=" — ".join(headings),
+                    )
+                )
+    return passages
+
+
+def paragraph_units(text: str, shared: frozenset[str] = frozenset()) -> list[Unit]:
+    """Every paragraph of ``text`` in order, with trimmed offsets and its kind."""
+    units: list[Unit] = []
+    seen: set[str] = set()
+    for lines in _blocks(text):
+        for group in _split_block(text, lines, shared):
+            start, end = _trim(text, group[0][0], group[-1][1])
+            body = text[start:end]
+            key = normalise(body)
+            if len(group) == 1 and is_furniture(body, shared):
+                kind = "furniture"
+            elif key in seen:
+                kind = "duplicate"
+            elif len(group) == 1 and looks_like_heading(body):
+                kind = "heading"
+            else:
+                kind = "body"
+            seen.add(key)
+            units.append(Unit(start, end, len(units) + 1, kind))
+    return units
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """Absolute ``(start, end)`` spans of the sentences of ``text[start:end]``.
+
+    A rule-based splitter: terminal punctuation followed by space and a capital,
+    digit or opening quote ends a sentence, unless the word before is a known
+    abbreviation or a single initial ("Dr. Naji", "J. Smith", "Dec. 31").
+    """
+    end = len(text) if end is None else end
+    spans: list[Span] = []
+    cursor = start
+    for match in _SENTENCE_END.finditer(text, start, end):
+        nxt = _next_visible(text, match.end(), end)
+        if nxt is None or not (nxt.isupper() or nxt.isdigit() or nxt in "\"'“‘(["):
+            continue
+        if text[match.start()] == "." and _is_abbreviation(text, cursor, match.start()):
+            continue
+        spans.append(_trim(text, cursor, match.end()))
+        cursor = match.end()
+    if text[cursor:end].strip():
+        spans.append(_trim(text, cursor, end))
+    return [s for s in spans if s[1] > s[0]]
+
+
+def _blocks(text: str) -> list[list[tuple[int, int]]]:
+    """Runs of non-blank lines, as ``(start, end)`` line spans (newline excluded)."""
+    blocks: list[list[tuple[int, int]]] = []
+    current: list[tuple[int, int]] = []
+    pos = 0
+    for line in text.split("\n"):
+        span = (pos, pos + len(line))
+        pos = span[1] + 1
+        if line.strip():
+            current.append(span)
+        elif current:
+            blocks.append(current)
+            current = []
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def _split_block(text: str, lines: list[tuple[int, int]], shared: frozenset[str]) -> list[list[tuple[int, int]]]:
+    """Cut a block into paragraphs: at every line when lines are too long to be
+    hard-wrapped, else where a line ends a paragraph (short with end punctuation,
+    a heading, furniture, a repeat, or a list item below)."""
+    width = max(len(text[s:e].strip()) for s, e in lines)
+    wrapped = width <= WRAP_WIDTH
+    groups: list[list[tuple[int, int]]] = [[lines[0]]]
+    for prev, line in zip(lines, lines[1:], strict=False):
+        before, after = text[prev[0] : prev[1]].strip(), text[line[0] : line[1]].strip()
+        if not wrapped or _ends_paragraph(before, after, width, shared):
+            groups.append([line])
+        else:
+            groups[-1].append(line)
+    return groups
+
+
+def _ends_paragraph(before: str, after: str, width: int, shared: frozenset[str]) -> bool:
+    """Whether a hard-wrapped line ``before`` closes its paragraph."""
+    if is_furniture(before, shared) or is_furniture(after, shared):
+        return True
+    if normalise(before) == normalise(after) or _BULLET.match(after) or before.startswith("#"):
+        return True
+    if ends_sentence(before) and len(before) < 0.85 * width:
+        return True
+    return looks_like_heading(before) and len(before) < 0.6 * width
+
+
+def _trim(text: str, start: int, end: int) -> Span:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _next_visible(text: str, pos: int, end: int) -> str | None:
+    while pos < end and text[pos].isspace():
+        pos += 1
+    return text[pos] if pos < end else None
+
+
+def _is_abbreviation(text: str, lo: int, dot: int) -> bool:
+    word_start = dot
+    while word_start > lo and not text[word_start - 1].isspace() and text[word_start - 1] not in "(\"'“‘":
+        word_start -= 1
+    word = text[word_start:dot].lower()
+    return (len(word) == 1 and word.isalpha()) or word in _ABBREVIATIONS
+
+
+def _bounded(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int, list[Span]]]:
+    """The paragraph as one piece, or cut at sentence boundaries when over ``max_chars``."""
+    spans = sentence_spans(text, start, end)
+    if end - start <= max_chars:
+        return [(start, end, spans)]
+    pieces: list[tuple[int, int, list[Span]]] = []
+    group: list[Span] = []
+    for span in (part for s in spans for part in _cut_long(text, s, max_chars)):
+        if group and span[1] - group[0][0] > max_chars:
+            pieces.append((group[0][0], group[-1][1], group))
+            group = []
+        group.append(span)
+    if group:
+        pieces.append((group[0][0], group[-1][1], group))
+    return pieces
+
+
+def _cut_long(text: str, span: Span, max_chars: int) -> list[Span]:
+    """A sentence over ``max_chars`` cut at the last whitespace before each limit."""
+    start, end = span
+    parts: list[Span] = []
+    while end - start > max_chars:
+        cut = text.rfind(" ", start + max_chars // 2, start + max_chars)
+        cut = cut if cut > start else start + max_chars
+        parts.append(_trim(text, start, cut))
+        start = _trim(text, cut, end)[0]
+    parts.append((start, end))
+    return [p for p in parts if p[1] > p[0]]
+
+
+def windows(passage: Passage, sentence_tokens: list[int], budget: int) -> list[Span]:
+    """Group a long passage's sentences into windows of at most ``budget`` tokens.
+
+    The passage is still cited as one paragraph; only its embedding is split. A
+    single sentence over the budget is a window of its own (the model truncates it).
+
+    Args:
+        passage: the passage.
+        sentence_tokens: the token count of each of its sentences.
+        budget: the model's input size, less what the context prefix takes.
+    """
+    groups: list[Span] = []
+    start = end = None
+    used = 0
+    for (s, e), n in zip(passage.sentences, sentence_tokens, strict=True):
+        if start is not None and used + n > budget:
+            groups.append((start, end))
+            start, used = None, 0
+        start = s if start is None else start
+        end = e
+        used += n
+    if start is not None:
+        groups.append((start, end))
+    return groups

@@ -1,0 +1,249 @@
+"""Save and load a whole index folder: a generation of files plus a manifest swapped in atomically.
+
+Layout of the index folder::
+
+    manifest.json            which generation is current, model id, dimension, counts, checksums
+    gen-000007/
+        documents.jsonl      one Document per line (with its full text)
+        passages.jsonl       one Passage per line
+        windows.faiss        paragraph (window) vectors    windows.npy    their passage rows
+        sentences.faiss      sentence vectors              sentences.npy  their passage rows
+
+A save writes a new generation folder, fsyncs it, then replaces the manifest
+(temp file, fsync, ``os.replace``, directory fsync). A crash at any moment leaves
+the previous manifest pointing at the previous, complete generation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from .dense import FlatIndex, VectorIndex
+from .errors import IndexCorrupt, ModelMismatch
+from .types import Document, Passage
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+_FILES = ("documents.jsonl", "passages.jsonl", "windows.faiss", "windows.npy", "sentences.faiss", "sentences.npy")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything an index holds, immutable once built.
+
+    Row ``i`` of ``windows`` embeds (part of) passage ``window_owner[i]``; row ``j``
+    of ``sentences`` embeds one sentence of passage ``sentence_owner[j]``, and each
+    passage's sentences are contiguous and in order.
+    """
+
+    model_id: str
+    dim: int
+    documents: dict[str, Document]
+    passages: tuple[Passage, ...]
+    windows: VectorIndex
+    window_owner: np.ndarray
+    sentences: VectorIndex
+    sentence_owner: np.ndarray
+    generation: int = 0
+    checksum: str = field(default="", compare=False)
+
+    @classmethod
+    def empty(cls, model_id: str, dim: int) -> Snapshot:
+        none = np.zeros(0, dtype=np.int64)
+        return cls(model_id, dim, {}, (), FlatIndex(dim), none, FlatIndex(dim), none.copy())
+
+
+def read_manifest(index_dir: Path) -> dict | None:
+    """The manifest of an index folder, or ``None`` when no index was saved there."""
+    path = index_dir / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexCorrupt(f"{path} is unreadable: {exc}") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise IndexCorrupt(f"{path} is not an index manifest of format {FORMAT}")
+    return manifest
+
+
+def check_model(manifest: dict, model_id: str, dim: int | None = None) -> None:
+    """Refuse an index built with another model or dimension.
+
+    Raises:
+        ModelMismatch: with both model ids in the message.
+    """
+    if manifest["model_id"] != model_id or (dim is not None and manifest["dim"] != dim):
+        raise ModelMismatch(
+            f"the index was built with {manifest['model_id']} ({manifest['dim']}-d) but the configured "
+            f"model is {model_id}{f' ({dim}-d)' if dim else ''}; set RAG_MODEL={manifest['model_id']} "
+            "or rebuild the index in another folder"
+        )
+
+
+def load(index_dir: Path) -> Snapshot | None:
+    """Load the current generation, verifying checksums, counts and offsets.
+
+    Returns:
+        The snapshot, or ``None`` when the folder holds no index yet.
+
+    Raises:
+        IndexCorrupt: naming the damaged file or the inconsistency.
+    """
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        return None
+    gen_dir = index_dir / manifest["folder"]
+    for name, meta in manifest["files"].items():
+        path = gen_dir / name
+        if not path.exists():
+            raise IndexCorrupt(f"{path} is missing")
+        if path.stat().st_size != meta["bytes"] or _sha256(path) != meta["sha256"]:
+            raise IndexCorrupt(f"{path} does not match its checksum in the manifest (truncated or altered)")
+    dim = int(manifest["dim"])
+    try:
+        documents = {d["id"]: Document(**d) for d in _read_jsonl(gen_dir / "documents.jsonl")}
+        passages = tuple(
+            Passage(**{**p, "sentences": tuple(tuple(s) for s in p["sentences"])})
+            for p in _read_jsonl(gen_dir / "passages.jsonl")
+        )
+        window_owner = np.load(gen_dir / "windows.npy", allow_pickle=False)
+        sentence_owner = np.load(gen_dir / "sentences.npy", allow_pickle=False)
+    except (ValueError, TypeError, KeyError, json.JSONDecodeError) as exc:
+        raise IndexCorrupt(f"{gen_dir} holds malformed records: {exc}") from exc
+    windows = FlatIndex.load(gen_dir / "windows.faiss", dim)
+    sentences = FlatIndex.load(gen_dir / "sentences.faiss", dim)
+    snapshot = Snapshot(
+        manifest["model_id"],
+        dim,
+        documents,
+        passages,
+        windows,
+        window_owner,
+        sentences,
+        sentence_owner,
+        generation=int(manifest["generation"]),
+        checksum=manifest["checksum"],
+    )
+    _verify(snapshot, manifest["counts"])
+    return snapshot
+
+
+def save(index_dir: Path, snapshot: Snapshot) -> Snapshot:
+    """Write ``snapshot`` as a new generation and make it current atomically.
+
+    Returns:
+        The snapshot with its new generation number and checksum.
+    """
+    index_dir.mkdir(parents=True, exist_ok=True)
+    previous = read_manifest(index_dir)
+    generation = (previous["generation"] if previous else 0) + 1
+    folder = f"gen-{generation:06d}"
+    gen_dir = index_dir / folder
+    if gen_dir.exists():  # debris of a save that crashed before its manifest
+        shutil.rmtree(gen_dir)
+    gen_dir.mkdir()
+    _write_jsonl(gen_dir / "documents.jsonl", (asdict(d) for d in snapshot.documents.values()))
+    _write_jsonl(gen_dir / "passages.jsonl", (asdict(p) for p in snapshot.passages))
+    snapshot.windows.save(gen_dir / "windows.faiss")
+    snapshot.sentences.save(gen_dir / "sentences.faiss")
+    np.save(gen_dir / "windows.npy", np.asarray(snapshot.window_owner, dtype=np.int64), allow_pickle=False)
+    np.save(gen_dir / "sentences.npy", np.asarray(snapshot.sentence_owner, dtype=np.int64), allow_pickle=False)
+    files = {}
+    for name in _FILES:
+        path = gen_dir / name
+        _fsync(path)
+        files[name] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+    _fsync(gen_dir)
+    checksum = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+    manifest = {
+        "format": FORMAT,
+        "generation": generation,
+        "folder": folder,
+        "model_id": snapshot.model_id,
+        "dim": snapshot.dim,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "counts": _counts(snapshot),
+        "files": files,
+        "checksum": checksum,
+    }
+    tmp = index_dir / f"{MANIFEST}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(manifest, fh, indent=2)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, index_dir / MANIFEST)
+    _fsync(index_dir)
+    # The previous generation stays as a fallback; older ones go.
+    _remove_old_generations(index_dir, keep={folder, previous["folder"] if previous else folder})
+    return Snapshot(**{**snapshot.__dict__, "generation": generation, "checksum": checksum})
+
+
+def _counts(snapshot: Snapshot) -> dict[str, int]:
+    return {
+        "documents": len(snapshot.documents),
+        "passages": len(snapshot.passages),
+        "windows": len(snapshot.windows),
+        "sentences": len(snapshot.sentences),
+    }
+
+
+def _verify(snapshot: Snapshot, counts: dict[str, int]) -> None:
+    """Refuse a snapshot whose parts do not line up: never serve a misaligned index."""
+    actual = _counts(snapshot)
+    if actual != counts:
+        raise IndexCorrupt(f"index counts {actual} differ from the manifest's {counts}")
+    n = len(snapshot.passages)
+    if len(snapshot.window_owner) != len(snapshot.windows) or len(snapshot.sentence_owner) != len(snapshot.sentences):
+        raise IndexCorrupt("vector count differs from the count of their owners")
+    for owner in (snapshot.window_owner, snapshot.sentence_owner):
+        if len(owner) and (owner.min() < 0 or owner.max() >= n or np.any(np.diff(owner) < 0)):
+            raise IndexCorrupt("vector owners point outside the passage list")
+    if n and len(np.unique(snapshot.window_owner)) != n:
+        raise IndexCorrupt("some passages have no vector")
+    for p in snapshot.passages:
+        doc = snapshot.documents.get(p.doc_id)
+        if doc is None or doc.text[p.start : p.end] != p.text:
+            raise IndexCorrupt(f"passage {p.doc_id} ¶{p.paragraph} does not match its document's text")
+
+
+def _remove_old_generations(index_dir: Path, keep: set[str]) -> None:
+    for path in index_dir.glob("gen-*"):
+        if path.is_dir() and path.name not in keep:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _write_jsonl(path: Path, records) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for record in records:
+            fh.write(json.dumps(record, ensure_ascii=False))
+            fh.write("\n")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,114 @@
+"""Typed values that travel through the pipeline: documents, passages, excerpts, answers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source file, decoded and ready to split.
+
+    ``text`` is the text every citation points into: for ``.txt``/``.md`` it is the
+    decoded file content (what ``open(path).read()`` returns), for the other formats
+    the text extracted from them.
+    """
+
+    id: str
+    title: str
+    path: str
+    sha256: str
+    text: str
+    size: int = 0
+    mtime_ns: int = 0
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A paragraph of a document: the unit of citation.
+
+    ``start``/``end`` are character offsets into the document's text, and
+    ``sentences`` are absolute ``(start, end)`` spans of its sentences.
+    ``heading`` is the nearest heading above it (context, not part of the quote).
+    """
+
+    doc_id: str
+    paragraph: int
+    start: int
+    end: int
+    text: str
+    sentences: tuple[Span, ...]
+    heading: str = ""
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    """A verbatim quote of one passage with its citation.
+
+    ``highlight`` is the ``[start, end]`` span, inside ``text``, of the sentence that
+    best answers the question. ``near_miss`` marks an excerpt shown although it did
+    not clear the relevance threshold.
+    """
+
+    text: str
+    source: str
+    title: str
+    paragraph: int
+    start: int
+    end: int
+    score: float
+    highlight: Span
+    near_miss: bool = False
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["highlight"] = list(self.highlight)
+        return data
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What ``Engine.ask`` returns: excerpts, or near-misses when nothing answers."""
+
+    question: str
+    answered: bool
+    excerpts: tuple[Excerpt, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "excerpts": [e.to_dict() for e in self.excerpts],
+        }
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A file that was not indexed, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class AddReport:
+    """What ``Engine.add`` or ``Engine.refresh`` did, document id by document id."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated)
+
+    def to_dict(self) -> dict:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "refused": [asdict(r) for r in self.refused],
+        }
