@@ -17,6 +17,7 @@ _CRUMB_SEPARATORS = re.compile(r"\s[/|»›>]\s")
 # What may close a sentence after its final punctuation mark.
 _CLOSERS = "\"'”’)]»*_"
 _TERMINAL = ".!?…:;,"
+_INNER_SENTENCE_END = re.compile(r"\w[.!?…][\"'”’)]*\s+[\"'“‘(]*[A-Z(]")
 
 #: A line is "short" (a candidate for a heading or shared furniture) up to this many words.
 SHORT_LINE_WORDS = 16
@@ -63,7 +64,10 @@ def looks_like_heading(line: str) -> bool:
     if text.startswith("#"):  # a Markdown heading
         return True
     words = text.split()
-    return len(words) <= SHORT_LINE_WORDS and len(text) <= 120 and not ends_sentence(text)
+    if len(words) > SHORT_LINE_WORDS or len(text) > 120 or ends_sentence(text):
+        return False
+    # A sentence end inside the line ("... on Wednesday. (Russia Today)") makes it a caption.
+    return not _INNER_SENTENCE_END.search(text)
 
 
 def heading_text(line: str) -> str:

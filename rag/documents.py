@@ -106,6 +106,17 @@ def _decode(data: bytes, encoding: str) -> str:
 
 
 def _guess(data: bytes) -> str:
+    # Western text that is not UTF-8 is almost always Windows-1252 (browsers read
+    # "Latin-1" as it too). Accept it when accented letters stay a minority, as in
+    # real Western prose; otherwise ask a detector (Cyrillic, Greek, CJK ...).
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None:
+        letters = [ch for ch in text if ch.isalpha()]
+        if letters and sum(not ch.isascii() for ch in letters) <= 0.3 * len(letters):
+            return text
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()

@@ -303,7 +303,7 @@ class Engine:
                 window_texts.append(context + passage.text[s - passage.start : e - passage.start])
                 window_owner.append(owner)
             for s, e in passage.sentences:
-                sentence_texts.append(context + passage.text[s - passage.start : e - passage.start])
+                sentence_texts.append(passage.text[s - passage.start : e - passage.start])
                 sentence_owner.append(owner)
         return (
             window_texts,

@@ -1,0 +1,53 @@
+"""Build small real PDF and DOCX files for tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def make_pdf(path: Path, lines: list[str], title: str | None = None) -> Path:
+    """A valid one-page PDF showing ``lines`` in Helvetica, with an optional /Title."""
+
+    def escape(text: str) -> str:
+        return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+    ops = ["BT", "/F1 11 Tf", "14 TL", "72 740 Td"]
+    for line in lines:
+        ops.append(f"({escape(line)}) Tj T*")
+    ops.append("ET")
+    stream = "\n".join(ops).encode("latin-1")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Title (%s) >>" % escape(title or "").encode("latin-1"),
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    info = b" /Info 6 0 R" if title else b""
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, info, xref)
+    path.write_bytes(bytes(out))
+    return path
+
+
+def make_docx(path: Path, heading: str, paragraphs: list[str], title: str | None = None) -> Path:
+    import docx
+
+    document = docx.Document()
+    if title:
+        document.core_properties.title = title
+    document.add_heading(heading, level=1)
+    for text in paragraphs:
+        document.add_paragraph(text)
+    document.save(str(path))
+    return path

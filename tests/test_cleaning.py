@@ -1,0 +1,42 @@
+from rag.cleaning import ends_sentence, headline, is_furniture, looks_like_heading, shared_lines
+
+
+def test_empty_form_labels_are_furniture():
+    assert is_furniture("Sender's Email:")
+    assert is_furniture("Receiver’s Name:  ")
+    assert not is_furniture("Press TV’s website can also be accessed at the following alternate addresses:")
+    assert not is_furniture("Note: the meeting was postponed.")
+
+
+def test_tiny_and_breadcrumb_lines_are_furniture():
+    assert is_furniture("TT")
+    assert is_furniture("News \xa0 / \xa0 Politics \xa0 / \xa0 Syria")
+    assert is_furniture("Home › World › Middle East")
+    assert not is_furniture("Iran / Syria talks resume")
+
+
+def test_short_lines_shared_by_documents_are_furniture():
+    texts = ["Story one.\n\nRecommend article\n", "Story two.\n\nRecommend article\n", "Other.\n"]
+    shared = shared_lines(texts)
+    assert shared == frozenset({"Recommend article"})
+    assert is_furniture("Recommend article", shared)
+    assert not is_furniture("Recommend article")  # on its own, a line is not furniture
+
+
+def test_long_lines_shared_by_documents_are_not_furniture():
+    disclaimer = "This article was translated and edited by The Syrian Observer and has not been verified."
+    assert shared_lines([disclaimer, disclaimer]) == frozenset()
+
+
+def test_headings_are_short_lines_without_end_punctuation():
+    assert looks_like_heading("Liwa al-Quds Modus Operandi")
+    assert looks_like_heading("Assad Calls for Expanding Iran-Led ‘Axis of Resistance’")
+    assert looks_like_heading("## Installation")
+    assert not looks_like_heading("The brigade was formed in 2013.")
+    assert not looks_like_heading("“We are one people,” said the general.")
+    assert ends_sentence("He said “no.”")
+
+
+def test_headline_skips_furniture_and_refuses_prose():
+    assert headline("News / Politics / Syria\n\nIran, Syria share views\n\nBody text.") == "Iran, Syria share views"
+    assert headline("This is a sentence, not a headline.\n\nMore.") is None

@@ -1,0 +1,122 @@
+"""The CLI as a user runs it: a real process, the real model, a real index on disk."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, SEEDS
+
+pytestmark = pytest.mark.slow
+
+EXCERPT_FIELDS = {"text", "source", "title", "paragraph", "start", "end", "score", "highlight", "near_miss"}
+
+
+def run(*args: str, index: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "NO_COLOR": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "rag", "--index", str(index), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def index(tmp_path: Path, seed_index: Path) -> Path:
+    copy = tmp_path / "index"
+    shutil.copytree(seed_index, copy)
+    return copy
+
+
+def assert_clean_error(result: subprocess.CompletedProcess, fragment: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and fragment in lines[0], result.stderr
+
+
+def test_ask_quotes_with_citation(index: Path):
+    result = run("ask", "Who commands Liwa al-Quds?", index=index)
+    assert result.returncode == 0, result.stderr
+    assert "(001_6ca5efe176715221.txt, ¶4)" in result.stdout
+    assert (
+        '"The brigade was formed in 2013 by engineer Muhammad al-Sa’eed who is its current commander' in result.stdout
+    )
+    assert result.stdout.startswith('[1] "')
+
+
+def test_ask_json_is_the_answer_with_exact_fields(index: Path):
+    result = run("ask", "Who leads the Hamas delegation to Damascus?", "--json", "-k", "3", index=index)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert set(answer) == {"question", "answered", "excerpts"} and answer["answered"] is True
+    assert 1 <= len(answer["excerpts"]) <= 3
+    for e in answer["excerpts"]:
+        assert set(e) == EXCERPT_FIELDS
+        assert (SEEDS / e["source"]).read_text(encoding="utf-8")[e["start"] : e["end"]] == e["text"]
+        assert e["text"][e["highlight"][0] : e["highlight"][1]]
+
+
+def test_out_of_domain_says_so(index: Path):
+    result = run("ask", "What is the capital of Australia?", index=index)
+    assert result.returncode == 0
+    assert result.stdout.startswith("The documents do not answer this question.")
+    assert "near-misses" in result.stdout
+    data = json.loads(run("ask", "How do I bake bread?", "--json", index=index).stdout)
+    assert data["answered"] is False and all(e["near_miss"] for e in data["excerpts"])
+
+
+def test_follow_up_uses_history(index: Path):
+    result = run("ask", "When was it formed?", "--history", "Who commands Liwa al-Quds?", "--json", index=index)
+    assert "formed in 2013" in json.loads(result.stdout)["excerpts"][0]["text"]
+
+
+def test_list_and_remove(index: Path):
+    listed = json.loads(run("list", "--json", index=index).stdout)
+    assert [d["id"] for d in listed] == sorted(p.name for p in SEEDS.iterdir())
+    assert all(d["paragraphs"] > 5 and d["title"] for d in listed)
+    removed = run("remove", "004_ea17900e9b06a4c9.txt", index=index)
+    assert removed.returncode == 0 and "removed" in removed.stdout
+    assert len(json.loads(run("list", "--json", index=index).stdout)) == 4
+    answer = json.loads(run("ask", "Who leads the Hamas delegation to Damascus?", "--json", index=index).stdout)
+    assert all(e["source"] != "004_ea17900e9b06a4c9.txt" for e in answer["excerpts"])
+
+
+def test_ingest_reports_and_is_incremental(tmp_path: Path, index: Path):
+    again = run("ingest", str(SEEDS), "--json", index=index)
+    assert json.loads(again.stdout)["unchanged"] == sorted(p.name for p in SEEDS.iterdir())
+    note = tmp_path / "note.md"
+    note.write_text("# Garden\n\nThe tomatoes were planted on the ninth of May.", encoding="utf-8")
+    added = run("ingest", str(note), index=index)
+    assert added.returncode == 0 and "added: 1 (note.md)" in added.stdout
+    answer = json.loads(run("ask", "When were the tomatoes planted?", "--json", index=index).stdout)
+    assert answer["answered"] and answer["excerpts"][0]["source"] == "note.md"
+
+
+def test_ask_reindexes_a_file_changed_on_disk(tmp_path: Path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    note = docs / "note.txt"
+    note.write_text("The meeting is on Tuesday in room four.", encoding="utf-8")
+    index = tmp_path / "index"
+    assert run("ingest", str(docs), index=index).returncode == 0
+    note.write_text("The meeting moved to Friday in the library.", encoding="utf-8")
+    result = run("ask", "Where is the meeting?", "--json", index=index)
+    assert "re-indexed changed documents: note.txt" in result.stderr
+    assert "library" in json.loads(result.stdout)["excerpts"][0]["text"]
+
+
+def test_errors_are_one_line_without_traceback(tmp_path: Path, index: Path):
+    assert_clean_error(run("remove", "nope.txt", index=index), "nope.txt")
+    assert_clean_error(run("--model", "/no/such/model", "list", index=index), "all-MiniLM-L6-v2")
+    (index / "manifest.json").write_text("{broken")
+    assert_clean_error(run("list", index=index), "manifest.json")
+    refused = run("ingest", str(tmp_path / "missing.pdf"), index=tmp_path / "fresh")
+    assert refused.returncode == 1 and "refused" in refused.stdout and "Traceback" not in refused.stderr

@@ -1,0 +1,122 @@
+from pathlib import Path
+
+import pytest
+
+from rag.documents import decode_text, iter_files, load_document
+from rag.errors import EmptyDocument, UnreadableDocument, UnsupportedFile
+
+from .conftest import SEEDS
+from .factories import make_docx, make_pdf
+
+
+def test_txt_text_is_the_decoded_file_content():
+    path = SEEDS / "001_6ca5efe176715221.txt"
+    doc = load_document(path, path.name)
+    assert doc.text == path.read_text(encoding="utf-8")
+    assert doc.title == "Glance at Palestinian movement Liwa Al-Quds supporting Syrian president Assad"
+    assert len(doc.sha256) == 64 and doc.id == path.name
+
+
+def test_title_skips_a_breadcrumb_line():
+    doc = load_document(SEEDS / "002_e200820f57e197db.txt", "002")
+    assert doc.title == "Iran, Syria share ‘practical approach’ in supporting Palestinians"
+
+
+def test_crlf_text_matches_open_read(tmp_path: Path):
+    path = tmp_path / "crlf.txt"
+    path.write_bytes(b"Heading\r\n\r\nFirst paragraph here.\r\nSecond line.\r\n")
+    doc = load_document(path, "crlf.txt")
+    assert doc.text == open(path, encoding="utf-8").read()
+    assert "\r" not in doc.text
+
+
+def test_title_falls_back_to_file_name(tmp_path: Path):
+    path = tmp_path / "notes.md"
+    path.write_text("This first line is a full sentence.\n\nAnother one.", encoding="utf-8")
+    assert load_document(path, "notes.md").title == "notes"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ("Café déjà vu".encode("cp1252"), "Café déjà vu"),
+        ("Le café “noir”".encode("cp1252"), "Le café “noir”"),
+        (b"\xef\xbb\xbfWith BOM", "With BOM"),
+        ("UTF-16 text".encode("utf-16"), "UTF-16 text"),
+    ],
+)
+def test_decoding_of_common_encodings(data: bytes, expected: str):
+    assert decode_text(data) == expected
+
+
+def test_binary_file_is_refused(tmp_path: Path):
+    path = tmp_path / "image.txt"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 10)
+    with pytest.raises(UnreadableDocument):
+        load_document(path, "image.txt")
+
+
+def test_empty_and_unsupported_files_are_refused(tmp_path: Path):
+    (tmp_path / "blank.txt").write_text("  \n\n\t\n", encoding="utf-8")
+    with pytest.raises(EmptyDocument):
+        load_document(tmp_path / "blank.txt", "blank.txt")
+    (tmp_path / "sheet.xlsx").write_bytes(b"PK")
+    with pytest.raises(UnsupportedFile):
+        load_document(tmp_path / "sheet.xlsx", "sheet.xlsx")
+
+
+def test_oversized_file_is_refused_before_reading(tmp_path: Path):
+    path = tmp_path / "big.txt"
+    path.write_text("word " * 1000, encoding="utf-8")
+    with pytest.raises(UnreadableDocument, match="limit"):
+        load_document(path, "big.txt", max_bytes=100)
+
+
+def test_html_title_paragraphs_and_no_script(tmp_path: Path):
+    path = tmp_path / "page.html"
+    path.write_text(
+        "<html><head><title>The &amp; Title</title><style>p{color:red}</style></head><body>"
+        "<nav>Home | About</nav><h1>Main heading</h1><p>First <b>bold</b> paragraph.</p>"
+        "<script>alert('x')</script><div>Second<br>line</div></body></html>",
+        encoding="utf-8",
+    )
+    doc = load_document(path, "page.html")
+    assert doc.title == "The & Title"
+    assert doc.text == "Main heading\n\nFirst bold paragraph.\n\nSecond\n\nline"
+    assert "alert" not in doc.text and "color" not in doc.text and "Home" not in doc.text
+
+
+def test_pdf_metadata_title_and_text(tmp_path: Path):
+    path = make_pdf(tmp_path / "report.pdf", ["Quarterly report", "Revenue grew by ten percent."], title="Q3 Report")
+    doc = load_document(path, "report.pdf")
+    assert doc.title == "Q3 Report"
+    assert "Revenue grew by ten percent." in doc.text
+
+
+def test_pdf_without_title_uses_its_first_line(tmp_path: Path):
+    path = make_pdf(tmp_path / "untitled.pdf", ["Quarterly report", "Revenue grew by ten percent."])
+    assert load_document(path, "untitled.pdf").title == "Quarterly report"
+
+
+def test_malformed_pdf_is_refused(tmp_path: Path):
+    path = tmp_path / "broken.pdf"
+    path.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog")
+    with pytest.raises(UnreadableDocument):
+        load_document(path, "broken.pdf")
+
+
+def test_docx_heading_becomes_title(tmp_path: Path):
+    path = make_docx(tmp_path / "memo.docx", "Budget memo", ["The budget was approved on Monday.", "Second."])
+    doc = load_document(path, "memo.docx")
+    assert doc.title == "Budget memo"
+    assert doc.text == "Budget memo\n\nThe budget was approved on Monday.\n\nSecond."
+
+
+def test_folders_expand_recursively_with_relative_ids(tmp_path: Path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "top.txt").write_text("x", encoding="utf-8")
+    (tmp_path / "a" / "b" / "deep.md").write_text("y", encoding="utf-8")
+    (tmp_path / "a" / ".hidden.txt").write_text("z", encoding="utf-8")
+    ids = [doc_id for _, doc_id in iter_files(tmp_path / "a")]
+    assert ids == ["top.txt", "b/deep.md"]
+    assert iter_files(tmp_path / "a" / "top.txt")[0][1] == "top.txt"

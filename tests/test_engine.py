@@ -1,0 +1,157 @@
+"""Engine logic with the recording fake embedder: incremental indexing, removal, refusals, citations."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from rag import Engine, UnknownDocument
+
+from .conftest import SEEDS, FakeEmbedder
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    folder = tmp_path / "docs"
+    write(
+        folder / "fruit.txt", "Fruit notes\n\nApples grow on trees in cold orchards.\n\nBananas ripen in warm weather."
+    )
+    write(folder / "boats" / "sail.md", "# Sailing\n\nA sloop has one mast. A ketch has two masts.")
+    return folder
+
+
+def test_add_reports_and_ids_are_relative_paths(fake_engine: Engine, docs: Path):
+    report = fake_engine.add([docs])
+    assert sorted(report.added) == ["boats/sail.md", "fruit.txt"]
+    assert [d.id for d in fake_engine.documents()] == ["fruit.txt", "boats/sail.md"]
+    assert fake_engine.document("fruit.txt").title == "Fruit notes"
+
+
+def test_unchanged_file_embeds_nothing(fake_engine: Engine, fake_embedder: FakeEmbedder, docs: Path):
+    fake_engine.add([docs])
+    embedded = fake_embedder.documents_embedded
+    report = fake_engine.add([docs])
+    assert sorted(report.unchanged) == ["boats/sail.md", "fruit.txt"] and not report.changed
+    assert fake_embedder.documents_embedded == embedded
+
+
+def test_touched_but_identical_file_is_unchanged(fake_engine: Engine, fake_embedder: FakeEmbedder, docs: Path):
+    fake_engine.add([docs])
+    embedded = fake_embedder.documents_embedded
+    os.utime(docs / "fruit.txt", ns=(1, 1))
+    assert fake_engine.add([docs]).unchanged == ["fruit.txt", "boats/sail.md"]
+    assert fake_embedder.documents_embedded == embedded
+
+
+def test_changed_file_replaces_its_passages_only(fake_engine: Engine, fake_embedder: FakeEmbedder, docs: Path):
+    fake_engine.add([docs])
+    before = fake_embedder.documents_embedded
+    write(docs / "fruit.txt", "Fruit notes\n\nCherries are small red stone fruits.")
+    report = fake_engine.add([docs])
+    assert report.updated == ["fruit.txt"] and report.unchanged == ["boats/sail.md"]
+    embedded_now = fake_embedder.calls[-1][1]
+    assert all("Cherries" in t for t in embedded_now)  # the sailing file was not embedded again
+    assert fake_embedder.documents_embedded - before == 2  # one window + one sentence
+    texts = [p.text for p in fake_engine.passages("fruit.txt")]
+    assert texts == ["Cherries are small red stone fruits."]
+    answer = fake_engine.ask("apples orchards")
+    assert all("Apples" not in e.text for e in answer.excerpts)
+
+
+def test_remove_drops_document_and_passages(fake_engine: Engine, docs: Path, fake_embedder: FakeEmbedder):
+    fake_engine.add([docs])
+    fake_engine.remove("fruit.txt")
+    assert [d.id for d in fake_engine.documents()] == ["boats/sail.md"]
+    assert all(e.source == "boats/sail.md" for e in fake_engine.ask("apples bananas masts").excerpts)
+    reopened = Engine.open(settings=fake_engine.settings, embedder=fake_embedder)
+    assert [d.id for d in reopened.documents()] == ["boats/sail.md"]
+    snap = reopened._index.snapshot
+    assert len(snap.windows) == len(snap.window_owner) == 1
+    with pytest.raises(UnknownDocument):
+        fake_engine.remove("fruit.txt")
+
+
+def test_refresh_reindexes_files_changed_on_disk(fake_engine: Engine, docs: Path, fake_embedder: FakeEmbedder):
+    fake_engine.add([docs])
+    write(docs / "boats" / "sail.md", "# Sailing\n\nA yawl has a mizzen mast behind the rudder post.")
+    reopened = Engine.open(settings=fake_engine.settings, embedder=fake_embedder)
+    report = reopened.refresh()
+    assert report.updated == ["boats/sail.md"] and report.unchanged == ["fruit.txt"]
+    assert "yawl" in reopened.ask("yawl mizzen").excerpts[0].text
+    (docs / "fruit.txt").unlink()
+    gone = reopened.refresh()
+    assert gone.refused and "gone" in gone.refused[0].reason
+    assert "fruit.txt" in [d.id for d in reopened.documents()]  # the indexed copy is kept
+
+
+def test_bad_files_are_refused_and_the_rest_goes_in(fake_engine: Engine, tmp_path: Path, docs: Path):
+    fake_engine.add([docs])
+    before = fake_engine._index.snapshot.checksum
+    batch = tmp_path / "batch"
+    write(batch / "good.txt", "Good file about zebras and their stripes.")
+    write(batch / "empty.txt", "   \n")
+    (batch / "binary.txt").write_bytes(b"\x00\x01\x02binary\x00")
+    (batch / "image.png").write_bytes(b"\x89PNG")
+    write(batch / "furniture.txt", "Sender's Name:\nSender's Email:\n")
+    report = fake_engine.add([batch, tmp_path / "missing.txt"])
+    assert report.added == ["good.txt"]
+    reasons = {Path(r.path).name: r.reason for r in report.refused}
+    assert set(reasons) == {"empty.txt", "binary.txt", "image.png", "furniture.txt", "missing.txt"}
+    assert "binary" in reasons["binary.txt"] and "unsupported" in reasons["image.png"]
+    assert fake_engine._index.snapshot.checksum != before
+    assert {d.id for d in fake_engine.documents()} == {"fruit.txt", "boats/sail.md", "good.txt"}
+
+
+def test_refused_batch_leaves_the_index_untouched(fake_engine: Engine, tmp_path: Path, docs: Path):
+    fake_engine.add([docs])
+    manifest = (fake_engine.index_dir / "manifest.json").read_bytes()
+    write(tmp_path / "blank.md", "\n\n")
+    report = fake_engine.add([tmp_path / "blank.md"])
+    assert not report.changed and len(report.refused) == 1
+    assert (fake_engine.index_dir / "manifest.json").read_bytes() == manifest
+
+
+def test_every_excerpt_is_an_exact_slice_with_a_highlight_inside(fake_engine: Engine):
+    fake_engine.add([SEEDS])
+    for question in ["Liwa al-Quds commander", "Hamas delegation Damascus", "Jenin strike", "helicopters Palmyra"]:
+        answer = fake_engine.ask(question, k=10)
+        assert answer.excerpts
+        for e in answer.excerpts:
+            text = fake_engine.document(e.source).text
+            assert text[e.start : e.end] == e.text
+            assert (SEEDS / e.source).read_text(encoding="utf-8")[e.start : e.end] == e.text
+            assert 0 <= e.highlight[0] < e.highlight[1] <= len(e.text)
+
+
+def test_sources_filter_restricts_the_search(fake_engine: Engine, docs: Path):
+    fake_engine.add([docs])
+    answer = fake_engine.ask("apples masts", sources=["boats/sail.md"])
+    assert answer.excerpts and {e.source for e in answer.excerpts} == {"boats/sail.md"}
+
+
+def test_unrelated_question_is_not_answered(fake_engine: Engine, docs: Path):
+    fake_engine.add([docs])
+    answer = fake_engine.ask("quantum chromodynamics lecture")
+    assert not answer.answered
+    assert all(e.near_miss for e in answer.excerpts) and len(answer.excerpts) <= 3
+
+
+def test_empty_index_and_empty_question(fake_engine: Engine):
+    assert not fake_engine.ask("anything").answered
+    assert fake_engine.documents() == []
+    assert not fake_engine.ask("   ").answered
+
+
+def test_long_paragraph_is_embedded_in_windows_but_cited_once(fake_engine: Engine, tmp_path: Path):
+    sentences = " ".join(f"Fact {i} concerns the lighthouse keeper." for i in range(40))
+    fake_engine.add([write(tmp_path / "long.txt", sentences)])
+    snap = fake_engine._index.snapshot
+    assert len(snap.passages) == 1 and len(snap.windows) > 1  # fake model: 64 tokens
+    answer = fake_engine.ask("lighthouse keeper")
+    assert answer.excerpts[0].text == sentences and answer.excerpts[0].paragraph == 1

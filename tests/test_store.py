@@ -1,0 +1,105 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from rag import Engine, IndexCorrupt, ModelMismatch, Settings, store
+
+from .conftest import FakeEmbedder
+
+
+@pytest.fixture
+def built(tmp_path: Path, fake_engine: Engine) -> Engine:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Alpha title\n\nThe alpha paragraph talks about apples.\n\nA second alpha paragraph.")
+    (docs / "b.md").write_text("# Beta\n\nBeta is about bananas and boats. It has two sentences.")
+    fake_engine.add([docs])
+    return fake_engine
+
+
+def test_round_trip_restores_everything(built: Engine):
+    before = built._index.snapshot
+    after = store.load(built.index_dir)
+    assert after.documents == before.documents
+    assert after.passages == before.passages
+    assert (after.window_owner == before.window_owner).all()
+    assert (after.sentence_owner == before.sentence_owner).all()
+    assert len(after.windows) == len(before.windows) and len(after.sentences) == len(before.sentences)
+    assert (after.windows.vectors([0]) == before.windows.vectors([0])).all()
+
+
+def test_manifest_records_model_counts_and_checksums(built: Engine):
+    manifest = json.loads((built.index_dir / "manifest.json").read_text())
+    assert manifest["model_id"] == "fake-bag-of-words" and manifest["dim"] == 256
+    assert manifest["counts"] == {"documents": 2, "passages": 3, "windows": 3, "sentences": 4}
+    assert set(manifest["files"]) == {
+        "documents.jsonl",
+        "passages.jsonl",
+        "windows.faiss",
+        "windows.npy",
+        "sentences.faiss",
+        "sentences.npy",
+    }
+    assert all(len(meta["sha256"]) == 64 for meta in manifest["files"].values())
+
+
+def test_no_pickle_anywhere(built: Engine):
+    for path in built.index_dir.rglob("*"):
+        if path.is_file():
+            assert not path.read_bytes().startswith(b"\x80"), f"{path} looks like a pickle"
+
+
+def test_reopen_gives_the_same_answers(built: Engine, fake_embedder: FakeEmbedder):
+    again = Engine.open(settings=built.settings, embedder=fake_embedder)
+    assert again.ask("apples").to_dict() == built.ask("apples").to_dict()
+
+
+class OtherModel(FakeEmbedder):
+    model_id = "another-model"
+
+
+def test_other_model_is_refused(built: Engine):
+    with pytest.raises(ModelMismatch, match="fake-bag-of-words"):
+        Engine.open(settings=built.settings, embedder=OtherModel())
+    with pytest.raises(ModelMismatch):
+        Engine.open(settings=Settings(index_dir=built.index_dir))  # the bundled model: another id
+
+
+def test_other_dimension_is_refused(built: Engine):
+    with pytest.raises(ModelMismatch, match="128"):
+        Engine.open(settings=built.settings, embedder=FakeEmbedder(dim=128))
+
+
+def test_altered_file_is_detected(built: Engine):
+    manifest = json.loads((built.index_dir / "manifest.json").read_text())
+    target = built.index_dir / manifest["folder"] / "passages.jsonl"
+    target.write_text(target.read_text().replace("apples", "pears"))
+    with pytest.raises(IndexCorrupt, match="passages.jsonl"):
+        store.load(built.index_dir)
+
+
+def test_truncated_vectors_are_detected(built: Engine):
+    manifest = json.loads((built.index_dir / "manifest.json").read_text())
+    target = built.index_dir / manifest["folder"] / "windows.faiss"
+    target.write_bytes(target.read_bytes()[:-100])
+    with pytest.raises(IndexCorrupt, match="windows.faiss"):
+        Engine.open(settings=built.settings, embedder=FakeEmbedder())
+
+
+def test_garbage_manifest_is_detected(built: Engine):
+    (built.index_dir / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexCorrupt, match="manifest.json"):
+        store.load(built.index_dir)
+
+
+def test_each_save_is_a_new_generation_and_old_ones_are_pruned(built: Engine, tmp_path: Path):
+    extra = tmp_path / "c.txt"
+    for i in range(3):
+        extra.write_text(f"Version {i} of the cherry paragraph.")
+        built.add([extra])
+    manifest = json.loads((built.index_dir / "manifest.json").read_text())
+    assert manifest["generation"] == 4
+    folders = sorted(p.name for p in built.index_dir.glob("gen-*"))
+    assert folders == ["gen-000003", "gen-000004"]  # current + one fallback
+    assert not (built.index_dir / "manifest.json.tmp").exists()
