@@ -19,6 +19,7 @@ from .documents import file_sha256, is_supported, iter_files, load_document
 from .embedding import Embedder, SentenceTransformerEmbedder, model_id_for
 from .errors import RagError, UnknownDocument
 from .lexical import terms
+from .passages import contexts as passage_contexts
 from .passages import split_passages, windows
 from .search import Query, SearchIndex, retrieval_text
 from .store import Snapshot
@@ -288,7 +289,7 @@ class Engine:
         window_owner: list[int] = []
         sentence_texts: list[str] = []
         sentence_owner: list[int] = []
-        contexts = [f"{p.heading}\n" if p.heading else "" for p in passages]
+        contexts = [f"{c}\n" if c else "" for c in passage_contexts(passages)]
         lengths = embedder.count_tokens([c + p.text for c, p in zip(contexts, passages, strict=True)])
         for row, (passage, context, n_tokens) in enumerate(zip(passages, contexts, lengths, strict=True)):
             owner = offset + row

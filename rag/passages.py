@@ -8,6 +8,7 @@ count every paragraph a reader sees in the source, so ``¶4`` is the fourth.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .cleaning import ends_sentence, heading_text, is_furniture, looks_like_heading, normalise
@@ -244,3 +245,25 @@ def windows(passage: Passage, sentence_tokens: list[int], budget: int) -> list[S
     if start is not None:
         groups.append((start, end))
     return groups
+
+
+#: First words that make a paragraph lean on the one before it ("It belongs to ...").
+_ANAPHORS = frozenset("it its they their them he his him she her this these those there such".split())
+
+
+def contexts(passages: Sequence[Passage]) -> list[str]:
+    """What each passage needs around it to be understood: its heading, and the
+    previous passage's last sentence when it opens with a pronoun ("It belongs to ...").
+
+    The context is embedded and indexed with the passage; the quote stays the passage alone.
+    """
+    out = []
+    for i, p in enumerate(passages):
+        parts = [p.heading] if p.heading else []
+        first = p.text.lstrip("\"'“‘( ").split(maxsplit=1)[:1]
+        prev = passages[i - 1] if i else None
+        if first and first[0].lower().strip(",.;:") in _ANAPHORS and prev is not None and prev.doc_id == p.doc_id:
+            s, e = prev.sentences[-1] if prev.sentences else (prev.start, prev.end)
+            parts.append(prev.text[s - prev.start : e - prev.start])
+        out.append("\n".join(parts))
+    return out

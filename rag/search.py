@@ -1,15 +1,17 @@
-"""Retrieval over one snapshot: dense paragraph and sentence scores fused with lexical coverage."""
+"""Hybrid retrieval over one snapshot: dense paragraph and sentence scores fused with BM25."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from .config import Settings
-from .lexical import Lexicon, terms
+from .lexical import LexicalIndex, terms
+from .passages import contexts
 from .store import Snapshot
-from .types import Passage, Span
+from .types import Span
 
 #: Words that make a question lean on the one before it ("When was it formed?").
 _REFERRING = frozenset("it its they them their theirs he him his she her hers this that these those there".split())
@@ -26,13 +28,47 @@ class Query:
 
 @dataclass(frozen=True)
 class Hit:
-    """A passage and the evidence that it answers."""
+    """A passage and the evidence that it answers.
+
+    ``paragraph`` and ``sentence`` are cosines of the best window and best sentence,
+    ``lexical`` is BM25 relative to the best passage in the corpus, ``coverage`` the
+    IDF-weighted share of the question's terms present; ``score`` fuses them.
+    """
 
     row: int
     score: float
     paragraph: float
     sentence: float
     lexical: float
+    coverage: float
+
+
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_MONTH_ABBREVIATIONS = "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec"
+_ANSWER_TYPES = (
+    # "When ..." and "What year ...": the answer holds a year or a date.
+    (
+        re.compile(r"^\s*(when|since when|in what year|what year|which year|what date|on what date)\b", re.I),
+        re.compile(
+            rf"\b(1\d{{3}}|20\d{{2}}|\d{{1,2}}(st|nd|rd|th)?\s+({_MONTHS})|({_MONTHS}|{_MONTH_ABBREVIATIONS})\.?\s+\d{{1,2}})\b"
+        ),
+    ),
+    # "How many ...", "How much ...", "What percentage ...": the answer holds a number.
+    (
+        re.compile(r"^\s*(how (many|much|long|old|far|large|big)|what (percentage|number|proportion))\b", re.I),
+        re.compile(
+            r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion|dozens?)\b", re.I
+        ),
+    ),
+)
+
+
+def answer_type(question: str) -> re.Pattern[str] | None:
+    """What the answer to ``question`` must contain, when its wording says (a year, a number)."""
+    for asks, holds in _ANSWER_TYPES:
+        if asks.search(question):
+            return holds
+    return None
 
 
 def retrieval_text(question: str, history: list[str] | None) -> str:
@@ -50,78 +86,168 @@ def retrieval_text(question: str, history: list[str] | None) -> str:
 
 
 class SearchIndex:
-    """A snapshot plus what searching it needs (term statistics), built once per snapshot."""
+    """A snapshot plus what searching it needs (BM25, contexts), built once per snapshot."""
 
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
-        contexts = [_lexical_text(snapshot, p) for p in snapshot.passages]
-        self.lexicon = Lexicon(contexts)
-        self._passage_terms = [set(terms(c)) for c in contexts]
-        self._sentence_bounds = np.searchsorted(snapshot.sentence_owner, np.arange(len(snapshot.passages) + 1))
+        passages = snapshot.passages
+        self.contexts = contexts(passages)
+        self.lexical = LexicalIndex([f"{c}\n{p.text}" for c, p in zip(self.contexts, passages, strict=True)])
+        n = np.arange(len(passages) + 1)
+        self._window_bounds = np.searchsorted(snapshot.window_owner, n)
+        self._sentence_bounds = np.searchsorted(snapshot.sentence_owner, n)
+        # Filled on demand: term sets of a passage's sentences (for highlights), and
+        # the expansion of recent queries (a query is highlighted k times).
+        self._sentence_terms: dict[int, list[set[str]]] = {}
+        self._weights: dict[tuple[str, ...], list[tuple[set[str], float]]] = {}
+
+    def weights(self, query: Query) -> list[tuple[set[str], float]]:
+        """The query's terms, their spelling variants and IDF shares (cached per query)."""
+        cached = self._weights.get(query.terms)
+        if cached is None:
+            if len(self._weights) > 256:
+                self._weights.clear()
+            cached = self._weights[query.terms] = self.lexical.weights(self.lexical.expand(query.terms))
+        return cached
+
+    def sentence_terms(self, row: int) -> list[set[str]]:
+        """The term set of each sentence of passage ``row`` (cached)."""
+        cached = self._sentence_terms.get(row)
+        if cached is None:
+            p = self.snapshot.passages[row]
+            cached = [set(terms(p.text[s - p.start : e - p.start])) for s, e in p.sentences]
+            self._sentence_terms[row] = cached
+        return cached
 
     def rank(self, query: Query, settings: Settings, sources: set[str] | None = None, limit: int = 50) -> list[Hit]:
         """Passages ordered by fused relevance, best first.
+
+        Candidates are the union of the top passages by paragraph vector, sentence
+        vector and BM25; each candidate then gets all its scores exactly.
 
         Args:
             query: the question.
             settings: fusion weights.
             sources: if given, only passages of these document ids.
-            limit: how many passages to score in depth.
+            limit: how many hits to return.
         """
         snap = self.snapshot
         if not snap.passages:
             return []
-        paragraph = _best_per_passage(snap.windows, snap.window_owner, query.vector, max(4 * limit, 200))
-        sentence = _best_per_passage(snap.sentences, snap.sentence_owner, query.vector, max(8 * limit, 400))
-        floor_p = min(paragraph.values(), default=0.0)
-        floor_s = min(sentence.values(), default=0.0)
-        candidates = set(paragraph) | set(sentence)
+        depth = max(limit, settings.candidates)
+        weights = self.weights(query)
+        bm25 = self.lexical.bm25(weights)
+        allowed = None
         if sources is not None:
-            candidates = {r for r in candidates if snap.passages[r].doc_id in sources}
-            # A filter can exclude every dense hit: fall back to scoring the filtered passages exactly.
-            if not candidates:
-                candidates = {r for r, p in enumerate(snap.passages) if p.doc_id in sources}
-        sw, lw = settings.sentence_weight, settings.lexical_weight
-        hits = []
-        for row in candidates:
-            p_score = paragraph.get(row, floor_p)
-            s_score = sentence.get(row, floor_s)
-            lex = self.lexicon.coverage(query.terms, self._passage_terms[row])
-            dense = (1 - sw) * p_score + sw * s_score
-            fused = (1 - lw) * dense + lw * lex
-            hits.append(Hit(row, float(fused), float(p_score), float(s_score), float(lex)))
-        hits.sort(key=lambda h: (-h.score, h.row))
-        return hits[:limit]
+            allowed = np.array([p.doc_id in sources for p in snap.passages], dtype=bool)
+            bm25 = np.where(allowed, bm25, 0.0)
+        rows = self._candidates(query.vector, bm25, depth, allowed)
+        if len(rows) == 0:
+            return []
+        paragraph = self._best(snap.windows, self._window_bounds, rows, query.vector)
+        sentence = self._best(snap.sentences, self._sentence_bounds, rows, query.vector)
+        top = float(bm25.max())
+        lexical = bm25[rows] / top if top > 0 else np.zeros(len(rows), dtype=np.float32)
+        sets = self.lexical.sets
+        coverage = np.array([self.lexical.coverage(weights, sets[r]) for r in rows], dtype=np.float32)
+        score = fuse(paragraph, sentence, lexical, coverage, settings)
+        order = np.lexsort((rows, -score))[:limit]
+        return [
+            Hit(
+                int(rows[i]),
+                float(score[i]),
+                float(paragraph[i]),
+                float(sentence[i]),
+                float(lexical[i]),
+                float(coverage[i]),
+            )
+            for i in order
+        ]
 
     def highlight(self, row: int, query: Query, settings: Settings) -> Span:
-        """The ``(start, end)`` span, relative to the passage text, of its best-answering sentence."""
+        """The ``(start, end)`` span, relative to the passage text, of its best-answering sentence.
+
+        Sentences are scored by cosine plus term coverage; the next sentence joins the
+        highlight when it scores nearly as well (an answer that spans two sentences).
+        """
         passage = self.snapshot.passages[row]
-        lo, hi = int(self._sentence_bounds[row]), int(self._sentence_bounds[row + 1])
-        if hi <= lo:
+        vectors = self.sentence_vectors(row)
+        if len(vectors) == 0:
             return 0, len(passage.text)
-        vectors = self.snapshot.sentences.vectors(np.arange(lo, hi))
         dense = vectors @ query.vector
-        lexical = [
-            self.lexicon.coverage(query.terms, set(terms(passage.text[s - passage.start : e - passage.start])))
-            for s, e in passage.sentences
+        weights = self.weights(query)
+        lexical = np.array([self.lexical.coverage(weights, present) for present in self.sentence_terms(row)])
+        scores = dense + settings.highlight_lexical_weight * lexical
+        wanted = answer_type(query.text)
+        if wanted is not None:  # "When ...?" is answered by the sentence that holds a date
+            scores = scores + settings.highlight_type_weight * np.array(
+                [bool(wanted.search(passage.text[s - passage.start : e - passage.start])) for s, e in passage.sentences]
+            )
+        best = int(np.argmax(scores))
+        first, last = best, best
+        for neighbour in (best - 1, best + 1):
+            if 0 <= neighbour < len(scores) and scores[neighbour] >= settings.highlight_join * scores[best]:
+                first, last = min(first, neighbour), max(last, neighbour)
+                break
+        return passage.sentences[first][0] - passage.start, passage.sentences[last][1] - passage.start
+
+    def sentence_vectors(self, row: int) -> np.ndarray:
+        """The vectors of passage ``row``'s sentences, in order."""
+        lo, hi = int(self._sentence_bounds[row]), int(self._sentence_bounds[row + 1])
+        return self.snapshot.sentences.vectors(np.arange(lo, hi))
+
+    def similarity(self, row: int, span: Span, others: list[int]) -> np.ndarray:
+        """For each passage in ``others``, the best cosine between any of its sentences
+        and the sentences of passage ``row`` inside ``span`` (relative offsets)."""
+        passage = self.snapshot.passages[row]
+        inside = [
+            i
+            for i, (s, e) in enumerate(passage.sentences)
+            if s - passage.start >= span[0] and e - passage.start <= span[1]
         ]
-        best = int(np.argmax(dense + settings.lexical_weight * 2 * np.asarray(lexical)))
-        start, end = passage.sentences[best]
-        return start - passage.start, end - passage.start
+        anchor = self.sentence_vectors(row)[inside or [0]]
+        return np.array([float((self.sentence_vectors(o) @ anchor.T).max(initial=-1.0)) for o in others])
+
+    def _candidates(self, vector: np.ndarray, bm25: np.ndarray, depth: int, allowed: np.ndarray | None) -> np.ndarray:
+        snap = self.snapshot
+        found: set[int] = set()
+        # A passage has about one window and several sentences: search deeper among sentences.
+        for index, owner, fan in ((snap.windows, snap.window_owner, 1), (snap.sentences, snap.sentence_owner, 3)):
+            # A source filter can hide every dense hit: search all so the filtered passages are reached.
+            k = len(index) if allowed is not None else depth * fan
+            _, hits = index.search(vector[None, :], k)
+            owners = owner[hits[0][hits[0] >= 0]]
+            if allowed is not None:
+                owners = owners[allowed[owners]]
+            found.update(list(dict.fromkeys(owners.tolist()))[:depth])
+        positive = np.flatnonzero(bm25 > 0)
+        if len(positive) > depth:
+            positive = positive[np.argpartition(-bm25[positive], depth)[:depth]]
+        found.update(int(r) for r in positive)
+        return np.array(sorted(found), dtype=np.int64)
+
+    @staticmethod
+    def _best(index, bounds: np.ndarray, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        """Exact best cosine among each row's vectors (its windows, or its sentences)."""
+        starts, ends = bounds[rows], bounds[rows + 1]
+        sizes = ends - starts
+        best = np.full(len(rows), -1.0, dtype=np.float32)
+        has = sizes > 0
+        if not has.any():
+            return best
+        ids = np.repeat(starts[has], sizes[has]) + (
+            np.arange(sizes[has].sum()) - np.repeat(np.cumsum(sizes[has]) - sizes[has], sizes[has])
+        )
+        scores = index.vectors(ids) @ vector
+        best[has] = np.maximum.reduceat(scores, np.concatenate([[0], np.cumsum(sizes[has])[:-1]]))
+        return best
 
 
-def _lexical_text(snapshot: Snapshot, passage: Passage) -> str:
-    return f"{passage.heading}\n{passage.text}" if passage.heading else passage.text
-
-
-def _best_per_passage(index, owner: np.ndarray, vector: np.ndarray, k: int) -> dict[int, float]:
-    """The best score of each passage among the top ``k`` rows of ``index``."""
-    scores, rows = index.search(vector[None, :], k)
-    best: dict[int, float] = {}
-    for score, row in zip(scores[0], rows[0], strict=True):
-        if row < 0:
-            continue
-        passage = int(owner[row])
-        if score > best.get(passage, -1.0):
-            best[passage] = float(score)
-    return best
+def fuse(paragraph: np.ndarray, sentence: np.ndarray, lexical: np.ndarray, coverage: np.ndarray, settings: Settings):
+    """One relevance per passage from its four pieces of evidence (weights in settings)."""
+    return (
+        settings.paragraph_weight * paragraph
+        + settings.sentence_weight * sentence
+        + settings.bm25_weight * lexical
+        + settings.coverage_weight * coverage
+    )

@@ -44,12 +44,24 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class Citation:
+    """Where else a near-identical passage appears."""
+
+    source: str
+    title: str
+    paragraph: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Excerpt:
     """A verbatim quote of one passage with its citation.
 
     ``highlight`` is the ``[start, end]`` span, inside ``text``, of the sentence that
     best answers the question. ``near_miss`` marks an excerpt shown although it did
-    not clear the relevance threshold.
+    not clear the relevance threshold. ``also`` cites near-identical passages that
+    were merged into this one.
     """
 
     text: str
@@ -61,10 +73,12 @@ class Excerpt:
     score: float
     highlight: Span
     near_miss: bool = False
+    also: tuple[Citation, ...] = ()
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["highlight"] = list(self.highlight)
+        data["also"] = [asdict(c) for c in self.also]
         return data
 
 

@@ -13,7 +13,7 @@ from .conftest import ROOT, SEEDS
 
 pytestmark = pytest.mark.slow
 
-EXCERPT_FIELDS = {"text", "source", "title", "paragraph", "start", "end", "score", "highlight", "near_miss"}
+EXCERPT_FIELDS = {"text", "source", "title", "paragraph", "start", "end", "score", "highlight", "near_miss", "also"}
 
 
 def run(*args: str, index: Path) -> subprocess.CompletedProcess:
@@ -120,3 +120,13 @@ def test_errors_are_one_line_without_traceback(tmp_path: Path, index: Path):
     assert_clean_error(run("list", index=index), "manifest.json")
     refused = run("ingest", str(tmp_path / "missing.pdf"), index=tmp_path / "fresh")
     assert refused.returncode == 1 and "refused" in refused.stdout and "Traceback" not in refused.stderr
+
+
+def test_eval_prints_the_metrics(index: Path):
+    result = run("eval", str(ROOT / "tests" / "data" / "seed_questions.jsonl"), "--json", index=index)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)
+    assert metrics["questions"] == 44
+    assert metrics["hit@5"] >= 0.95 and metrics["abstain_precision"] == 1.0 and metrics["abstain_recall"] == 1.0
+    bad = ROOT / "tests" / "data" / "seed_questions.jsonl"
+    assert_clean_error(run("eval", str(bad.with_name("missing.jsonl")), index=index), "missing.jsonl")

@@ -13,6 +13,8 @@ pytestmark = pytest.mark.slow
 
 QUESTIONS = [json.loads(line) for line in (DATA / "seed_questions.jsonl").read_text(encoding="utf-8").splitlines()]
 ANSWERABLE = [q for q in QUESTIONS if not q.get("unanswerable")]
+# "hard" questions (vague wording, a pronoun paragraph) must be found in the top 10;
+# they count fully in the aggregate metrics below.
 UNANSWERABLE = [q for q in QUESTIONS if q.get("unanswerable")]
 
 
@@ -23,7 +25,7 @@ def test_question_set_is_substantial():
 
 @pytest.mark.parametrize("item", ANSWERABLE, ids=[q["q"] for q in ANSWERABLE])
 def test_answering_paragraph_ranks_where_required(seed_engine: Engine, item: dict):
-    answer = seed_engine.ask(item["q"], k=5, history=item.get("history"))
+    answer = seed_engine.ask(item["q"], k=10, history=item.get("history"))
     assert answer.answered, f"abstained on {item['q']!r}"
     rank = first_gold_rank(answer, tuple(item["gold"]))
     assert rank is not None and rank <= item["within"], (
@@ -65,4 +67,5 @@ def test_commander_question_quotes_the_commander_paragraph(seed_engine: Engine):
 def test_aggregate_quality(seed_engine: Engine):
     metrics = evaluate(seed_engine, load_questions(DATA / "seed_questions.jsonl")).metrics()
     assert metrics["abstain_precision"] == 1.0 and metrics["abstain_recall"] == 1.0
-    assert metrics["hit@3"] >= 0.9 and metrics["highlight"] >= 0.9
+    assert metrics["hit@1"] >= 0.85 and metrics["hit@3"] >= 0.9 and metrics["hit@5"] >= 0.95
+    assert metrics["mrr@10"] >= 0.9 and metrics["highlight"] >= 0.9

@@ -1,0 +1,53 @@
+"""Retrieval and answer assembly with the fake embedder: follow-ups, context, answer types, grouping."""
+
+from pathlib import Path
+
+from rag import Engine
+from rag.passages import contexts, split_passages
+from rag.search import answer_type, retrieval_text
+from rag.types import Document
+
+
+def test_follow_up_borrows_the_previous_question():
+    assert retrieval_text("When was it formed?", ["Who commands Liwa al-Quds?"]) == (
+        "Who commands Liwa al-Quds? When was it formed?"
+    )
+    assert retrieval_text("Where is the Fourth Division based?", ["Who leads Hamas?"]) == (
+        "Where is the Fourth Division based?"
+    )
+    assert retrieval_text("When was it formed?", None) == "When was it formed?"
+
+
+def test_answer_type_from_the_wording():
+    assert answer_type("When was it formed?").search("formed in 2013")
+    assert not answer_type("When was it formed?").search("formed long ago")
+    assert answer_type("How many helicopters arrived?").search("eight helicopters")
+    assert answer_type("Who leads it?") is None
+
+
+def test_pronoun_paragraph_gets_its_predecessor_as_context():
+    text = "Title\n\nThe Quds Force is a militia in Aleppo.\n\nIt belongs to the Popular Front."
+    passages = split_passages(Document("d", "Title", "/d", "0", text))
+    assert contexts(passages) == ["Title", "Title\nThe Quds Force is a militia in Aleppo."]
+
+
+def test_near_duplicates_are_merged_and_cited(fake_engine: Engine, tmp_path: Path):
+    same = "The council approved the new harbour budget on Monday after a long debate."
+    (tmp_path / "a.txt").write_text(f"Council news\n\n{same}\n\nOther business followed.", encoding="utf-8")
+    (tmp_path / "b.txt").write_text(f"Harbour report\n\n{same}\n\nWeather was fine.", encoding="utf-8")
+    fake_engine.add([tmp_path / "a.txt", tmp_path / "b.txt"])
+    answer = fake_engine.ask("harbour budget approved council")
+    first = answer.excerpts[0]
+    assert first.text == same and len(first.also) == 1
+    assert {first.source, first.also[0].source} == {"a.txt", "b.txt"}
+    assert all(e.text != same for e in answer.excerpts[1:])
+    other = first.also[0]
+    assert fake_engine.document(other.source).text[other.start : other.end] == same
+
+
+def test_highlight_is_the_matching_sentence(fake_engine: Engine, tmp_path: Path):
+    text = "Notes\n\nThe ferry leaves at noon. The museum opens at nine. Tickets cost five euros."
+    (tmp_path / "n.txt").write_text(text, encoding="utf-8")
+    fake_engine.add([tmp_path / "n.txt"])
+    e = fake_engine.ask("When does the museum open?").excerpts[0]
+    assert e.text[e.highlight[0] : e.highlight[1]] == "The museum opens at nine."
