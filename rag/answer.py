@@ -56,11 +56,14 @@ def _with_other_sources(
     passages = index.snapshot.passages
     top_doc = passages[top.row].doc_id
     wanted = answer_type(question)
+    # Sources disagree on facts (dates, counts) in words the question may not use:
+    # for such questions a weaker match qualifies if it holds a fact of that kind.
+    floor = settings.corroboration_floor if wanted is not None else min(settings.min_support, settings.min_score)
     others = [
         h
         for h in hits
         if passages[h.row].doc_id != top_doc
-        and h.score >= settings.corroboration_floor
+        and h.score >= floor
         and (wanted is None or wanted.search(passages[h.row].text))
     ]
     if not others:

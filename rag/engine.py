@@ -111,6 +111,14 @@ class Engine:
         self.document(doc_id)
         return [p for p in self._index.snapshot.passages if p.doc_id == doc_id]  # type: ignore[union-attr]
 
+    def neighbours(self, doc_id: str, start: int) -> tuple[Passage | None, Passage | None]:
+        """The passages just before and after the one starting at ``start`` in ``doc_id``."""
+        passages = self.passages(doc_id)
+        for i, p in enumerate(passages):
+            if p.start == start:
+                return (passages[i - 1] if i else None), (passages[i + 1] if i + 1 < len(passages) else None)
+        return None, None
+
     def ask(
         self,
         question: str,

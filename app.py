@@ -1,0 +1,234 @@
+"""The web app: a thin Gradio shell that turns people's clicks into Engine calls and back."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rag import Engine, RagError, Settings
+from rag.documents import SUPPORTED_SUFFIXES
+from rag.render import STYLE, answer_html, answer_markdown, source_html
+
+ROOT = Path(__file__).resolve().parent
+EXAMPLES = [
+    "Who leads the Hamas delegation to Damascus?",
+    "Who commands Liwa al-Quds?",
+    "When was Liwa al-Quds formed?",
+    "How many Russian helicopters arrived at Palmyra military airport?",
+    "Who leads the Fourth Division?",
+]
+# Scroll the source view to the highlighted excerpt once it is shown.
+SCROLL_JS = (
+    "() => { setTimeout(() => { const m = document.getElementById('qa-target');"
+    " if (m) m.scrollIntoView({block: 'center'}); }, 150); }"
+)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Quote-first document QA: the web app.")
+    parser.add_argument("--host", default=os.environ.get("RAG_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", "7860")))
+    parser.add_argument("--index", type=Path, default=None, help="index folder (default: embeddings/)")
+    parser.add_argument("--docs", type=Path, default=ROOT / "seeds", help="documents indexed on first run")
+    parser.add_argument("--max-file-size", default=None, help="upload limit, e.g. 50mb (default: RAG_MAX_FILE_BYTES)")
+    return parser.parse_args(argv)
+
+
+def open_engine(settings: Settings, docs: Path) -> Engine:
+    """Open the index; on first run build it from ``docs``; re-index files changed on disk."""
+    engine = Engine.open(settings=settings)
+    if not engine.documents():
+        print(f"First run: indexing {docs} into {settings.index_dir} ...", flush=True)
+        started = time.perf_counter()
+        report = engine.add([docs], progress=lambda f, what: print(f"  {what} {f:.0%}", flush=True))
+        print(f"Indexed {len(report.added)} documents in {time.perf_counter() - started:.1f} s.", flush=True)
+        for refusal in report.refused:
+            print(f"  refused {refusal.path}: {refusal.reason}", flush=True)
+    else:
+        report = engine.refresh()
+        if report.changed:
+            print(f"Re-indexed documents changed on disk: {', '.join(report.added + report.updated)}", flush=True)
+        for refusal in report.refused:
+            print(f"  {refusal.reason}", flush=True)
+    return engine
+
+
+def build_app(engine: Engine):
+    """The Gradio Blocks around ``engine``; nothing here ranks or reads documents itself."""
+    import gradio as gr
+
+    export_dir = Path(tempfile.mkdtemp(prefix="quote-rag-"))
+
+    def doc_rows() -> list[list]:
+        return [[d.title, d.id, len(engine.passages(d.id))] for d in engine.documents()]
+
+    def doc_ids() -> list[str]:
+        return [d.id for d in engine.documents()]
+
+    def chat_turn(question: str, k: float, sources: list[str] | None, history: list[dict], transcript: str):
+        question = (question or "").strip()
+        if not question:
+            raise gr.Error("Type a question first.")
+        earlier = [turn["question"] for turn in history]
+        answer = engine.ask(question, k=int(k), history=earlier, sources=sources or None)
+        neighbours = [engine.neighbours(e.source, e.start) for e in answer.excerpts]
+        transcript = answer_html(answer, neighbours) + transcript  # newest first
+        history = [*history, {"question": question, "answer": answer.to_dict()}]
+        export = export_dir / f"answer-{len(history)}.md"
+        export.write_text(answer_markdown(answer), encoding="utf-8")
+        choices = [(f"[{i}] {e.title} (¶{e.paragraph})", i - 1) for i, e in enumerate(answer.excerpts, start=1)]
+        return (
+            "",
+            transcript,
+            history,
+            transcript,
+            gr.update(value=str(export), visible=True),
+            answer_markdown(answer),
+            gr.update(choices=choices, value=choices[0][1] if choices else None),
+            answer.to_dict(),
+        )
+
+    def show_source(choice, last: dict | None):
+        if choice is None or not last or not last.get("excerpts"):
+            return "<em>Ask a question, then pick one of its excerpts to see it in its document.</em>"
+        excerpt = last["excerpts"][int(choice)]
+        try:
+            document = engine.document(excerpt["source"])
+        except RagError as exc:
+            return f"<em>{exc}</em>"
+        return source_html(document, excerpt["start"], excerpt["end"])
+
+    def upload(files: list | None, progress=gr.Progress()):  # noqa: B008 (Gradio's progress injection)
+        if not files:
+            return "No file chosen.", doc_rows(), gr.update(choices=doc_ids()), gr.update(choices=doc_ids())
+        paths = [Path(f if isinstance(f, str) else f.name) for f in files]
+        report = engine.add(paths, progress=lambda f, what: progress(f, desc=what))
+        lines = []
+        if report.added or report.updated:
+            lines.append(f"Indexed: {', '.join(report.added + report.updated)}.")
+        if report.unchanged:
+            lines.append(f"Already indexed, unchanged: {', '.join(report.unchanged)}.")
+        lines += [f"Refused {Path(r.path).name}: {r.reason}." for r in report.refused]
+        return "\n".join(lines), doc_rows(), gr.update(choices=doc_ids()), gr.update(choices=doc_ids())
+
+    def remove(doc_id: str | None):
+        if not doc_id:
+            return (
+                "Choose a document to remove.",
+                doc_rows(),
+                gr.update(choices=doc_ids()),
+                gr.update(choices=doc_ids()),
+            )
+        try:
+            engine.remove(doc_id)
+            message = f"Removed {doc_id}."
+        except RagError as exc:
+            message = str(exc)
+        ids = doc_ids()
+        return message, doc_rows(), gr.update(choices=ids, value=None), gr.update(choices=ids, value=[])
+
+    def api_ask(question: str, k: int = 5) -> dict:
+        """Answer a question with verbatim, cited excerpts (same fields as `python -m rag ask --json`)."""
+        return engine.ask(str(question), k=max(1, min(int(k), 50))).to_dict()
+
+    def api_documents() -> dict:
+        """The indexed documents: id, title and number of passages of each."""
+        return {"documents": [{"id": r[1], "title": r[0], "paragraphs": r[2]} for r in doc_rows()]}
+
+    with gr.Blocks(title="Quote-first document QA") as demo:
+        gr.Markdown(
+            "# Ask your documents\nEvery answer is a **verbatim excerpt** with its citation; "
+            "nothing is paraphrased, and when the documents do not answer, you are told so."
+        )
+        history = gr.State([])
+        last_answer = gr.State({})
+        with gr.Row():
+            with gr.Column(scale=3):
+                with gr.Row():
+                    question = gr.Textbox(
+                        label="Question", placeholder="Ask about your documents…", scale=5, elem_id="question"
+                    )
+                    send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                gr.Examples(EXAMPLES, inputs=[question], label="Example questions")
+                transcript_html = gr.HTML("", elem_id="transcript")
+                transcript = gr.State("")
+            with gr.Column(scale=2):
+                with gr.Accordion("Options", open=False):
+                    k = gr.Slider(1, 10, value=engine.settings.k, step=1, label="Excerpts per answer")
+                    sources = gr.Dropdown(choices=doc_ids(), multiselect=True, label="Search only these documents")
+                    new_chat = gr.Button("New conversation")
+                with gr.Accordion("Source view", open=True):
+                    excerpt_choice = gr.Dropdown(
+                        choices=[], label="Show excerpt in its document", elem_id="source-pick"
+                    )
+                    source = gr.HTML("<em>Ask a question, then pick one of its excerpts.</em>", elem_id="source-view")
+                with gr.Accordion("Export answer", open=False):
+                    download = gr.DownloadButton("Download answer (Markdown)", visible=False)
+                    markdown = gr.Textbox(label="Answer as Markdown", lines=6, buttons=["copy"], interactive=False)
+                with gr.Accordion("Documents", open=True):
+                    docs = gr.Dataframe(
+                        value=doc_rows(),
+                        headers=["Title", "File", "Paragraphs"],
+                        interactive=False,
+                        elem_id="documents",
+                    )
+                    files = gr.File(
+                        label=f"Add documents ({' '.join(SUPPORTED_SUFFIXES)})",
+                        file_count="multiple",
+                        file_types=list(SUPPORTED_SUFFIXES),
+                        elem_id="upload",
+                    )
+                    status = gr.Textbox(label="Indexing", interactive=False, elem_id="upload-status")
+                    removable = gr.Dropdown(choices=doc_ids(), label="Remove a document")
+                    remove_button = gr.Button("Remove", variant="stop")
+
+        outputs = [question, transcript_html, history, transcript, download, markdown, excerpt_choice, last_answer]
+        inputs = [question, k, sources, history, transcript]
+        for trigger in (send.click, question.submit):
+            trigger(chat_turn, inputs, outputs, api_visibility="private").then(
+                show_source, [excerpt_choice, last_answer], source, api_visibility="private"
+            ).then(None, None, None, js=SCROLL_JS, api_visibility="private")
+        excerpt_choice.input(show_source, [excerpt_choice, last_answer], source, api_visibility="private").then(
+            None, None, None, js=SCROLL_JS, api_visibility="private"
+        )
+        new_chat.click(
+            lambda: ([], "", "", {}),
+            None,
+            [history, transcript, transcript_html, last_answer],
+            api_visibility="private",
+        )
+        files.upload(upload, files, [status, docs, sources, removable], api_name="upload")
+        remove_button.click(remove, removable, [status, docs, removable, sources], api_name="remove")
+        gr.api(api_ask, api_name="ask")
+        gr.api(api_documents, api_name="documents")
+    return demo
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    settings = Settings.from_env(index_dir=args.index)
+    try:
+        engine = open_engine(settings, args.docs)
+        engine.ask("warm up")  # load the model now, not on the first question
+    except RagError as exc:
+        sys.exit(f"error: {exc}")
+    demo = build_app(engine)
+    demo.queue(default_concurrency_limit=4)
+    demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        max_file_size=args.max_file_size or settings.max_file_bytes,
+        css=STYLE,
+        show_error=True,
+        footer_links=["api"],
+    )
+
+
+if __name__ == "__main__":
+    main()

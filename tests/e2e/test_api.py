@@ -1,0 +1,45 @@
+"""The app's API through gradio_client against a real launched server."""
+
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+
+from ..conftest import SEEDS
+
+pytestmark = pytest.mark.slow
+
+FIELDS = {"text", "source", "title", "paragraph", "start", "end", "score", "highlight", "near_miss", "also"}
+
+
+def test_ask_returns_the_answer_json(app_url: str):
+    client = Client(app_url, verbose=False)
+    answer = client.predict("Who leads the Hamas delegation to Damascus?", 3, api_name="/ask")
+    assert answer["answered"] is True and 1 <= len(answer["excerpts"]) <= 3
+    assert any("Khalil Al-Hayya" in e["text"] for e in answer["excerpts"])
+    for e in answer["excerpts"]:
+        assert set(e) == FIELDS
+        assert (SEEDS / e["source"]).read_text(encoding="utf-8")[e["start"] : e["end"]] == e["text"]
+    unanswered = client.predict("How do I bake bread?", api_name="/ask")
+    assert unanswered["answered"] is False
+
+
+def test_upload_ask_remove(app_url: str, tmp_path: Path):
+    client = Client(app_url, verbose=False)
+    note = tmp_path / "lighthouse.md"
+    note.write_text("# Lighthouse log\n\nThe keeper of the Skerry lighthouse is Ingrid Solberg.", encoding="utf-8")
+    bad = tmp_path / "broken.pdf"
+    bad.write_bytes(b"%PDF-1.4 not really")
+    status, *_ = client.predict([handle_file(str(note)), handle_file(str(bad))], api_name="/upload")
+    assert "lighthouse.md" in status and "Refused broken.pdf" in status
+    ids = [d["id"] for d in client.predict(api_name="/documents")["documents"]]
+    assert "lighthouse.md" in ids and "broken.pdf" not in ids
+    answer = client.predict("Who keeps the Skerry lighthouse?", api_name="/ask")
+    assert answer["answered"] and answer["excerpts"][0]["source"] == "lighthouse.md"
+    assert "Ingrid Solberg" in answer["excerpts"][0]["text"]
+    status, *_ = client.predict("lighthouse.md", api_name="/remove")
+    assert "Removed lighthouse.md" in status
+    assert "lighthouse.md" not in [d["id"] for d in client.predict(api_name="/documents")["documents"]]
+    assert all(
+        e["source"] != "lighthouse.md" for e in client.predict("Skerry lighthouse keeper", api_name="/ask")["excerpts"]
+    )

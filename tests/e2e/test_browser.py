@@ -1,0 +1,106 @@
+"""The app in a real headless Chromium: ask, read the citation, open the source, upload, hostile text."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .conftest import ARTIFACTS
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None and os.environ.get("CI"):
+    raise RuntimeError("CI must run the browser tests: install Debian's chromium (.ci/run does)")
+if CHROMIUM is None:
+    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, app_url: str):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.dialogs = dialogs
+    page.goto(app_url)
+    page.wait_for_selector("#question textarea", timeout=60_000)
+    yield page
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def ask(page, question: str) -> None:
+    page.fill("#question textarea", question)
+    page.click("#ask")
+    page.wait_for_function(
+        "q => document.querySelector('#transcript') && document.querySelector('#transcript').innerText.includes(q)",
+        arg=question,
+        timeout=60_000,
+    )
+
+
+def test_example_question_shows_quote_citation_highlight_and_source(page):
+    page.get_by_text("Who leads the Hamas delegation to Damascus?").first.click()
+    page.click("#ask")
+    page.wait_for_selector("#transcript .qa-excerpt", timeout=60_000)
+    first = page.locator("#transcript .qa-excerpt").first
+    assert "Khalil Al-Hayya" in first.locator(".qa-quote").inner_text()
+    assert "004_ea17900e9b06a4c9.txt" in first.locator(".qa-cite").inner_text()
+    assert "¶" in first.locator(".qa-cite").inner_text()
+    assert "Al-Hayya" in first.locator("mark").first.inner_text()
+    page.wait_for_selector("#source-view #qa-target", timeout=30_000)
+    target = page.locator("#source-view #qa-target")
+    assert "Khalil Al-Hayya" in target.inner_text()
+    assert "Hamas: We Started a New Chapter with Damascus" in page.locator("#source-view").inner_text()
+    first.locator("summary").click()
+    assert "¶" in first.locator(".qa-context").first.inner_text()
+    shot(page, "answer-and-source")
+
+
+def test_unanswerable_question_says_so(page):
+    ask(page, "How do I bake bread?")
+    assert "do not answer" in page.locator("#transcript").inner_text()
+
+
+def test_upload_then_ask_and_hostile_text_stays_text(page, tmp_path: Path):
+    hostile = tmp_path / "<img src=x onerror=alert(2)>.txt"
+    hostile.write_text(
+        "<script>alert(1)</script> Hostile notes\n\n"
+        "The pumpkin festival committee is chaired by Walter Brennan. <script>alert(1)</script> "
+        '<img src=x onerror=alert(3)> <style>body{display:none}</style> <a href="javascript:alert(4)">link</a>',
+        encoding="utf-8",
+    )
+    page.locator("#upload input[type=file]").set_input_files(str(hostile))
+    page.wait_for_function(
+        "() => document.querySelector('#upload-status textarea').value.includes('Indexed')", timeout=120_000
+    )
+    ask(page, "Who chairs the pumpkin festival committee?")
+    first = page.locator("#transcript .qa-excerpt").first
+    text = first.locator(".qa-quote").inner_text()
+    assert "Walter Brennan" in text and "<script>alert(1)</script>" in text and "onerror=alert(3)" in text
+    assert first.locator("script, img, style, a[href^=javascript]").count() == 0
+    assert page.locator("#source-view script, #source-view img").count() == 0
+    assert "<script>alert(1)</script>" in page.locator("#source-view").inner_text()
+    assert page.evaluate("getComputedStyle(document.body).display") != "none"
+    page.wait_for_timeout(500)
+    assert page.dialogs == []
+    shot(page, "hostile-upload")
