@@ -29,7 +29,8 @@ def build_answer(
         settings: threshold and grouping knobs.
         k: the most excerpts to return.
     """
-    if not hits or hits[0].score < settings.min_score:
+    # With a re-ranker the order is its own; whether anything answers is still the evidence's call.
+    if not hits or max(h.score for h in hits) < settings.min_score:
         near = hits[: min(k, settings.near_misses)]
         return Answer(question, False, tuple(_excerpt(h, query, index, settings, True) for h in near))
     top_span = index.highlight(hits[0].row, query, settings)

@@ -57,6 +57,10 @@ class Settings:
     corroboration_floor: float = 0.25
     #: Excerpts whose term sets overlap this much (Jaccard) are merged into one, citing both.
     duplicate_overlap: float = 0.8
+    #: Cross-encoder (name or path) that re-orders the top passages; empty: off.
+    reranker: str = ""
+    #: How many of the top passages the cross-encoder re-orders.
+    rerank_depth: int = 20
     #: Files larger than this are refused before they are read.
     max_file_bytes: int = 50 * 1024 * 1024
     #: Passages longer than this many characters are cut at sentence boundaries.

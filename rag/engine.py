@@ -21,7 +21,8 @@ from .errors import RagError, UnknownDocument
 from .lexical import terms
 from .passages import contexts as passage_contexts
 from .passages import split_passages, windows
-from .search import Query, SearchIndex, retrieval_text
+from .rerank import CrossEncoderReranker, Reranker
+from .search import Hit, Query, SearchIndex, retrieval_text
 from .store import Snapshot
 from .types import AddReport, Answer, Document, Passage, Refusal
 
@@ -42,17 +43,28 @@ class Engine:
     snapshot, and writers publish a new snapshot only once it is saved.
     """
 
-    def __init__(self, settings: Settings, snapshot: Snapshot | None, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        snapshot: Snapshot | None,
+        embedder: Embedder | None = None,
+        reranker: Reranker | None = None,
+    ) -> None:
         self.settings = settings
         self.index_dir = Path(settings.index_dir)
         self._embedder = embedder
+        self._reranker = reranker
         self._embedder_lock = threading.Lock()
         self._write_lock = threading.RLock()
         self._index = SearchIndex(snapshot) if snapshot is not None else None
 
     @classmethod
     def open(
-        cls, index_dir: str | Path | None = None, settings: Settings | None = None, embedder: Embedder | None = None
+        cls,
+        index_dir: str | Path | None = None,
+        settings: Settings | None = None,
+        embedder: Embedder | None = None,
+        reranker: Reranker | None = None,
     ) -> Engine:
         """Open (or prepare to create) the index in ``index_dir``.
 
@@ -60,6 +72,8 @@ class Engine:
             index_dir: the index folder; ``settings.index_dir`` by default.
             settings: engine settings; read from the environment by default.
             embedder: the model to use; built from ``settings.model`` on first need.
+            reranker: a cross-encoder for the top passages; built from
+                ``settings.reranker`` when that is set, else none.
 
         Raises:
             ModelMismatch: the index was built with another model or dimension.
@@ -72,7 +86,9 @@ class Engine:
         if manifest is not None:
             model_id = embedder.model_id if embedder else model_id_for(settings.model)
             store.check_model(manifest, model_id, embedder.dim if embedder else None)
-        return cls(settings, store.load(Path(settings.index_dir)), embedder)
+        if reranker is None and settings.reranker:
+            reranker = CrossEncoderReranker(settings.reranker)
+        return cls(settings, store.load(Path(settings.index_dir)), embedder, reranker)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -146,7 +162,16 @@ class Engine:
         text = retrieval_text(question, list(history or []))
         query = Query(text, self.embedder.encode_queries([text])[0], tuple(terms(text)))
         hits = index.rank(query, self.settings, set(sources) if sources is not None else None, limit=max(50, k))
+        if self._reranker is not None and hits:
+            hits = self._rerank(text, hits, index)
         return build_answer(question, query, hits, index, self.settings, k)
+
+    def _rerank(self, question: str, hits: list[Hit], index: SearchIndex) -> list[Hit]:
+        """The top ``settings.rerank_depth`` hits in the cross-encoder's order; the rest after."""
+        head, tail = hits[: self.settings.rerank_depth], hits[self.settings.rerank_depth :]
+        scores = self._reranker.score(question, [index.snapshot.passages[h.row].text for h in head])
+        order = sorted(range(len(head)), key=lambda i: (-float(scores[i]), i))
+        return [head[i] for i in order] + tail
 
     # -- writing -----------------------------------------------------------------------
 

@@ -155,3 +155,38 @@ def test_long_paragraph_is_embedded_in_windows_but_cited_once(fake_engine: Engin
     assert len(snap.passages) == 1 and len(snap.windows) > 1  # fake model: 64 tokens
     answer = fake_engine.ask("lighthouse keeper")
     assert answer.excerpts[0].text == sentences and answer.excerpts[0].paragraph == 1
+
+
+def test_queries_during_writes_see_whole_snapshots(fake_engine: Engine, tmp_path: Path):
+    import threading
+
+    fake_engine.add([SEEDS])
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                for e in fake_engine.ask("Liwa al-Quds commander Hamas delegation", k=10).excerpts:
+                    # The document may be removed meanwhile; its file stays, and so must the quote.
+                    file = SEEDS / e.source if (SEEDS / e.source).exists() else tmp_path / e.source
+                    assert file.read_text(encoding="utf-8")[e.start : e.end] == e.text
+            except Exception as exc:  # noqa: BLE001 - any failure in a reader fails the test
+                errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(6):
+            note = write(tmp_path / f"note{i}.txt", f"Note {i}\n\nLiwa al-Quds commander update number {i}.")
+            fake_engine.add([note])
+            if i % 2:
+                fake_engine.remove(f"note{i - 1}.txt")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    assert errors == []
+    assert {d.id for d in fake_engine.documents()} >= {"note1.txt", "note3.txt", "note5.txt"}
