@@ -94,6 +94,7 @@ def test_upload_then_ask_and_hostile_text_stays_text(page, tmp_path: Path):
         "() => document.querySelector('#upload-status textarea').value.includes('Indexed')", timeout=120_000
     )
     ask(page, "Who chairs the pumpkin festival committee?")
+    page.wait_for_selector("#source-view #qa-target", timeout=30_000)
     first = page.locator("#transcript .qa-excerpt").first
     text = first.locator(".qa-quote").inner_text()
     assert "Walter Brennan" in text and "<script>alert(1)</script>" in text and "onerror=alert(3)" in text
