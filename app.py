@@ -32,7 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Quote-first document QA: the web app.")
     parser.add_argument("--host", default=os.environ.get("RAG_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", "7860")))
-    parser.add_argument("--index", type=Path, default=None, help="index folder (default: embeddings/)")
+    parser.add_argument("--index", type=Path, default=None, help="index folder (default: embeddings/ beside app.py)")
     parser.add_argument("--docs", type=Path, default=ROOT / "seeds", help="documents indexed on first run")
     parser.add_argument("--max-file-size", default=None, help="upload limit, e.g. 50mb (default: RAG_MAX_FILE_BYTES)")
     return parser.parse_args(argv)
@@ -212,7 +212,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    settings = Settings.from_env(index_dir=args.index)
+    index = args.index or (None if os.environ.get("RAG_INDEX_DIR") else ROOT / "embeddings")
+    settings = Settings.from_env(index_dir=index)
     try:
         engine = open_engine(settings, args.docs)
         engine.ask("warm up")  # load the model now, not on the first question
