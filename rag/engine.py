@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 #: Ingestion of more documents than this shows a progress bar.
 PROGRESS_MIN_DOCUMENTS = 5
-_ENCODE_CHUNK = 256
+_ENCODE_CHUNK = 64
 
 Progress = Callable[[float, str], None]
 
