@@ -123,9 +123,15 @@ class Engine:
         return docs[doc_id]
 
     def passages(self, doc_id: str) -> list[Passage]:
-        """The passages of one document, in reading order."""
-        self.document(doc_id)
-        return [p for p in self._index.snapshot.passages if p.doc_id == doc_id]  # type: ignore[union-attr]
+        """The passages of one document, in reading order.
+
+        Raises:
+            UnknownDocument: no such id.
+        """
+        index = self._index  # one snapshot for the whole call
+        if index is None or doc_id not in index.rows_by_doc:
+            raise UnknownDocument(f"no document {doc_id!r} in the index")
+        return [index.snapshot.passages[row] for row in index.rows_by_doc[doc_id]]
 
     def neighbours(self, doc_id: str, start: int) -> tuple[Passage | None, Passage | None]:
         """The passages just before and after the one starting at ``start`` in ``doc_id``."""

@@ -93,6 +93,9 @@ class SearchIndex:
         passages = snapshot.passages
         self.contexts = contexts(passages)
         self.lexical = LexicalIndex([f"{c}\n{p.text}" for c, p in zip(self.contexts, passages, strict=True)])
+        self.rows_by_doc: dict[str, list[int]] = {}
+        for row, p in enumerate(passages):
+            self.rows_by_doc.setdefault(p.doc_id, []).append(row)
         n = np.arange(len(passages) + 1)
         self._window_bounds = np.searchsorted(snapshot.window_owner, n)
         self._sentence_bounds = np.searchsorted(snapshot.sentence_owner, n)
@@ -139,7 +142,9 @@ class SearchIndex:
         bm25 = self.lexical.bm25(weights)
         allowed = None
         if sources is not None:
-            allowed = np.array([p.doc_id in sources for p in snap.passages], dtype=bool)
+            allowed = np.zeros(len(snap.passages), dtype=bool)
+            for doc_id in sources:
+                allowed[self.rows_by_doc.get(doc_id, [])] = True
             bm25 = np.where(allowed, bm25, 0.0)
         rows = self._candidates(query.vector, bm25, depth, allowed)
         if len(rows) == 0:

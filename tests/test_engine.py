@@ -75,6 +75,8 @@ def test_remove_drops_document_and_passages(fake_engine: Engine, docs: Path, fak
     assert len(snap.windows) == len(snap.window_owner) == 1
     with pytest.raises(UnknownDocument):
         fake_engine.remove("fruit.txt")
+    with pytest.raises(UnknownDocument):
+        fake_engine.passages("fruit.txt")
 
 
 def test_refresh_reindexes_files_changed_on_disk(fake_engine: Engine, docs: Path, fake_embedder: FakeEmbedder):
