@@ -106,13 +106,17 @@ def build_app(engine: Engine):
         if not files:
             return "No file chosen.", doc_rows(), gr.update(choices=doc_ids()), gr.update(choices=doc_ids())
         paths = [Path(f if isinstance(f, str) else f.name) for f in files]
-        report = engine.add(paths, progress=lambda f, what: progress(f, desc=what))
+        try:
+            report = engine.add(paths, progress=lambda f, what: progress(f, desc=what))
+        except RagError as exc:  # e.g. the disk is full: nothing was stored, the index is as before
+            return f"Nothing was indexed: {exc}", doc_rows(), gr.update(choices=doc_ids()), gr.update(choices=doc_ids())
         lines = []
         if report.added or report.updated:
             lines.append(f"Indexed: {', '.join(report.added + report.updated)}.")
         if report.unchanged:
             lines.append(f"Already indexed, unchanged: {', '.join(report.unchanged)}.")
         lines += [f"Refused {Path(r.path).name}: {r.reason}." for r in report.refused]
+        lines += [f"Note on {Path(r.path).name}: {r.reason}." for r in report.warnings]
         return "\n".join(lines), doc_rows(), gr.update(choices=doc_ids()), gr.update(choices=doc_ids())
 
     def remove(doc_id: str | None):

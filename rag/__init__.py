@@ -5,6 +5,7 @@ from .engine import Engine
 from .errors import (
     EmptyDocument,
     IndexCorrupt,
+    IndexWriteError,
     MissingDependency,
     ModelMismatch,
     RagError,
@@ -22,6 +23,7 @@ __all__ = [
     "Engine",
     "Excerpt",
     "IndexCorrupt",
+    "IndexWriteError",
     "MissingDependency",
     "ModelMismatch",
     "Passage",

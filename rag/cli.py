@@ -145,6 +145,8 @@ def _print_report(report: AddReport, stream) -> None:
             print(f"{label}: {len(ids)} ({', '.join(ids)})", file=stream)
     for refusal in report.refused:
         print(f"refused: {refusal.path}: {refusal.reason}", file=stream)
+    for warning in report.warnings:
+        print(f"warning: {warning.path}: {warning.reason}", file=stream)
     if not (report.changed or report.unchanged or report.refused):
         print("nothing to index", file=stream)
 

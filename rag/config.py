@@ -65,6 +65,10 @@ class Settings:
     max_file_bytes: int = 50 * 1024 * 1024
     #: Passages longer than this many characters are cut at sentence boundaries.
     max_passage_chars: int = 2000
+    #: A file whose parsing takes longer than this many seconds is refused.
+    parse_timeout: float = 120.0
+    #: Memory (MB) the parser process may use beyond its start-up size; files needing more are refused.
+    parse_memory_mb: int = 2048
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

@@ -88,10 +88,17 @@ def decode_text(data: bytes) -> str:
         text = _decode(data, "utf-16")
     elif data.startswith(b"\xef\xbb\xbf"):
         text = _decode(data, "utf-8-sig")
+    elif (utf16 := _utf16_without_bom(data)) is not None:
+        text = _decode(data, utf16)
     else:
         try:
             text = data.decode("utf-8")
-        except UnicodeDecodeError:
+        except UnicodeDecodeError as exc:
+            if _mostly_utf8(data):
+                raise UnreadableDocument(
+                    f"the file is UTF-8 with stray bytes of another encoding (first at byte {exc.start}); "
+                    "save it as UTF-8"
+                ) from exc
             text = _guess(data)
     if _CONTROL.search(text):
         raise UnreadableDocument("the file looks binary, not text (it contains control characters)")
@@ -105,10 +112,41 @@ def _decode(data: bytes, encoding: str) -> str:
         raise UnreadableDocument(f"the file is not valid {encoding}: {exc.reason}") from exc
 
 
+def _utf16_without_bom(data: bytes) -> str | None:
+    """``utf-16-le``/``-be`` when the bytes look like UTF-16 text without a BOM:
+    every other byte zero, as Latin-script text in UTF-16 is."""
+    sample = data[:4096]
+    if len(sample) < 8 or len(sample) % 2:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    half = len(sample) // 2
+    if odd.count(0) >= 0.6 * half and even.count(0) <= 0.05 * half:
+        return "utf-16-le"
+    if even.count(0) >= 0.6 * half and odd.count(0) <= 0.05 * half:
+        return "utf-16-be"
+    return None
+
+
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """Invalid UTF-8 that is nonetheless mostly well-formed UTF-8 sequences: a file
+    with two encodings mixed, which no single decoding reads right."""
+    sequences = _UTF8_SEQUENCE.findall(data)
+    stray = sum(b >= 0x80 for b in data) - sum(len(s) for s in sequences)
+    return len(sequences) >= 2 and len(sequences) >= stray
+
+
+#: Encodings that read Western European text as cp1252 does.
+_WESTERN = {"cp1252", "latin_1", "iso8859_15", "iso8859_1"}
+
+
 def _guess(data: bytes) -> str:
     # Western text that is not UTF-8 is almost always Windows-1252 (browsers read
     # "Latin-1" as it too). Accept it when accented letters stay a minority, as in
-    # real Western prose; otherwise ask a detector (Cyrillic, Greek, CJK ...).
+    # real Western prose; otherwise ask a detector (Cyrillic, Greek, CJK ...), and
+    # refuse when even the detector cannot recognise a language in the result.
     try:
         text = data.decode("cp1252")
     except UnicodeDecodeError:
@@ -121,7 +159,14 @@ def _guess(data: bytes) -> str:
 
     best = from_bytes(data).best()
     if best is None or best.encoding is None:
-        raise UnreadableDocument("cannot tell the file's text encoding")
+        raise UnreadableDocument("cannot tell the file's text encoding; save it as UTF-8")
+    if text is not None and _WESTERN & set(best.could_be_from_charset):
+        return text
+    if best.coherence < 0.2 or best.chaos > 0.1:
+        raise UnreadableDocument(
+            f"cannot tell the file's text encoding (it might be {best.encoding}, but the result "
+            "does not read as any language); save it as UTF-8"
+        )
     return _decode(data, best.encoding)
 
 

@@ -11,16 +11,16 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import store
+from . import sandbox, store
 from .answer import build_answer
 from .cleaning import shared_lines
 from .config import Settings
-from .documents import file_sha256, is_supported, iter_files, load_document
+from .documents import file_sha256, is_supported, iter_files
 from .embedding import Embedder, SentenceTransformerEmbedder, model_id_for
 from .errors import RagError, UnknownDocument
 from .lexical import terms
 from .passages import contexts as passage_contexts
-from .passages import split_passages, windows
+from .passages import fit_sentences, sentence_budget, split_passages, windows
 from .rerank import CrossEncoderReranker, Reranker
 from .search import Hit, Query, SearchIndex, retrieval_text
 from .store import Snapshot
@@ -82,13 +82,15 @@ class Engine:
         settings = settings or Settings.from_env()
         if index_dir is not None:
             settings = replace(settings, index_dir=Path(index_dir))
-        manifest = store.read_manifest(Path(settings.index_dir))
-        if manifest is not None:
+        snapshot = store.load(Path(settings.index_dir))
+        if snapshot is not None:
             model_id = embedder.model_id if embedder else model_id_for(settings.model)
-            store.check_model(manifest, model_id, embedder.dim if embedder else None)
+            store.check_model(
+                {"model_id": snapshot.model_id, "dim": snapshot.dim}, model_id, embedder.dim if embedder else None
+            )
         if reranker is None and settings.reranker:
             reranker = CrossEncoderReranker(settings.reranker)
-        return cls(settings, store.load(Path(settings.index_dir)), embedder, reranker)
+        return cls(settings, snapshot, embedder, reranker)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -106,6 +108,11 @@ class Engine:
                     )
                 self._embedder = embedder
             return self._embedder
+
+    @property
+    def notice(self) -> str:
+        """Non-empty when the index was damaged and an earlier generation is served."""
+        return self._index.snapshot.notice if self._index is not None else ""
 
     def documents(self) -> list[Document]:
         """The indexed documents, in the order they were added."""
@@ -232,6 +239,7 @@ class Engine:
             snapshot = self._snapshot() if self._index is not None else None
             known = snapshot.documents if snapshot is not None else {}
             loaded: dict[str, Document] = {}
+            parser = sandbox.shared(self.settings.parse_timeout, self.settings.parse_memory_mb)
             bar = tqdm(pairs, desc="reading", unit="file", disable=len(pairs) <= PROGRESS_MIN_DOCUMENTS)
             for file, doc_id in bar:
                 if not is_supported(file):
@@ -242,7 +250,15 @@ class Engine:
                     if old is not None and self._unchanged(file, old):
                         report.unchanged.append(doc_id)
                         continue
-                    loaded[doc_id] = load_document(file, doc_id, self.settings.max_file_bytes)
+                    loaded[doc_id] = doc = parser.load(file, doc_id, self.settings.max_file_bytes)
+                    if damaged := doc.text.count("\ufffd"):
+                        report.warnings.append(
+                            Refusal(
+                                str(file),
+                                f"{damaged} character(s) of the text are U+FFFD replacement characters: the text "
+                                "was damaged before it reached here, and quotes show them as \ufffd",
+                            )
+                        )
                 except (RagError, OSError) as exc:
                     report.refused.append(Refusal(str(file), str(exc)))
                     continue
@@ -294,7 +310,11 @@ class Engine:
         new_passages: list[Passage] = []
         empty: list[str] = []
         for doc in documents:
-            passages = split_passages(doc, shared, self.settings.max_passage_chars)
+            passages = fit_sentences(
+                split_passages(doc, shared, self.settings.max_passage_chars),
+                self.embedder.count_tokens,
+                sentence_budget(self.embedder.max_tokens),
+            )
             if passages:
                 docs[doc.id] = doc
                 new_passages.extend(passages)
@@ -329,16 +349,22 @@ class Engine:
         sentence_texts: list[str] = []
         sentence_owner: list[int] = []
         contexts = [f"{c}\n" if c else "" for c in passage_contexts(passages)]
-        lengths = embedder.count_tokens([c + p.text for c, p in zip(contexts, passages, strict=True)])
-        for row, (passage, context, n_tokens) in enumerate(zip(passages, contexts, lengths, strict=True)):
+        # A context may take a quarter of the model's input; a longer one is left out,
+        # so that context + a window of fitted sentences never exceeds the input size.
+        context_tokens = embedder.count_tokens(contexts)
+        contexts = [c if n <= embedder.max_tokens // 4 else "" for c, n in zip(contexts, context_tokens, strict=True)]
+        # One batched count of every sentence; a passage's length is the sum of its
+        # sentences' (each count includes the 2 special tokens the passage has once).
+        sentence_counts = iter(
+            embedder.count_tokens([p.text[s - p.start : e - p.start] for p in passages for s, e in p.sentences])
+        )
+        for row, (passage, context, n_context) in enumerate(zip(passages, contexts, context_tokens, strict=True)):
             owner = offset + row
+            counts = [next(sentence_counts) for _ in passage.sentences]
+            budget = embedder.max_tokens - (n_context if context else 0)
             spans = [(passage.start, passage.end)]
-            if n_tokens > embedder.max_tokens:
-                budget = embedder.max_tokens - embedder.count_tokens([context])[0] if context else embedder.max_tokens
-                sentence_tokens = embedder.count_tokens(
-                    [passage.text[s - passage.start : e - passage.start] for s, e in passage.sentences]
-                )
-                spans = windows(passage, sentence_tokens, max(budget - 2, 16))
+            if sum(counts) - 2 * (len(counts) - 1) > budget:
+                spans = windows(passage, counts, budget)
             for s, e in spans:
                 window_texts.append(context + passage.text[s - passage.start : e - passage.start])
                 window_owner.append(owner)

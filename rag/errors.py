@@ -21,6 +21,10 @@ class IndexCorrupt(RagError):
     """The index folder is damaged: a file is missing, truncated or does not match its checksum."""
 
 
+class IndexWriteError(RagError):
+    """The index could not be saved (disk full, no permission ...); the previous one is intact."""
+
+
 class ModelMismatch(RagError):
     """The index was built with another embedding model or dimension."""
 

@@ -8,8 +8,8 @@ count every paragraph a reader sees in the source, so ``¶4`` is the fourth.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 from .cleaning import ends_sentence, heading_text, is_furniture, looks_like_heading, normalise
 from .types import Document, Passage, Span
@@ -224,8 +224,9 @@ def _cut_long(text: str, span: Span, max_chars: int) -> list[Span]:
 def windows(passage: Passage, sentence_tokens: list[int], budget: int) -> list[Span]:
     """Group a long passage's sentences into windows of at most ``budget`` tokens.
 
-    The passage is still cited as one paragraph; only its embedding is split. A
-    single sentence over the budget is a window of its own (the model truncates it).
+    The passage is still cited as one paragraph; only its embedding is split.
+    Sentences are cut to fit the model first (:func:`fit_sentences`), so a window
+    is over the budget only when a context prefix is; the engine drops long ones.
 
     Args:
         passage: the passage.
@@ -245,6 +246,72 @@ def windows(passage: Passage, sentence_tokens: list[int], budget: int) -> list[S
     if start is not None:
         groups.append((start, end))
     return groups
+
+
+def sentence_budget(max_tokens: int) -> int:
+    """The most tokens one sentence may hold: three quarters of the model's input,
+    leaving the rest for a context prefix (see ``Engine._embedding_inputs``)."""
+    return max(8, max_tokens * 3 // 4)
+
+
+def fit_sentences(
+    passages: Sequence[Passage], count_tokens: Callable[[list[str]], list[int]], budget: int
+) -> list[Passage]:
+    """Cut every sentence longer than ``budget`` tokens into pieces that fit.
+
+    A "sentence" of thousands of characters (a table flattened to one line, a
+    minified blob, a text without punctuation) would otherwise be truncated by
+    the model, leaving its tail unsearchable. Pieces end at whitespace where
+    there is any, and each becomes a sentence span of its passage.
+    """
+    # A token covers at least one character, so short sentences need no counting.
+    # The rest are counted in one batch per round (the tokenizer is parallel).
+    spans = [list(p.sentences) for p in passages]
+    todo = [(i, j) for i, p in enumerate(passages) for j, sp in enumerate(spans[i]) if sp[1] - sp[0] + 2 > budget]
+    while todo:
+        counts = count_tokens([_span_text(passages[i], spans[i][j]) for i, j in todo])
+        cuts: dict[int, dict[int, list[Span]]] = {}
+        for (i, j), n in zip(todo, counts, strict=True):
+            span = spans[i][j]
+            if n > budget and span[1] - span[0] > 1:
+                cuts.setdefault(i, {})[j] = _cut_even(passages[i], span, -(-n // budget) + 1)
+        todo = []
+        for i, replaced in cuts.items():
+            flat: list[Span] = []
+            for j, span in enumerate(spans[i]):
+                if j in replaced:
+                    todo.extend((i, len(flat) + k) for k in range(len(replaced[j])))
+                    flat.extend(replaced[j])
+                else:
+                    flat.append(span)
+            spans[i] = flat
+    return [
+        p if len(sp) == len(p.sentences) else replace(p, sentences=tuple(sp))
+        for p, sp in zip(passages, spans, strict=True)
+    ]
+
+
+def _span_text(passage: Passage, span: Span) -> str:
+    return passage.text[span[0] - passage.start : span[1] - passage.start]
+
+
+def _cut_even(passage: Passage, span: Span, parts: int) -> list[Span]:
+    """``span`` cut into about ``parts`` pieces of equal length, at whitespace when possible."""
+    text, base = passage.text, passage.start
+    lo, hi = span[0] - base, span[1] - base
+    step = max(1, (hi - lo) // parts)
+    pieces: list[Span] = []
+    start = lo
+    while hi - start > step:
+        cut = text.rfind(" ", start + step // 2, start + step)
+        cut = cut if cut > start else start + step
+        piece = _trim(text, start, cut)
+        if piece[1] > piece[0]:
+            pieces.append((piece[0] + base, piece[1] + base))
+        start = _trim(text, cut, hi)[0]
+    if hi > start:
+        pieces.append((start + base, hi + base))
+    return pieces
 
 
 #: First words that make a paragraph lean on the one before it ("It belongs to ...").

@@ -9,29 +9,34 @@ Layout of the index folder::
         windows.faiss        paragraph (window) vectors    windows.npy    their passage rows
         sentences.faiss      sentence vectors              sentences.npy  their passage rows
 
-A save writes a new generation folder, fsyncs it, then replaces the manifest
-(temp file, fsync, ``os.replace``, directory fsync). A crash at any moment leaves
-the previous manifest pointing at the previous, complete generation.
+A save writes a new generation folder (with its own copy of the manifest),
+fsyncs it, then replaces the manifest (temp file, fsync, ``os.replace``,
+directory fsync). A crash at any moment leaves the previous manifest pointing at
+the previous, complete generation. The previous generation is kept: when the
+current one is found damaged on load, the newest generation that verifies is
+served instead, with a notice.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from .dense import FlatIndex, VectorIndex
-from .errors import IndexCorrupt, ModelMismatch
+from .errors import IndexCorrupt, IndexWriteError, ModelMismatch
 from .types import Document, Passage
 
 FORMAT = 1
 MANIFEST = "manifest.json"
+log = logging.getLogger(__name__)
 _FILES = ("documents.jsonl", "passages.jsonl", "windows.faiss", "windows.npy", "sentences.faiss", "sentences.npy")
 
 
@@ -54,6 +59,8 @@ class Snapshot:
     sentence_owner: np.ndarray
     generation: int = 0
     checksum: str = field(default="", compare=False)
+    #: Set when the current generation was damaged and an earlier one was loaded instead.
+    notice: str = field(default="", compare=False)
 
     @classmethod
     def empty(cls, model_id: str, dim: int) -> Snapshot:
@@ -66,6 +73,10 @@ def read_manifest(index_dir: Path) -> dict | None:
     path = index_dir / MANIFEST
     if not path.exists():
         return None
+    return _read_json(path)
+
+
+def _read_json(path: Path) -> dict:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -92,24 +103,57 @@ def check_model(manifest: dict, model_id: str, dim: int | None = None) -> None:
 def load(index_dir: Path) -> Snapshot | None:
     """Load the current generation, verifying checksums, counts and offsets.
 
+    When the current generation (or the manifest) is damaged, the newest other
+    generation that verifies is loaded instead, and ``Snapshot.notice`` says so.
+
     Returns:
         The snapshot, or ``None`` when the folder holds no index yet.
 
     Raises:
-        IndexCorrupt: naming the damaged file or the inconsistency.
+        IndexCorrupt: naming the damaged file or the inconsistency, when no
+            generation verifies.
     """
-    manifest = read_manifest(index_dir)
-    if manifest is None:
-        return None
-    gen_dir = index_dir / manifest["folder"]
-    for name, meta in manifest["files"].items():
-        path = gen_dir / name
-        if not path.exists():
-            raise IndexCorrupt(f"{path} is missing")
-        if path.stat().st_size != meta["bytes"] or _sha256(path) != meta["sha256"]:
-            raise IndexCorrupt(f"{path} does not match its checksum in the manifest (truncated or altered)")
-    dim = int(manifest["dim"])
+    generations = _generation_dirs(index_dir)
+    failed = None
     try:
+        manifest = read_manifest(index_dir)
+        if manifest is None:
+            if not generations:
+                return None
+            raise IndexCorrupt(f"{index_dir / MANIFEST} is missing")
+        failed = manifest.get("folder")
+        return _load_generation(index_dir, manifest)
+    except IndexCorrupt as problem:
+        for gen_dir in reversed(generations):
+            if gen_dir.name == failed:
+                continue
+            try:
+                manifest = _read_json(gen_dir / MANIFEST)
+                snapshot = _load_generation(index_dir, manifest)
+            except IndexCorrupt:
+                continue
+            notice = (
+                f"the index is damaged ({problem}); serving generation {snapshot.generation} "
+                f"saved {manifest.get('created', '?')} instead (changes saved after it, if any, are lost)"
+            )
+            log.warning(notice)
+            return replace(snapshot, notice=notice)
+        raise
+
+
+def _load_generation(index_dir: Path, manifest: dict) -> Snapshot:
+    try:
+        gen_dir = index_dir / manifest["folder"]
+        files = manifest["files"]
+        dim = int(manifest["dim"])
+        if set(files) != set(_FILES) or Path(manifest["folder"]).name != manifest["folder"]:
+            raise IndexCorrupt(f"{index_dir / MANIFEST} does not list the index files")
+        for name, meta in files.items():
+            path = gen_dir / name
+            if not path.exists():
+                raise IndexCorrupt(f"{path} is missing")
+            if path.stat().st_size != meta["bytes"] or _sha256(path) != meta["sha256"]:
+                raise IndexCorrupt(f"{path} does not match its checksum in the manifest (truncated or altered)")
         documents = {d["id"]: Document(**d) for d in _read_jsonl(gen_dir / "documents.jsonl")}
         passages = tuple(
             Passage(**{**p, "sentences": tuple(tuple(s) for s in p["sentences"])})
@@ -117,23 +161,25 @@ def load(index_dir: Path) -> Snapshot | None:
         )
         window_owner = np.load(gen_dir / "windows.npy", allow_pickle=False)
         sentence_owner = np.load(gen_dir / "sentences.npy", allow_pickle=False)
-    except (ValueError, TypeError, KeyError, json.JSONDecodeError) as exc:
-        raise IndexCorrupt(f"{gen_dir} holds malformed records: {exc}") from exc
-    windows = FlatIndex.load(gen_dir / "windows.faiss", dim)
-    sentences = FlatIndex.load(gen_dir / "sentences.faiss", dim)
-    snapshot = Snapshot(
-        manifest["model_id"],
-        dim,
-        documents,
-        passages,
-        windows,
-        window_owner,
-        sentences,
-        sentence_owner,
-        generation=int(manifest["generation"]),
-        checksum=manifest["checksum"],
-    )
-    _verify(snapshot, manifest["counts"])
+        windows = FlatIndex.load(gen_dir / "windows.faiss", dim)
+        sentences = FlatIndex.load(gen_dir / "sentences.faiss", dim)
+        snapshot = Snapshot(
+            manifest["model_id"],
+            dim,
+            documents,
+            passages,
+            windows,
+            window_owner,
+            sentences,
+            sentence_owner,
+            generation=int(manifest["generation"]),
+            checksum=manifest["checksum"],
+        )
+        _verify(snapshot, manifest["counts"])
+    except IndexCorrupt:
+        raise
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, json.JSONDecodeError) as exc:
+        raise IndexCorrupt(f"{index_dir / str(manifest.get('folder', '?'))} holds malformed records: {exc}") from exc
     return snapshot
 
 
@@ -142,12 +188,38 @@ def save(index_dir: Path, snapshot: Snapshot) -> Snapshot:
 
     Returns:
         The snapshot with its new generation number and checksum.
+
+    Raises:
+        IndexWriteError: the generation could not be written (disk full, no
+            permission ...); the previous generation is still current and intact.
     """
     index_dir.mkdir(parents=True, exist_ok=True)
-    previous = read_manifest(index_dir)
-    generation = (previous["generation"] if previous else 0) + 1
+    try:
+        previous = read_manifest(index_dir)
+    except IndexCorrupt:
+        previous = None  # a damaged manifest is replaced by this save
+    generation = max([previous["generation"] if previous else 0, *_generation_numbers(index_dir)]) + 1
     folder = f"gen-{generation:06d}"
     gen_dir = index_dir / folder
+    try:
+        manifest = _write_generation(gen_dir, snapshot, generation)
+        tmp = index_dir / f"{MANIFEST}.tmp"
+        _write_json(tmp, manifest)
+    except (OSError, RuntimeError, ValueError) as exc:
+        shutil.rmtree(gen_dir, ignore_errors=True)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise IndexWriteError(f"could not save the index ({reason}); the previous index is unchanged") from exc
+    os.replace(tmp, index_dir / MANIFEST)
+    _fsync(index_dir)
+    # The previous generation (and the one this snapshot was loaded from) stay as
+    # fallbacks; older ones, and debris of saves that crashed, go.
+    keep = {folder, f"gen-{snapshot.generation:06d}"} | ({previous["folder"]} if previous else set())
+    _remove_old_generations(index_dir, keep=keep)
+    return Snapshot(**{**snapshot.__dict__, "generation": generation, "checksum": manifest["checksum"], "notice": ""})
+
+
+def _write_generation(gen_dir: Path, snapshot: Snapshot, generation: int) -> dict:
+    """Write every file of a generation, fsynced, plus its own copy of the manifest."""
     if gen_dir.exists():  # debris of a save that crashed before its manifest
         shutil.rmtree(gen_dir)
     gen_dir.mkdir()
@@ -162,29 +234,37 @@ def save(index_dir: Path, snapshot: Snapshot) -> Snapshot:
         path = gen_dir / name
         _fsync(path)
         files[name] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
-    _fsync(gen_dir)
-    checksum = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
     manifest = {
         "format": FORMAT,
         "generation": generation,
-        "folder": folder,
+        "folder": gen_dir.name,
         "model_id": snapshot.model_id,
         "dim": snapshot.dim,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "counts": _counts(snapshot),
         "files": files,
-        "checksum": checksum,
+        "checksum": hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest(),
     }
-    tmp = index_dir / f"{MANIFEST}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(manifest, fh, indent=2)
+    _write_json(gen_dir / MANIFEST, manifest)
+    _fsync(gen_dir)
+    return manifest
+
+
+def _write_json(path: Path, data: dict) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2)
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, index_dir / MANIFEST)
-    _fsync(index_dir)
-    # The previous generation stays as a fallback; older ones go.
-    _remove_old_generations(index_dir, keep={folder, previous["folder"] if previous else folder})
-    return Snapshot(**{**snapshot.__dict__, "generation": generation, "checksum": checksum})
+
+
+def _generation_dirs(index_dir: Path) -> list[Path]:
+    """The generation folders, oldest first."""
+    found = [p for p in index_dir.glob("gen-*") if p.is_dir() and p.name[4:].isdigit()]
+    return sorted(found, key=lambda p: int(p.name[4:]))
+
+
+def _generation_numbers(index_dir: Path) -> list[int]:
+    return [int(p.name[4:]) for p in _generation_dirs(index_dir)]
 
 
 def _counts(snapshot: Snapshot) -> dict[str, int]:
@@ -216,8 +296,8 @@ def _verify(snapshot: Snapshot, counts: dict[str, int]) -> None:
 
 
 def _remove_old_generations(index_dir: Path, keep: set[str]) -> None:
-    for path in index_dir.glob("gen-*"):
-        if path.is_dir() and path.name not in keep:
+    for path in _generation_dirs(index_dir):
+        if path.name not in keep:
             shutil.rmtree(path, ignore_errors=True)
 
 

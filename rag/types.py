@@ -114,6 +114,8 @@ class AddReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     refused: list[Refusal] = field(default_factory=list)
+    #: Documents indexed with a caveat the user should know (same shape as a refusal).
+    warnings: list[Refusal] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -125,4 +127,5 @@ class AddReport:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "refused": [asdict(r) for r in self.refused],
+            "warnings": [asdict(r) for r in self.warnings],
         }

@@ -87,10 +87,12 @@ def test_truncated_vectors_are_detected(built: Engine):
         Engine.open(settings=built.settings, embedder=FakeEmbedder())
 
 
-def test_garbage_manifest_is_detected(built: Engine):
+def test_garbage_manifest_is_detected_and_the_generation_served_with_a_notice(built: Engine):
+    before = store.load(built.index_dir)
     (built.index_dir / "manifest.json").write_text("{not json")
-    with pytest.raises(IndexCorrupt, match="manifest.json"):
-        store.load(built.index_dir)
+    after = store.load(built.index_dir)
+    assert "manifest.json is unreadable" in after.notice
+    assert (after.generation, after.documents, after.passages) == (before.generation, before.documents, before.passages)
 
 
 def test_each_save_is_a_new_generation_and_old_ones_are_pruned(built: Engine, tmp_path: Path):

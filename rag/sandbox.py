@@ -1,0 +1,202 @@
+"""Parse untrusted files in a separate process, bounded in time and memory.
+
+PDF and DOCX parsers are large C and Python code bases fed by strangers' files:
+a crafted file can make them loop, balloon or crash. Each file is read by a
+worker process (``python -m rag.sandbox``) whose address space is capped with
+``RLIMIT_AS``; the parent waits at most ``timeout`` seconds for the answer, then
+kills the worker and refuses the file. The worker is reused across files and
+restarted after a kill or crash, so a bad file costs one restart, never the app.
+
+The protocol is length-prefixed JSON over the worker's stdin/stdout: no pickle
+crosses the process boundary, so a subverted worker cannot run code in the parent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import select
+import struct
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from . import errors
+from .documents import load_document
+from .errors import RagError, UnreadableDocument
+from .types import Document
+
+log = logging.getLogger(__name__)
+_HEADER = struct.Struct(">Q")
+
+
+class Sandbox:
+    """One worker process that reads files with a time and memory limit.
+
+    Thread-safe: requests are serialised (a worker reads one file at a time).
+    """
+
+    def __init__(self, timeout: float, memory_mb: int) -> None:
+        self.timeout = timeout
+        self.memory_mb = memory_mb
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def load(self, path: Path, doc_id: str, max_bytes: int) -> Document:
+        """Read ``path`` as :func:`rag.documents.load_document` would, in the worker.
+
+        Raises:
+            UnsupportedFile, UnreadableDocument, EmptyDocument: as the reader does,
+            plus UnreadableDocument when the worker runs out of time or memory or crashes.
+        """
+        request = json.dumps({"path": str(path), "doc_id": doc_id, "max_bytes": max_bytes}).encode()
+        with self._lock:
+            proc = self._ensure()
+            try:
+                _write_frame(proc.stdin, request)
+                reply = _read_frame(proc.stdout, time.monotonic() + self.timeout)
+            except TimeoutError:
+                self._kill()
+                raise UnreadableDocument(
+                    f"parsing took longer than {self.timeout:g} s; the file was refused"
+                ) from None
+            except (EOFError, OSError):
+                code = self._kill()
+                raise UnreadableDocument(
+                    f"the parser crashed on this file (worker exit status {code}); the file was refused"
+                ) from None
+        message = json.loads(reply)
+        if "document" in message:
+            return Document(**message["document"])
+        cls = getattr(errors, message.get("error", ""), None)
+        if not (isinstance(cls, type) and issubclass(cls, RagError)):
+            cls = UnreadableDocument
+        raise cls(message.get("message", "the file cannot be read"))
+
+    def close(self) -> None:
+        with self._lock:
+            self._kill()
+
+    def _ensure(self) -> subprocess.Popen[bytes]:
+        if self._proc is None or self._proc.poll() is not None:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", f"from rag.sandbox import serve; serve({int(self.memory_mb)})"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                cwd=str(Path(__file__).resolve().parent.parent),
+                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+            )
+        return self._proc
+
+    def _kill(self) -> int | None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.kill()
+        code = proc.wait()
+        for stream in (proc.stdin, proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        return code
+
+
+_shared: dict[tuple[float, int], Sandbox] = {}
+_shared_lock = threading.Lock()
+
+
+def shared(timeout: float, memory_mb: int) -> Sandbox:
+    """The process-wide sandbox for these limits (one worker, started on first use)."""
+    with _shared_lock:
+        key = (timeout, memory_mb)
+        if key not in _shared:
+            _shared[key] = Sandbox(timeout, memory_mb)
+        return _shared[key]
+
+
+def _write_frame(stream, payload: bytes) -> None:
+    stream.write(_HEADER.pack(len(payload)) + payload)
+    stream.flush()
+
+
+def _read_exact(stream, n: int, deadline: float | None) -> bytes:
+    chunks: list[bytes] = []
+    fd = stream.fileno()
+    while n:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                raise TimeoutError
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_frame(stream, deadline: float | None) -> bytes:
+    (size,) = _HEADER.unpack(_read_exact(stream, _HEADER.size, deadline))
+    return _read_exact(stream, size, deadline)
+
+
+# -- the worker --------------------------------------------------------------------------
+
+
+def _limit_memory(memory_mb: int) -> None:
+    """Cap the address space at what the worker already maps plus ``memory_mb``."""
+    import resource
+
+    mapped = 0
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    mapped = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    limit = mapped + memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def serve(memory_mb: int) -> None:
+    # The protocol owns the real stdout; anything a parser prints goes to stderr.
+    channel_in = os.fdopen(os.dup(0), "rb", buffering=0)
+    channel_out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    logging.basicConfig(level=logging.ERROR)
+    for module in ("pypdf", "docx"):
+        logging.getLogger(module).setLevel(logging.CRITICAL)
+    _limit_memory(memory_mb)
+    while True:
+        try:
+            request = json.loads(_read_frame(channel_in, None))
+        except EOFError:
+            return
+        try:
+            document = load_document(Path(request["path"]), request["doc_id"], request["max_bytes"])
+            reply = {"document": asdict(document)}
+        except RagError as exc:
+            reply = {"error": type(exc).__name__, "message": str(exc)}
+        except MemoryError:
+            reply = {"error": "UnreadableDocument", "message": f"parsing needs over {memory_mb} MB of memory; refused"}
+        except RecursionError:
+            reply = {"error": "UnreadableDocument", "message": "the file is nested too deeply to parse"}
+        except Exception as exc:  # noqa: BLE001 - any parser failure is a refusal, never a crash
+            reply = {"error": "UnreadableDocument", "message": f"the file cannot be parsed: {type(exc).__name__}: {exc}"}
+        try:
+            payload = json.dumps(reply, ensure_ascii=False).encode("utf-8")
+        except (MemoryError, UnicodeEncodeError):
+            payload = json.dumps({"error": "UnreadableDocument", "message": "the text is too large to return"}).encode()
+        _write_frame(channel_out, payload)
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]) if len(sys.argv) > 1 else 2048)
