@@ -18,9 +18,14 @@ TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 HTML_SUFFIXES = (".html", ".htm")
 SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, *HTML_SUFFIXES, ".pdf", ".docx")
 MAX_PDF_PAGES = 2000
+#: Limits on a DOCX (a zip archive), checked from its directory before unpacking.
+MAX_UNZIPPED_BYTES = 256 * 1024 * 1024
+MAX_ZIP_RATIO = 200
+MAX_ZIP_MEMBERS = 10_000
 
 # Control characters that never occur in real text (tab, newline, CR and form feed do).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
 def is_supported(path: Path) -> bool:
@@ -90,6 +95,8 @@ def decode_text(data: bytes) -> str:
         text = _decode(data, "utf-8-sig")
     elif (utf16 := _utf16_without_bom(data)) is not None:
         text = _decode(data, utf16)
+    elif _CONTROL_BYTES.search(data):
+        raise UnreadableDocument("the file looks binary, not text (it contains control characters)")
     else:
         try:
             text = data.decode("utf-8")
@@ -294,8 +301,9 @@ def _read_docx(data: bytes) -> tuple[str | None, str]:
     from docx.table import Table
 
     try:
+        _check_zip(data)
         document = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, ValueError, OSError) as exc:
         raise UnreadableDocument(f"the DOCX cannot be parsed: {exc}") from exc
     title = document.core_properties.title or None
     paragraphs: list[str] = []
@@ -314,6 +322,31 @@ def _read_docx(data: bytes) -> tuple[str | None, str]:
             title = text
         paragraphs.append(text)
     return title, _CONTROL.sub(" ", "\n\n".join(paragraphs))
+
+
+def _check_zip(data: bytes) -> None:
+    """Refuse a zip bomb from its declared sizes, before anything is decompressed.
+
+    Python's zipfile never inflates a member past its declared size (and checks
+    its CRC), so the declared sizes bound the real work.
+    """
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        members = archive.infolist()
+    if len(members) > MAX_ZIP_MEMBERS:
+        raise UnreadableDocument(f"the DOCX holds {len(members):,} files, over the {MAX_ZIP_MEMBERS:,} limit")
+    total = sum(m.file_size for m in members)
+    if total > MAX_UNZIPPED_BYTES:
+        raise UnreadableDocument(
+            f"the DOCX would unpack to {total:,} bytes, over the {MAX_UNZIPPED_BYTES:,}-byte limit (a zip bomb?)"
+        )
+    for m in members:
+        if m.file_size > 1024 * 1024 and m.file_size > MAX_ZIP_RATIO * max(m.compress_size, 1):
+            raise UnreadableDocument(
+                f"{m.filename} in the DOCX is compressed {m.file_size // max(m.compress_size, 1):,} to 1, "
+                f"over the {MAX_ZIP_RATIO} to 1 limit (a zip bomb?)"
+            )
 
 
 _READERS: dict[str, Callable[[bytes], tuple[str | None, str]]] = {

@@ -77,6 +77,20 @@ class Sandbox:
             cls = UnreadableDocument
         raise cls(message.get("message", "the file cannot be read"))
 
+    def peak_memory_mb(self) -> float | None:
+        """The worker's peak resident memory so far (Linux), or None when no worker runs."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return None
+        try:
+            with open(f"/proc/{proc.pid}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            return None
+        return None
+
     def close(self) -> None:
         with self._lock:
             self._kill()
@@ -165,6 +179,23 @@ def _limit_memory(memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
+def _near_limit() -> bool:
+    """Whether this process has come close to its address-space limit."""
+    import resource
+
+    limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    if limit == resource.RLIM_INFINITY:
+        return False
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmPeak:"):
+                    return int(line.split()[1]) * 1024 >= 0.9 * limit
+    except OSError:
+        pass
+    return False
+
+
 def serve(memory_mb: int) -> None:
     # The protocol owns the real stdout; anything a parser prints goes to stderr.
     channel_in = os.fdopen(os.dup(0), "rb", buffering=0)
@@ -190,7 +221,13 @@ def serve(memory_mb: int) -> None:
         except RecursionError:
             reply = {"error": "UnreadableDocument", "message": "the file is nested too deeply to parse"}
         except Exception as exc:  # noqa: BLE001 - any parser failure is a refusal, never a crash
-            reply = {"error": "UnreadableDocument", "message": f"the file cannot be parsed: {type(exc).__name__}: {exc}"}
+            # C parsers report a failed allocation as a generic error: say what it was.
+            message = (
+                f"parsing needs over {memory_mb} MB of memory; refused"
+                if _near_limit()
+                else f"the file cannot be parsed: {type(exc).__name__}: {exc}"
+            )
+            reply = {"error": "UnreadableDocument", "message": message}
         try:
             payload = json.dumps(reply, ensure_ascii=False).encode("utf-8")
         except (MemoryError, UnicodeEncodeError):
