@@ -147,8 +147,11 @@ def main() -> None:
     print("\n| method | Hit@1 | Hit@5 | MRR@10 |\n|---|---|---|---|")
     for name, tally in base.items():
         print("| {} | {:.3f} | {:.3f} | {:.3f} |".format(name, *tally.row()))
-    print("| **this project, Engine.ask (all 48 articles)** | **{:.3f}** | **{:.3f}** | **{:.3f}** |".format(
-        *ours["all"].row()))
+    print(
+        "| **this project, Engine.ask (all 48 articles)** | **{:.3f}** | **{:.3f}** | **{:.3f}** |".format(
+            *ours["all"].row()
+        )
+    )
     print("| this project, tuning articles 0-23 | {:.3f} | {:.3f} | {:.3f} |".format(*ours["tune"].row()))
     print("| this project, held-out articles 24-47 | {:.3f} | {:.3f} | {:.3f} |".format(*ours["test"].row()))
     print(f"\nhighlight accuracy (gold answer inside the highlight of the gold paragraph): {highlight_hits / n:.3f}")

@@ -61,9 +61,7 @@ class Sandbox:
                 reply = _read_frame(proc.stdout, time.monotonic() + self.timeout)
             except TimeoutError:
                 self._kill()
-                raise UnreadableDocument(
-                    f"parsing took longer than {self.timeout:g} s; the file was refused"
-                ) from None
+                raise UnreadableDocument(f"parsing took longer than {self.timeout:g} s; the file was refused") from None
             except (EOFError, OSError):
                 code = self._kill()
                 raise UnreadableDocument(

@@ -228,9 +228,7 @@ def test_pdf_decompression_bomb_is_refused(seeded: Engine, bombs: Path):
 
 def test_parser_that_runs_out_of_time_is_killed_and_the_file_refused(tmp_path: Path, monkeypatch):
     # A stand-in for a parser that hangs: the worker's reader sleeps on this file.
-    engine = Engine.open(
-        settings=Settings(index_dir=tmp_path / "index", parse_timeout=2), embedder=TokenizerEmbedder()
-    )
+    engine = Engine.open(settings=Settings(index_dir=tmp_path / "index", parse_timeout=2), embedder=TokenizerEmbedder())
     engine.add([_write(tmp_path / "fine.txt", "A fine paragraph about the harbour and its boats.")])
     hang = _write(tmp_path / "hang.txt", "HANG")
     worker = sandbox.shared(2, Settings().parse_memory_mb)
