@@ -41,6 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def open_engine(settings: Settings, docs: Path) -> Engine:
     """Open the index; on first run build it from ``docs``; re-index files changed on disk."""
     engine = Engine.open(settings=settings)
+    if engine.notice:
+        print(f"WARNING: {engine.notice}", flush=True)
     if not engine.documents():
         print(f"First run: indexing {docs} into {settings.index_dir} ...", flush=True)
         started = time.perf_counter()
@@ -148,6 +150,8 @@ def build_app(engine: Engine):
             "# Ask your documents\nEvery answer is a **verbatim excerpt** with its citation; "
             "nothing is paraphrased, and when the documents do not answer, you are told so."
         )
+        if engine.notice:  # the index was damaged and an earlier generation is served
+            gr.Markdown(f"**Warning:** {engine.notice}", elem_id="index-notice")
         history = gr.State([])
         last_answer = gr.State({})
         with gr.Row():

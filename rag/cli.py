@@ -54,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env(index_dir=args.index, model=args.model)
         engine = Engine.open(settings=settings)
+        if engine.notice:
+            print(f"warning: {engine.notice}", file=sys.stderr)
         return _COMMANDS[args.command](engine, args)
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -114,19 +114,16 @@ def load(index_dir: Path) -> Snapshot | None:
             generation verifies.
     """
     generations = _generation_dirs(index_dir)
-    failed = None
     try:
         manifest = read_manifest(index_dir)
         if manifest is None:
             if not generations:
                 return None
             raise IndexCorrupt(f"{index_dir / MANIFEST} is missing")
-        failed = manifest.get("folder")
         return _load_generation(index_dir, manifest)
     except IndexCorrupt as problem:
+        # Each generation carries its own copy of its manifest: the newest that verifies wins.
         for gen_dir in reversed(generations):
-            if gen_dir.name == failed:
-                continue
             try:
                 manifest = _read_json(gen_dir / MANIFEST)
                 snapshot = _load_generation(index_dir, manifest)
