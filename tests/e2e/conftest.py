@@ -2,60 +2,37 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from benchmarks.load import serve_app
+from rag import Engine, Settings
 
 from ..conftest import ROOT
 
 ARTIFACTS = ROOT / "artifacts"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+#: A document whose file name is markup: uploads sanitise names, but a folder ingested
+#: from disk keeps them, so the app must render it as text.
+HOSTILE_NAME = "<img src=x onerror=alert(8)><style>body{background:red}<style>.txt"
+HOSTILE_TEXT = "Marmalade jury\n\nThe marmalade jury at the spring market was led by Greta Holmqvist."
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory, seed_index: Path):
+def app_index(tmp_path_factory: pytest.TempPathFactory, seed_index: Path) -> Path:
     index = tmp_path_factory.mktemp("app") / "index"
     shutil.copytree(seed_index, index)
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("applog") / "app.log", "w")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    proc = subprocess.Popen(
-        [sys.executable, "app.py", "--port", str(port), "--index", str(index)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"app exited with {proc.returncode}: {Path(log.name).read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("app did not answer HTTP within 180 s")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    folder = tmp_path_factory.mktemp("hostile-name")
+    (folder / HOSTILE_NAME).write_text(HOSTILE_TEXT, encoding="utf-8")
+    report = Engine.open(settings=Settings(index_dir=index)).add([folder])
+    assert report.added == [HOSTILE_NAME], report
+    return index
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory, app_index: Path):
+    with serve_app(app_index, tmp_path_factory.mktemp("applog") / "app.log") as url:
+        yield url

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ARTIFACTS
+from .conftest import ARTIFACTS, HOSTILE_NAME
 
 pytestmark = pytest.mark.slow
 
@@ -105,3 +105,56 @@ def test_upload_then_ask_and_hostile_text_stays_text(page, tmp_path: Path):
     page.wait_for_timeout(500)
     assert page.dialogs == []
     shot(page, "hostile-upload")
+
+
+def _body_style(page) -> list[str]:
+    return page.evaluate(
+        "() => { const s = getComputedStyle(document.body); return [s.backgroundColor, s.color, s.display]; }"
+    )
+
+
+def _no_markup(page) -> None:
+    """No element came from document text: none in our HTML, none in the table's cells
+    (the table's own toolbar icons are Gradio's), and no handler or javascript: link anywhere."""
+    for area in ("#transcript", "#source-view", "#documents td"):
+        assert page.locator(f"{area} img, {area} svg, {area} style, {area} script").count() == 0, area
+    assert page.locator("[onerror], [onload], a[href^=javascript]").count() == 0
+
+
+def test_hostile_title_renders_as_text_everywhere(page, tmp_path: Path):
+    style_before = _body_style(page)
+    hostile = tmp_path / "turnips.html"
+    hostile.write_text(
+        "<html><head><title>&lt;img src=x onerror=alert(5)&gt; &lt;style&gt;*{color:red}&lt;/style&gt; "
+        "Turnip report</title></head><body>"
+        '<p>The turnip harvest was weighed by &lt;a href="javascript:alert(7)"&gt;Oskar Lindqvist&lt;/a&gt; '
+        "at the county fair on Saturday.</p></body></html>",
+        encoding="utf-8",
+    )
+    page.locator("#upload input[type=file]").set_input_files(str(hostile))
+    page.wait_for_function(
+        "() => document.querySelector('#upload-status textarea').value.includes('Indexed')", timeout=120_000
+    )
+    ask(page, "Who weighed the turnip harvest?")
+    page.wait_for_selector("#source-view #qa-target", timeout=30_000)
+    first = page.locator("#transcript .qa-excerpt").first
+    assert "<img src=x onerror=alert(5)> <style>*{color:red}</style>" in first.locator(".qa-cite").inner_text()
+    assert 'href="javascript:alert(7)"' in first.locator(".qa-quote").inner_text()
+    _no_markup(page)
+    assert _body_style(page) == style_before  # no style injected
+    page.wait_for_timeout(500)
+    assert page.dialogs == []
+    shot(page, "hostile-title")
+
+
+def test_hostile_file_name_renders_as_text_everywhere(page):
+    style_before = _body_style(page)
+    ask(page, "Who led the marmalade jury?")
+    page.wait_for_selector("#source-view #qa-target", timeout=30_000)
+    first = page.locator("#transcript .qa-excerpt").first
+    assert HOSTILE_NAME in first.locator(".qa-cite").inner_text()
+    assert HOSTILE_NAME in page.locator("#documents").inner_text()
+    _no_markup(page)
+    assert _body_style(page) == style_before
+    page.wait_for_timeout(500)
+    assert page.dialogs == []
