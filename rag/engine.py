@@ -349,10 +349,10 @@ class Engine:
         sentence_texts: list[str] = []
         sentence_owner: list[int] = []
         contexts = [f"{c}\n" if c else "" for c in passage_contexts(passages)]
-        # A context may take a quarter of the model's input; a longer one is left out,
-        # so that context + a window of fitted sentences never exceeds the input size.
+        # A context may take half the model's input; a longer one is left out, so that
+        # context + a window of fitted sentences never exceeds the input size.
         context_tokens = embedder.count_tokens(contexts)
-        contexts = [c if n <= embedder.max_tokens // 4 else "" for c, n in zip(contexts, context_tokens, strict=True)]
+        contexts = [c if n <= embedder.max_tokens // 2 else "" for c, n in zip(contexts, context_tokens, strict=True)]
         # One batched count of every sentence; a passage's length is the sum of its
         # sentences' (each count includes the 2 special tokens the passage has once).
         sentence_counts = iter(

@@ -249,9 +249,9 @@ def windows(passage: Passage, sentence_tokens: list[int], budget: int) -> list[S
 
 
 def sentence_budget(max_tokens: int) -> int:
-    """The most tokens one sentence may hold: three quarters of the model's input,
-    leaving the rest for a context prefix (see ``Engine._embedding_inputs``)."""
-    return max(8, max_tokens * 3 // 4)
+    """The most tokens one sentence may hold: half the model's input, leaving the
+    other half for a context prefix (see ``Engine._embedding_inputs``)."""
+    return max(8, max_tokens // 2)
 
 
 def fit_sentences(
