@@ -22,6 +22,9 @@ class Settings:
     index_dir: Path = Path("embeddings")
     #: A sentence-transformers model name or path, or the bundled default.
     model: str = BUNDLED_MODEL
+    #: How the model runs: "onnx" (default: an ONNX export verified against the model, torch as the
+    #: fallback), "onnx-int8" (quantised: faster, slightly lossy, its own model id) or "torch".
+    encoder: str = "onnx"
     #: Texts per encoder batch.
     batch_size: int = 32
     #: Excerpts returned by default.

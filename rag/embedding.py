@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from .errors import MissingDependency, RagError
 
 #: The id recorded in an index built with the bundled model.
 BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+log = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -33,9 +35,46 @@ class Embedder(Protocol):
     def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
 
 
-def model_id_for(model: str) -> str:
-    """The id an index records for a configured model name or path."""
-    return BUNDLED_MODEL_ID if model == BUNDLED_MODEL else model
+ENCODERS = ("onnx", "onnx-int8", "torch")
+
+
+def model_id_for(model: str, encoder: str = "onnx") -> str:
+    """The id an index records for a configured model name or path (and encoder:
+    int8 vectors differ from the model's, so they get an id of their own)."""
+    base = BUNDLED_MODEL_ID if model == BUNDLED_MODEL else model
+    return base + "+onnx-int8" if encoder == "onnx-int8" else base
+
+
+def load_embedder(model: str, encoder: str, cache_dir: Path, batch_size: int = 32) -> Embedder:
+    """The embedder for ``model``: its verified ONNX export when ``encoder`` asks for one
+    (exported into ``cache_dir`` on first use), else sentence-transformers on torch.
+
+    An fp32 ONNX export that cannot be made or does not reproduce the model falls
+    back to torch, with the reason logged; the int8 variant, asked for explicitly,
+    raises instead (its vectors are not the model's, so torch is no substitute).
+    """
+    if encoder not in ENCODERS:
+        raise RagError(f"unknown encoder {encoder!r}; choose one of {', '.join(ENCODERS)}")
+    if encoder == "torch":
+        return SentenceTransformerEmbedder(model, batch_size)
+    from .onnx_encoder import ExportError, OnnxEmbedder, cache_folder, export
+
+    int8 = encoder == "onnx-int8"
+    model_id = model_id_for(model)
+    folder = cache_folder(cache_dir, model_id, int8)
+    try:
+        try:
+            return OnnxEmbedder(folder, batch_size)
+        except ExportError:
+            pass  # not exported yet (or the file was altered): export now
+        source = str(bundled_model_path()) if model == BUNDLED_MODEL else model
+        export(source, model_id, folder, int8=int8)
+        return OnnxEmbedder(folder, batch_size)
+    except (ExportError, MissingDependency, OSError) as exc:
+        if int8:
+            raise RagError(f"the int8 ONNX encoder is unavailable: {exc}") from exc
+        log.warning("ONNX encoder unavailable (%s); using sentence-transformers on torch", exc)
+        return SentenceTransformerEmbedder(model, batch_size)
 
 
 def bundled_model_path() -> Path:

@@ -16,7 +16,7 @@ from .answer import build_answer
 from .cleaning import shared_lines
 from .config import Settings
 from .documents import file_sha256, is_supported, iter_files
-from .embedding import Embedder, SentenceTransformerEmbedder, model_id_for
+from .embedding import Embedder, load_embedder, model_id_for
 from .errors import RagError, UnknownDocument
 from .lexical import terms
 from .passages import contexts as passage_contexts
@@ -84,7 +84,7 @@ class Engine:
             settings = replace(settings, index_dir=Path(index_dir))
         snapshot = store.load(Path(settings.index_dir))
         if snapshot is not None:
-            model_id = embedder.model_id if embedder else model_id_for(settings.model)
+            model_id = embedder.model_id if embedder else model_id_for(settings.model, settings.encoder)
             store.check_model(
                 {"model_id": snapshot.model_id, "dim": snapshot.dim}, model_id, embedder.dim if embedder else None
             )
@@ -99,7 +99,9 @@ class Engine:
         """The model, loaded on first use (listing documents never needs it)."""
         with self._embedder_lock:
             if self._embedder is None:
-                embedder = SentenceTransformerEmbedder(self.settings.model, self.settings.batch_size)
+                embedder = load_embedder(
+                    self.settings.model, self.settings.encoder, self.index_dir, self.settings.batch_size
+                )
                 if self._index is not None:
                     store.check_model(
                         {"model_id": self._index.snapshot.model_id, "dim": self._index.snapshot.dim},

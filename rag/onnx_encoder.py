@@ -1,0 +1,294 @@
+"""The configured sentence-transformers model run with ONNX Runtime, without torch.
+
+On first use the model is exported locally with torch's own ONNX exporter (no
+network), its tokenizer and pooling are saved beside it, and its vectors are
+checked against sentence-transformers on a probe set: an export whose cosine to
+the reference falls below ``MIN_COSINE`` is refused (the engine then stays on
+torch and logs why). The export is cached in the index folder, so later starts
+load ONNX Runtime and the tokenizer only: no torch, no sentence-transformers.
+
+An int8 variant (dynamic quantisation) is opt-in: faster, but lossy, so an index
+built with it records a different model id and never mixes with fp32 vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .errors import MissingDependency, RagError
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+#: An fp32 export must reproduce sentence-transformers' vectors at least this closely.
+MIN_COSINE = 0.9999
+#: The int8 variant is refused below this (it is lossy by design; measured about .99).
+MIN_COSINE_INT8 = 0.97
+INT8_SUFFIX = "+onnx-int8"
+
+#: Texts the export is checked on: short and long, punctuation, digits, accents, a text
+#: over the model's input (truncation), and the empty string.
+PROBE_TEXTS = (
+    "Who leads the Hamas delegation to Damascus?",
+    "The harbour reopened on Tuesday after the storm damaged the northern pier.",
+    "Liwa al-Quds was formed in 2013 in Aleppo; other sources say 2014.",
+    "Café Müller in São Paulo served 1,250 crêpes — a record, said Buthaina.",
+    "x",
+    "",
+    "BREAKING: 3 killed, 12 injured (officials) https://example.org/a?b=c #news",
+    " ".join(["The council discussed the library budget and the new reading room."] * 60),
+    "In 1066, William of Normandy defeated Harold II at the Battle of Hastings, after which "
+    "the Normans built castles across England and replaced much of the English aristocracy.",
+)
+
+
+class ExportError(RagError):
+    """The model cannot be exported to ONNX, or the export does not reproduce it."""
+
+
+def cache_folder(index_dir: Path, model_id: str, int8: bool) -> Path:
+    """Where the export of ``model_id`` is cached inside an index folder."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", model_id).strip("_")[:80]
+    digest = hashlib.sha256(model_id.encode()).hexdigest()[:10]
+    return index_dir / "encoders" / f"{slug}-{digest}{'-int8' if int8 else ''}"
+
+
+class OnnxEmbedder:
+    """A sentence-transformers model exported to ONNX: tokenizer + session + pooling.
+
+    Implements the :class:`rag.embedding.Embedder` protocol.
+    """
+
+    def __init__(self, folder: Path, batch_size: int = 32, threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise MissingDependency("pip install onnxruntime tokenizers") from exc
+        meta = read_meta(folder)
+        self.folder = folder
+        self.model_id = meta["model_id"]
+        self.dim = int(meta["dim"])
+        self.max_tokens = int(meta["max_tokens"])
+        self.batch_size = batch_size
+        self._pooling = meta["pooling"]
+        self._normalize = bool(meta["normalize"])
+        self._prompts = meta.get("prompts", {})
+        self._counter = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._counter.no_truncation()
+        self._counter.no_padding()
+        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._tokenizer.enable_truncation(max_length=self.max_tokens)
+        self._tokenizer.enable_padding(pad_id=int(meta["pad_id"]), pad_token=meta["pad_token"])
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(str(folder / meta["file"]), options, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self._lock = threading.Lock()
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self._prompts.get("document", ""))
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self._prompts.get("query", ""))
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        return [len(e.ids) for e in self._counter.encode_batch(list(texts))]
+
+    def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for lo in range(0, len(texts), self.batch_size):
+            batch = [prompt + t for t in texts[lo : lo + self.batch_size]]
+            out[lo : lo + len(batch)] = self._forward(batch)
+        return out
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feed["token_type_ids"] = np.array([e.type_ids for e in encodings], dtype=np.int64)
+        with self._lock:  # one run at a time: ORT already uses every core for one
+            hidden = self._session.run(None, feed)[0]
+        if self._pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        if self._normalize:
+            pooled = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return pooled.astype(np.float32)
+
+
+def read_meta(folder: Path) -> dict:
+    """The export's metadata, after checking the model file is the one that was verified."""
+    try:
+        meta = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ExportError(f"no usable ONNX export in {folder}: {exc}") from exc
+    if meta.get("format") != FORMAT:
+        raise ExportError(f"{folder} holds an export of another format")
+    model = folder / meta["file"]
+    if not model.exists() or model.stat().st_size != meta["bytes"] or _sha256(model) != meta["sha256"]:
+        raise ExportError(f"{model} is missing or altered")
+    return meta
+
+
+def export(source: str, model_id: str, folder: Path, int8: bool = False) -> dict:
+    """Export the sentence-transformers model at ``source`` into ``folder`` and verify it.
+
+    Args:
+        source: a model name or local path sentence-transformers can load.
+        model_id: the id the engine records for the model.
+        folder: where to write (replaced atomically).
+        int8: also quantise the weights to int8 (lossy; opt-in).
+
+    Returns:
+        The metadata written to ``folder/encoder.json`` (with the measured cosine).
+
+    Raises:
+        ExportError: the model's architecture is not one this exporter handles, the
+            exporter failed, or the export does not reproduce the model's vectors.
+        MissingDependency: torch, onnx or onnxruntime is missing.
+    """
+    try:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+        except ImportError:  # sentence-transformers < 6
+            from sentence_transformers.models import Normalize, Pooling, Transformer
+    except ImportError as exc:
+        raise MissingDependency("exporting to ONNX needs torch and sentence-transformers") from exc
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    model = SentenceTransformer(source, device="cpu")
+    modules = list(model)
+    if not (modules and isinstance(modules[0], Transformer)) or not (
+        len(modules) > 1 and isinstance(modules[1], Pooling)
+    ):
+        raise ExportError("only Transformer + Pooling (+ Normalize) models are exported")
+    if any(not isinstance(m, Normalize) for m in modules[2:]):
+        raise ExportError(f"modules after pooling are not supported: {[type(m).__name__ for m in modules[2:]]}")
+    pooling_config = modules[1].get_config_dict()
+    pooling_mode = pooling_config.get("pooling_mode")
+    if pooling_mode is None:  # older configs: one flag per mode
+        keys = {"mean": "pooling_mode_mean_tokens", "cls": "pooling_mode_cls_token"}
+        flags = [mode for mode, key in keys.items() if pooling_config.get(key)]
+        pooling_mode = flags[0] if len(flags) == 1 else None
+    if isinstance(pooling_mode, (list, tuple)) and len(pooling_mode) == 1:
+        pooling_mode = pooling_mode[0]
+    if pooling_mode not in ("mean", "cls"):
+        raise ExportError(f"pooling mode {pooling_mode!r} is not supported")
+    tokenizer = model.tokenizer
+    if not getattr(tokenizer, "is_fast", False):
+        raise ExportError("the model has no fast (Rust) tokenizer")
+    transformer = modules[0].auto_model.eval()
+    sample = tokenizer(["an example", "a somewhat longer example text"], padding=True, return_tensors="pt")
+    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
+
+    class Hidden(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *inputs):
+            return self.inner(**dict(zip(names, inputs, strict=True))).last_hidden_state
+
+    staging = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        axes = {n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]}
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the exporter's tracer warnings are about code paths not taken
+                torch.onnx.export(
+                    Hidden(transformer),
+                    tuple(sample[n] for n in names),
+                    str(staging / "model.onnx"),
+                    input_names=names,
+                    output_names=["last_hidden_state"],
+                    dynamic_axes=axes,
+                    opset_version=17,
+                    dynamo=False,
+                )
+        except Exception as exc:  # noqa: BLE001 - any exporter failure means: stay on torch
+            raise ExportError(f"torch.onnx.export failed: {type(exc).__name__}: {exc}") from exc
+        file = "model.onnx"
+        if int8:
+            try:
+                from onnxruntime.quantization import QuantType, quantize_dynamic
+            except ImportError as exc:
+                raise MissingDependency("pip install onnxruntime") from exc
+            quantize_dynamic(str(staging / "model.onnx"), str(staging / "model.int8.onnx"), weight_type=QuantType.QInt8)
+            (staging / "model.onnx").unlink()
+            file = "model.int8.onnx"
+        tokenizer.backend_tokenizer.save(str(staging / "tokenizer.json"))
+        prompts = {}
+        for kind in ("query", "document"):
+            if getattr(model, "prompts", None) and kind in model.prompts:
+                prompts[kind] = model.prompts[kind]
+        meta = {
+            "format": FORMAT,
+            "model_id": model_id + (INT8_SUFFIX if int8 else ""),
+            "source": source,
+            "file": file,
+            "bytes": (staging / file).stat().st_size,
+            "sha256": _sha256(staging / file),
+            "dim": int(model.get_embedding_dimension()),
+            "max_tokens": int(model.max_seq_length),
+            "pooling": pooling_mode,
+            "normalize": any(isinstance(m, Normalize) for m in modules),
+            "prompts": prompts,
+            "pad_id": int(tokenizer.pad_token_id or 0),
+            "pad_token": str(tokenizer.pad_token or "[PAD]"),
+            "int8": int8,
+            "torch": torch.__version__,
+        }
+        (staging / "encoder.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        cosine = _agreement(model, OnnxEmbedder(staging))
+        floor = MIN_COSINE_INT8 if int8 else MIN_COSINE
+        if cosine < floor:
+            raise ExportError(f"the ONNX export reproduces the model only to cosine {cosine:.5f} (< {floor})")
+        meta["min_cosine"] = round(cosine, 6)
+        (staging / "encoder.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("exported %s to ONNX in %s (min cosine %.6f)", source, folder, meta["min_cosine"])
+    return meta
+
+
+def _agreement(model, onnx: OnnxEmbedder) -> float:
+    """The lowest cosine between sentence-transformers' and the export's vectors."""
+    texts = list(PROBE_TEXTS)
+    reference = model.encode_document(texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    got = onnx.encode_documents(texts)
+    got = got / np.clip(np.linalg.norm(got, axis=1, keepdims=True), 1e-12, None)
+    return float(np.min(np.sum(reference * got, axis=1)))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
