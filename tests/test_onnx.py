@@ -1,0 +1,110 @@
+"""The ONNX encoder: exported from the bundled model, verified, cached, torch-free on the query path."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import Engine, RagError, Settings
+from rag.embedding import BUNDLED_MODEL_ID, SentenceTransformerEmbedder, load_embedder
+from rag.onnx_encoder import ExportError, OnnxEmbedder, cache_folder
+
+from .conftest import ROOT, SEEDS
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An index folder whose encoder cache holds the verified fp32 export."""
+    index_dir = tmp_path_factory.mktemp("onnx-index")
+    assert isinstance(load_embedder("bundled:all-MiniLM-L6-v2", "onnx", index_dir), OnnxEmbedder)
+    return index_dir
+
+
+@pytest.fixture(scope="module")
+def torch_embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder()
+
+
+def _seed_texts() -> list[str]:
+    texts = []
+    for path in sorted(SEEDS.iterdir()):
+        texts += [p for p in path.read_text(encoding="utf-8").split("\n\n") if p.strip()][:15]
+    return texts
+
+
+def test_export_reproduces_the_model_on_real_text(exported: Path, torch_embedder):
+    onnx = OnnxEmbedder(cache_folder(exported, BUNDLED_MODEL_ID, int8=False))
+    assert (onnx.model_id, onnx.dim, onnx.max_tokens) == (BUNDLED_MODEL_ID, 384, 256)
+    texts = _seed_texts()
+    assert len(texts) > 40
+    cosine = np.sum(onnx.encode_documents(texts) * torch_embedder.encode_documents(texts), axis=1)
+    assert cosine.min() >= 0.9999
+    queries = ["Who commands Liwa al-Quds?", "When was it formed?"]
+    assert np.sum(onnx.encode_queries(queries) * torch_embedder.encode_queries(queries), axis=1).min() >= 0.9999
+    assert onnx.count_tokens(texts) == torch_embedder.count_tokens(texts)  # same tokenizer, no truncation
+    meta = json.loads((cache_folder(exported, BUNDLED_MODEL_ID, False) / "encoder.json").read_text())
+    assert meta["min_cosine"] >= 0.9999
+
+
+def test_cached_export_is_loaded_without_torch(exported: Path):
+    script = (
+        "import sys\n"
+        "from rag.embedding import load_embedder\n"
+        f"e = load_embedder('bundled:all-MiniLM-L6-v2', 'onnx', __import__('pathlib').Path({str(exported)!r}))\n"
+        "e.encode_queries(['who leads the delegation?'])\n"
+        "print(type(e).__name__, 'torch' in sys.modules, 'sentence_transformers' in sys.modules)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["OnnxEmbedder", "False", "False"]
+
+
+def test_altered_export_is_detected_and_redone(exported: Path, tmp_path: Path):
+    import shutil
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(exported, index_dir)
+    model = cache_folder(index_dir, BUNDLED_MODEL_ID, False) / "model.onnx"
+    with open(model, "r+b") as fh:
+        fh.seek(1000)
+        fh.write(b"\0" * 16)
+    with pytest.raises(ExportError, match="altered"):
+        OnnxEmbedder(model.parent)
+    assert isinstance(load_embedder("bundled:all-MiniLM-L6-v2", "onnx", index_dir), OnnxEmbedder)
+    OnnxEmbedder(model.parent)  # re-exported and verified
+
+
+def test_failed_export_falls_back_to_torch_and_says_why(tmp_path: Path, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise ExportError("the exporter is broken today")
+
+    monkeypatch.setattr("rag.onnx_encoder.export", broken)
+    with caplog.at_level(logging.WARNING, logger="rag.embedding"):
+        embedder = load_embedder("bundled:all-MiniLM-L6-v2", "onnx", tmp_path)
+    assert isinstance(embedder, SentenceTransformerEmbedder)
+    assert "exporter is broken today" in caplog.text and "torch" in caplog.text
+
+
+def test_int8_is_opt_in_with_its_own_model_id(exported: Path, tmp_path: Path, torch_embedder):
+    int8 = load_embedder("bundled:all-MiniLM-L6-v2", "onnx-int8", tmp_path)
+    assert isinstance(int8, OnnxEmbedder) and int8.model_id == BUNDLED_MODEL_ID + "+onnx-int8"
+    texts = _seed_texts()
+    cosine = np.sum(int8.encode_documents(texts) * torch_embedder.encode_documents(texts), axis=1)
+    assert 0.97 <= cosine.mean() < 0.9999  # close, but lossy: never mixed with fp32 vectors
+    # An index built with fp32 refuses the int8 encoder, and the other way round.
+    engine = Engine.open(settings=Settings(index_dir=exported / "idx"))
+    engine.add([SEEDS / sorted(p.name for p in SEEDS.iterdir())[0]])
+    with pytest.raises(RagError, match="onnx-int8"):
+        Engine.open(settings=Settings(index_dir=exported / "idx", encoder="onnx-int8"))
+
+
+def test_unknown_encoder_is_refused(tmp_path: Path):
+    with pytest.raises(RagError, match="unknown encoder"):
+        load_embedder("bundled:all-MiniLM-L6-v2", "tensorrt", tmp_path)
