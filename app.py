@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import tempfile
@@ -40,9 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def open_engine(settings: Settings, docs: Path) -> Engine:
     """Open the index; on first run build it from ``docs``; re-index files changed on disk."""
-    engine = Engine.open(settings=settings)
-    if engine.notice:
-        print(f"WARNING: {engine.notice}", flush=True)
+    engine = Engine.open(settings=settings)  # a damaged index is logged, and shown as a banner
     if not engine.documents():
         print(f"First run: indexing {docs} into {settings.index_dir} ...", flush=True)
         started = time.perf_counter()
@@ -220,6 +219,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setLevel(logging.INFO)  # libraries that set their own loggers to DEBUG stay quiet
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    logging.getLogger("rag").setLevel(logging.INFO)
     index = args.index or (None if os.environ.get("RAG_INDEX_DIR") else ROOT / "embeddings")
     settings = Settings.from_env(index_dir=index)
     try:

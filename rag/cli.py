@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -51,11 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # The engine's warnings (a damaged index served from an earlier generation, an
+    # encoder fallback) reach the user as one line each on stderr.
+    _log_to_stderr(logging.WARNING, "warning: %(message)s")
     try:
         settings = Settings.from_env(index_dir=args.index, model=args.model)
-        engine = Engine.open(settings=settings)
-        if engine.notice:
-            print(f"warning: {engine.notice}", file=sys.stderr)
+        engine = Engine.open(settings=settings)  # a damaged index is logged as a warning
         return _COMMANDS[args.command](engine, args)
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -65,6 +67,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _log_to_stderr(level: int, fmt: str) -> None:
+    """Show log records of ``level`` and above (libraries may set their loggers lower)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter(fmt))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(min(root.level, level) if root.level else level)
 
 
 def _ingest(engine: Engine, args: argparse.Namespace) -> int:

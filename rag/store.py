@@ -123,11 +123,13 @@ def load(index_dir: Path) -> Snapshot | None:
         return _load_generation(index_dir, manifest)
     except IndexCorrupt as problem:
         # Each generation carries its own copy of its manifest: the newest that verifies wins.
+        failures: list[str] = []
         for gen_dir in reversed(generations):
             try:
                 manifest = _read_json(gen_dir / MANIFEST)
                 snapshot = _load_generation(index_dir, manifest)
-            except IndexCorrupt:
+            except IndexCorrupt as exc:
+                failures.append(str(exc))
                 continue
             notice = (
                 f"the index is damaged ({problem}); serving generation {snapshot.generation} "
@@ -135,6 +137,8 @@ def load(index_dir: Path) -> Snapshot | None:
             )
             log.warning(notice)
             return replace(snapshot, notice=notice)
+        if failures and failures[0] != str(problem):
+            raise IndexCorrupt(f"{problem}; no generation verifies on its own either: {failures[0]}") from problem
         raise
 
 
