@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -35,6 +36,16 @@ _ENCODE_CHUNK = 64
 Progress = Callable[[float, str], None]
 
 
+def content_key(text: str) -> int:
+    """A 64-bit content hash of an embedded text (never 0, which means "unknown")."""
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "little") or 1
+
+
+def _keys(keys: np.ndarray | None, rows: int) -> np.ndarray:
+    return np.zeros(rows, dtype=np.uint64) if keys is None else np.asarray(keys, dtype=np.uint64)
+
+
 class Engine:
     """Documents in, cited verbatim excerpts out.
 
@@ -57,6 +68,8 @@ class Engine:
         self._embedder_lock = threading.Lock()
         self._write_lock = threading.RLock()
         self._index = SearchIndex(snapshot) if snapshot is not None else None
+        #: How many texts the last add or refresh actually ran through the model.
+        self.last_embedded = 0
 
     @classmethod
     def open(
@@ -325,8 +338,11 @@ class Engine:
         window_texts, window_owner, sentence_texts, sentence_owner = self._embedding_inputs(
             new_passages, len(kept_passages)
         )
-        vectors = self._encode(window_texts + sentence_texts, progress, len(documents))
+        keys = np.array([content_key(t) for t in window_texts + sentence_texts], dtype=np.uint64)
+        vectors = self._embed_cached(window_texts + sentence_texts, keys, base, progress, len(documents))
         w_vecs, s_vecs = vectors[: len(window_texts)], vectors[len(window_texts) :]
+        base_w_keys = _keys(base.window_keys, len(base.window_owner))
+        base_s_keys = _keys(base.sentence_keys, len(base.sentence_owner))
 
         snapshot = Snapshot(
             model_id=base.model_id,
@@ -337,8 +353,48 @@ class Engine:
             window_owner=np.concatenate([new_row[base.window_owner[w_mask]], window_owner]).astype(np.int64),
             sentences=base.sentences.keep(s_mask).extend(s_vecs),
             sentence_owner=np.concatenate([new_row[base.sentence_owner[s_mask]], sentence_owner]).astype(np.int64),
+            window_keys=np.concatenate([base_w_keys[w_mask], keys[: len(window_texts)]]),
+            sentence_keys=np.concatenate([base_s_keys[s_mask], keys[len(window_texts) :]]),
         )
         return snapshot, empty
+
+    def _embed_cached(
+        self, texts: list[str], keys: np.ndarray, base: Snapshot, progress: Progress | None, n_documents: int
+    ) -> np.ndarray:
+        """Vectors of ``texts``, embedding only those whose content key the index does not
+        already hold (an unchanged passage of an edited file, a sentence seen before) and
+        each distinct text once."""
+        out = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
+        known: dict[int, tuple[int, int]] = {}
+        sources = (base.windows, base.sentences)
+        for kind, stored in enumerate((base.window_keys, base.sentence_keys)):
+            if stored is not None:
+                for row, key in enumerate(stored.tolist()):
+                    if key:
+                        known.setdefault(key, (kind, row))
+        hits: list[list[tuple[int, int]]] = [[], []]
+        first: dict[int, int] = {}  # key -> index in ``texts`` of its first miss
+        misses: list[int] = []
+        copies: list[tuple[int, int]] = []
+        for i, key in enumerate(keys.tolist()):
+            if key in known:
+                kind, row = known[key]
+                hits[kind].append((i, row))
+            elif key in first:
+                copies.append((i, first[key]))
+            else:
+                first[key] = i
+                misses.append(i)
+        for kind, pairs in enumerate(hits):
+            if pairs:
+                at, rows = zip(*pairs, strict=True)
+                out[list(at)] = sources[kind].vectors(np.array(rows, dtype=np.int64))
+        if misses:
+            out[misses] = self._encode([texts[i] for i in misses], progress, n_documents)
+        for i, j in copies:
+            out[i] = out[j]
+        self.last_embedded = len(misses)
+        return out
 
     def _embedding_inputs(
         self, passages: list[Passage], offset: int

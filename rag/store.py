@@ -34,10 +34,12 @@ from .dense import FlatIndex, VectorIndex
 from .errors import IndexCorrupt, IndexWriteError, ModelMismatch
 from .types import Document, Passage
 
-FORMAT = 1
+FORMAT = 2
+READABLE_FORMATS = (1, 2)
 MANIFEST = "manifest.json"
 log = logging.getLogger(__name__)
-_FILES = ("documents.jsonl", "passages.jsonl", "windows.faiss", "windows.npy", "sentences.faiss", "sentences.npy")
+_FILES_V1 = ("documents.jsonl", "passages.jsonl", "windows.faiss", "windows.npy", "sentences.faiss", "sentences.npy")
+_FILES = (*_FILES_V1, "windows.keys.npy", "sentences.keys.npy")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,10 @@ class Snapshot:
     checksum: str = field(default="", compare=False)
     #: Set when the current generation was damaged and an earlier one was loaded instead.
     notice: str = field(default="", compare=False)
+    #: Content keys (64-bit hashes of the embedded text) of each row of ``windows`` and
+    #: ``sentences``: the embedding cache. Zero where unknown (indexes of format 1).
+    window_keys: np.ndarray | None = field(default=None, compare=False)
+    sentence_keys: np.ndarray | None = field(default=None, compare=False)
 
     @classmethod
     def empty(cls, model_id: str, dim: int) -> Snapshot:
@@ -81,8 +87,8 @@ def _read_json(path: Path) -> dict:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise IndexCorrupt(f"{path} is unreadable: {exc}") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise IndexCorrupt(f"{path} is not an index manifest of format {FORMAT}")
+    if not isinstance(manifest, dict) or manifest.get("format") not in READABLE_FORMATS:
+        raise IndexCorrupt(f"{path} is not an index manifest of a format this version reads {READABLE_FORMATS}")
     return manifest
 
 
@@ -147,7 +153,8 @@ def _load_generation(index_dir: Path, manifest: dict) -> Snapshot:
         gen_dir = index_dir / manifest["folder"]
         files = manifest["files"]
         dim = int(manifest["dim"])
-        if set(files) != set(_FILES) or Path(manifest["folder"]).name != manifest["folder"]:
+        expected = _FILES if manifest["format"] >= 2 else _FILES_V1
+        if set(files) != set(expected) or Path(manifest["folder"]).name != manifest["folder"]:
             raise IndexCorrupt(f"{index_dir / MANIFEST} does not list the index files")
         for name, meta in files.items():
             path = gen_dir / name
@@ -164,6 +171,12 @@ def _load_generation(index_dir: Path, manifest: dict) -> Snapshot:
         sentence_owner = np.load(gen_dir / "sentences.npy", allow_pickle=False)
         windows = FlatIndex.load(gen_dir / "windows.faiss", dim)
         sentences = FlatIndex.load(gen_dir / "sentences.faiss", dim)
+        if manifest["format"] >= 2:
+            window_keys = np.load(gen_dir / "windows.keys.npy", allow_pickle=False)
+            sentence_keys = np.load(gen_dir / "sentences.keys.npy", allow_pickle=False)
+        else:
+            window_keys = np.zeros(len(window_owner), dtype=np.uint64)
+            sentence_keys = np.zeros(len(sentence_owner), dtype=np.uint64)
         snapshot = Snapshot(
             manifest["model_id"],
             dim,
@@ -175,6 +188,8 @@ def _load_generation(index_dir: Path, manifest: dict) -> Snapshot:
             sentence_owner,
             generation=int(manifest["generation"]),
             checksum=manifest["checksum"],
+            window_keys=window_keys,
+            sentence_keys=sentence_keys,
         )
         _verify(snapshot, manifest["counts"])
     except IndexCorrupt:
@@ -230,6 +245,12 @@ def _write_generation(gen_dir: Path, snapshot: Snapshot, generation: int) -> dic
     snapshot.sentences.save(gen_dir / "sentences.faiss")
     np.save(gen_dir / "windows.npy", np.asarray(snapshot.window_owner, dtype=np.int64), allow_pickle=False)
     np.save(gen_dir / "sentences.npy", np.asarray(snapshot.sentence_owner, dtype=np.int64), allow_pickle=False)
+    for name, keys, rows in (
+        ("windows.keys.npy", snapshot.window_keys, len(snapshot.window_owner)),
+        ("sentences.keys.npy", snapshot.sentence_keys, len(snapshot.sentence_owner)),
+    ):
+        keys = np.zeros(rows, dtype=np.uint64) if keys is None else np.asarray(keys, dtype=np.uint64)
+        np.save(gen_dir / name, keys, allow_pickle=False)
     files = {}
     for name in _FILES:
         path = gen_dir / name
@@ -285,6 +306,10 @@ def _verify(snapshot: Snapshot, counts: dict[str, int]) -> None:
     n = len(snapshot.passages)
     if len(snapshot.window_owner) != len(snapshot.windows) or len(snapshot.sentence_owner) != len(snapshot.sentences):
         raise IndexCorrupt("vector count differs from the count of their owners")
+    pairs = ((snapshot.window_keys, snapshot.window_owner), (snapshot.sentence_keys, snapshot.sentence_owner))
+    for keys, owner in pairs:
+        if keys is not None and len(keys) != len(owner):
+            raise IndexCorrupt("content keys do not line up with the vectors")
     for owner in (snapshot.window_owner, snapshot.sentence_owner):
         if len(owner) and (owner.min() < 0 or owner.max() >= n or np.any(np.diff(owner) < 0)):
             raise IndexCorrupt("vector owners point outside the passage list")

@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag import Engine, UnknownDocument
@@ -192,3 +193,40 @@ def test_queries_during_writes_see_whole_snapshots(fake_engine: Engine, tmp_path
             t.join(timeout=30)
     assert errors == []
     assert {d.id for d in fake_engine.documents()} >= {"note1.txt", "note3.txt", "note5.txt"}
+
+
+def test_edited_file_embeds_only_its_new_text(fake_engine: Engine, fake_embedder: FakeEmbedder, tmp_path: Path):
+    paragraphs = [f"Paragraph {i} tells how the harbour crew number {i} repaired pier {i}." for i in range(10)]
+    path = tmp_path / "log.txt"
+    path.write_text("\n\n".join(paragraphs), encoding="utf-8")
+    fake_engine.add([path])
+    before = fake_embedder.documents_embedded
+    paragraphs[4] = "A brand new paragraph about the lighthouse keeper and her dog."
+    path.write_text("\n\n".join(paragraphs), encoding="utf-8")
+    fake_engine.add([path])
+    embedded = [t for kind, texts in fake_embedder.calls[-1:] for t in texts]
+    assert fake_embedder.documents_embedded - before == 1  # the new paragraph (its window is its one sentence)
+    assert all("lighthouse" in t for t in embedded)
+    assert fake_engine.last_embedded == 1
+    answer = fake_engine.ask("lighthouse keeper dog")
+    assert answer.excerpts[0].text == paragraphs[4]
+
+
+def test_text_seen_anywhere_in_the_index_is_not_embedded_again(
+    fake_engine: Engine, fake_embedder: FakeEmbedder, tmp_path: Path
+):
+    shared = "The ferry to the island leaves every morning at seven from the north quay."
+    (tmp_path / "a.txt").write_text(f"Timetable notes.\n\n{shared}", encoding="utf-8")
+    (tmp_path / "b.txt").write_text(f"{shared}\n\n{shared} Tickets cost four euros.", encoding="utf-8")
+    fake_engine.add([tmp_path / "a.txt"])
+    before = fake_embedder.documents_embedded
+    fake_engine.add([tmp_path / "b.txt"])
+    texts = [t for t in fake_embedder.calls[-1][1]]
+    assert shared not in texts  # its window and its sentence came from a.txt's rows
+    assert len(texts) == len(set(texts))  # and what was new is embedded once
+    assert fake_embedder.documents_embedded - before == len(texts)
+    # The reused vectors are the same as freshly computed ones.
+    snap = fake_engine._index.snapshot
+    rows = [i for i, p in enumerate(snap.passages) if p.doc_id == "b.txt"]
+    first = snap.windows.vectors(np.flatnonzero(snap.window_owner == rows[0]))[0]
+    assert np.allclose(first, fake_embedder._vectors([shared])[0])

@@ -40,6 +40,8 @@ def test_manifest_records_model_counts_and_checksums(built: Engine):
         "windows.npy",
         "sentences.faiss",
         "sentences.npy",
+        "windows.keys.npy",
+        "sentences.keys.npy",
     }
     assert all(len(meta["sha256"]) == 64 for meta in manifest["files"].values())
 

@@ -199,8 +199,9 @@ def test_consistent_looking_but_misaligned_index_is_refused(states, tmp_path: Pa
     keep = owners != owners.max()  # the last passage loses all its vectors
     np.save(gen / "windows.npy", owners[keep], allow_pickle=False)
     FlatIndex.load(gen / "windows.faiss", 256).keep(keep).save(gen / "windows.faiss")
+    np.save(gen / "windows.keys.npy", np.load(gen / "windows.keys.npy")[keep], allow_pickle=False)
     manifest = json.loads((index_dir / "manifest.json").read_text())
-    for name in ("windows.npy", "windows.faiss"):
+    for name in ("windows.npy", "windows.faiss", "windows.keys.npy"):
         manifest["files"][name] = {"sha256": store._sha256(gen / name), "bytes": (gen / name).stat().st_size}
     manifest["counts"]["windows"] = int(keep.sum())
     (index_dir / "manifest.json").write_text(json.dumps(manifest))
