@@ -1,7 +1,23 @@
-"""Dense vector search behind a small VectorIndex protocol; FAISS exact inner product by default."""
+"""Dense vector search behind a small VectorIndex protocol.
+
+Two FAISS implementations, chosen by size (``build``):
+
+- ``FlatIndex``: exact inner-product search over a float32 matrix, which is
+  memory-mapped from disk when loaded (nothing is rebuilt at start).
+- ``IVFIndex``: above ``ann_threshold`` rows, an inverted-file index with 8-bit
+  scalar-quantised codes (a quarter of the memory) searched approximately; its
+  ``nprobe`` is calibrated at build time so that recall@10 against exact search
+  reaches ``TARGET_RECALL``. The exact float32 rows stay on disk (memory-mapped)
+  for re-scoring, so only the search is approximate.
+
+Both are copy-on-write: ``update`` returns a new index and leaves the receiver
+untouched, so a reader holding the old one is safe.
+"""
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -9,14 +25,18 @@ import numpy as np
 
 from .errors import IndexCorrupt, MissingDependency
 
+#: Rows from which an approximate index replaces exact search (per vector set).
+ANN_THRESHOLD = 50_000
+#: Recall@10 against exact search that the calibration of ``nprobe`` aims for.
+TARGET_RECALL = 0.97
+_CALIBRATION_QUERIES = 300
+#: Below this many rows an inverted file has too few points per list to be worth it.
+MIN_IVF_ROWS = 1000
+
 
 @runtime_checkable
 class VectorIndex(Protocol):
-    """Rows of L2-normalised vectors searched by inner product (= cosine).
-
-    Implementations are copy-on-write: ``keep`` and ``extend`` return a new index
-    and leave the receiver untouched, so a reader holding the old one is safe.
-    """
+    """Rows of L2-normalised vectors searched by inner product (= cosine)."""
 
     dim: int
 
@@ -26,13 +46,17 @@ class VectorIndex(Protocol):
         """Top-``k`` scores and row numbers per query; rows are -1 where fewer exist."""
         ...
 
-    def vectors(self, rows: np.ndarray) -> np.ndarray: ...
+    def vectors(self, rows: np.ndarray) -> np.ndarray:
+        """The exact stored vectors of ``rows``."""
+        ...
 
-    def keep(self, mask: np.ndarray) -> VectorIndex: ...
+    def update(self, mask: np.ndarray, vectors: np.ndarray, ann_threshold: int = ANN_THRESHOLD) -> VectorIndex:
+        """A new index: the rows where ``mask`` is true, then ``vectors`` appended."""
+        ...
 
-    def extend(self, vectors: np.ndarray) -> VectorIndex: ...
-
-    def save(self, path: Path) -> None: ...
+    def save(self, folder: Path, name: str) -> list[str]:
+        """Write the index as files named ``name.*`` in ``folder``; returns their names."""
+        ...
 
 
 def _faiss():
@@ -43,53 +67,173 @@ def _faiss():
     return faiss
 
 
-class FlatIndex:
-    """Exact search with ``faiss.IndexFlatIP``."""
+def _as_matrix(vectors: np.ndarray, dim: int) -> np.ndarray:
+    if isinstance(vectors, np.memmap) and vectors.dtype == np.float32 and vectors.flags.c_contiguous:
+        return vectors  # keep the mapping: rows are paged in from disk as they are read
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.size == 0:
+        return np.zeros((0, dim), dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[1] != dim:
+        raise ValueError(f"vectors have shape {vectors.shape}, index dimension is {dim}")
+    return np.ascontiguousarray(vectors)
 
-    def __init__(self, dim: int, index=None) -> None:
+
+def _empty_result(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros((n, 0), dtype=np.float32), np.zeros((n, 0), dtype=np.int64)
+
+
+def build(vectors: np.ndarray, dim: int, ann_threshold: int = ANN_THRESHOLD, trained=None) -> VectorIndex:
+    """The index for ``vectors``: exact below ``ann_threshold`` rows, approximate above."""
+    vectors = _as_matrix(vectors, dim)
+    if len(vectors) < max(ann_threshold, MIN_IVF_ROWS):
+        return FlatIndex(dim, vectors)
+    return IVFIndex.build(vectors, dim, trained=trained)
+
+
+class FlatIndex:
+    """Exact search (``faiss.knn``, BLAS) over a float32 matrix, possibly memory-mapped."""
+
+    kind = "flat"
+
+    def __init__(self, dim: int, vectors: np.ndarray | None = None) -> None:
         self.dim = dim
-        self._index = index if index is not None else _faiss().IndexFlatIP(dim)
+        self._x = _as_matrix(vectors if vectors is not None else np.zeros((0, dim)), dim)
 
     def __len__(self) -> int:
-        return int(self._index.ntotal)
+        return len(self._x)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         k = min(k, len(self))
         if k <= 0:
-            empty = np.zeros((len(queries), 0))
-            return empty.astype(np.float32), empty.astype(np.int64)
-        return self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+            return _empty_result(len(queries))
+        scores, rows = _faiss().knn(_as_matrix(queries, self.dim), self._x, k, metric=_faiss().METRIC_INNER_PRODUCT)
+        return scores.astype(np.float32), rows.astype(np.int64)
 
     def vectors(self, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
-        if len(rows) == 0:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return self._index.reconstruct_batch(rows)
+        return np.array(self._x[rows], dtype=np.float32) if len(rows) else np.zeros((0, self.dim), np.float32)
 
+    def update(self, mask: np.ndarray, vectors: np.ndarray, ann_threshold: int = ANN_THRESHOLD) -> VectorIndex:
+        kept = self._x[np.asarray(mask, dtype=bool)] if len(self._x) else self._x
+        return build(np.concatenate([kept, _as_matrix(vectors, self.dim)]), self.dim, ann_threshold)
+
+    def save(self, folder: Path, name: str) -> list[str]:
+        np.save(folder / f"{name}.vec.npy", self._x, allow_pickle=False)
+        return [f"{name}.vec.npy"]
+
+    # Kept for callers of the earlier API.
     def keep(self, mask: np.ndarray) -> FlatIndex:
-        kept = FlatIndex(self.dim)
-        if len(self):
-            kept._index.add(self._index.reconstruct_n(0, len(self))[np.asarray(mask, dtype=bool)])
-        return kept
+        return FlatIndex(self.dim, self._x[np.asarray(mask, dtype=bool)])
 
     def extend(self, vectors: np.ndarray) -> FlatIndex:
-        grown = self.keep(np.ones(len(self), dtype=bool))
-        if len(vectors):
-            if vectors.shape[1] != self.dim:
-                raise ValueError(f"vectors have dimension {vectors.shape[1]}, index has {self.dim}")
-            grown._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        return grown
+        return FlatIndex(self.dim, np.concatenate([self._x, _as_matrix(vectors, self.dim)]))
 
-    def save(self, path: Path) -> None:
-        _faiss().write_index(self._index, str(path))
+
+class IVFIndex:
+    """Approximate search: FAISS ``IndexIVFScalarQuantizer`` (8-bit codes, inner product)
+    with a calibrated ``nprobe``; exact vectors kept (memory-mapped) for ``vectors``."""
+
+    kind = "ivf-sq8"
+
+    def __init__(self, dim: int, vectors: np.ndarray, index, nprobe: int, recall: float) -> None:
+        self.dim = dim
+        self._x = vectors
+        self._index = index
+        self.nprobe = nprobe
+        self.recall = recall
 
     @classmethod
-    def load(cls, path: Path, dim: int) -> FlatIndex:
+    def build(cls, vectors: np.ndarray, dim: int, trained=None) -> IVFIndex:
+        """Index ``vectors``, reusing ``trained`` (an empty trained index) when it fits."""
         faiss = _faiss()
-        try:
-            index = faiss.read_index(str(path))
-        except RuntimeError as exc:
-            raise IndexCorrupt(f"{path.name} is not a readable FAISS index: {exc}") from exc
-        if index.d != dim:
-            raise IndexCorrupt(f"{path.name} holds {index.d}-d vectors, the manifest says {dim}")
-        return cls(dim, index)
+        n = len(vectors)
+        nlist = max(8, min(4096, int(math.sqrt(n))))
+        if trained is None or trained.nlist * 8 < nlist or trained.nlist > 2 * nlist:
+            quantizer = faiss.IndexFlatIP(dim)
+            trained = faiss.IndexIVFScalarQuantizer(
+                quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+            )
+            sample = vectors[np.random.default_rng(0).choice(n, size=min(n, nlist * 64), replace=False)]
+            trained.train(np.ascontiguousarray(sample))
+        index = faiss.clone_index(trained)
+        index.reset()
+        for lo in range(0, n, 65536):
+            index.add(np.ascontiguousarray(vectors[lo : lo + 65536]))
+        nprobe, recall = _calibrate(index, vectors)
+        return cls(dim, vectors, index, nprobe, recall)
+
+    def __len__(self) -> int:
+        return len(self._x)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        k = min(k, len(self))
+        if k <= 0:
+            return _empty_result(len(queries))
+        params = _faiss().SearchParametersIVF(nprobe=self.nprobe)
+        scores, rows = self._index.search(_as_matrix(queries, self.dim), k, params=params)
+        return scores.astype(np.float32), rows.astype(np.int64)
+
+    def vectors(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        return np.array(self._x[rows], dtype=np.float32) if len(rows) else np.zeros((0, self.dim), np.float32)
+
+    def update(self, mask: np.ndarray, vectors: np.ndarray, ann_threshold: int = ANN_THRESHOLD) -> VectorIndex:
+        merged = np.concatenate([self._x[np.asarray(mask, dtype=bool)], _as_matrix(vectors, self.dim)])
+        return build(merged, self.dim, ann_threshold, trained=self._index)
+
+    def save(self, folder: Path, name: str) -> list[str]:
+        np.save(folder / f"{name}.vec.npy", np.asarray(self._x, dtype=np.float32), allow_pickle=False)
+        _faiss().write_index(self._index, str(folder / f"{name}.ivf.faiss"))
+        meta = {"kind": self.kind, "nprobe": self.nprobe, "recall_at_10": self.recall}
+        (folder / f"{name}.ivf.json").write_text(json.dumps(meta), encoding="utf-8")
+        return [f"{name}.vec.npy", f"{name}.ivf.faiss", f"{name}.ivf.json"]
+
+
+def _calibrate(index, vectors: np.ndarray) -> tuple[int, float]:
+    """The smallest ``nprobe`` whose recall@10 against exact search reaches ``TARGET_RECALL``,
+    measured with stored rows as queries (each query's own row left out)."""
+    faiss = _faiss()
+    rng = np.random.default_rng(1)
+    picks = rng.choice(len(vectors), size=min(_CALIBRATION_QUERIES, len(vectors)), replace=False)
+    queries = np.ascontiguousarray(vectors[np.sort(picks)])
+    _, exact = faiss.knn(queries, vectors, 11, metric=faiss.METRIC_INNER_PRODUCT)
+    truth = [set(row[1:]) for row in exact]
+    recall = 0.0
+    nprobe = 1
+    while nprobe <= index.nlist:
+        _, found = index.search(queries, 11, params=faiss.SearchParametersIVF(nprobe=nprobe))
+        recall = float(np.mean([len(t & set(f[1:])) / 10 for t, f in zip(truth, found, strict=True)]))
+        if recall >= TARGET_RECALL or nprobe == index.nlist:
+            break
+        nprobe = min(index.nlist, nprobe * 2)
+    return nprobe, recall
+
+
+def load(folder: Path, name: str, dim: int, files: set[str]) -> VectorIndex:
+    """Load the vector set ``name`` from a generation folder, memory-mapping the rows.
+
+    Raises:
+        IndexCorrupt: a file is unreadable or does not match the dimension.
+    """
+    faiss = _faiss()
+    try:
+        if f"{name}.vec.npy" in files:
+            vectors = np.load(folder / f"{name}.vec.npy", mmap_mode="r", allow_pickle=False)
+        else:  # index format 1-2: a faiss IndexFlatIP holds the rows
+            flat = faiss.read_index(str(folder / f"{name}.faiss"))
+            vectors = flat.reconstruct_n(0, flat.ntotal) if flat.ntotal else np.zeros((0, flat.d), np.float32)
+        if vectors.dtype != np.float32 or vectors.ndim != 2 or (len(vectors) and vectors.shape[1] != dim):
+            raise IndexCorrupt(
+                f"{name} vectors have shape {vectors.shape} {vectors.dtype}, expected (n, {dim}) float32"
+            )
+        if f"{name}.ivf.faiss" not in files:
+            return FlatIndex(dim, vectors)
+        meta = json.loads((folder / f"{name}.ivf.json").read_text(encoding="utf-8"))
+        index = faiss.read_index(str(folder / f"{name}.ivf.faiss"))
+    except IndexCorrupt:
+        raise
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        raise IndexCorrupt(f"{name} vectors are unreadable: {exc}") from exc
+    if index.d != dim or index.ntotal != len(vectors):
+        raise IndexCorrupt(f"{name}.ivf.faiss holds {index.ntotal} {index.d}-d codes for {len(vectors)} rows")
+    return IVFIndex(dim, vectors, index, int(meta["nprobe"]), float(meta["recall_at_10"]))

@@ -6,8 +6,10 @@ Layout of the index folder::
     gen-000007/
         documents.jsonl      one Document per line (with its full text)
         passages.jsonl       one Passage per line
-        windows.faiss        paragraph (window) vectors    windows.npy    their passage rows
-        sentences.faiss      sentence vectors              sentences.npy  their passage rows
+        windows.vec.npy      paragraph (window) vectors    windows.npy    their passage rows
+        sentences.vec.npy    sentence vectors              sentences.npy  their passage rows
+        *.keys.npy           content hash of each vector's text (the embedding cache)
+        *.ivf.faiss, *.ivf.json   approximate index of a large vector set (see dense.py)
 
 A save writes a new generation folder (with its own copy of the manifest),
 fsyncs it, then replaces the manifest (temp file, fsync, ``os.replace``,
@@ -30,16 +32,20 @@ from pathlib import Path
 
 import numpy as np
 
+from . import dense
 from .dense import FlatIndex, VectorIndex
 from .errors import IndexCorrupt, IndexWriteError, ModelMismatch
 from .types import Document, Passage
 
-FORMAT = 2
-READABLE_FORMATS = (1, 2)
+FORMAT = 3
+READABLE_FORMATS = (1, 2, 3)
 MANIFEST = "manifest.json"
 log = logging.getLogger(__name__)
 _FILES_V1 = ("documents.jsonl", "passages.jsonl", "windows.faiss", "windows.npy", "sentences.faiss", "sentences.npy")
-_FILES = (*_FILES_V1, "windows.keys.npy", "sentences.keys.npy")
+_FILES_V2 = (*_FILES_V1, "windows.keys.npy", "sentences.keys.npy")
+#: Files every generation of the current format has (the vector files depend on the index kind).
+_FILES = ("documents.jsonl", "passages.jsonl", "windows.npy", "sentences.npy", "windows.keys.npy", "sentences.keys.npy")
+_VECTOR_FILES = {f"{kind}.{ext}" for kind in ("windows", "sentences") for ext in ("vec.npy", "ivf.faiss", "ivf.json")}
 
 
 @dataclass(frozen=True)
@@ -153,8 +159,13 @@ def _load_generation(index_dir: Path, manifest: dict) -> Snapshot:
         gen_dir = index_dir / manifest["folder"]
         files = manifest["files"]
         dim = int(manifest["dim"])
-        expected = _FILES if manifest["format"] >= 2 else _FILES_V1
-        if set(files) != set(expected) or Path(manifest["folder"]).name != manifest["folder"]:
+        listed = set(files)
+        if manifest["format"] >= 3:
+            valid = set(_FILES) <= listed <= set(_FILES) | _VECTOR_FILES
+            valid = valid and {"windows.vec.npy", "sentences.vec.npy"} <= listed
+        else:
+            valid = listed == set(_FILES_V2 if manifest["format"] == 2 else _FILES_V1)
+        if not valid or Path(manifest["folder"]).name != manifest["folder"]:
             raise IndexCorrupt(f"{index_dir / MANIFEST} does not list the index files")
         for name, meta in files.items():
             path = gen_dir / name
@@ -169,8 +180,8 @@ def _load_generation(index_dir: Path, manifest: dict) -> Snapshot:
         )
         window_owner = np.load(gen_dir / "windows.npy", allow_pickle=False)
         sentence_owner = np.load(gen_dir / "sentences.npy", allow_pickle=False)
-        windows = FlatIndex.load(gen_dir / "windows.faiss", dim)
-        sentences = FlatIndex.load(gen_dir / "sentences.faiss", dim)
+        windows = dense.load(gen_dir, "windows", dim, listed)
+        sentences = dense.load(gen_dir, "sentences", dim, listed)
         if manifest["format"] >= 2:
             window_keys = np.load(gen_dir / "windows.keys.npy", allow_pickle=False)
             sentence_keys = np.load(gen_dir / "sentences.keys.npy", allow_pickle=False)
@@ -241,8 +252,9 @@ def _write_generation(gen_dir: Path, snapshot: Snapshot, generation: int) -> dic
     gen_dir.mkdir()
     _write_jsonl(gen_dir / "documents.jsonl", (asdict(d) for d in snapshot.documents.values()))
     _write_jsonl(gen_dir / "passages.jsonl", (asdict(p) for p in snapshot.passages))
-    snapshot.windows.save(gen_dir / "windows.faiss")
-    snapshot.sentences.save(gen_dir / "sentences.faiss")
+    names = [*_FILES]
+    names += snapshot.windows.save(gen_dir, "windows")
+    names += snapshot.sentences.save(gen_dir, "sentences")
     np.save(gen_dir / "windows.npy", np.asarray(snapshot.window_owner, dtype=np.int64), allow_pickle=False)
     np.save(gen_dir / "sentences.npy", np.asarray(snapshot.sentence_owner, dtype=np.int64), allow_pickle=False)
     for name, keys, rows in (
@@ -252,7 +264,7 @@ def _write_generation(gen_dir: Path, snapshot: Snapshot, generation: int) -> dic
         keys = np.zeros(rows, dtype=np.uint64) if keys is None else np.asarray(keys, dtype=np.uint64)
         np.save(gen_dir / name, keys, allow_pickle=False)
     files = {}
-    for name in _FILES:
+    for name in names:
         path = gen_dir / name
         _fsync(path)
         files[name] = {"sha256": _sha256(path), "bytes": path.stat().st_size}

@@ -36,9 +36,9 @@ def test_manifest_records_model_counts_and_checksums(built: Engine):
     assert set(manifest["files"]) == {
         "documents.jsonl",
         "passages.jsonl",
-        "windows.faiss",
+        "windows.vec.npy",
         "windows.npy",
-        "sentences.faiss",
+        "sentences.vec.npy",
         "sentences.npy",
         "windows.keys.npy",
         "sentences.keys.npy",
@@ -83,9 +83,9 @@ def test_altered_file_is_detected(built: Engine):
 
 def test_truncated_vectors_are_detected(built: Engine):
     manifest = json.loads((built.index_dir / "manifest.json").read_text())
-    target = built.index_dir / manifest["folder"] / "windows.faiss"
+    target = built.index_dir / manifest["folder"] / "windows.vec.npy"
     target.write_bytes(target.read_bytes()[:-100])
-    with pytest.raises(IndexCorrupt, match="windows.faiss"):
+    with pytest.raises(IndexCorrupt, match="windows.vec.npy"):
         Engine.open(settings=built.settings, embedder=FakeEmbedder())
 
 

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 from rag import Engine, IndexCorrupt, IndexWriteError, Settings, store
-from rag.dense import FlatIndex
 from tests.conftest import ROOT, SEEDS, FakeEmbedder
 
 KILLS = 24
@@ -142,7 +141,16 @@ def _flip(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
-FILES = ("documents.jsonl", "passages.jsonl", "windows.faiss", "windows.npy", "sentences.faiss", "sentences.npy")
+FILES = (
+    "documents.jsonl",
+    "passages.jsonl",
+    "windows.vec.npy",
+    "windows.npy",
+    "windows.keys.npy",
+    "sentences.vec.npy",
+    "sentences.npy",
+    "sentences.keys.npy",
+)
 
 
 @pytest.mark.parametrize("damage", [_truncate, _flip, Path.unlink], ids=["truncated", "flipped", "deleted"])
@@ -198,10 +206,10 @@ def test_consistent_looking_but_misaligned_index_is_refused(states, tmp_path: Pa
     owners = np.load(gen / "windows.npy")
     keep = owners != owners.max()  # the last passage loses all its vectors
     np.save(gen / "windows.npy", owners[keep], allow_pickle=False)
-    FlatIndex.load(gen / "windows.faiss", 256).keep(keep).save(gen / "windows.faiss")
-    np.save(gen / "windows.keys.npy", np.load(gen / "windows.keys.npy")[keep], allow_pickle=False)
+    for name in ("windows.vec.npy", "windows.keys.npy"):
+        np.save(gen / name, np.load(gen / name)[keep], allow_pickle=False)
     manifest = json.loads((index_dir / "manifest.json").read_text())
-    for name in ("windows.npy", "windows.faiss", "windows.keys.npy"):
+    for name in ("windows.npy", "windows.vec.npy", "windows.keys.npy"):
         manifest["files"][name] = {"sha256": store._sha256(gen / name), "bytes": (gen / name).stat().st_size}
     manifest["counts"]["windows"] = int(keep.sum())
     (index_dir / "manifest.json").write_text(json.dumps(manifest))
@@ -229,7 +237,7 @@ def _faiss_full(*args, **kwargs):
         ("rag.store._fsync", _enospc),
         ("rag.store._write_json", _enospc),
     ],
-    ids=["jsonl", "faiss", "npy", "fsync", "manifest"],
+    ids=["jsonl", "vectors", "npy", "fsync", "manifest"],
 )
 def test_failing_writer_reports_an_error_and_keeps_the_previous_index(
     states, tmp_path: Path, monkeypatch, target, failure

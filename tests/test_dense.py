@@ -1,0 +1,141 @@
+"""The VectorIndex contract, run against every backend: exact FAISS, approximate FAISS (IVF-SQ8)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import dense
+
+DIM = 48
+
+
+def _clustered(n: int, seed: int = 0) -> np.ndarray:
+    """Unit vectors in clusters, like sentence embeddings (random ones would be unrealistically hard)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(max(4, n // 50), DIM))
+    x = centres[rng.integers(0, len(centres), size=n)] + 0.35 * rng.normal(size=(n, DIM))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _near(vectors: np.ndarray, n: int, seed: int = 1) -> np.ndarray:
+    """Queries near the stored rows (as questions are near their answers), not equal to them."""
+    rng = np.random.default_rng(seed)
+    x = vectors[rng.integers(0, len(vectors), size=n)] + 0.3 * rng.normal(size=(n, DIM)) / np.sqrt(DIM)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _make(backend: str, vectors: np.ndarray) -> dense.VectorIndex:
+    if backend == "flat":
+        return dense.build(vectors, DIM, ann_threshold=10**9)
+    if backend == "ivf":
+        return dense.build(vectors, DIM, ann_threshold=1)
+    raise ValueError(backend)
+
+
+BACKENDS = ["flat", "ivf"]
+
+
+def _recall(index: dense.VectorIndex, vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> float:
+    exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :k]
+    _, found = index.search(queries, k)
+    return float(np.mean([len(set(e) & set(f)) / k for e, f in zip(exact, found, strict=True)]))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_search_finds_the_nearest_rows(backend: str):
+    vectors = _clustered(3000)
+    index = _make(backend, vectors)
+    assert len(index) == 3000 and index.dim == DIM
+    queries = _near(vectors, 200)
+    assert _recall(index, vectors, queries) >= (1.0 if backend == "flat" else 0.95)
+    scores, rows = index.search(vectors[:5], 1)
+    assert rows[:, 0].tolist() == [0, 1, 2, 3, 4]  # each row finds itself
+    assert np.allclose(scores[:, 0], 1.0, atol=0.02)
+    scores, rows = index.search(queries[:3], 7)
+    assert scores.shape == rows.shape == (3, 7) and np.all(np.diff(scores, axis=1) <= 1e-6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_vectors_returns_the_exact_rows(backend: str):
+    vectors = _clustered(2000)
+    index = _make(backend, vectors)
+    rows = np.array([0, 1999, 7, 7])
+    assert np.array_equal(index.vectors(rows), vectors[rows])  # exact even when search is approximate
+    assert index.vectors(np.array([], dtype=np.int64)).shape == (0, DIM)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_update_is_copy_on_write(backend: str):
+    vectors = _clustered(2000)
+    index = _make(backend, vectors)
+    mask = np.arange(2000) % 3 != 0
+    extra = _clustered(500, seed=2)
+    threshold = 10**9 if backend == "flat" else 1
+    updated = index.update(mask, extra, threshold)
+    expected = np.concatenate([vectors[mask], extra])
+    assert len(updated) == len(expected) and len(index) == 2000  # the old index is untouched
+    assert np.array_equal(updated.vectors(np.arange(len(expected))), expected)
+    assert np.array_equal(index.vectors(np.arange(2000)), vectors)
+    _, rows = updated.search(extra[:3], 1)
+    assert rows[:, 0].tolist() == [len(expected) - 500, len(expected) - 499, len(expected) - 498]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_save_and_load_round_trip_without_rebuilding(backend: str, tmp_path: Path):
+    vectors = _clustered(2500)
+    index = _make(backend, vectors)
+    files = index.save(tmp_path, "windows")
+    assert all((tmp_path / f).exists() for f in files)
+    loaded = dense.load(tmp_path, "windows", DIM, set(files))
+    assert type(loaded) is type(index) and len(loaded) == len(index)
+    queries = _near(vectors, 50, seed=3)
+    assert np.array_equal(index.search(queries, 10)[1], loaded.search(queries, 10)[1])
+    assert np.array_equal(loaded.vectors(np.arange(10)), vectors[:10])
+    assert isinstance(loaded._x, np.memmap)  # rows are mapped from disk, not read and rebuilt
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_empty_and_small_indexes(backend: str):
+    empty = dense.FlatIndex(DIM)
+    scores, rows = empty.search(_clustered(2), 5)
+    assert scores.shape == rows.shape == (2, 0)
+    grown = empty.update(np.zeros(0, dtype=bool), _clustered(3), 10**9 if backend == "flat" else 1)
+    scores, rows = grown.search(_clustered(2), 10)  # k larger than the index
+    assert rows.shape == (2, 3) and sorted(rows[0].tolist()) == [0, 1, 2]
+
+
+def test_size_chooses_the_index_kind():
+    small, large = _clustered(999), _clustered(1000)
+    assert isinstance(dense.build(small, DIM, ann_threshold=1000), dense.FlatIndex)
+    ivf = dense.build(large, DIM, ann_threshold=1000)
+    assert isinstance(ivf, dense.IVFIndex)
+    assert ivf.recall >= dense.TARGET_RECALL and 1 <= ivf.nprobe <= ivf._index.nlist
+    # Shrinking below the threshold goes back to exact search.
+    assert isinstance(ivf.update(np.arange(1000) < 500, _clustered(0), 1000), dense.FlatIndex)
+
+
+def test_wrong_dimension_is_refused():
+    with pytest.raises(ValueError, match="dimension"):
+        dense.FlatIndex(DIM).update(np.zeros(0, dtype=bool), np.zeros((2, DIM + 1), np.float32))
+
+
+def test_engine_switches_to_the_approximate_index_and_reopens_it(tmp_path: Path):
+    from rag import Engine, Settings
+    from tests.conftest import FakeEmbedder
+
+    animals = ["otter", "heron", "badger", "lynx", "marten", "stoat", "plover", "curlew", "osprey", "vole"]
+    lines = [
+        f"Survey note {i}: the {animals[i % 10]} count at pond {i} was {i * 7} on day {i % 31}." for i in range(1500)
+    ]
+    (tmp_path / "survey.txt").write_text("\n\n".join(lines), encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "index", min_score=0.1, ann_threshold=1000)
+    engine = Engine.open(settings=settings, embedder=FakeEmbedder())
+    engine.add([tmp_path / "survey.txt"])
+    reopened = Engine.open(settings=settings, embedder=FakeEmbedder())
+    snap = reopened._index.snapshot
+    assert isinstance(snap.windows, dense.IVFIndex) and isinstance(snap.sentences, dense.IVFIndex)
+    answer = reopened.ask("pond 1234 count")
+    assert answer.excerpts and "pond 1234 " in answer.excerpts[0].text
