@@ -68,6 +68,10 @@ class Settings:
     max_file_bytes: int = 50 * 1024 * 1024
     #: Passages longer than this many characters are cut at sentence boundaries.
     max_passage_chars: int = 2000
+    #: Where vectors live: "faiss" (embedded, default) or "qdrant" (a server or cluster at
+    #: ``qdrant_url``, or Qdrant's local mode in <index>/qdrant when no URL is set).
+    vector_backend: str = "faiss"
+    qdrant_url: str = ""
     #: Vector sets with at least this many rows are searched with an approximate index
     #: (IVF, 8-bit codes, nprobe calibrated to recall@10 >= .97); smaller ones exactly.
     ann_threshold: int = 50_000

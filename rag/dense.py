@@ -82,6 +82,17 @@ def _empty_result(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros((n, 0), dtype=np.float32), np.zeros((n, 0), dtype=np.int64)
 
 
+def empty(dim: int, backend: str = "faiss", location: str = "") -> VectorIndex:
+    """An index with no rows, on the configured backend ("faiss" or "qdrant")."""
+    if backend == "faiss":
+        return FlatIndex(dim)
+    if backend == "qdrant":
+        from .qdrant_backend import QdrantIndex
+
+        return QdrantIndex(dim, location)
+    raise ValueError(f"unknown vector backend {backend!r}; choose faiss or qdrant")
+
+
 def build(vectors: np.ndarray, dim: int, ann_threshold: int = ANN_THRESHOLD, trained=None) -> VectorIndex:
     """The index for ``vectors``: exact below ``ann_threshold`` rows, approximate above."""
     vectors = _as_matrix(vectors, dim)
@@ -215,6 +226,10 @@ def load(folder: Path, name: str, dim: int, files: set[str]) -> VectorIndex:
     Raises:
         IndexCorrupt: a file is unreadable or does not match the dimension.
     """
+    if f"{name}.qdrant.json" in files:
+        from .qdrant_backend import QdrantIndex
+
+        return QdrantIndex.load(folder / f"{name}.qdrant.json", dim)
     faiss = _faiss()
     try:
         if f"{name}.vec.npy" in files:

@@ -300,7 +300,8 @@ class Engine:
         return self._index.snapshot if self._index is not None else self._empty()
 
     def _empty(self) -> Snapshot:
-        return Snapshot.empty(self.embedder.model_id, self.embedder.dim)
+        location = self.settings.qdrant_url or str(self.index_dir / "qdrant")
+        return Snapshot.empty(self.embedder.model_id, self.embedder.dim, self.settings.vector_backend, location)
 
     def _publish(self, snapshot: Snapshot) -> None:
         saved = store.save(self.index_dir, snapshot)

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from . import dense
-from .dense import FlatIndex, VectorIndex
+from .dense import VectorIndex
 from .errors import IndexCorrupt, IndexWriteError, ModelMismatch
 from .types import Document, Passage
 
@@ -45,7 +45,9 @@ _FILES_V1 = ("documents.jsonl", "passages.jsonl", "windows.faiss", "windows.npy"
 _FILES_V2 = (*_FILES_V1, "windows.keys.npy", "sentences.keys.npy")
 #: Files every generation of the current format has (the vector files depend on the index kind).
 _FILES = ("documents.jsonl", "passages.jsonl", "windows.npy", "sentences.npy", "windows.keys.npy", "sentences.keys.npy")
-_VECTOR_FILES = {f"{kind}.{ext}" for kind in ("windows", "sentences") for ext in ("vec.npy", "ivf.faiss", "ivf.json")}
+_VECTOR_FILES = {
+    f"{kind}.{ext}" for kind in ("windows", "sentences") for ext in ("vec.npy", "ivf.faiss", "ivf.json", "qdrant.json")
+}
 
 
 @dataclass(frozen=True)
@@ -75,9 +77,10 @@ class Snapshot:
     sentence_keys: np.ndarray | None = field(default=None, compare=False)
 
     @classmethod
-    def empty(cls, model_id: str, dim: int) -> Snapshot:
+    def empty(cls, model_id: str, dim: int, backend: str = "faiss", location: str = "") -> Snapshot:
         none = np.zeros(0, dtype=np.int64)
-        return cls(model_id, dim, {}, (), FlatIndex(dim), none, FlatIndex(dim), none.copy())
+        windows, sentences = dense.empty(dim, backend, location), dense.empty(dim, backend, location)
+        return cls(model_id, dim, {}, (), windows, none, sentences, none.copy())
 
 
 def read_manifest(index_dir: Path) -> dict | None:
@@ -162,7 +165,7 @@ def _load_generation(index_dir: Path, manifest: dict) -> Snapshot:
         listed = set(files)
         if manifest["format"] >= 3:
             valid = set(_FILES) <= listed <= set(_FILES) | _VECTOR_FILES
-            valid = valid and {"windows.vec.npy", "sentences.vec.npy"} <= listed
+            valid = valid and all({f"{k}.vec.npy", f"{k}.qdrant.json"} & listed for k in ("windows", "sentences"))
         else:
             valid = listed == set(_FILES_V2 if manifest["format"] == 2 else _FILES_V1)
         if not valid or Path(manifest["folder"]).name != manifest["folder"]:
@@ -336,6 +339,10 @@ def _verify(snapshot: Snapshot, counts: dict[str, int]) -> None:
 def _remove_old_generations(index_dir: Path, keep: set[str]) -> None:
     for path in _generation_dirs(index_dir):
         if path.name not in keep:
+            if any(path.glob("*.qdrant.json")):  # its vectors live in a Qdrant collection
+                from .qdrant_backend import drop_generation
+
+                drop_generation(path)
             shutil.rmtree(path, ignore_errors=True)
 
 
