@@ -151,7 +151,13 @@ def _top10_overlap(reference: np.ndarray, other: np.ndarray) -> float:
 
 
 def build_corpus(size: int, cache: Path) -> Path:
-    """An index of ``size`` passages recombined from SQuAD sentences, built once and cached."""
+    """An index of ``size`` passages recombined from SQuAD sentences, built once and cached.
+
+    Each passage is 2-4 sentences of one article, in their original order. Sentences
+    recur across passages, so the embedding cache embeds each once; every passage's
+    own text (its window) is embedded. A larger corpus starts from a copy of the
+    largest smaller one already built and adds the passages it lacks.
+    """
     index_dir = cache / f"index-{size}"
     if (index_dir / "manifest.json").exists():
         return index_dir
@@ -163,23 +169,36 @@ def build_corpus(size: int, cache: Path) -> Path:
             context = " ".join(paragraph["context"].split())
             sentences += [context[s:e] for s, e in sentence_spans(context)]
         articles.append(sentences)
-    rng = random.Random(size)
+    rng = random.Random(20261122)
+    seen: set[str] = set()
+    passages: list[str] = []
+    while len(passages) < size:
+        sentences = articles[rng.randrange(len(articles))]
+        picks = sorted(rng.sample(range(len(sentences)), k=min(len(sentences), rng.randint(2, 4))))
+        text = " ".join(sentences[i] for i in picks)
+        if text not in seen:
+            seen.add(text)
+            passages.append(text)
+    smaller = sorted(
+        (int(p.name.split("-")[1]) for p in cache.glob("index-*") if p.name.split("-")[1].isdigit()), reverse=True
+    )
+    start = next((n for n in smaller if n < size and (cache / f"index-{n}" / "manifest.json").exists()), 0)
+    if start:
+        shutil.copytree(cache / f"index-{start}", index_dir)
     docs = cache / f"docs-{size}"
     shutil.rmtree(docs, ignore_errors=True)
     docs.mkdir(parents=True)
     per_file = 1000
-    for f in range(0, size, per_file):
-        passages = []
-        for _ in range(min(per_file, size - f)):
-            sentences = articles[rng.randrange(len(articles))]
-            n = rng.randint(2, 4)
-            start = rng.randrange(max(1, len(sentences) - n))
-            passages.append(" ".join(sentences[start : start + n]) + f" [{f + len(passages)}]")
-        (docs / f"part-{f // per_file:04d}.txt").write_text("\n\n".join(passages), encoding="utf-8")
+    for f in range(0, size, per_file):  # the same file names and contents as the smaller corpus's
+        (docs / f"part-{f // per_file:04d}.txt").write_text("\n\n".join(passages[f : f + per_file]), encoding="utf-8")
     engine = Engine.open(settings=Settings(index_dir=index_dir))
     started = time.perf_counter()
-    engine.add([docs])
-    print(f"  built {size:,}-passage index in {time.perf_counter() - started:.0f} s", flush=True)
+    report = engine.add([docs])
+    print(
+        f"  {size:,}-passage index: {len(report.added)} files added, {len(report.unchanged)} unchanged, "
+        f"{engine.last_embedded:,} texts embedded in {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
     return index_dir
 
 

@@ -30,6 +30,8 @@ ANN_THRESHOLD = 50_000
 #: Recall@10 against exact search that the calibration of ``nprobe`` aims for.
 TARGET_RECALL = 0.97
 _CALIBRATION_QUERIES = 300
+#: Up to this many queries at once, exact search is one matrix product (see FlatIndex.search).
+_SMALL_BATCH = 16
 #: Below this many rows an inverted file has too few points per list to be worth it.
 MIN_IVF_ROWS = 1000
 
@@ -117,8 +119,18 @@ class FlatIndex:
         k = min(k, len(self))
         if k <= 0:
             return _empty_result(len(queries))
-        scores, rows = _faiss().knn(_as_matrix(queries, self.dim), self._x, k, metric=_faiss().METRIC_INNER_PRODUCT)
-        return scores.astype(np.float32), rows.astype(np.int64)
+        queries = _as_matrix(queries, self.dim)
+        if len(queries) > _SMALL_BATCH:
+            scores, rows = _faiss().knn(queries, self._x, k, metric=_faiss().METRIC_INNER_PRODUCT)
+            return scores.astype(np.float32), rows.astype(np.int64)
+        # A few queries: one BLAS matrix product (multi-threaded) and a partial sort beat
+        # faiss.knn, which scans row by row on one thread when there are few queries.
+        all_scores = queries @ self._x.T
+        top = np.argpartition(-all_scores, k - 1, axis=1)[:, :k]
+        top_scores = np.take_along_axis(all_scores, top, axis=1)
+        order = np.argsort(-top_scores, axis=1, kind="stable")
+        rows = np.take_along_axis(top, order, axis=1)
+        return np.take_along_axis(top_scores, order, axis=1).astype(np.float32), rows.astype(np.int64)
 
     def vectors(self, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
