@@ -28,7 +28,7 @@ from .errors import IndexCorrupt, MissingDependency
 #: Rows from which an approximate index replaces exact search (per vector set).
 ANN_THRESHOLD = 50_000
 #: Recall@10 against exact search that the calibration of ``nprobe`` aims for.
-TARGET_RECALL = 0.97
+TARGET_RECALL = 0.985
 _CALIBRATION_QUERIES = 300
 #: Up to this many queries at once, exact search is one matrix product (see FlatIndex.search).
 _SMALL_BATCH = 16
