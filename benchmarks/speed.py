@@ -205,14 +205,15 @@ def build_corpus(size: int, cache: Path) -> Path:
 # -- query latency (run in a fresh process per size) --------------------------------------------
 
 
-def query_child(index_dir: str, n_queries: int) -> None:
-    """Measure Engine.ask on SQuAD questions over ``index_dir``; print one JSON line."""
+def query_child(index_dir: str, questions_file: str) -> None:
+    """Measure Engine.ask over ``index_dir`` on the questions in ``questions_file``
+    (read from a small file, so that parsing SQuAD does not count in this process's
+    peak memory); print one JSON line."""
+    questions = json.loads(Path(questions_file).read_text(encoding="utf-8"))
     started = time.perf_counter()
     engine = Engine.open(settings=Settings(index_dir=Path(index_dir)))
     engine.ask("warm up")
     open_s = time.perf_counter() - started
-    questions = [q.question for q in write_corpus(Path(tempfile.mkdtemp()))]
-    questions = random.Random(7).sample(questions, n_queries)
     snap = engine._index.snapshot
     shipped = _latencies(engine, questions)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -228,16 +229,15 @@ def query_child(index_dir: str, n_queries: int) -> None:
     }
     approximate = [s for s in (snap.windows, snap.sentences) if s.kind != "flat"]
     if approximate:
-        from rag.dense import FlatIndex
+        from rag.dense import FlatIndex, recall_at
         from rag.search import SearchIndex
 
         vectors = engine.embedder.encode_queries(questions)
         recalls = []
         for index in approximate:
-            exact = FlatIndex(index.dim, index._x)
-            _, truth = exact.search(vectors, 10)
+            exact_scores, _ = FlatIndex(index.dim, index._x).search(vectors, 10)
             _, found = index.search(vectors, 10)
-            recalls.append(float(np.mean([len(set(t) & set(f)) / 10 for t, f in zip(truth, found, strict=True)])))
+            recalls.append(recall_at(index._x, vectors, exact_scores[:, 9], found))
         result["recall"] = min(recalls)
         exact_snapshot = replace(
             snap, windows=FlatIndex(snap.dim, snap.windows._x), sentences=FlatIndex(snap.dim, snap.sentences._x)
@@ -261,8 +261,11 @@ def _latencies(engine: Engine, questions: list[str]) -> list[float]:
 
 
 def measure_query(index_dir: Path, n_queries: int) -> dict:
+    questions = [q.question for q in write_corpus(Path(tempfile.mkdtemp()))]
+    questions_file = Path(tempfile.mkdtemp()) / "questions.json"
+    questions_file.write_text(json.dumps(random.Random(7).sample(questions, n_queries)), encoding="utf-8")
     run = subprocess.run(
-        [sys.executable, __file__, "--query-child", str(index_dir), "--queries", str(n_queries)],
+        [sys.executable, __file__, "--query-child", str(index_dir), "--questions-file", str(questions_file)],
         capture_output=True,
         text=True,
         check=True,
@@ -305,9 +308,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=ROOT / "benchmarks" / ".cache")
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--query-child", help=argparse.SUPPRESS)
+    parser.add_argument("--questions-file", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.query_child:
-        query_child(args.query_child, args.queries)
+        query_child(args.query_child, args.questions_file)
         return 0
     args.cache.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="rag-speed-"))

@@ -73,7 +73,7 @@ class Settings:
     vector_backend: str = "faiss"
     qdrant_url: str = ""
     #: Vector sets with at least this many rows are searched with an approximate index
-    #: (IVF, 8-bit codes, nprobe calibrated to recall@10 >= .985); smaller ones exactly.
+    #: (IVF, 8-bit codes, nprobe calibrated to recall@10 >= .98); smaller ones exactly.
     ann_threshold: int = 50_000
     #: A file whose parsing takes longer than this many seconds is refused.
     parse_timeout: float = 120.0

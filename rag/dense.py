@@ -28,7 +28,7 @@ from .errors import IndexCorrupt, MissingDependency
 #: Rows from which an approximate index replaces exact search (per vector set).
 ANN_THRESHOLD = 50_000
 #: Recall@10 against exact search that the calibration of ``nprobe`` aims for.
-TARGET_RECALL = 0.985
+TARGET_RECALL = 0.98
 _CALIBRATION_QUERIES = 300
 #: Up to this many queries at once, exact search is one matrix product (see FlatIndex.search).
 _SMALL_BATCH = 16
@@ -183,6 +183,10 @@ class IVFIndex:
         for lo in range(0, n, 65536):
             index.add(np.ascontiguousarray(vectors[lo : lo + 65536]))
         nprobe, recall = _calibrate(index, vectors)
+        # Real questions sit farther from their answers than the calibration's queries
+        # (measured: recall@10 .95 at the calibrated nprobe, .97-.99 at a quarter of the
+        # lists), and probing a quarter costs under 2 ms at 300k rows: take the larger.
+        nprobe = max(nprobe, index.nlist // 4)
         return cls(dim, vectors, index, nprobe, recall)
 
     def __len__(self) -> int:
@@ -213,23 +217,39 @@ class IVFIndex:
 
 
 def _calibrate(index, vectors: np.ndarray) -> tuple[int, float]:
-    """The smallest ``nprobe`` whose recall@10 against exact search reaches ``TARGET_RECALL``,
-    measured with stored rows as queries (each query's own row left out)."""
+    """The smallest ``nprobe`` whose recall@10 against exact search reaches ``TARGET_RECALL``.
+
+    The queries are stored rows moved off their place by random noise (cosine about .7 to
+    the row, as a question is to its answer): querying with the rows themselves would
+    only test that a row finds itself, or its copies."""
     faiss = _faiss()
     rng = np.random.default_rng(1)
-    picks = rng.choice(len(vectors), size=min(_CALIBRATION_QUERIES, len(vectors)), replace=False)
-    queries = np.ascontiguousarray(vectors[np.sort(picks)])
-    _, exact = faiss.knn(queries, vectors, 11, metric=faiss.METRIC_INNER_PRODUCT)
-    truth = [set(row[1:]) for row in exact]
+    picks = np.sort(rng.choice(len(vectors), size=min(_CALIBRATION_QUERIES, len(vectors)), replace=False))
+    rows = np.asarray(vectors[picks], dtype=np.float32)
+    noisy = rows + rng.normal(size=rows.shape).astype(np.float32) / np.sqrt(rows.shape[1])
+    queries = np.ascontiguousarray(noisy / np.linalg.norm(noisy, axis=1, keepdims=True))
+    exact_scores, _ = faiss.knn(queries, vectors, 10, metric=faiss.METRIC_INNER_PRODUCT)
     recall = 0.0
     nprobe = 1
     while nprobe <= index.nlist:
-        _, found = index.search(queries, 11, params=faiss.SearchParametersIVF(nprobe=nprobe))
-        recall = float(np.mean([len(t & set(f[1:])) / 10 for t, f in zip(truth, found, strict=True)]))
+        _, found = index.search(queries, 10, params=faiss.SearchParametersIVF(nprobe=nprobe))
+        recall = recall_at(vectors, queries, exact_scores[:, 9], found)
         if recall >= TARGET_RECALL or nprobe == index.nlist:
             break
         nprobe = min(index.nlist, nprobe * 2)
     return nprobe, recall
+
+
+def recall_at(vectors: np.ndarray, queries: np.ndarray, kth: np.ndarray, found: np.ndarray) -> float:
+    """Recall of ``found`` rows against exact search, ties included: a found row counts when
+    its exact score reaches the exact k-th best (``kth``). Identical vectors (a sentence
+    quoted in several passages) make row ids of equal score interchangeable."""
+    hits = 0
+    for query, threshold, rows in zip(queries, kth, found, strict=True):
+        rows = rows[rows >= 0]
+        if len(rows):
+            hits += int(np.sum(np.asarray(vectors[np.sort(rows)]) @ query >= threshold - 1e-5))
+    return hits / found.size
 
 
 def load(folder: Path, name: str, dim: int, files: set[str]) -> VectorIndex:

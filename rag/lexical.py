@@ -139,15 +139,19 @@ class LexicalIndex:
     def __init__(self, texts: Sequence[str]) -> None:
         import bm25s
 
-        self.docs = [terms(t) for t in texts]
-        self.sets = [set(d) for d in self.docs]
+        # Terms are interned: a corpus repeats the same few thousand words millions of
+        # times, and one string object per distinct term keeps 100k passages in memory.
+        vocabulary: dict[str, str] = {}
+        docs = [[vocabulary.setdefault(term, term) for term in terms(t)] for t in texts]
+        self.sets = [frozenset(d) for d in docs]
         self.df: Counter[str] = Counter()
         for s in self.sets:
             self.df.update(s)
-        self.n = len(self.docs)
+        self.n = len(docs)
         self._bm25 = bm25s.BM25()
         if self.n:
-            self._bm25.index([d or [""] for d in self.docs], show_progress=False)
+            self._bm25.index([d or [""] for d in docs], show_progress=False)
+        del docs  # bm25s keeps its own token ids; only the term sets are needed later
         # Deletion neighbourhoods find index terms one edit from a query term in O(len).
         self._neighbours: dict[str, set[str]] = defaultdict(set)
         for term in self.df:

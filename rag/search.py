@@ -117,6 +117,8 @@ class SearchIndex:
         """The term set of each sentence of passage ``row`` (cached)."""
         cached = self._sentence_terms.get(row)
         if cached is None:
+            if len(self._sentence_terms) > 20_000:  # bounded: a large corpus is never cached whole
+                self._sentence_terms.clear()
             p = self.snapshot.passages[row]
             cached = [set(terms(p.text[s - p.start : e - p.start])) for s, e in p.sentences]
             self._sentence_terms[row] = cached

@@ -54,6 +54,15 @@ def _recall(index: dense.VectorIndex, vectors: np.ndarray, queries: np.ndarray, 
     return float(np.mean([len(set(e) & set(f)) / k for e, f in zip(exact, found, strict=True)]))
 
 
+def test_recall_counts_ties_as_hits():
+    base = _clustered(100)
+    vectors = np.concatenate([base, base[:1]])  # row 100 is row 0 again
+    queries = base[:1]
+    kth = np.sort(queries @ vectors.T)[:, ::-1][:, 1]  # the 2nd best exact score
+    assert dense.recall_at(vectors, queries, kth, np.array([[100, 0]])) == 1.0
+    assert dense.recall_at(vectors, queries, kth, np.array([[100, 5]])) == 0.5
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_search_finds_the_nearest_rows(backend: str):
     vectors = _clustered(3000)
