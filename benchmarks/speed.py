@@ -216,7 +216,7 @@ def query_child(index_dir: str, questions_file: str) -> None:
     open_s = time.perf_counter() - started
     snap = engine._index.snapshot
     shipped = _latencies(engine, questions)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = _peak_rss_mib()
     result = {
         "passages": len(snap.passages),
         "windows": len(snap.windows),
@@ -247,6 +247,16 @@ def query_child(index_dir: str, questions_file: str) -> None:
         result["exact_p50"] = float(np.percentile(exact_latencies, 50))
         result["exact_p95"] = float(np.percentile(exact_latencies, 95))
     print(json.dumps(result), flush=True)
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident memory. VmHWM, not ru_maxrss: the latter keeps the
+    parent's peak across fork and exec, and the parent here has loaded torch."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _latencies(engine: Engine, questions: list[str]) -> list[float]:
