@@ -235,7 +235,8 @@ def export(source: str, model_id: str, folder: Path, int8: bool = False) -> dict
                 )
         except Exception as exc:  # noqa: BLE001 - any exporter failure means: stay on torch
             raise ExportError(f"torch.onnx.export failed: {type(exc).__name__}: {exc}") from exc
-        fused = _fuse(staging / "model.onnx", transformer.config)
+        # Fusions use ONNX Runtime's own operators, which the int8 quantiser cannot read.
+        fused = False if int8 else _fuse(staging / "model.onnx", transformer.config)
         file = "model.onnx"
         if int8:
             try:
