@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .documents import file_sha256
 from .errors import MissingDependency, RagError
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ def read_meta(folder: Path) -> dict:
     if meta.get("format") != FORMAT:
         raise ExportError(f"{folder} holds an export of another format")
     model = folder / meta["file"]
-    if not model.exists() or model.stat().st_size != meta["bytes"] or _sha256(model) != meta["sha256"]:
+    if not model.exists() or model.stat().st_size != meta["bytes"] or file_sha256(model) != meta["sha256"]:
         raise ExportError(f"{model} is missing or altered")
     return meta
 
@@ -265,7 +266,7 @@ def export(source: str, model_id: str, folder: Path, int8: bool = False) -> dict
             "source": source,
             "file": file,
             "bytes": (staging / file).stat().st_size,
-            "sha256": _sha256(staging / file),
+            "sha256": file_sha256(staging / file),
             "dim": int(model.get_embedding_dimension()),
             "max_tokens": int(model.max_seq_length),
             "pooling": pooling_mode,
@@ -327,11 +328,3 @@ def _agreement(model, onnx: OnnxEmbedder) -> tuple[float, float]:
     got = got / np.clip(np.linalg.norm(got, axis=1, keepdims=True), 1e-12, None)
     cosine = np.sum(reference * got, axis=1)
     return float(cosine.min()), float(cosine.mean())
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

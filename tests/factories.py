@@ -16,14 +16,21 @@ def make_pdf(path: Path, lines: list[str], title: str | None = None) -> Path:
         ops.append(f"({escape(line)}) Tj T*")
     ops.append("ET")
     stream = "\n".join(ops).encode("latin-1")
+    info = b"<< /Title (%s) >>" % escape(title).encode("latin-1") if title else None
+    return pdf_with_stream(path, b"/Length %d" % len(stream), stream, info)
+
+
+def pdf_with_stream(path: Path, stream_header: bytes, stream: bytes, info: bytes | None = None) -> Path:
+    """A one-page PDF whose content stream has ``stream_header`` as its dictionary body
+    (so tests can declare any /Length or /Filter), with an optional /Info dictionary."""
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
         b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< " + stream_header + b" >>\nstream\n" + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Title (%s) >>" % escape(title or "").encode("latin-1"),
+        *([info] if info else []),
     ]
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
@@ -34,8 +41,8 @@ def make_pdf(path: Path, lines: list[str], title: str | None = None) -> Path:
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     for offset in offsets:
         out += b"%010d 00000 n \n" % offset
-    info = b" /Info 6 0 R" if title else b""
-    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, info, xref)
+    trailer_info = b" /Info 6 0 R" if info else b""
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, trailer_info, xref)
     path.write_bytes(bytes(out))
     return path
 
