@@ -103,7 +103,21 @@ def build(vectors: np.ndarray, dim: int, ann_threshold: int = ANN_THRESHOLD, tra
     return IVFIndex.build(vectors, dim, trained=trained)
 
 
-class FlatIndex:
+class _Rows:
+    """The float32 rows an index holds (possibly memory-mapped): length and exact lookup."""
+
+    dim: int
+    _x: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self._x)
+
+    def vectors(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        return np.array(self._x[rows], dtype=np.float32) if len(rows) else np.zeros((0, self.dim), np.float32)
+
+
+class FlatIndex(_Rows):
     """Exact search (``faiss.knn``, BLAS) over a float32 matrix, possibly memory-mapped."""
 
     kind = "flat"
@@ -111,9 +125,6 @@ class FlatIndex:
     def __init__(self, dim: int, vectors: np.ndarray | None = None) -> None:
         self.dim = dim
         self._x = _as_matrix(vectors if vectors is not None else np.zeros((0, dim)), dim)
-
-    def __len__(self) -> int:
-        return len(self._x)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         k = min(k, len(self))
@@ -132,10 +143,6 @@ class FlatIndex:
         rows = np.take_along_axis(top, order, axis=1)
         return np.take_along_axis(top_scores, order, axis=1).astype(np.float32), rows.astype(np.int64)
 
-    def vectors(self, rows: np.ndarray) -> np.ndarray:
-        rows = np.asarray(rows, dtype=np.int64)
-        return np.array(self._x[rows], dtype=np.float32) if len(rows) else np.zeros((0, self.dim), np.float32)
-
     def update(self, mask: np.ndarray, vectors: np.ndarray, ann_threshold: int = ANN_THRESHOLD) -> VectorIndex:
         kept = self._x[np.asarray(mask, dtype=bool)] if len(self._x) else self._x
         return build(np.concatenate([kept, _as_matrix(vectors, self.dim)]), self.dim, ann_threshold)
@@ -152,7 +159,7 @@ class FlatIndex:
         return FlatIndex(self.dim, np.concatenate([self._x, _as_matrix(vectors, self.dim)]))
 
 
-class IVFIndex:
+class IVFIndex(_Rows):
     """Approximate search: FAISS ``IndexIVFScalarQuantizer`` (8-bit codes, inner product)
     with a calibrated ``nprobe``; exact vectors kept (memory-mapped) for ``vectors``."""
 
@@ -189,9 +196,6 @@ class IVFIndex:
         nprobe = max(nprobe, index.nlist // 4)
         return cls(dim, vectors, index, nprobe, recall)
 
-    def __len__(self) -> int:
-        return len(self._x)
-
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         k = min(k, len(self))
         if k <= 0:
@@ -199,10 +203,6 @@ class IVFIndex:
         params = _faiss().SearchParametersIVF(nprobe=self.nprobe)
         scores, rows = self._index.search(_as_matrix(queries, self.dim), k, params=params)
         return scores.astype(np.float32), rows.astype(np.int64)
-
-    def vectors(self, rows: np.ndarray) -> np.ndarray:
-        rows = np.asarray(rows, dtype=np.int64)
-        return np.array(self._x[rows], dtype=np.float32) if len(rows) else np.zeros((0, self.dim), np.float32)
 
     def update(self, mask: np.ndarray, vectors: np.ndarray, ann_threshold: int = ANN_THRESHOLD) -> VectorIndex:
         merged = np.concatenate([self._x[np.asarray(mask, dtype=bool)], _as_matrix(vectors, self.dim)])

@@ -58,6 +58,17 @@ def ask(page, question: str) -> None:
     )
 
 
+def upload_and_ask(page, path: Path, question: str):
+    """Upload ``path`` through the documents panel, ask ``question``; the first excerpt card."""
+    page.locator("#upload input[type=file]").set_input_files(str(path))
+    page.wait_for_function(
+        "() => document.querySelector('#upload-status textarea').value.includes('Indexed')", timeout=120_000
+    )
+    ask(page, question)
+    page.wait_for_selector("#source-view #qa-target", timeout=30_000)
+    return page.locator("#transcript .qa-excerpt").first
+
+
 def test_example_question_shows_quote_citation_highlight_and_source(page):
     page.get_by_text("Who leads the Hamas delegation to Damascus?").first.click()
     page.click("#ask")
@@ -89,13 +100,7 @@ def test_upload_then_ask_and_hostile_text_stays_text(page, tmp_path: Path):
         '<img src=x onerror=alert(3)> <style>body{display:none}</style> <a href="javascript:alert(4)">link</a>',
         encoding="utf-8",
     )
-    page.locator("#upload input[type=file]").set_input_files(str(hostile))
-    page.wait_for_function(
-        "() => document.querySelector('#upload-status textarea').value.includes('Indexed')", timeout=120_000
-    )
-    ask(page, "Who chairs the pumpkin festival committee?")
-    page.wait_for_selector("#source-view #qa-target", timeout=30_000)
-    first = page.locator("#transcript .qa-excerpt").first
+    first = upload_and_ask(page, hostile, "Who chairs the pumpkin festival committee?")
     text = first.locator(".qa-quote").inner_text()
     assert "Walter Brennan" in text and "<script>alert(1)</script>" in text and "onerror=alert(3)" in text
     assert first.locator("script, img, style, a[href^=javascript]").count() == 0
@@ -131,13 +136,7 @@ def test_hostile_title_renders_as_text_everywhere(page, tmp_path: Path):
         "at the county fair on Saturday.</p></body></html>",
         encoding="utf-8",
     )
-    page.locator("#upload input[type=file]").set_input_files(str(hostile))
-    page.wait_for_function(
-        "() => document.querySelector('#upload-status textarea').value.includes('Indexed')", timeout=120_000
-    )
-    ask(page, "Who weighed the turnip harvest?")
-    page.wait_for_selector("#source-view #qa-target", timeout=30_000)
-    first = page.locator("#transcript .qa-excerpt").first
+    first = upload_and_ask(page, hostile, "Who weighed the turnip harvest?")
     assert "<img src=x onerror=alert(5)> <style>*{color:red}</style>" in first.locator(".qa-cite").inner_text()
     assert 'href="javascript:alert(7)"' in first.locator(".qa-quote").inner_text()
     _no_markup(page)
