@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .config import Settings
 from .search import Hit, Query, SearchIndex, answer_type
 from .types import Answer, Citation, Excerpt, Span
@@ -83,12 +85,13 @@ def _with_other_sources(
 
 def _merge_duplicates(hits: list[Hit], index: SearchIndex, settings: Settings, k: int) -> list[tuple[Hit, list[Hit]]]:
     """The first ``k`` groups of near-identical passages; the best-ranked one leads each."""
-    sets = index.lexical.sets
+    lexical = index.lexical
     groups: list[tuple[Hit, list[Hit]]] = []
     for hit in hits:
         for lead, duplicates in groups:
-            a, b = sets[lead.row], sets[hit.row]
-            if a and b and len(a & b) / len(a | b) >= settings.duplicate_overlap:
+            a, b = lexical.terms_of(lead.row), lexical.terms_of(hit.row)
+            shared = len(np.intersect1d(a, b, assume_unique=True)) if len(a) and len(b) else 0
+            if shared and shared / (len(a) + len(b) - shared) >= settings.duplicate_overlap:
                 duplicates.append(hit)
                 break
         else:

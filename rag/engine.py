@@ -21,7 +21,7 @@ from .embedding import Embedder, load_embedder, model_id_for
 from .errors import RagError, UnknownDocument
 from .lexical import terms
 from .passages import contexts as passage_contexts
-from .passages import fit_sentences, sentence_budget, split_passages, windows
+from .passages import fit_sentences, lexical_texts, sentence_budget, split_passages, windows
 from .rerank import CrossEncoderReranker, Reranker
 from .search import Hit, Query, SearchIndex, retrieval_text
 from .store import Snapshot
@@ -315,9 +315,9 @@ class Engine:
         Returns:
             The snapshot, and the ids of ``documents`` left out for having no passage.
         """
-        keep = np.array([p.doc_id not in remove for p in base.passages], dtype=bool)
+        keep = ~base.passages.of_documents(remove)
         new_row = np.cumsum(keep) - 1  # old passage row -> row in the kept list
-        kept_passages = [p for p, k in zip(base.passages, keep, strict=True) if k]
+        kept = int(keep.sum())
         w_mask = keep[base.window_owner] if len(base.window_owner) else np.zeros(0, dtype=bool)
         s_mask = keep[base.sentence_owner] if len(base.sentence_owner) else np.zeros(0, dtype=bool)
         docs = {i: d for i, d in base.documents.items() if i not in remove}
@@ -336,9 +336,7 @@ class Engine:
                 new_passages.extend(passages)
             else:
                 empty.append(doc.id)
-        window_texts, window_owner, sentence_texts, sentence_owner = self._embedding_inputs(
-            new_passages, len(kept_passages)
-        )
+        window_texts, window_owner, sentence_texts, sentence_owner = self._embedding_inputs(new_passages, kept)
         keys = np.array([content_key(t) for t in window_texts + sentence_texts], dtype=np.uint64)
         vectors = self._embed_cached(window_texts + sentence_texts, keys, base, progress, len(documents))
         w_vecs, s_vecs = vectors[: len(window_texts)], vectors[len(window_texts) :]
@@ -349,13 +347,15 @@ class Engine:
             model_id=base.model_id,
             dim=base.dim,
             documents=docs,
-            passages=tuple(kept_passages + new_passages),
+            passages=base.passages.select(keep, docs).extend(new_passages, docs),
             windows=base.windows.update(w_mask, w_vecs, self.settings.ann_threshold),
             window_owner=np.concatenate([new_row[base.window_owner[w_mask]], window_owner]).astype(np.int64),
             sentences=base.sentences.update(s_mask, s_vecs, self.settings.ann_threshold),
             sentence_owner=np.concatenate([new_row[base.sentence_owner[s_mask]], sentence_owner]).astype(np.int64),
             window_keys=np.concatenate([base_w_keys[w_mask], keys[: len(window_texts)]]),
             sentence_keys=np.concatenate([base_s_keys[s_mask], keys[len(window_texts) :]]),
+            # Only the new passages are analysed; the kept ones keep their terms.
+            lexical=base.lexical.update(keep, lexical_texts(new_passages)),
         )
         return snapshot, empty
 

@@ -1,18 +1,25 @@
-"""Lexical retrieval: BM25 (bm25s) over folded, stemmed terms, with spelling-variant expansion.
+"""Lexical retrieval: BM25 over folded, stemmed terms, with spelling-variant expansion.
 
 Terms are lower-cased, accent- and apostrophe-folded, stemmed, with doubled letters
 collapsed, so "al-Sa'eed" matches "al-Saeed" and "Liwaa" matches "Liwa". A query
 term also matches index terms one edit away ("Buthaina" / "Bouthaina").
+
+The index is each passage's distinct term ids and counts (a CSR matrix), saved with
+the index as NumPy files: opening an index reads them instead of re-analysing every
+passage, and an update analyses only the new passages. BM25 is Lucene's variant, as
+bm25s computes it (``tests/test_lexical.py`` checks the scores against bm25s).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import unicodedata
-from collections import Counter, defaultdict
+from array import array
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -24,6 +31,12 @@ _REPEATS = re.compile(r"([a-z])\1+")
 
 #: Terms at least this long also match index terms one edit away.
 VARIANT_MIN_LENGTH = 6
+#: Bumped whenever ``terms`` changes: saved term ids of another analyzer are rebuilt, not used.
+ANALYZER = 1
+#: BM25 parameters (bm25s' and Lucene's defaults).
+K1, B = 1.5, 0.75
+#: The files a saved index is made of (each named ``<name>.<file>``).
+FILES = ("vocab.json", "ptr.npy", "terms.npy", "tf.npy")
 
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being
@@ -118,8 +131,10 @@ _IRREGULAR = {
 
 def terms(text: str) -> list[str]:
     """The content terms of a text, in order, stemmed and folded."""
-    folded = unicodedata.normalize("NFKD", text.lower())
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    folded = text.lower()
+    if not folded.isascii():  # ASCII needs no accent folding (and most text is ASCII)
+        folded = unicodedata.normalize("NFKD", folded)
+        folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
     words = [_IRREGULAR.get(w, w) for w in _NON_WORD.split(_APOSTROPHES.sub("", folded)) if w and w not in STOPWORDS]
     # Doubled letters are a common transliteration variant (Liwa / Liwaa); fold them.
     return [_REPEATS.sub(r"\1", stem) for stem in _stemmer().stemWords(words)]
@@ -129,56 +144,156 @@ def _deletions(term: str) -> set[str]:
     return {term[:i] + term[i + 1 :] for i in range(len(term))}
 
 
-class LexicalIndex:
-    """BM25 over passages plus what abstention needs: each passage's term set and IDFs.
+def ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """``starts[i] .. starts[i] + sizes[i]`` for every ``i``, concatenated (no Python loop)."""
+    starts = np.asarray(starts, dtype=np.int64)
+    sizes = np.asarray(sizes, dtype=np.int64)
+    total = int(sizes.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return np.repeat(starts, sizes) + (np.arange(total, dtype=np.int64) - offsets)
 
-    Args:
-        texts: the lexical text of each passage (its words and its context's).
+
+class LexicalIndex:
+    """BM25 over passages plus what abstention needs: each passage's terms and their IDFs.
+
+    Row ``i`` holds the distinct term ids of passage ``i`` (ascending) and their counts:
+    ``term_ids[ptr[i]:ptr[i + 1]]`` and ``tf[...]``; ``vocab[id]`` is the term. Build one
+    with ``LexicalIndex.build(texts)``, then ``update`` or ``save``/``load`` it.
     """
 
-    def __init__(self, texts: Sequence[str]) -> None:
-        import bm25s
-
-        # Terms are interned: a corpus repeats the same few thousand words millions of
-        # times, and one string object per distinct term keeps 100k passages in memory.
-        vocabulary: dict[str, str] = {}
-        docs = [[vocabulary.setdefault(term, term) for term in terms(t)] for t in texts]
-        self.sets = [frozenset(d) for d in docs]
-        self.df: Counter[str] = Counter()
-        for s in self.sets:
-            self.df.update(s)
-        self.n = len(docs)
-        self._bm25 = bm25s.BM25()
-        if self.n:
-            self._bm25.index([d or [""] for d in docs], show_progress=False)
-        del docs  # bm25s keeps its own token ids; only the term sets are needed later
-        # Deletion neighbourhoods find index terms one edit from a query term in O(len).
-        self._neighbours: dict[str, set[str]] = defaultdict(set)
-        for term in self.df:
+    def __init__(self, vocab: list[str], ptr: np.ndarray, term_ids: np.ndarray, tf: np.ndarray) -> None:
+        self.vocab = vocab
+        self.ids = {term: i for i, term in enumerate(vocab)}
+        self.ptr = np.asarray(ptr, dtype=np.int64)
+        self.term_ids = np.asarray(term_ids, dtype=np.int32)
+        self.tf = np.asarray(tf, dtype=np.int32)
+        self.n = len(self.ptr) - 1
+        self.df = np.bincount(self.term_ids, minlength=len(vocab)).astype(np.int64)
+        # BM25 contributions, precomputed per (term, passage) and grouped by term, so a
+        # query sums a few posting lists (as bm25s does with its sparse matrix).
+        row = np.repeat(np.arange(self.n, dtype=np.int32), np.diff(self.ptr))
+        # An empty passage counts as one (empty) token, as bm25s indexes it.
+        length = np.maximum(np.bincount(row, weights=self.tf, minlength=self.n), 1.0)
+        idf = np.log1p((self.n - self.df + 0.5) / (self.df + 0.5))
+        tf = self.tf.astype(np.float64)
+        norm = K1 * (1 - B + B * length[row] / (length.mean() if self.n else 1.0))
+        order = np.argsort(self.term_ids, kind="stable")
+        self._post_rows = row[order]
+        self._post_scores = (idf[self.term_ids] * tf / (tf + norm)).astype(np.float32)[order]
+        self._post_ptr = np.concatenate([[0], np.cumsum(self.df)])
+        # Deletion neighbourhoods (hashed, sorted) find index terms one edit from a query
+        # term in O(len): a few binary searches, whatever the vocabulary's size.
+        keys: list[int] = []
+        owners: list[int] = []
+        for i, term in enumerate(vocab):
             if len(term) >= VARIANT_MIN_LENGTH:
                 for key in _deletions(term) | {term}:
-                    self._neighbours[key].add(term)
+                    keys.append(hash(key))
+                    owners.append(i)
+        by_key = np.argsort(np.array(keys, dtype=np.int64), kind="stable")
+        self._neighbour_keys = np.array(keys, dtype=np.int64)[by_key]
+        self._neighbour_terms = np.array(owners, dtype=np.int32)[by_key]
+
+    # -- building ----------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> LexicalIndex:
+        """The index of ``texts`` (one per passage)."""
+        vocabulary: dict[str, int] = {}
+        ptr, term_ids, tf = _analyse(texts, vocabulary)
+        return cls(list(vocabulary), ptr, term_ids, tf)
+
+    def update(self, keep: np.ndarray, texts: Sequence[str]) -> LexicalIndex:
+        """A new index: the rows where ``keep`` is true, then ``texts`` analysed and appended.
+
+        Only ``texts`` are analysed; terms no passage uses any more leave the vocabulary.
+        """
+        keep = np.asarray(keep, dtype=bool)
+        sizes = np.diff(self.ptr)[keep]
+        kept = ranges(self.ptr[:-1][keep], sizes)
+        vocabulary = dict(self.ids)
+        new_ptr, new_ids, new_tf = _analyse(texts, vocabulary)
+        term_ids = np.concatenate([self.term_ids[kept], new_ids])
+        tf = np.concatenate([self.tf[kept], new_tf])
+        ptr = np.concatenate([[0], np.cumsum(np.concatenate([sizes, np.diff(new_ptr)]))])
+        used = np.bincount(term_ids, minlength=len(vocabulary)) > 0
+        renumber = (np.cumsum(used) - 1).astype(np.int32)  # keeps the order, so rows stay sorted
+        vocab = [term for term, u in zip(vocabulary, used, strict=True) if u]
+        return LexicalIndex(vocab, ptr, renumber[term_ids], tf)
+
+    # -- persistence -------------------------------------------------------------------
+
+    def save(self, folder: Path, name: str = "lexical") -> list[str]:
+        """Write the index as ``name.*`` files in ``folder``; returns their names."""
+        vocab = {"analyzer": ANALYZER, "terms": self.vocab}
+        (folder / f"{name}.vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+        np.save(folder / f"{name}.ptr.npy", self.ptr, allow_pickle=False)
+        np.save(folder / f"{name}.terms.npy", self.term_ids, allow_pickle=False)
+        np.save(folder / f"{name}.tf.npy", self.tf, allow_pickle=False)
+        return [f"{name}.{suffix}" for suffix in FILES]
+
+    @classmethod
+    def load(cls, folder: Path, name: str = "lexical") -> LexicalIndex | None:
+        """The index saved in ``folder``, or ``None`` when it was made by another analyzer
+        (then it must be rebuilt from the passages).
+
+        Raises:
+            ValueError: the files are malformed or do not line up.
+        """
+        vocab = json.loads((folder / f"{name}.vocab.json").read_text(encoding="utf-8"))
+        if not isinstance(vocab, dict) or not isinstance(vocab.get("terms"), list):
+            raise ValueError(f"{name}.vocab.json is not a vocabulary")
+        if vocab.get("analyzer") != ANALYZER:
+            return None
+        ptr = np.load(folder / f"{name}.ptr.npy", allow_pickle=False)
+        term_ids = np.load(folder / f"{name}.terms.npy", allow_pickle=False)
+        tf = np.load(folder / f"{name}.tf.npy", allow_pickle=False)
+        terms_list = vocab["terms"]
+        if (
+            ptr.ndim != 1
+            or len(ptr) == 0
+            or ptr[0] != 0
+            or np.any(np.diff(ptr) < 0)
+            or ptr[-1] != len(term_ids)
+            or len(tf) != len(term_ids)
+            or (len(term_ids) and (term_ids.min() < 0 or term_ids.max() >= len(terms_list) or tf.min() < 1))
+            or not all(isinstance(t, str) for t in terms_list)
+        ):
+            raise ValueError(f"the {name} files do not line up")
+        return cls(terms_list, ptr, term_ids, tf)
+
+    # -- querying ----------------------------------------------------------------------
 
     def expand(self, query_terms: Sequence[str]) -> dict[str, set[str]]:
         """Each query term and the index terms that count as it (itself and its spelling variants)."""
         expanded: dict[str, set[str]] = {}
         for term in dict.fromkeys(query_terms):
-            found = {term} if term in self.df else set()
-            if len(term) >= VARIANT_MIN_LENGTH - 1:
-                for key in _deletions(term) | {term}:
-                    found |= {v for v in self._neighbours.get(key, ()) if _one_edit(term, v)}
+            found = {term} if term in self.ids else set()
+            if len(term) >= VARIANT_MIN_LENGTH - 1 and len(self._neighbour_keys):
+                keys = np.array([hash(key) for key in _deletions(term) | {term}], dtype=np.int64)
+                lo = np.searchsorted(self._neighbour_keys, keys, side="left")
+                hi = np.searchsorted(self._neighbour_keys, keys, side="right")
+                for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
+                    found.update(
+                        v for v in (self.vocab[i] for i in self._neighbour_terms[a:b].tolist()) if _one_edit(term, v)
+                    )
             expanded[term] = found
         return expanded
 
     def idf(self, term: str) -> float:
-        return math.log(1 + (self.n - self.df.get(term, 0) + 0.5) / (self.df.get(term, 0) + 0.5))
+        df = int(self.df[self.ids[term]]) if term in self.ids else 0
+        return math.log(1 + (self.n - df + 0.5) / (df + 0.5))
 
     def bm25(self, weights: list[tuple[set[str], float]]) -> np.ndarray:
         """BM25 score of every passage for the expanded query (see ``weights``)."""
-        tokens = sorted({v for variants, _ in weights for v in variants})
-        if not self.n or not tokens:
+        ids = sorted({self.ids[v] for variants, _ in weights for v in variants if v in self.ids})
+        if not self.n or not ids:
             return np.zeros(self.n, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+        rows = np.concatenate([self._post_rows[self._post_ptr[i] : self._post_ptr[i + 1]] for i in ids])
+        scores = np.concatenate([self._post_scores[self._post_ptr[i] : self._post_ptr[i + 1]] for i in ids])
+        return np.bincount(rows, weights=scores, minlength=self.n).astype(np.float32)
 
     def weights(self, expanded: dict[str, set[str]]) -> list[tuple[set[str], float]]:
         """Each query term's variants with its share of the query's IDF mass (shares sum to 1).
@@ -194,6 +309,47 @@ class LexicalIndex:
     def coverage(self, weights: list[tuple[set[str], float]], present: set[str]) -> float:
         """IDF-weighted share of the query's terms found in ``present`` (0..1)."""
         return sum(w for variants, w in weights if not variants.isdisjoint(present))
+
+    def coverage_of(self, weights: list[tuple[set[str], float]], rows: np.ndarray) -> np.ndarray:
+        """``coverage`` of each passage in ``rows``, from its stored terms."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.zeros(len(rows), dtype=np.float32)
+        sizes = self.ptr[rows + 1] - self.ptr[rows]
+        present = self.term_ids[ranges(self.ptr[rows], sizes)]
+        owner = np.repeat(np.arange(len(rows)), sizes)
+        for variants, weight in weights:
+            ids = [self.ids[v] for v in variants if v in self.ids]
+            if ids and weight:
+                covered = np.zeros(len(rows), dtype=bool)
+                covered[owner[np.isin(present, ids)]] = True
+                out += np.float32(weight) * covered
+        return out
+
+    def terms_of(self, row: int) -> np.ndarray:
+        """The distinct term ids of passage ``row``, ascending."""
+        return self.term_ids[self.ptr[row] : self.ptr[row + 1]]
+
+
+def _analyse(texts: Sequence[str], vocabulary: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each text's distinct term ids (ascending) and counts, as CSR arrays; new terms are
+    added to ``vocabulary``."""
+    ptr = array("q", [0])
+    term_ids = array("i")
+    tf = array("i")
+    for text in texts:
+        counts: dict[int, int] = {}
+        for term in terms(text):
+            i = vocabulary.setdefault(term, len(vocabulary))
+            counts[i] = counts.get(i, 0) + 1
+        for i in sorted(counts):
+            term_ids.append(i)
+            tf.append(counts[i])
+        ptr.append(len(term_ids))
+    return (
+        np.frombuffer(ptr, dtype=np.int64).copy(),
+        np.frombuffer(term_ids, dtype=np.int32).copy(),
+        np.frombuffer(tf, dtype=np.int32).copy(),
+    )
 
 
 def _one_edit(a: str, b: str) -> bool:

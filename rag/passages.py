@@ -325,12 +325,18 @@ def contexts(passages: Sequence[Passage]) -> list[str]:
     The context is embedded and indexed with the passage; the quote stays the passage alone.
     """
     out = []
-    for i, p in enumerate(passages):
+    prev = None
+    for p in passages:
         parts = [p.heading] if p.heading else []
         first = p.text.lstrip("\"'“‘( ").split(maxsplit=1)[:1]
-        prev = passages[i - 1] if i else None
         if first and first[0].lower().strip(",.;:") in _ANAPHORS and prev is not None and prev.doc_id == p.doc_id:
             s, e = prev.sentences[-1] if prev.sentences else (prev.start, prev.end)
             parts.append(prev.text[s - prev.start : e - prev.start])
         out.append("\n".join(parts))
+        prev = p
     return out
+
+
+def lexical_texts(passages: Sequence[Passage]) -> list[str]:
+    """What BM25 indexes for each passage: its context (see ``contexts``) and its text."""
+    return [f"{c}\n{p.text}" for c, p in zip(contexts(passages), passages, strict=True)]

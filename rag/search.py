@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import Settings
-from .lexical import LexicalIndex, terms
-from .passages import contexts
+from .lexical import ranges, terms
 from .store import Snapshot
 from .types import Span
 
@@ -86,17 +85,13 @@ def retrieval_text(question: str, history: list[str] | None) -> str:
 
 
 class SearchIndex:
-    """A snapshot plus what searching it needs (BM25, contexts), built once per snapshot."""
+    """A snapshot plus what searching it needs (row bounds, caches), made once per snapshot."""
 
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
-        passages = snapshot.passages
-        self.contexts = contexts(passages)
-        self.lexical = LexicalIndex([f"{c}\n{p.text}" for c, p in zip(self.contexts, passages, strict=True)])
-        self.rows_by_doc: dict[str, list[int]] = {}
-        for row, p in enumerate(passages):
-            self.rows_by_doc.setdefault(p.doc_id, []).append(row)
-        n = np.arange(len(passages) + 1)
+        self.lexical = snapshot.lexical
+        self.rows_by_doc = snapshot.passages.rows_by_document()
+        n = np.arange(len(snapshot.passages) + 1)
         self._window_bounds = np.searchsorted(snapshot.window_owner, n)
         self._sentence_bounds = np.searchsorted(snapshot.sentence_owner, n)
         # Filled on demand: term sets of a passage's sentences (for highlights), and
@@ -117,7 +112,7 @@ class SearchIndex:
         """The term set of each sentence of passage ``row`` (cached)."""
         cached = self._sentence_terms.get(row)
         if cached is None:
-            if len(self._sentence_terms) > 20_000:  # bounded: a large corpus is never cached whole
+            if len(self._sentence_terms) > 4096:  # bounded: a large corpus is never cached whole
                 self._sentence_terms.clear()
             p = self.snapshot.passages[row]
             cached = [set(terms(p.text[s - p.start : e - p.start])) for s, e in p.sentences]
@@ -155,8 +150,7 @@ class SearchIndex:
         sentence = self._best(snap.sentences, self._sentence_bounds, rows, query.vector)
         top = float(bm25.max())
         lexical = bm25[rows] / top if top > 0 else np.zeros(len(rows), dtype=np.float32)
-        sets = self.lexical.sets
-        coverage = np.array([self.lexical.coverage(weights, sets[r]) for r in rows], dtype=np.float32)
+        coverage = self.lexical.coverage_of(weights, rows)
         score = fuse(paragraph, sentence, lexical, coverage, settings)
         order = np.lexsort((rows, -score))[:limit]
         return [
@@ -242,9 +236,7 @@ class SearchIndex:
         has = sizes > 0
         if not has.any():
             return best
-        ids = np.repeat(starts[has], sizes[has]) + (
-            np.arange(sizes[has].sum()) - np.repeat(np.cumsum(sizes[has]) - sizes[has], sizes[has])
-        )
+        ids = ranges(starts[has], sizes[has])
         scores = index.vectors(ids) @ vector
         best[has] = np.maximum.reduceat(scores, np.concatenate([[0], np.cumsum(sizes[has])[:-1]]))
         return best

@@ -10,6 +10,8 @@ Layout of the index folder::
         sentences.vec.npy    sentence vectors              sentences.npy  their passage rows
         *.keys.npy           content hash of each vector's text (the embedding cache)
         *.ivf.faiss, *.ivf.json   approximate index of a large vector set (see dense.py)
+        lexical.*            each passage's terms and counts (see lexical.py), so that
+                             opening an index analyses no text
 
 A save writes a new generation folder (with its own copy of the manifest),
 fsyncs it, then replaces the manifest (temp file, fsync, ``os.replace``,
@@ -26,6 +28,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,16 +38,21 @@ import numpy as np
 from . import dense
 from .dense import VectorIndex
 from .errors import IndexCorrupt, IndexWriteError, ModelMismatch
+from .lexical import FILES as lexical_files
+from .lexical import LexicalIndex
+from .passage_table import PassageTable
+from .passages import lexical_texts
 from .types import Document, Passage
 
-FORMAT = 3
-READABLE_FORMATS = (1, 2, 3)
+FORMAT = 4
+READABLE_FORMATS = (1, 2, 3, 4)
 MANIFEST = "manifest.json"
 log = logging.getLogger(__name__)
 _FILES_V1 = ("documents.jsonl", "passages.jsonl", "windows.faiss", "windows.npy", "sentences.faiss", "sentences.npy")
 _FILES_V2 = (*_FILES_V1, "windows.keys.npy", "sentences.keys.npy")
+_FILES_V3 = ("documents.jsonl", "passages.jsonl", "windows.npy", "sentences.npy") + _FILES_V2[-2:]
 #: Files every generation of the current format has (the vector files depend on the index kind).
-_FILES = ("documents.jsonl", "passages.jsonl", "windows.npy", "sentences.npy", "windows.keys.npy", "sentences.keys.npy")
+_FILES = (*_FILES_V3, *(f"lexical.{suffix}" for suffix in lexical_files))
 _VECTOR_FILES = {
     f"{kind}.{ext}" for kind in ("windows", "sentences") for ext in ("vec.npy", "ivf.faiss", "ivf.json", "qdrant.json")
 }
@@ -62,7 +70,7 @@ class Snapshot:
     model_id: str
     dim: int
     documents: dict[str, Document]
-    passages: tuple[Passage, ...]
+    passages: Sequence[Passage]
     windows: VectorIndex
     window_owner: np.ndarray
     sentences: VectorIndex
@@ -75,6 +83,17 @@ class Snapshot:
     #: ``sentences``: the embedding cache. Zero where unknown (indexes of format 1).
     window_keys: np.ndarray | None = field(default=None, compare=False)
     sentence_keys: np.ndarray | None = field(default=None, compare=False)
+    #: The passages' terms for BM25; built from the passages when not given.
+    lexical: LexicalIndex | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        # Passages are held as columns over the documents' texts (see passage_table.py).
+        if not isinstance(self.passages, PassageTable):
+            object.__setattr__(self, "passages", PassageTable.build(self.passages, self.documents))
+        if self.lexical is None:
+            object.__setattr__(self, "lexical", LexicalIndex.build(lexical_texts(self.passages)))
+        if self.lexical.n != len(self.passages):
+            raise ValueError(f"the lexical index has {self.lexical.n} rows for {len(self.passages)} passages")
 
     @classmethod
     def empty(cls, model_id: str, dim: int, backend: str = "faiss", location: str = "") -> Snapshot:
@@ -164,7 +183,8 @@ def _load_generation(index_dir: Path, manifest: dict) -> Snapshot:
         dim = int(manifest["dim"])
         listed = set(files)
         if manifest["format"] >= 3:
-            valid = set(_FILES) <= listed <= set(_FILES) | _VECTOR_FILES
+            required = set(_FILES if manifest["format"] >= 4 else _FILES_V3)
+            valid = required <= listed <= required | _VECTOR_FILES
             valid = valid and all({f"{k}.vec.npy", f"{k}.qdrant.json"} & listed for k in ("windows", "sentences"))
         else:
             valid = listed == set(_FILES_V2 if manifest["format"] == 2 else _FILES_V1)
@@ -177,10 +197,16 @@ def _load_generation(index_dir: Path, manifest: dict) -> Snapshot:
             if path.stat().st_size != meta["bytes"] or _sha256(path) != meta["sha256"]:
                 raise IndexCorrupt(f"{path} does not match its checksum in the manifest (truncated or altered)")
         documents = {d["id"]: Document(**d) for d in _read_jsonl(gen_dir / "documents.jsonl")}
-        passages = tuple(
-            Passage(**{**p, "sentences": tuple(tuple(s) for s in p["sentences"])})
-            for p in _read_jsonl(gen_dir / "passages.jsonl")
+        passages = PassageTable.build(
+            (
+                Passage(**{**p, "sentences": tuple(tuple(s) for s in p["sentences"])})
+                for p in _iter_jsonl(gen_dir / "passages.jsonl")
+            ),
+            documents,
         )
+        # Saved terms are read, not re-analysed; indexes of format 1-3 (or of another
+        # analyzer version) have them rebuilt from the passages, once.
+        lexical = LexicalIndex.load(gen_dir) if "lexical.vocab.json" in listed else None
         window_owner = np.load(gen_dir / "windows.npy", allow_pickle=False)
         sentence_owner = np.load(gen_dir / "sentences.npy", allow_pickle=False)
         windows = dense.load(gen_dir, "windows", dim, listed)
@@ -204,6 +230,7 @@ def _load_generation(index_dir: Path, manifest: dict) -> Snapshot:
             checksum=manifest["checksum"],
             window_keys=window_keys,
             sentence_keys=sentence_keys,
+            lexical=lexical,
         )
         _verify(snapshot, manifest["counts"])
     except IndexCorrupt:
@@ -255,7 +282,8 @@ def _write_generation(gen_dir: Path, snapshot: Snapshot, generation: int) -> dic
     gen_dir.mkdir()
     _write_jsonl(gen_dir / "documents.jsonl", (asdict(d) for d in snapshot.documents.values()))
     _write_jsonl(gen_dir / "passages.jsonl", (asdict(p) for p in snapshot.passages))
-    names = [*_FILES]
+    names = [*_FILES_V3]
+    names += snapshot.lexical.save(gen_dir, "lexical")
     names += snapshot.windows.save(gen_dir, "windows")
     names += snapshot.sentences.save(gen_dir, "sentences")
     np.save(gen_dir / "windows.npy", np.asarray(snapshot.window_owner, dtype=np.int64), allow_pickle=False)
@@ -330,10 +358,7 @@ def _verify(snapshot: Snapshot, counts: dict[str, int]) -> None:
             raise IndexCorrupt("vector owners point outside the passage list")
     if n and len(np.unique(snapshot.window_owner)) != n:
         raise IndexCorrupt("some passages have no vector")
-    for p in snapshot.passages:
-        doc = snapshot.documents.get(p.doc_id)
-        if doc is None or doc.text[p.start : p.end] != p.text:
-            raise IndexCorrupt(f"passage {p.doc_id} ¶{p.paragraph} does not match its document's text")
+    # Each passage's text was checked against its document when the table was built.
 
 
 def _remove_old_generations(index_dir: Path, keep: set[str]) -> None:
@@ -347,8 +372,14 @@ def _remove_old_generations(index_dir: Path, keep: set[str]) -> None:
 
 
 def _read_jsonl(path: Path) -> list[dict]:
+    return list(_iter_jsonl(path))
+
+
+def _iter_jsonl(path: Path) -> Iterator[dict]:
     with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
 
 
 def _write_jsonl(path: Path, records) -> None:

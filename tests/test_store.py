@@ -42,6 +42,10 @@ def test_manifest_records_model_counts_and_checksums(built: Engine):
         "sentences.npy",
         "windows.keys.npy",
         "sentences.keys.npy",
+        "lexical.vocab.json",
+        "lexical.ptr.npy",
+        "lexical.terms.npy",
+        "lexical.tf.npy",
     }
     assert all(len(meta["sha256"]) == 64 for meta in manifest["files"].values())
 
@@ -107,3 +111,47 @@ def test_each_save_is_a_new_generation_and_old_ones_are_pruned(built: Engine, tm
     folders = sorted(p.name for p in built.index_dir.glob("gen-*"))
     assert folders == ["gen-000003", "gen-000004"]  # current + one fallback
     assert not (built.index_dir / "manifest.json.tmp").exists()
+
+
+def test_opening_reads_the_saved_terms_and_analyses_no_text(built: Engine, monkeypatch):
+    import rag.lexical
+
+    def no_analysis(text):
+        raise AssertionError("opening an index must not analyse passages")
+
+    monkeypatch.setattr(rag.lexical, "terms", no_analysis)
+    loaded = store.load(built.index_dir)
+    assert loaded.lexical.vocab == built._index.snapshot.lexical.vocab
+
+
+def test_an_index_saved_before_terms_were_saved_is_read(built: Engine):
+    """Format 3 had no lexical files: its terms are rebuilt from the passages on load."""
+    manifest = json.loads((built.index_dir / "manifest.json").read_text())
+    gen = built.index_dir / manifest["folder"]
+    for name in [n for n in manifest["files"] if n.startswith("lexical.")]:
+        (gen / name).unlink()
+        del manifest["files"][name]
+    manifest["format"] = 3
+    for path in (built.index_dir / "manifest.json", gen / "manifest.json"):
+        path.write_text(json.dumps(manifest))
+    loaded = store.load(built.index_dir)
+    assert loaded.notice == ""
+    assert sorted(loaded.lexical.vocab) == sorted(built._index.snapshot.lexical.vocab)
+
+
+def test_the_terms_after_adds_and_removes_are_those_of_a_fresh_build(built: Engine, tmp_path: Path):
+    from rag.lexical import LexicalIndex, terms
+    from rag.passages import lexical_texts
+
+    extra = tmp_path / "extra.txt"
+    extra.write_text("Gamma is about grapes.\n\nAnd about zeppelins, once.")
+    built.add([extra])
+    built.remove("a.txt")
+    snapshot = store.load(built.index_dir)
+    fresh = LexicalIndex.build(lexical_texts(snapshot.passages))
+    assert sorted(snapshot.lexical.vocab) == sorted(fresh.vocab) and "alpha" not in snapshot.lexical.ids
+    for question in ("grapes and zeppelins", "bananas boats", "apples"):
+        q = terms(question)
+        assert snapshot.lexical.bm25(snapshot.lexical.weights(snapshot.lexical.expand(q))).tolist() == pytest.approx(
+            fresh.bm25(fresh.weights(fresh.expand(q))).tolist()
+        )
