@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 
 #: Ingestion of more documents than this shows a progress bar.
 PROGRESS_MIN_DOCUMENTS = 5
-_ENCODE_CHUNK = 64
+#: Texts handed to the embedder at a time (it groups them by length into its own batches).
+_ENCODE_CHUNK = 256
 
 Progress = Callable[[float, str], None]
 

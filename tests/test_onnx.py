@@ -54,6 +54,17 @@ def test_export_reproduces_the_model_on_real_text(exported: Path, torch_embedder
     assert meta["min_cosine"] >= 0.9999
 
 
+def test_batches_grouped_by_length_give_each_text_its_own_vector(exported: Path):
+    """Texts are regrouped by token length inside a call: the order of the answer and
+    every vector must be as if each text were encoded alone."""
+    onnx = OnnxEmbedder(cache_folder(exported, BUNDLED_MODEL_ID, int8=False), batch_size=5, batch_tokens=300)
+    texts = _seed_texts()[:30][::-1] + ["", "x", " ".join(["word"] * 400)]  # mixed lengths, one truncated
+    together = onnx.encode_documents(texts)
+    alone = np.concatenate([onnx.encode_documents([t]) for t in texts])
+    assert together.shape == (len(texts), 384)
+    assert np.sum(together * alone, axis=1).min() >= 0.99999
+
+
 def test_cached_export_is_loaded_without_torch(exported: Path):
     script = (
         "import sys\n"
