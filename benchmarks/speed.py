@@ -240,6 +240,7 @@ def query_child(index_dir: str, questions_file: str) -> None:
         "p50": float(np.percentile(shipped, 50)),
         "p95": float(np.percentile(shipped, 95)),
         "rss_mib": rss,
+        "rss_file_mib": _status_mib("RssFile"),
     }
     approximate = [s for s in (snap.windows, snap.sentences) if s.kind != "flat"]
     if approximate:
@@ -266,11 +267,19 @@ def query_child(index_dir: str, questions_file: str) -> None:
 def _peak_rss_mib() -> float:
     """This process's peak resident memory. VmHWM, not ru_maxrss: the latter keeps the
     parent's peak across fork and exec, and the parent here has loaded torch."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return _status_mib("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _status_mib(field: str) -> float:
+    """A memory figure of this process now, from /proc/self/status (0 where unavailable)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(f"{field}:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def _latencies(engine: Engine, questions: list[str]) -> list[float]:
@@ -407,15 +416,16 @@ def print_report(report: dict) -> None:
     print("\nQuery: Engine.ask, k=5, SQuAD questions, one fresh process per corpus")
     print(
         "| corpus | passages | vectors (windows/sentences) | index | p50 ms | p95 ms | exact p50/p95 ms "
-        "| recall@10 | open s | peak RSS MiB |"
+        "| recall@10 | open s | peak RSS MiB | mapped files MiB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, q in report["query"].items():
         exact = f"{q['exact_p50']:.1f} / {q['exact_p95']:.1f}" if "exact_p50" in q else "(same)"
         recall = f"{q['recall']:.3f}" if "recall" in q else "1 (exact)"
         print(
             f"| {name} | {q['passages']:,} | {q['windows']:,} / {q['sentences']:,} | {q['kind']} | {q['p50']:.1f} | "
-            f"{q['p95']:.1f} | {exact} | {recall} | {q['open_s']:.1f} | {q['rss_mib']:.0f} |"
+            f"{q['p95']:.1f} | {exact} | {recall} | {q['open_s']:.1f} | {q['rss_mib']:.0f} | "
+            f"{q.get('rss_file_mib', 0):.0f} |"
         )
     largest = report["query"][max(report["query"], key=lambda k: report["query"][k]["passages"])]
     print(

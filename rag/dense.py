@@ -179,14 +179,13 @@ class IVFIndex(_Rows):
         n = len(vectors)
         nlist = max(8, min(4096, int(math.sqrt(n))))
         if trained is None or trained.nlist * 8 < nlist or trained.nlist > 2 * nlist:
-            quantizer = faiss.IndexFlatIP(dim)
-            trained = faiss.IndexIVFScalarQuantizer(
-                quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+            index = faiss.IndexIVFScalarQuantizer(
+                faiss.IndexFlatIP(dim), dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
             )
             sample = vectors[np.random.default_rng(0).choice(n, size=min(n, nlist * 64), replace=False)]
-            trained.train(np.ascontiguousarray(sample))
-        index = faiss.clone_index(trained)
-        index.reset()
+            index.train(np.ascontiguousarray(sample))
+        else:
+            index = _untrained_copy(trained)
         for lo in range(0, n, 65536):
             index.add(np.ascontiguousarray(vectors[lo : lo + 65536]))
         nprobe, recall = _calibrate(index, vectors)
@@ -214,6 +213,25 @@ class IVFIndex(_Rows):
         meta = {"kind": self.kind, "nprobe": self.nprobe, "recall_at_10": self.recall}
         (folder / f"{name}.ivf.json").write_text(json.dumps(meta), encoding="utf-8")
         return [f"{name}.vec.npy", f"{name}.ivf.faiss", f"{name}.ivf.json"]
+
+
+def _untrained_copy(trained):
+    """An empty IVF-SQ8 index with the centroids and quantiser ranges of ``trained``.
+
+    Built field by field because ``faiss.clone_index`` cannot copy the memory-mapped
+    inverted lists of an index opened from disk (and would copy all its codes)."""
+    faiss = _faiss()
+    index = faiss.IndexIVFScalarQuantizer(
+        faiss.clone_index(trained.quantizer),
+        trained.d,
+        trained.nlist,
+        faiss.ScalarQuantizer.QT_8bit,
+        faiss.METRIC_INNER_PRODUCT,
+    )
+    faiss.copy_array_to_vector(faiss.vector_to_array(trained.sq.trained), index.sq.trained)
+    index.by_residual = trained.by_residual
+    index.is_trained = True
+    return index
 
 
 def _calibrate(index, vectors: np.ndarray) -> tuple[int, float]:
@@ -276,7 +294,9 @@ def load(folder: Path, name: str, dim: int, files: set[str]) -> VectorIndex:
         if f"{name}.ivf.faiss" not in files:
             return FlatIndex(dim, vectors)
         meta = json.loads((folder / f"{name}.ivf.json").read_text(encoding="utf-8"))
-        index = faiss.read_index(str(folder / f"{name}.ivf.faiss"))
+        # The codes are memory-mapped too: opening reads nothing, and the pages are shared
+        # (and reclaimable) page cache rather than the process's own memory.
+        index = faiss.read_index(str(folder / f"{name}.ivf.faiss"), faiss.IO_FLAG_MMAP)
     except IndexCorrupt:
         raise
     except (OSError, ValueError, RuntimeError, KeyError) as exc:

@@ -117,6 +117,21 @@ def test_save_and_load_round_trip_without_rebuilding(backend: str, tmp_path: Pat
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_an_index_loaded_from_disk_takes_updates(backend: str, tmp_path: Path):
+    """A loaded index (memory-mapped rows and codes) updates like the one that was saved."""
+    vectors = _clustered(2500)
+    index = _make(backend, vectors)
+    loaded = dense.load(tmp_path, "windows", DIM, set(index.save(tmp_path, "windows")))
+    mask = np.arange(2500) % 4 != 0
+    extra = _clustered(300, seed=5)
+    from_disk = loaded.update(mask, extra, _threshold(backend))
+    in_memory = index.update(mask, extra, _threshold(backend))
+    queries = _near(np.concatenate([vectors[mask], extra]), 50, seed=6)
+    assert np.array_equal(from_disk.search(queries, 10)[1], in_memory.search(queries, 10)[1])
+    assert len(loaded) == 2500  # the loaded one is untouched
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_empty_and_small_indexes(backend: str):
     empty = dense.empty(DIM, "qdrant", QDRANT_DIR) if backend == "qdrant" else dense.FlatIndex(DIM)
     scores, rows = empty.search(_clustered(2), 5)
