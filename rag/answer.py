@@ -57,7 +57,7 @@ def _with_other_sources(
     "how many").
     """
     passages = index.snapshot.passages
-    top_doc = passages[top.row].doc_id
+    top_doc = passages.doc_id(top.row)
     wanted = answer_type(question)
     # Sources disagree on facts (dates, counts) in words the question may not use:
     # for such questions a weaker match qualifies if it holds a fact of that kind.
@@ -65,7 +65,7 @@ def _with_other_sources(
     others = [
         h
         for h in hits
-        if passages[h.row].doc_id != top_doc
+        if passages.doc_id(h.row) != top_doc
         and h.score >= floor
         and (wanted is None or wanted.search(passages[h.row].text))
     ]

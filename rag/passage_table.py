@@ -160,7 +160,8 @@ class PassageTable(Sequence[Passage]):
             counts.append(len(p.sentences))
             spans.extend(p.sentences)
         if not doc:
-            return PassageTable(documents, *self._columns())
+            columns = (self.doc, self.paragraph, self.start, self.end, self.headings, self.heading)
+            return PassageTable(documents, self.doc_ids, *columns, self.sentence_ptr, self.sentences)
         new_spans = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
         return PassageTable(
             documents,
@@ -173,17 +174,4 @@ class PassageTable(Sequence[Passage]):
             np.concatenate([self.heading, np.asarray(heading, dtype=np.int32)]),
             np.concatenate([self.sentence_ptr, self.sentence_ptr[-1] + np.cumsum(counts)]),
             np.concatenate([self.sentences, new_spans]),
-        )
-
-    def _columns(self) -> tuple:
-        return (
-            self.doc_ids,
-            self.doc,
-            self.paragraph,
-            self.start,
-            self.end,
-            self.headings,
-            self.heading,
-            self.sentence_ptr,
-            self.sentences,
         )
