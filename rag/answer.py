@@ -90,7 +90,7 @@ def _merge_duplicates(hits: list[Hit], index: SearchIndex, settings: Settings, k
     for hit in hits:
         for lead, duplicates in groups:
             a, b = lexical.terms_of(lead.row), lexical.terms_of(hit.row)
-            shared = len(np.intersect1d(a, b, assume_unique=True)) if len(a) and len(b) else 0
+            shared = len(np.intersect1d(a, b, assume_unique=True))
             if shared and shared / (len(a) + len(b) - shared) >= settings.duplicate_overlap:
                 duplicates.append(hit)
                 break

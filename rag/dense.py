@@ -218,8 +218,7 @@ class IVFIndex(_Rows):
 def _untrained_copy(trained):
     """An empty IVF-SQ8 index with the centroids and quantiser ranges of ``trained``.
 
-    Built field by field: ``faiss.clone_index`` would copy every code only to drop them,
-    and cannot copy memory-mapped inverted lists at all."""
+    Built field by field: ``faiss.clone_index`` would copy every code only to drop them."""
     faiss = _faiss()
     index = faiss.IndexIVFScalarQuantizer(
         faiss.clone_index(trained.quantizer),

@@ -212,7 +212,7 @@ class LexicalIndex:
         """
         keep = np.asarray(keep, dtype=bool)
         sizes = np.diff(self.ptr)[keep]
-        kept = ranges(self.ptr[:-1][keep], sizes)
+        kept = np.repeat(keep, np.diff(self.ptr))  # the entries of the kept rows
         vocabulary = dict(self.ids)
         new_ptr, new_ids, new_tf = _analyse(texts, vocabulary)
         term_ids = np.concatenate([self.term_ids[kept], new_ids])

@@ -50,7 +50,14 @@ MANIFEST = "manifest.json"
 log = logging.getLogger(__name__)
 _FILES_V1 = ("documents.jsonl", "passages.jsonl", "windows.faiss", "windows.npy", "sentences.faiss", "sentences.npy")
 _FILES_V2 = (*_FILES_V1, "windows.keys.npy", "sentences.keys.npy")
-_FILES_V3 = ("documents.jsonl", "passages.jsonl", "windows.npy", "sentences.npy") + _FILES_V2[-2:]
+_FILES_V3 = (
+    "documents.jsonl",
+    "passages.jsonl",
+    "windows.npy",
+    "sentences.npy",
+    "windows.keys.npy",
+    "sentences.keys.npy",
+)
 #: Files every generation of the current format has (the vector files depend on the index kind).
 _FILES = (*_FILES_V3, *(f"lexical.{suffix}" for suffix in lexical_files))
 _VECTOR_FILES = {
@@ -204,13 +211,13 @@ def _load_generation(index_dir: Path, manifest: dict) -> Snapshot:
             ),
             documents,
         )
-        # Saved terms are read, not re-analysed; indexes of format 1-3 (or of another
-        # analyzer version) have them rebuilt from the passages, once.
+        # Saved terms are read, not re-analysed. Indexes of format 1-3, or terms of another
+        # analyzer version, are rebuilt from the passages at each open until the next save.
         lexical = LexicalIndex.load(gen_dir) if "lexical.vocab.json" in listed else None
         if lexical is None:
             log.info(
-                "%s has no saved terms (index format %s): they are rebuilt from the passages at each open "
-                "until the next change to the index is saved",
+                "%s has no usable saved terms (index format %s): they are rebuilt from the passages "
+                "at each open until the next change to the index is saved",
                 gen_dir,
                 manifest["format"],
             )
