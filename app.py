@@ -6,7 +6,6 @@ import argparse
 import logging
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +21,18 @@ EXAMPLES = [
     "How many Russian helicopters arrived at Palmyra military airport?",
     "Who leads the Fourth Division?",
 ]
+# Download the answer's Markdown from the page itself: nothing is written on the server,
+# so no other session can ever be served this one's answer.
+DOWNLOAD_JS = """(md) => {
+  if (!md) return;
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([md], {type: 'text/markdown;charset=utf-8'}));
+  a.download = 'answer.md';
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+}"""
 # Scroll the source view to the highlighted excerpt once it is shown.
 SCROLL_JS = (
     "() => { setTimeout(() => { const m = document.getElementById('qa-target');"
@@ -42,7 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def open_engine(settings: Settings, docs: Path) -> Engine:
     """Open the index; on first run build it from ``docs``; re-index files changed on disk."""
     engine = Engine.open(settings=settings)  # a damaged index is logged, and shown as a banner
-    if not engine.documents():
+    if not engine.exists:  # an index emptied by its users stays empty
         print(f"First run: indexing {docs} into {settings.index_dir} ...", flush=True)
         started = time.perf_counter()
         report = engine.add([docs], progress=lambda f, what: print(f"  {what} {f:.0%}", flush=True))
@@ -62,8 +73,6 @@ def build_app(engine: Engine):
     """The Gradio Blocks around ``engine``; nothing here ranks or reads documents itself."""
     import gradio as gr
 
-    export_dir = Path(tempfile.mkdtemp(prefix="quote-rag-"))
-
     def doc_rows() -> list[list]:
         return [[d.title, d.id, len(engine.passages(d.id))] for d in engine.documents()]
 
@@ -79,15 +88,13 @@ def build_app(engine: Engine):
         neighbours = [engine.neighbours(e.source, e.start) for e in answer.excerpts]
         transcript = answer_html(answer, neighbours) + transcript  # newest first
         history = [*history, {"question": question, "answer": answer.to_dict()}]
-        export = export_dir / f"answer-{len(history)}.md"
-        export.write_text(answer_markdown(answer), encoding="utf-8")
         choices = [(f"[{i}] {e.title} (¶{e.paragraph})", i - 1) for i, e in enumerate(answer.excerpts, start=1)]
         return (
             "",
             transcript,
             history,
             transcript,
-            gr.update(value=str(export), visible=True),
+            gr.update(visible=True),
             answer_markdown(answer),
             gr.update(choices=choices, value=choices[0][1] if choices else None),
             answer.to_dict(),
@@ -174,7 +181,7 @@ def build_app(engine: Engine):
                     )
                     source = gr.HTML("<em>Ask a question, then pick one of its excerpts.</em>", elem_id="source-view")
                 with gr.Accordion("Export answer", open=False):
-                    download = gr.DownloadButton("Download answer (Markdown)", visible=False)
+                    download = gr.Button("Download answer (Markdown)", visible=False, elem_id="download")
                     markdown = gr.Textbox(label="Answer as Markdown", lines=6, buttons=["copy"], interactive=False)
                 with gr.Accordion("Documents", open=True):
                     docs = gr.Dataframe(
@@ -208,6 +215,7 @@ def build_app(engine: Engine):
             [history, transcript, transcript_html, last_answer],
             api_visibility="private",
         )
+        download.click(None, markdown, None, js=DOWNLOAD_JS, api_visibility="private")
         files.upload(upload, files, [status, docs, sources, removable], api_name="upload")
         remove_button.click(remove, removable, [status, docs, removable, sources], api_name="remove")
         gr.api(api_ask, api_name="ask")

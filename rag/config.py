@@ -75,6 +75,9 @@ class Settings:
     #: Vector sets with at least this many rows are searched with an approximate index
     #: (IVF, 8-bit codes, nprobe calibrated to recall@10 >= .98); smaller ones exactly.
     ann_threshold: int = 50_000
+    #: Seconds between checks for an index saved by another process (a CLI ingest while the
+    #: app serves); a newer one is loaded and served from then on.
+    reload_interval: float = 1.0
     #: A file whose parsing takes longer than this many seconds is refused.
     parse_timeout: float = 120.0
     #: Memory (MB) the parser process may use beyond its start-up size; files needing more are refused.

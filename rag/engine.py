@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -51,8 +52,14 @@ class Engine:
     """Documents in, cited verbatim excerpts out.
 
     Build one with ``Engine.open(index_dir)``. Queries may run from many threads
-    while one writer adds or removes documents: each query reads one immutable
+    while writers add or remove documents: each query reads one immutable
     snapshot, and writers publish a new snapshot only once it is saved.
+
+    Several engines, in one process or many, may share an index folder. A writer
+    parses and embeds without any lock, then takes the folder's writer lock, merges
+    its change into the newest saved index (re-embedding nothing it already
+    embedded) and saves: no writer's documents are ever lost to another's save.
+    Readers switch to an index saved elsewhere within ``settings.reload_interval``.
     """
 
     def __init__(
@@ -61,6 +68,7 @@ class Engine:
         snapshot: Snapshot | None,
         embedder: Embedder | None = None,
         reranker: Reranker | None = None,
+        version: tuple[int, int, int] | None = None,
     ) -> None:
         self.settings = settings
         self.index_dir = Path(settings.index_dir)
@@ -69,6 +77,10 @@ class Engine:
         self._embedder_lock = threading.Lock()
         self._write_lock = threading.RLock()
         self._index = SearchIndex(snapshot) if snapshot is not None else None
+        #: The manifest version the served snapshot was read from (see ``store.version``).
+        self._version = version
+        self._checked = time.monotonic()
+        self._reload_lock = threading.Lock()
         #: How many texts the last add or refresh actually ran through the model.
         self.last_embedded = 0
 
@@ -96,6 +108,7 @@ class Engine:
         settings = settings or Settings.from_env()
         if index_dir is not None:
             settings = replace(settings, index_dir=Path(index_dir))
+        version = store.version(Path(settings.index_dir))  # before the load: a save meanwhile is seen later
         snapshot = store.load(Path(settings.index_dir))
         if snapshot is not None:
             model_id = embedder.model_id if embedder else model_id_for(settings.model, settings.encoder)
@@ -104,7 +117,7 @@ class Engine:
             )
         if reranker is None and settings.reranker:
             reranker = CrossEncoderReranker(settings.reranker)
-        return cls(settings, snapshot, embedder, reranker)
+        return cls(settings, snapshot, embedder, reranker, version)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -128,11 +141,67 @@ class Engine:
     @property
     def notice(self) -> str:
         """Non-empty when the index was damaged and an earlier generation is served."""
-        return self._index.snapshot.notice if self._index is not None else ""
+        index = self._current()
+        return index.snapshot.notice if index is not None else ""
+
+    @property
+    def exists(self) -> bool:
+        """Whether an index was ever saved in the folder (it may hold no document now)."""
+        return self._current() is not None
+
+    def sync(self, force: bool = False) -> bool:
+        """Serve the newest index saved in the folder, by this process or another.
+
+        Cheap when nothing changed (one ``stat``, at most once per
+        ``settings.reload_interval`` unless ``force``). While one thread loads a
+        newer index, the others go on serving the current one.
+
+        Returns:
+            Whether a newer index was loaded.
+
+        Raises:
+            IndexCorrupt, ModelMismatch: only when ``force`` (writers must not merge
+                into an index they cannot read); otherwise logged, and the current
+                index stays in service.
+        """
+        now = time.monotonic()
+        if not force and now - self._checked < self.settings.reload_interval:
+            return False
+        self._checked = now
+        if store.version(self.index_dir) == self._version:
+            return False
+        if not self._reload_lock.acquire(blocking=force):
+            return False  # another thread is loading it
+        try:
+            seen = store.version(self.index_dir)
+            if seen == self._version:
+                return False
+            try:
+                snapshot = store.load(self.index_dir)
+                if snapshot is not None:
+                    model_id = self._embedder.model_id if self._embedder else None
+                    if model_id is not None:
+                        store.check_model({"model_id": snapshot.model_id, "dim": snapshot.dim}, model_id)
+            except RagError as exc:
+                if force:
+                    raise
+                log.warning("kept serving the index loaded before: the newer one cannot be read (%s)", exc)
+                self._version = seen
+                return False
+            self._index = SearchIndex(snapshot) if snapshot is not None else None
+            self._version = seen
+            return True
+        finally:
+            self._reload_lock.release()
+
+    def _current(self) -> SearchIndex | None:
+        self.sync()
+        return self._index
 
     def documents(self) -> list[Document]:
         """The indexed documents, in the order they were added."""
-        return list(self._index.snapshot.documents.values()) if self._index else []
+        index = self._current()
+        return list(index.snapshot.documents.values()) if index else []
 
     def document(self, doc_id: str) -> Document:
         """One indexed document, with its full text.
@@ -140,7 +209,8 @@ class Engine:
         Raises:
             UnknownDocument: no such id.
         """
-        docs = self._index.snapshot.documents if self._index else {}
+        index = self._current()
+        docs = index.snapshot.documents if index else {}
         if doc_id not in docs:
             raise UnknownDocument(f"no document {doc_id!r} in the index")
         return docs[doc_id]
@@ -151,7 +221,7 @@ class Engine:
         Raises:
             UnknownDocument: no such id.
         """
-        index = self._index  # one snapshot for the whole call
+        index = self._current()  # one snapshot for the whole call
         if index is None or doc_id not in index.rows_by_doc:
             raise UnknownDocument(f"no document {doc_id!r} in the index")
         return [index.snapshot.passages[row] for row in index.rows_by_doc[doc_id]]
@@ -185,7 +255,7 @@ class Engine:
         """
         question = " ".join(str(question).split())
         k = self.settings.k if k is None else max(1, int(k))
-        index = self._index  # one snapshot for the whole query, whatever writers do meanwhile
+        index = self._current()  # one snapshot for the whole query, whatever writers do meanwhile
         if not question or index is None or not index.snapshot.passages:
             return Answer(question=question, answered=False)
         text = retrieval_text(question, list(history or []))
@@ -225,15 +295,18 @@ class Engine:
             pairs.extend(iter_files(path))
         return self._add_files(pairs, report, progress)
 
-    def remove(self, doc_id: str) -> None:
-        """Remove a document and its passages from the index.
+    def remove(self, *doc_ids: str) -> None:
+        """Remove documents and their passages from the index, all in one save.
 
         Raises:
-            UnknownDocument: no such id.
+            UnknownDocument: one of the ids is not in the index (nothing is removed).
         """
-        with self._write_lock:
-            self.document(doc_id)
-            self._publish(self._rebuild(self._snapshot(), remove={doc_id}, documents=[], progress=None)[0])
+        with self._write_lock, store.writer_lock(self.index_dir):
+            self.sync(force=True)
+            for doc_id in doc_ids:
+                self.document(doc_id)
+            if doc_ids:
+                self._publish(self._rebuild(self._snapshot(), set(doc_ids), [], progress=None)[0])
 
     def refresh(self, progress: Progress | None = None) -> AddReport:
         """Re-index documents whose file changed on disk since they were indexed.
@@ -251,44 +324,52 @@ class Engine:
         return self._add_files(pairs, report, progress)
 
     def _add_files(self, pairs: list[tuple[Path, str]], report: AddReport, progress: Progress | None) -> AddReport:
-        with self._write_lock:
-            snapshot = self._snapshot() if self._index is not None else None
-            known = snapshot.documents if snapshot is not None else {}
-            loaded: dict[str, Document] = {}
-            parser = sandbox.shared(self.settings.parse_timeout, self.settings.parse_memory_mb)
-            bar = tqdm(pairs, desc="reading", unit="file", disable=len(pairs) <= PROGRESS_MIN_DOCUMENTS)
-            for file, doc_id in bar:
-                if not is_supported(file):
-                    report.refused.append(Refusal(str(file), f"unsupported file type {file.suffix or '(none)'!r}"))
+        self.sync(force=True)
+        known = self._index.snapshot.documents if self._index is not None else {}
+        loaded: dict[str, Document] = {}
+        parser = sandbox.shared(self.settings.parse_timeout, self.settings.parse_memory_mb)
+        bar = tqdm(pairs, desc="reading", unit="file", disable=len(pairs) <= PROGRESS_MIN_DOCUMENTS)
+        for file, doc_id in bar:
+            if not is_supported(file):
+                report.refused.append(Refusal(str(file), f"unsupported file type {file.suffix or '(none)'!r}"))
+                continue
+            old = known.get(doc_id)
+            try:
+                if old is not None and self._unchanged(file, old):
+                    report.unchanged.append(doc_id)
                     continue
-                old = known.get(doc_id)
-                try:
-                    if old is not None and self._unchanged(file, old):
-                        report.unchanged.append(doc_id)
-                        continue
-                    loaded[doc_id] = doc = parser.load(file, doc_id, self.settings.max_file_bytes)
-                    if damaged := doc.text.count("\ufffd"):
-                        report.warnings.append(
-                            Refusal(
-                                str(file),
-                                f"{damaged} character(s) of the text are U+FFFD replacement characters: the text "
-                                "was damaged before it reached here, and quotes show them as \ufffd",
-                            )
+                loaded[doc_id] = doc = parser.load(file, doc_id, self.settings.max_file_bytes)
+                if damaged := doc.text.count("\ufffd"):
+                    report.warnings.append(
+                        Refusal(
+                            str(file),
+                            f"{damaged} character(s) of the text are U+FFFD replacement characters: the text "
+                            "was damaged before it reached here, and quotes show them as \ufffd",
                         )
-                except (RagError, OSError) as exc:
-                    report.refused.append(Refusal(str(file), str(exc)))
-                    continue
-                (report.updated if old is not None else report.added).append(doc_id)
-            if loaded:
-                base = snapshot if snapshot is not None else self._empty()
-                rebuilt, empty = self._rebuild(
-                    base, remove=set(loaded), documents=list(loaded.values()), progress=progress
-                )
-                for doc_id in empty:
-                    (report.updated if doc_id in known else report.added).remove(doc_id)
-                    report.refused.append(Refusal(loaded[doc_id].path, "no paragraph of content (only page furniture)"))
-                self._publish(rebuilt)
+                    )
+            except (RagError, OSError) as exc:
+                report.refused.append(Refusal(str(file), str(exc)))
+        if not loaded:
             return report
+        # Split and embed without any lock, against the index as it is now; then merge
+        # into the newest saved index under the writer lock. When another writer saved
+        # meanwhile, the merge is redone on its index from the vectors embedded here.
+        cache: dict[int, np.ndarray] = {}
+        base = self._snapshot()
+        draft = self._rebuild(base, set(loaded), list(loaded.values()), progress, cache)
+        with self._write_lock, store.writer_lock(self.index_dir):
+            self.sync(force=True)
+            current = self._snapshot()
+            if (current.generation, current.checksum) != (base.generation, base.checksum):
+                draft = self._rebuild(current, set(loaded), list(loaded.values()), None, cache)
+            rebuilt, empty = draft
+            self._publish(rebuilt)
+        for doc_id, doc in loaded.items():
+            if doc_id in empty:
+                report.refused.append(Refusal(doc.path, "no paragraph of content (only page furniture)"))
+            else:
+                (report.updated if doc_id in current.documents else report.added).append(doc_id)
+        return report
 
     @staticmethod
     def _unchanged(file: Path, doc: Document) -> bool:
@@ -305,13 +386,23 @@ class Engine:
         return Snapshot.empty(self.embedder.model_id, self.embedder.dim, self.settings.vector_backend, location)
 
     def _publish(self, snapshot: Snapshot) -> None:
+        """Save (the caller holds the writer lock) and serve the saved snapshot."""
         saved = store.save(self.index_dir, snapshot)
         self._index = SearchIndex(saved)  # a single reference swap: readers see old or new
+        self._version = store.version(self.index_dir)
 
     def _rebuild(
-        self, base: Snapshot, remove: set[str], documents: list[Document], progress: Progress | None
+        self,
+        base: Snapshot,
+        remove: set[str],
+        documents: list[Document],
+        progress: Progress | None,
+        cache: dict[int, np.ndarray] | None = None,
     ) -> tuple[Snapshot, list[str]]:
         """A new snapshot: ``base`` without the ``remove`` documents, plus ``documents``.
+
+        ``cache`` maps content keys to vectors embedded by an earlier call (it is
+        filled with the vectors this call embeds), so a redone merge embeds nothing.
 
         Returns:
             The snapshot, and the ids of ``documents`` left out for having no passage.
@@ -339,7 +430,7 @@ class Engine:
                 empty.append(doc.id)
         window_texts, window_owner, sentence_texts, sentence_owner = self._embedding_inputs(new_passages, kept)
         keys = np.array([content_key(t) for t in window_texts + sentence_texts], dtype=np.uint64)
-        vectors = self._embed_cached(window_texts + sentence_texts, keys, base, progress, len(documents))
+        vectors = self._embed_cached(window_texts + sentence_texts, keys, base, progress, len(documents), cache)
         w_vecs, s_vecs = vectors[: len(window_texts)], vectors[len(window_texts) :]
         base_w_keys = _keys(base.window_keys, len(base.window_owner))
         base_s_keys = _keys(base.sentence_keys, len(base.sentence_owner))
@@ -361,11 +452,18 @@ class Engine:
         return snapshot, empty
 
     def _embed_cached(
-        self, texts: list[str], keys: np.ndarray, base: Snapshot, progress: Progress | None, n_documents: int
+        self,
+        texts: list[str],
+        keys: np.ndarray,
+        base: Snapshot,
+        progress: Progress | None,
+        n_documents: int,
+        cache: dict[int, np.ndarray] | None = None,
     ) -> np.ndarray:
-        """Vectors of ``texts``, embedding only those whose content key the index does not
-        already hold (an unchanged passage of an edited file, a sentence seen before) and
-        each distinct text once."""
+        """Vectors of ``texts``, embedding only those whose content key neither the index
+        nor ``cache`` holds (an unchanged passage of an edited file, a sentence seen
+        before) and each distinct text once."""
+        cache = {} if cache is None else cache
         out = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
         known: dict[int, tuple[int, int]] = {}
         sources = (base.windows, base.sentences)
@@ -379,7 +477,9 @@ class Engine:
         misses: list[int] = []
         copies: list[tuple[int, int]] = []
         for i, key in enumerate(keys.tolist()):
-            if key in known:
+            if key in cache:
+                out[i] = cache[key]
+            elif key in known:
                 kind, row = known[key]
                 hits[kind].append((i, row))
             elif key in first:
@@ -393,6 +493,7 @@ class Engine:
                 out[list(at)] = sources[kind].vectors(np.array(rows, dtype=np.int64))
         if misses:
             out[misses] = self._encode([texts[i] for i in misses], progress, n_documents)
+            cache.update((int(keys[i]), out[i]) for i in misses)
         for i, j in copies:
             out[i] = out[j]
         self.last_embedded = len(misses)

@@ -174,9 +174,14 @@ def read_meta(folder: Path) -> dict:
         raise ExportError(f"no usable ONNX export in {folder}: {exc}") from exc
     if meta.get("format") != FORMAT:
         raise ExportError(f"{folder} holds an export of another format")
-    model = folder / meta["file"]
-    if not model.exists() or model.stat().st_size != meta["bytes"] or file_sha256(model) != meta["sha256"]:
-        raise ExportError(f"{model} is missing or altered")
+    # Every file the encoder reads is checked: a damaged one means "export again", never a traceback.
+    checked = {meta["file"]: (meta["bytes"], meta["sha256"]), **{k: tuple(v) for k, v in meta.get("files", {}).items()}}
+    for name, (size, digest) in checked.items():
+        path = folder / name
+        if not path.exists() or path.stat().st_size != size or file_sha256(path) != digest:
+            raise ExportError(f"{path} is missing or altered")
+    if "tokenizer.json" not in checked:
+        raise ExportError(f"{folder} is an export that does not checksum its tokenizer")
     return meta
 
 
@@ -245,7 +250,8 @@ def export(source: str, model_id: str, folder: Path, int8: bool = False) -> dict
         def forward(self, *inputs):
             return self.inner(**dict(zip(names, inputs, strict=True))).last_hidden_state
 
-    staging = folder.with_name(folder.name + ".tmp")
+    # Several processes may export into one cache at once: each stages its own folder.
+    staging = folder.with_name(f"{folder.name}.tmp-{os.getpid()}-{threading.get_ident()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
@@ -305,6 +311,7 @@ def export(source: str, model_id: str, folder: Path, int8: bool = False) -> dict
             "pad_token": str(tokenizer.pad_token or "[PAD]"),
             "int8": int8,
             "fused": fused,
+            "files": {n: [(staging / n).stat().st_size, file_sha256(staging / n)] for n in ["tokenizer.json"]},
             "torch": torch.__version__,
         }
         (staging / "encoder.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
@@ -315,12 +322,28 @@ def export(source: str, model_id: str, folder: Path, int8: bool = False) -> dict
             raise ExportError(f"the ONNX export reproduces the model only to cosine {cosine:.5f} (< {floor})")
         meta["min_cosine"], meta["mean_cosine"] = round(lowest, 6), round(mean, 6)
         (staging / "encoder.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(staging, folder)
+        _install(staging, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     log.info("exported %s to ONNX in %s (min cosine %.6f)", source, folder, meta["min_cosine"])
     return meta
+
+
+def _install(staging: Path, folder: Path) -> None:
+    """Move a verified export into place, unless another process installed a good one first."""
+    for _ in range(3):
+        try:
+            read_meta(folder)
+            return  # another exporter won the race: its export verified just like ours
+        except ExportError:
+            pass
+        shutil.rmtree(folder, ignore_errors=True)
+        try:
+            os.replace(staging, folder)
+            return
+        except OSError:
+            continue  # another exporter put its folder there between our two steps
+    raise ExportError(f"could not install the ONNX export into {folder}")
 
 
 def _fuse(path: Path, config) -> bool:

@@ -19,16 +19,24 @@ directory fsync). A crash at any moment leaves the previous manifest pointing at
 the previous, complete generation. The previous generation is kept: when the
 current one is found damaged on load, the newest generation that verifies is
 served instead, with a notice.
+
+Several processes may share one index folder (the app and a CLI ingest, two
+ingests). Writers take the folder's lock (:func:`writer_lock`, an ``flock`` on
+``.write.lock``) around reading the newest generation, merging their change into
+it and saving, so no writer ever saves over another's generation. Readers never
+lock: :func:`version` tells them cheaply when the manifest was replaced.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import shutil
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +55,10 @@ from .types import Document, Passage
 FORMAT = 4
 READABLE_FORMATS = (1, 2, 3, 4)
 MANIFEST = "manifest.json"
+#: The writers' lock file inside the index folder.
+LOCK = ".write.lock"
+#: A reader retries this often when writers replace the manifest while it reads.
+_LOAD_ATTEMPTS = 5
 log = logging.getLogger(__name__)
 _FILES_V1 = ("documents.jsonl", "passages.jsonl", "windows.faiss", "windows.npy", "sentences.faiss", "sentences.npy")
 _FILES_V2 = (*_FILES_V1, "windows.keys.npy", "sentences.keys.npy")
@@ -109,6 +121,43 @@ class Snapshot:
         return cls(model_id, dim, {}, (), windows, none, sentences, none.copy())
 
 
+@contextmanager
+def writer_lock(index_dir: Path) -> Iterator[None]:
+    """Hold the index folder's single-writer lock, shared by every process on the machine.
+
+    ``flock`` is released by the kernel when its holder dies, so a writer killed
+    mid-save never leaves the folder locked.
+
+    Raises:
+        IndexWriteError: the lock file cannot be created (e.g. a read-only folder).
+    """
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(index_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise IndexWriteError(
+            f"cannot change the index in {index_dir} ({exc.strerror or exc}); it can still be read"
+        ) from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def version(index_dir: Path) -> tuple[int, int, int] | None:
+    """A token that changes whenever a save replaces the manifest (``None``: no index).
+
+    ``os.replace`` gives the manifest a new inode at every save, so comparing
+    tokens costs one ``stat`` and reads no file.
+    """
+    try:
+        stat = (index_dir / MANIFEST).stat()
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
 def read_manifest(index_dir: Path) -> dict | None:
     """The manifest of an index folder, or ``None`` when no index was saved there."""
     path = index_dir / MANIFEST
@@ -154,33 +203,41 @@ def load(index_dir: Path) -> Snapshot | None:
         IndexCorrupt: naming the damaged file or the inconsistency, when no
             generation verifies.
     """
-    generations = _generation_dirs(index_dir)
-    try:
-        manifest = read_manifest(index_dir)
-        if manifest is None:
-            if not generations:
-                return None
-            raise IndexCorrupt(f"{index_dir / MANIFEST} is missing")
-        return _load_generation(index_dir, manifest)
-    except IndexCorrupt as problem:
-        # Each generation carries its own copy of its manifest: the newest that verifies wins.
-        failures: list[str] = []
-        for gen_dir in reversed(generations):
-            try:
-                manifest = _read_json(gen_dir / MANIFEST)
-                snapshot = _load_generation(index_dir, manifest)
-            except IndexCorrupt as exc:
-                failures.append(str(exc))
-                continue
-            notice = (
-                f"the index is damaged ({problem}); serving generation {snapshot.generation} "
-                f"saved {manifest.get('created', '?')} instead (changes saved after it, if any, are lost)"
-            )
-            log.warning(notice)
-            return replace(snapshot, notice=notice)
-        if failures and failures[0] != str(problem):
-            raise IndexCorrupt(f"{problem}; no generation verifies on its own either: {failures[0]}") from problem
-        raise
+    for _ in range(_LOAD_ATTEMPTS):
+        seen = version(index_dir)
+        try:
+            manifest = read_manifest(index_dir)
+            if manifest is None:
+                if not _generation_dirs(index_dir):
+                    return None
+                raise IndexCorrupt(f"{index_dir / MANIFEST} is missing")
+            return _load_generation(index_dir, manifest)
+        except IndexCorrupt as problem:
+            if version(index_dir) != seen:
+                continue  # a writer saved meanwhile, and may have pruned the generation being read
+            return _load_fallback(index_dir, problem)
+    raise IndexCorrupt(f"the index in {index_dir} kept changing while it was read; try again")
+
+
+def _load_fallback(index_dir: Path, problem: IndexCorrupt) -> Snapshot:
+    """The newest generation that verifies on its own (each carries a copy of its manifest)."""
+    failures: list[str] = []
+    for gen_dir in reversed(_generation_dirs(index_dir)):
+        try:
+            manifest = _read_json(gen_dir / MANIFEST)
+            snapshot = _load_generation(index_dir, manifest)
+        except IndexCorrupt as exc:
+            failures.append(str(exc))
+            continue
+        notice = (
+            f"the index is damaged ({problem}); serving generation {snapshot.generation} "
+            f"saved {manifest.get('created', '?')} instead (changes saved after it, if any, are lost)"
+        )
+        log.warning(notice)
+        return replace(snapshot, notice=notice)
+    if failures and failures[0] != str(problem):
+        raise IndexCorrupt(f"{problem}; no generation verifies on its own either: {failures[0]}") from problem
+    raise problem
 
 
 def _load_generation(index_dir: Path, manifest: dict) -> Snapshot:
@@ -274,7 +331,7 @@ def save(index_dir: Path, snapshot: Snapshot) -> Snapshot:
     gen_dir = index_dir / folder
     try:
         manifest = _write_generation(gen_dir, snapshot, generation)
-        tmp = index_dir / f"{MANIFEST}.tmp"
+        tmp = index_dir / f"{MANIFEST}.{os.getpid()}.tmp"
         _write_json(tmp, manifest)
     except (OSError, RuntimeError, ValueError) as exc:
         shutil.rmtree(gen_dir, ignore_errors=True)
@@ -282,6 +339,8 @@ def save(index_dir: Path, snapshot: Snapshot) -> Snapshot:
         raise IndexWriteError(f"could not save the index ({reason}); the previous index is unchanged") from exc
     os.replace(tmp, index_dir / MANIFEST)
     _fsync(index_dir)
+    for debris in index_dir.glob(f"{MANIFEST}.*.tmp"):  # of writers killed mid-save (the lock is ours)
+        debris.unlink(missing_ok=True)
     # The previous generation (and the one this snapshot was loaded from) stay as
     # fallbacks; older ones, and debris of saves that crashed, go.
     keep = {folder, f"gen-{snapshot.generation:06d}"} | ({previous["folder"]} if previous else set())

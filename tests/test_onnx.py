@@ -77,19 +77,20 @@ def test_cached_export_is_loaded_without_torch(exported: Path):
     assert run.stdout.split() == ["OnnxEmbedder", "False", "False"]
 
 
-def test_altered_export_is_detected_and_redone(exported: Path, tmp_path: Path):
+@pytest.mark.parametrize("damaged", ["model.onnx", "tokenizer.json"])
+def test_altered_export_is_detected_and_redone(exported: Path, tmp_path: Path, damaged: str):
     import shutil
 
     index_dir = tmp_path / "index"
     shutil.copytree(exported, index_dir)
-    model = cache_folder(index_dir, BUNDLED_MODEL_ID, False) / "model.onnx"
-    with open(model, "r+b") as fh:
+    path = cache_folder(index_dir, BUNDLED_MODEL_ID, False) / damaged
+    with open(path, "r+b") as fh:
         fh.seek(1000)
         fh.write(b"\0" * 16)
     with pytest.raises(ExportError, match="altered"):
-        OnnxEmbedder(model.parent)
+        OnnxEmbedder(path.parent)
     assert isinstance(load_embedder("bundled:all-MiniLM-L6-v2", "onnx", index_dir), OnnxEmbedder)
-    OnnxEmbedder(model.parent)  # re-exported and verified
+    OnnxEmbedder(path.parent)  # re-exported and verified
 
 
 def test_failed_export_falls_back_to_torch_and_says_why(tmp_path: Path, monkeypatch, caplog):

@@ -157,3 +157,37 @@ def test_hostile_file_name_renders_as_text_everywhere(page):
     assert _body_style(page) == style_before
     page.wait_for_timeout(500)
     assert page.dialogs == []
+
+
+SESSIONS = 40
+
+
+def test_concurrent_sessions_each_download_their_own_answer(browser, app_url: str):
+    """40 sessions ask at once, then each downloads: every file holds its own question."""
+    topics = ["Hamas delegation", "Liwa al-Quds", "Palmyra airport", "Fourth Division", "seed library"]
+    contexts, pages = [], []
+    for _ in range(SESSIONS):
+        context = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
+        page = context.new_page()
+        page.goto(app_url)
+        contexts.append(context)
+        pages.append(page)
+    questions = [f"What is said about the {topics[i % len(topics)]}, session {i}?" for i in range(SESSIONS)]
+    for page, question in zip(pages, questions, strict=True):
+        page.wait_for_selector("#question textarea", timeout=60_000)
+        page.fill("#question textarea", question)
+        page.click("#ask")
+    leaks = []
+    for i, (page, question) in enumerate(zip(pages, questions, strict=True)):
+        page.wait_for_function(
+            "q => document.querySelector('#transcript').innerText.includes(q)", arg=question, timeout=120_000
+        )
+        page.get_by_text("Export answer").click()
+        with page.expect_download(timeout=30_000) as download:
+            page.click("#download")
+        text = Path(download.value.path()).read_text(encoding="utf-8")
+        if question not in text or any(q in text for q in questions if q != question):
+            leaks.append((i, text[:120]))
+    for context in contexts:
+        context.close()
+    assert leaks == []

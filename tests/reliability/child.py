@@ -3,12 +3,16 @@
 MODE ``slow``: every step of the save prints a marker and sleeps a little (a slow
 disk), so that a kill -9 can land anywhere inside it. MODE ``fsize=N``: the
 process may not write files larger than N bytes (``RLIMIT_FSIZE``): a disk that
-fills up in the middle of a save.
+fills up in the middle of a save. MODE ``plain``: an ordinary ingest.
+
+With ``GO_FILE`` set, the process waits after opening the index until that file
+exists, so that several writers can be started together.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import resource
 import signal
 import sys
@@ -43,6 +47,9 @@ def main(argv: list[str]) -> int:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
     engine = Engine.open(settings=Settings(index_dir=index_dir, min_score=0.2), embedder=FakeEmbedder())
     print("OPENED", flush=True)
+    if go := os.environ.get("GO_FILE"):
+        while not Path(go).exists():
+            time.sleep(0.005)
     try:
         report = engine.add(files)
     except RagError as exc:

@@ -1,0 +1,131 @@
+"""Writers in several processes and threads share one index folder without losing anything."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from rag import Engine, Settings, store
+from tests.conftest import ROOT, FakeEmbedder
+
+ROUNDS = 20
+
+
+def _folder(base: Path, name: str, n: int) -> Path:
+    folder = base / name
+    folder.mkdir()
+    for i in range(n):
+        (folder / f"{name}-{i}.txt").write_text(
+            f"Report {i} of the {name} office.\n\nThe {name} office counted {100 + i} visitors in spring, "
+            f"and its manager {name.title()} Smith opened a new wing."
+        )
+    return folder
+
+
+def _open(index_dir: Path, **settings) -> Engine:
+    return Engine.open(settings=Settings(index_dir=index_dir, min_score=0.2, **settings), embedder=FakeEmbedder())
+
+
+def _ingest(index_dir: Path, folder: Path, go: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.reliability.child", "plain", str(index_dir), str(folder)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "GO_FILE": str(go)},
+    )
+
+
+@pytest.mark.slow
+def test_two_ingest_processes_started_together_both_keep_their_documents(tmp_path: Path) -> None:
+    """Both writers embed at the same time; the second to commit merges into the first's save."""
+    north, south = _folder(tmp_path, "north", 5), _folder(tmp_path, "south", 5)
+    for round_ in range(ROUNDS):
+        index_dir, go = tmp_path / f"index-{round_}", tmp_path / f"go-{round_}"
+        if round_ % 2:  # every other round starts from an index that already holds documents
+            _open(index_dir).add([_folder(tmp_path, f"base{round_}", 1)])
+        children = [_ingest(index_dir, folder, go) for folder in (north, south)]
+        for child in children:
+            assert child.stdout.readline().strip() == "OPENED"
+        go.touch()
+        outputs = [child.communicate(timeout=120)[0] for child in children]
+        assert [child.returncode for child in children] == [0, 0], outputs
+        ids = {d.id for d in _open(index_dir).documents()}
+        assert {f"north-{i}.txt" for i in range(5)} | {f"south-{i}.txt" for i in range(5)} <= ids, (round_, outputs)
+        assert len(ids) == 10 + round_ % 2
+
+
+def test_threads_adding_at_once_keep_every_document(tmp_path: Path) -> None:
+    engine = _open(tmp_path / "index")
+    folders = [_folder(tmp_path, name, 3) for name in ("east", "west", "harbour", "valley")]
+    errors: list[BaseException] = []
+
+    def add(folder: Path) -> None:
+        try:
+            engine.add([folder])
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add, args=(f,)) for f in folders]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(engine.documents()) == 12
+    assert len(_open(tmp_path / "index").documents()) == 12
+
+
+def test_a_redone_merge_embeds_nothing_again(tmp_path: Path) -> None:
+    """Another engine saves between this writer's embedding and its commit."""
+    index_dir = tmp_path / "index"
+    first, second = _open(index_dir), _open(index_dir)
+    first.add([_folder(tmp_path, "east", 2)])  # second has not seen this save yet
+    embedder = second._embedder
+    before = embedder.documents_embedded
+    second.add([_folder(tmp_path, "west", 2)])
+    texts = [t for kind, batch in embedder.calls for t in batch if kind == "documents"]
+    assert embedder.documents_embedded - before == len(set(texts[before:]))  # each new text once
+    assert sorted(d.id for d in second.documents()) == ["east-0.txt", "east-1.txt", "west-0.txt", "west-1.txt"]
+
+
+def test_a_reader_switches_to_an_index_saved_by_another_process(tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    writer = _open(index_dir)
+    writer.add([_folder(tmp_path, "east", 1)])
+    reader = _open(index_dir, reload_interval=0.0)
+    assert [d.id for d in reader.documents()] == ["east-0.txt"]
+    writer.add([_folder(tmp_path, "west", 1)])
+    assert sorted(d.id for d in reader.documents()) == ["east-0.txt", "west-0.txt"]
+    answer = reader.ask("How many visitors did the west office count?")
+    assert answer.excerpts and answer.excerpts[0].source == "west-0.txt"
+    # ... and a removal through the reader keeps the writer's documents
+    reader.remove("east-0.txt")
+    writer.sync(force=True)
+    assert [d.id for d in writer.documents()] == ["west-0.txt"]
+
+
+def test_remove_several_documents_in_one_save(tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    engine = _open(index_dir)
+    engine.add([_folder(tmp_path, "east", 4)])
+    generation = store.read_manifest(index_dir)["generation"]
+    engine.remove("east-0.txt", "east-2.txt", "east-3.txt")
+    assert [d.id for d in engine.documents()] == ["east-1.txt"]
+    assert store.read_manifest(index_dir)["generation"] == generation + 1
+
+
+def test_an_emptied_index_still_exists(tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    engine = _open(index_dir)
+    assert not engine.exists
+    engine.add([_folder(tmp_path, "east", 1)])
+    engine.remove("east-0.txt")
+    reopened = _open(index_dir)
+    assert reopened.exists and reopened.documents() == []
