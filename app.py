@@ -110,22 +110,47 @@ def build_app(engine: Engine):
             return f"<em>{exc}</em>"
         return source_html(document, excerpt["start"], excerpt["end"])
 
+    def index(paths: list[str], replace: bool, progress) -> tuple:
+        """Index ``paths``; the status line, the refreshed document lists, no pending files."""
+        try:
+            report = engine.add(paths, progress=lambda f, what: progress(f, desc=what), replace=replace)
+            lines = []
+            if report.added or report.updated:
+                lines.append(f"Indexed: {', '.join(report.added + report.updated)}.")
+            if report.unchanged:
+                lines.append(f"Already indexed, unchanged: {', '.join(report.unchanged)}.")
+            lines += [f"Refused {Path(r.path).name}: {r.reason}." for r in report.refused]
+            lines += [f"Note on {Path(r.path).name}: {r.reason}." for r in report.warnings]
+            message = "\n".join(lines)
+        except RagError as exc:  # e.g. the disk is full: nothing was stored, the index is as before
+            message = f"Nothing was indexed: {exc}"
+        ids = doc_ids()
+        return message, doc_rows(), gr.update(choices=ids), gr.update(choices=ids), [], gr.update(visible=False)
+
     def upload(files: list | None, progress=gr.Progress()):  # noqa: B008 (Gradio's progress injection)
         if not files:
-            return "No file chosen.", doc_rows(), gr.update(choices=doc_ids()), gr.update(choices=doc_ids())
-        paths = [Path(f if isinstance(f, str) else f.name) for f in files]
-        try:
-            report = engine.add(paths, progress=lambda f, what: progress(f, desc=what))
-        except RagError as exc:  # e.g. the disk is full: nothing was stored, the index is as before
-            return f"Nothing was indexed: {exc}", doc_rows(), gr.update(choices=doc_ids()), gr.update(choices=doc_ids())
-        lines = []
-        if report.added or report.updated:
-            lines.append(f"Indexed: {', '.join(report.added + report.updated)}.")
-        if report.unchanged:
-            lines.append(f"Already indexed, unchanged: {', '.join(report.unchanged)}.")
-        lines += [f"Refused {Path(r.path).name}: {r.reason}." for r in report.refused]
-        lines += [f"Note on {Path(r.path).name}: {r.reason}." for r in report.warnings]
-        return "\n".join(lines), doc_rows(), gr.update(choices=doc_ids()), gr.update(choices=doc_ids())
+            return "No file chosen.", doc_rows(), gr.update(), gr.update(), [], gr.update(visible=False)
+        paths = [str(f if isinstance(f, str) else f.name) for f in files]
+        clashes = engine.conflicts(paths)
+        if clashes:  # never replace a document silently: ask first
+            names = ", ".join(doc_id for _, doc_id in clashes)
+            message = (
+                f"Already indexed from another file: {names}. Replace the indexed version, or keep both "
+                "(the new file gets a numbered name)?"
+            )
+            return message, doc_rows(), gr.update(), gr.update(), paths, gr.update(visible=True)
+        return index(paths, False, progress)
+
+    def settle(pending: list[str], replace: bool, progress) -> tuple:
+        if not pending:
+            return "No file is waiting.", doc_rows(), gr.update(), gr.update(), [], gr.update(visible=False)
+        return index(pending, replace, progress)
+
+    def replace_pending(pending: list[str], progress=gr.Progress()):  # noqa: B008
+        return settle(pending, True, progress)
+
+    def keep_both(pending: list[str], progress=gr.Progress()):  # noqa: B008
+        return settle(pending, False, progress)
 
     def remove(doc_id: str | None):
         if not doc_id:
@@ -197,7 +222,14 @@ def build_app(engine: Engine):
                         elem_id="upload",
                     )
                     status = gr.Textbox(label="Indexing", interactive=False, elem_id="upload-status")
-                    removable = gr.Dropdown(choices=doc_ids(), label="Remove a document")
+                    pending = gr.State([])
+                    with gr.Row(visible=False, elem_id="upload-conflict") as conflict:
+                        replace_button = gr.Button("Replace", elem_id="upload-replace")
+                        keep_button = gr.Button("Keep both", elem_id="upload-keep")
+                        cancel_button = gr.Button("Cancel", elem_id="upload-cancel")
+                    removable = gr.Dropdown(
+                        choices=doc_ids(), value=None, allow_custom_value=True, label="Remove a document"
+                    )
                     remove_button = gr.Button("Remove", variant="stop")
 
         outputs = [question, transcript_html, history, transcript, download, markdown, excerpt_choice, last_answer]
@@ -216,7 +248,18 @@ def build_app(engine: Engine):
             api_visibility="private",
         )
         download.click(None, markdown, None, js=DOWNLOAD_JS, api_visibility="private")
-        files.upload(upload, files, [status, docs, sources, removable], api_name="upload")
+        upload_outputs = [status, docs, sources, removable, pending, conflict]
+        files.upload(upload, files, upload_outputs, api_name="upload")
+        replace_button.click(replace_pending, pending, upload_outputs, api_visibility="private")
+        keep_button.click(keep_both, pending, upload_outputs, api_visibility="private")
+        cancel_button.click(
+            lambda: ("Nothing was indexed.", [], gr.update(visible=False)),
+            None,
+            [status, pending, conflict],
+            api_visibility="private",
+        )
+        # Documents added by other processes (a CLI ingest) appear in the pickers when opened.
+        removable.focus(lambda: gr.update(choices=doc_ids()), None, removable, api_visibility="private")
         remove_button.click(remove, removable, [status, docs, removable, sources], api_name="remove")
         gr.api(api_ask, api_name="ask")
         gr.api(api_documents, api_name="documents")

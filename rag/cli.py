@@ -30,6 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="index files or folders (.txt .md .html .pdf .docx)")
     ingest.add_argument("paths", nargs="+", type=Path)
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+    ingest.add_argument(
+        "--replace",
+        action="store_true",
+        help="a file whose id another file's document holds replaces it (default: indexed under a new id)",
+    )
+    ingest.add_argument(
+        "--follow-links", action="store_true", help="follow links in folders to files outside them (default: refuse)"
+    )
 
     ask = sub.add_parser("ask", help="answer a question with cited excerpts")
     ask.add_argument("question")
@@ -56,7 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # encoder fallback) reach the user as one line each on stderr.
     _log_to_stderr(logging.WARNING, "warning: %(message)s")
     try:
-        settings = Settings.from_env(index_dir=args.index, model=args.model)
+        settings = Settings.from_env(
+            index_dir=args.index, model=args.model, follow_links=getattr(args, "follow_links", None) or None
+        )
         engine = Engine.open(settings=settings)  # a damaged index is logged as a warning
         return _COMMANDS[args.command](engine, args)
     except RagError as exc:
@@ -80,12 +90,14 @@ def _log_to_stderr(level: int, fmt: str) -> None:
 
 
 def _ingest(engine: Engine, args: argparse.Namespace) -> int:
-    report = engine.add(args.paths)
+    missing = [p for p in args.paths if not p.exists()]
+    report = engine.add(args.paths, replace=args.replace)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         _print_report(report, sys.stdout)
-    return 0 if not report.refused or report.changed or report.unchanged else 1
+    # A path that does not exist is a typo the caller must hear about, whatever else went in.
+    return 1 if missing or (report.refused and not (report.changed or report.unchanged)) else 0
 
 
 def _ask(engine: Engine, args: argparse.Namespace) -> int:

@@ -75,6 +75,8 @@ class Settings:
     #: Vector sets with at least this many rows are searched with an approximate index
     #: (IVF, 8-bit codes, nprobe calibrated to recall@10 >= .98); smaller ones exactly.
     ann_threshold: int = 50_000
+    #: Follow symbolic links inside an ingested folder to files outside it (off: such links are refused).
+    follow_links: bool = False
     #: Seconds between checks for an index saved by another process (a CLI ingest while the
     #: app serves); a newer one is loaded and served from then on.
     reload_interval: float = 1.0
@@ -100,10 +102,19 @@ class Settings:
                 continue
             kind = type(getattr(cls, f.name))
             try:
-                values[f.name] = kind(raw)
+                values[f.name] = _parse_bool(raw) if kind is bool else kind(raw)
             except ValueError as exc:
                 raise ValueError(f"RAG_{f.name.upper()}={raw!r} is not a valid {kind.__name__}") from exc
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "index_dir" in values:
             values["index_dir"] = Path(values["index_dir"])  # type: ignore[arg-type]
         return replace(cls(), **values)  # type: ignore[arg-type]
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)

@@ -6,6 +6,7 @@ import hashlib
 import io
 import os
 import re
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,13 +52,7 @@ def load_document(path: Path, doc_id: str, max_bytes: int = 50 * 1024 * 1024) ->
         raise UnsupportedFile(
             f"unsupported file type {suffix or '(none)'!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
         )
-    try:
-        stat = path.stat()
-        if stat.st_size > max_bytes:
-            raise UnreadableDocument(f"file is {stat.st_size:,} bytes, over the {max_bytes:,}-byte limit")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise UnreadableDocument(f"cannot read file: {exc.strerror or exc}") from exc
+    data, info = read_regular_file(path, max_bytes)
     title, text = _READERS[suffix](data)
     if not text.strip():
         raise EmptyDocument("the file holds no text")
@@ -68,9 +63,52 @@ def load_document(path: Path, doc_id: str, max_bytes: int = 50 * 1024 * 1024) ->
         path=str(path.resolve()),
         sha256=hashlib.sha256(data).hexdigest(),
         text=text,
-        size=stat.st_size,
-        mtime_ns=stat.st_mtime_ns,
+        size=info.st_size,
+        mtime_ns=info.st_mtime_ns,
     )
+
+
+#: A file still changing after this many reads is refused.
+_READ_ATTEMPTS = 3
+
+
+def read_regular_file(path: Path, max_bytes: int) -> tuple[bytes, os.stat_result]:
+    """The bytes of a regular file, read whole and unchanged while read.
+
+    The file is opened without blocking and checked through its open descriptor,
+    so a FIFO, socket or device is refused before any read (never hangs), and
+    at most ``max_bytes`` + 1 bytes are read whatever size the file claims. A
+    file whose size or modification time changes while it is read (someone is
+    writing it) is read again, and refused if it keeps changing.
+
+    Raises:
+        UnreadableDocument: not a regular file, too large, unreadable, or changing.
+    """
+    for _ in range(_READ_ATTEMPTS):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:
+            raise UnreadableDocument(f"cannot read file: {exc.strerror or exc}") from exc
+        try:
+            before = os.fstat(fd)
+            if not stat.S_ISREG(before.st_mode):
+                raise UnreadableDocument("not a regular file (a device, pipe or socket); refused unread")
+            if before.st_size > max_bytes:
+                raise UnreadableDocument(f"file is {before.st_size:,} bytes, over the {max_bytes:,}-byte limit")
+            chunks, size = [], 0
+            while chunk := os.read(fd, min(1 << 20, max_bytes + 1 - size)):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > max_bytes:
+                    raise UnreadableDocument(f"file is over the {max_bytes:,}-byte limit")
+            after = os.fstat(fd)
+        except OSError as exc:
+            raise UnreadableDocument(f"cannot read file: {exc.strerror or exc}") from exc
+        finally:
+            os.close(fd)
+        if (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns) and size == after.st_size:
+            return b"".join(chunks), after
+    raise UnreadableDocument("the file kept changing while it was read (is it still being written?); try again")
 
 
 def file_sha256(path: Path) -> str:
@@ -357,19 +395,35 @@ _READERS: dict[str, Callable[[bytes], tuple[str | None, str]]] = {
 }
 
 
-def iter_files(path: Path) -> list[tuple[Path, str]]:
+def iter_files(path: Path, follow_links: bool = False) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
     """Expand a file or folder (recursively) into ``(file, doc_id)`` pairs.
 
     A file's id is its path relative to the folder it was added from; a file
-    named directly gets its own name. Hidden files and folders are skipped.
+    named directly gets its own name. Hidden files and folders are skipped, and
+    so are symbolic links to folders. A symbolic link inside the folder whose
+    target lies outside it is skipped too, unless ``follow_links``: a folder of
+    documents must not smuggle in ``/etc/passwd``.
+
+    Returns:
+        The files, and the ``(file, reason)`` pairs that were skipped.
     """
+    path = path.absolute()
     if not path.is_dir():
-        return [(path, path.name)]
+        return [(path, path.name)], []
+    root = path.resolve()
     found: list[tuple[Path, str]] = []
+    skipped: list[tuple[Path, str]] = []
     for dirpath, dirnames, filenames in os.walk(path):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
-            if not name.startswith("."):
-                file = Path(dirpath) / name
-                found.append((file, file.relative_to(path).as_posix()))
-    return found
+            if name.startswith("."):
+                continue
+            file = Path(dirpath) / name
+            if file.is_symlink() and not follow_links:
+                target = file.resolve()
+                if not target.is_relative_to(root):
+                    reason = f"a link to {target}, outside the folder; refused (RAG_FOLLOW_LINKS=1 allows it)"
+                    skipped.append((file, reason))
+                    continue
+            found.append((file, file.relative_to(path).as_posix()))
+    return found, skipped

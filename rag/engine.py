@@ -44,6 +44,19 @@ def content_key(text: str) -> int:
     return int.from_bytes(digest, "little") or 1
 
 
+def _free_id(doc_id: str, folder: str, taken: dict[str, str]) -> str:
+    """An id for a file whose id is taken: prefixed with the folder it was given in
+    (``b/report.txt`` next to ``report.txt`` from ``a``), else numbered."""
+    if folder and f"{folder}/{doc_id}" not in taken:
+        return f"{folder}/{doc_id}"
+    stem, dot, suffix = doc_id.rpartition(".")
+    stem, suffix = (stem, dot + suffix) if stem and "/" not in suffix else (doc_id, "")
+    n = 2
+    while f"{stem} ({n}){suffix}" in taken:
+        n += 1
+    return f"{stem} ({n}){suffix}"
+
+
 def _keys(keys: np.ndarray | None, rows: int) -> np.ndarray:
     return np.zeros(rows, dtype=np.uint64) if keys is None else np.asarray(keys, dtype=np.uint64)
 
@@ -274,26 +287,57 @@ class Engine:
 
     # -- writing -----------------------------------------------------------------------
 
-    def add(self, paths: Iterable[str | Path], progress: Progress | None = None) -> AddReport:
+    def add(self, paths: Iterable[str | Path], progress: Progress | None = None, replace: bool = False) -> AddReport:
         """Index files and folders (recursively); unchanged files are not embedded again.
 
         Args:
-            paths: files or folders. A document's id is its path relative to the
-                folder it was given in (a file given directly: its name).
+            paths: files or folders; relative paths are read from the current
+                folder. A document's id is its path relative to the folder it was
+                given in (a file given directly: its name).
             progress: called with (fraction done, description) while indexing.
+            replace: a file whose id is held by a document read from another file
+                replaces that document. By default both are kept: the new one
+                gets a new id (``folder/name`` or ``name (2)``), with a warning.
 
         Returns:
             What was added, updated, left unchanged, and refused (with reasons).
         """
         report = AddReport()
+        self.sync(force=True)
+        taken = {d.id: d.path for d in self.documents()}
+        id_of = {path: doc_id for doc_id, path in taken.items()}
         pairs: list[tuple[Path, str]] = []
         for raw in paths:
-            path = Path(raw)
+            path = Path(raw).absolute()  # the parser process runs elsewhere: never hand it a relative path
             if not path.exists():
-                report.refused.append(Refusal(str(path), "no such file or folder"))
+                report.refused.append(Refusal(str(raw), "no such file or folder"))
                 continue
-            pairs.extend(iter_files(path))
+            found, skipped = iter_files(path, follow_links=self.settings.follow_links)
+            report.refused.extend(Refusal(str(file), reason) for file, reason in skipped)
+            for file, doc_id in found:
+                source = str(file.resolve())
+                if taken.get(doc_id, source) != source and not replace:
+                    if source in id_of:  # indexed under a new id before: that id it keeps
+                        doc_id = id_of[source]
+                    else:
+                        new_id = _free_id(doc_id, path.name if path.is_dir() else "", taken)
+                        reason = f"{doc_id!r} is already the id of {taken[doc_id]}; indexed as {new_id!r}"
+                        report.warnings.append(Refusal(str(file), reason))
+                        doc_id = new_id
+                taken[doc_id], id_of[source] = source, doc_id
+                pairs.append((file, doc_id))
         return self._add_files(pairs, report, progress)
+
+    def conflicts(self, paths: Iterable[str | Path]) -> list[tuple[str, str]]:
+        """The ``(file, indexed document id)`` pairs that ``add(paths)`` would rename
+        (or, with ``replace``, replace): files whose id another file's document holds."""
+        indexed = {d.id: d.path for d in self.documents()}
+        out = []
+        for raw in paths:
+            for file, doc_id in iter_files(Path(raw), self.settings.follow_links)[0]:
+                if indexed.get(doc_id, str(file.resolve())) != str(file.resolve()):
+                    out.append((str(file), doc_id))
+        return out
 
     def remove(self, *doc_ids: str) -> None:
         """Remove documents and their passages from the index, all in one save.

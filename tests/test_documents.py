@@ -117,6 +117,6 @@ def test_folders_expand_recursively_with_relative_ids(tmp_path: Path):
     (tmp_path / "a" / "top.txt").write_text("x", encoding="utf-8")
     (tmp_path / "a" / "b" / "deep.md").write_text("y", encoding="utf-8")
     (tmp_path / "a" / ".hidden.txt").write_text("z", encoding="utf-8")
-    ids = [doc_id for _, doc_id in iter_files(tmp_path / "a")]
+    ids = [doc_id for _, doc_id in iter_files(tmp_path / "a")[0]]
     assert ids == ["top.txt", "b/deep.md"]
-    assert iter_files(tmp_path / "a" / "top.txt")[0][1] == "top.txt"
+    assert iter_files(tmp_path / "a" / "top.txt")[0][0][1] == "top.txt"

@@ -191,3 +191,25 @@ def test_concurrent_sessions_each_download_their_own_answer(browser, app_url: st
     for context in contexts:
         context.close()
     assert leaks == []
+
+
+def test_upload_named_like_an_indexed_document_asks_before_replacing(page, tmp_path: Path):
+    folder = tmp_path / "clash"
+    folder.mkdir()
+    clash = folder / "kite-club.txt"
+    clash.write_text("Kite club\n\nThe kite club flies on the dunes every Sunday morning.")
+    page.locator("#upload input[type=file]").set_input_files(str(clash))
+    page.wait_for_function(
+        "() => document.querySelector('#upload-status textarea').value.includes('Indexed')", timeout=120_000
+    )
+    clash.write_text("Kite club\n\nThe kite club now flies on the cliffs every Saturday evening.")
+    page.locator("#upload input[type=file]").set_input_files(str(clash))
+    page.wait_for_selector("#upload-keep", state="visible", timeout=60_000)
+    assert "Replace the indexed version" in page.locator("#upload-status textarea").input_value()
+    page.click("#upload-keep")
+    page.wait_for_function(
+        "() => document.querySelector('#upload-status textarea').value.includes('Indexed: ')", timeout=120_000
+    )
+    assert "(2)" in page.locator("#upload-status textarea").input_value()
+    ask(page, "When does the kite club fly on the cliffs?")
+    assert "(2)" in page.locator("#transcript .qa-excerpt .qa-cite").first.inner_text()
