@@ -9,7 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+import gradio as gr
+
 from rag import Engine, RagError, Settings
+from rag.accounts import Account, check_password, load_accounts
 from rag.documents import SUPPORTED_SUFFIXES
 from rag.render import STYLE, answer_html, answer_markdown, source_html
 
@@ -33,6 +36,8 @@ DOWNLOAD_JS = """(md) => {
   a.remove();
   setTimeout(() => URL.revokeObjectURL(a.href), 10000);
 }"""
+#: Turns kept in a conversation: its follow-up context and the answers on the page.
+MAX_TURNS = 10
 # Scroll the source view to the highlighted excerpt once it is shown.
 SCROLL_JS = (
     "() => { setTimeout(() => { const m = document.getElementById('qa-target');"
@@ -41,12 +46,27 @@ SCROLL_JS = (
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Quote-first document QA: the web app.")
-    parser.add_argument("--host", default=os.environ.get("RAG_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", "7860")))
+    parser = argparse.ArgumentParser(
+        description="Quote-first document QA: the web app.", formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument("--host", default=os.environ.get("RAG_HOST", "127.0.0.1"), help="address to listen on")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", "7860")), help="port")
     parser.add_argument("--index", type=Path, default=None, help="index folder (default: embeddings/ beside app.py)")
     parser.add_argument("--docs", type=Path, default=ROOT / "seeds", help="documents indexed on first run")
     parser.add_argument("--max-file-size", default=None, help="upload limit, e.g. 50mb (default: RAG_MAX_FILE_BYTES)")
+    parser.add_argument(
+        "--read-only", action="store_true", help="serve questions only: no upload or remove, in the page or the API"
+    )
+    parser.add_argument(
+        "--auth",
+        type=Path,
+        default=None,
+        help="accounts file (see `python -m rag account`): everyone signs in; readers ask, editors also "
+        "add and remove documents (default: no sign-in)",
+    )
+    parser.add_argument(
+        "--max-queue", type=int, default=64, help="requests waiting at most; more are told the server is busy"
+    )
     return parser.parse_args(argv)
 
 
@@ -61,7 +81,11 @@ def open_engine(settings: Settings, docs: Path) -> Engine:
         for refusal in report.refused:
             print(f"  refused {refusal.path}: {refusal.reason}", flush=True)
     else:
-        report = engine.refresh()
+        try:
+            report = engine.refresh()
+        except RagError as exc:  # e.g. a read-only index folder: serve what it holds
+            print(f"Serving the index as it is; files changed on disk were not re-indexed: {exc}", flush=True)
+            return engine
         if report.changed:
             print(f"Re-indexed documents changed on disk: {', '.join(report.added + report.updated)}", flush=True)
         for refusal in report.refused:
@@ -69,9 +93,31 @@ def open_engine(settings: Settings, docs: Path) -> Engine:
     return engine
 
 
-def build_app(engine: Engine):
-    """The Gradio Blocks around ``engine``; nothing here ranks or reads documents itself."""
-    import gradio as gr
+def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Account] | None = None):
+    """The Gradio Blocks around ``engine``; nothing here ranks or reads documents itself.
+
+    Args:
+        engine: the engine to serve.
+        read_only: build no upload or remove controls and no routes for them.
+        accounts: when given, only editors may add or remove documents (checked on
+            every request; readers do not see the controls either).
+    """
+
+    def may_edit(request: gr.Request | None) -> bool:
+        if accounts is None:
+            return True
+        account = accounts.get(getattr(request, "username", None) or "")
+        return account is not None and account.can_edit
+
+    def refused_edit():
+        return (
+            "Only editors may add or remove documents.",
+            doc_rows(),
+            gr.update(),
+            gr.update(),
+            [],
+            gr.update(visible=False),
+        )
 
     def doc_rows() -> list[list]:
         return [[d.title, d.id, len(engine.passages(d.id))] for d in engine.documents()]
@@ -79,19 +125,23 @@ def build_app(engine: Engine):
     def doc_ids() -> list[str]:
         return [d.id for d in engine.documents()]
 
-    def chat_turn(question: str, k: float, sources: list[str] | None, history: list[dict], transcript: str):
+    def chat_turn(question: str, k: float, sources: list[str] | None, history: list[dict], transcript: list[str]):
         question = (question or "").strip()
         if not question:
             raise gr.Error("Type a question first.")
         earlier = [turn["question"] for turn in history]
-        answer = engine.ask(question, k=int(k), history=earlier, sources=sources or None)
+        try:
+            answer = engine.ask(question, k=int(k), history=earlier, sources=sources or None)
+        except RagError as exc:
+            raise gr.Error(str(exc)) from None
         neighbours = [engine.neighbours(e.source, e.start) for e in answer.excerpts]
-        transcript = answer_html(answer, neighbours) + transcript  # newest first
-        history = [*history, {"question": question, "answer": answer.to_dict()}]
+        # Newest first, and bounded: a response never grows with the length of the conversation.
+        transcript = [answer_html(answer, neighbours), *transcript][:MAX_TURNS]
+        history = [*history, {"question": question}][-MAX_TURNS:]
         choices = [(f"[{i}] {e.title} (¶{e.paragraph})", i - 1) for i, e in enumerate(answer.excerpts, start=1)]
         return (
             "",
-            transcript,
+            "".join(transcript),
             history,
             transcript,
             gr.update(visible=True),
@@ -127,7 +177,9 @@ def build_app(engine: Engine):
         ids = doc_ids()
         return message, doc_rows(), gr.update(choices=ids), gr.update(choices=ids), [], gr.update(visible=False)
 
-    def upload(files: list | None, progress=gr.Progress()):  # noqa: B008 (Gradio's progress injection)
+    def upload(files: list | None, request: gr.Request, progress=gr.Progress()):  # noqa: B008 (Gradio's injection)
+        if not may_edit(request):
+            return refused_edit()
         if not files:
             return "No file chosen.", doc_rows(), gr.update(), gr.update(), [], gr.update(visible=False)
         paths = [str(f if isinstance(f, str) else f.name) for f in files]
@@ -146,13 +198,15 @@ def build_app(engine: Engine):
             return "No file is waiting.", doc_rows(), gr.update(), gr.update(), [], gr.update(visible=False)
         return index(pending, replace, progress)
 
-    def replace_pending(pending: list[str], progress=gr.Progress()):  # noqa: B008
-        return settle(pending, True, progress)
+    def replace_pending(pending: list[str], request: gr.Request, progress=gr.Progress()):  # noqa: B008
+        return settle(pending, True, progress) if may_edit(request) else refused_edit()
 
-    def keep_both(pending: list[str], progress=gr.Progress()):  # noqa: B008
-        return settle(pending, False, progress)
+    def keep_both(pending: list[str], request: gr.Request, progress=gr.Progress()):  # noqa: B008
+        return settle(pending, False, progress) if may_edit(request) else refused_edit()
 
-    def remove(doc_id: str | None):
+    def remove(doc_id: str | None, request: gr.Request):
+        if not may_edit(request):
+            return "Only editors may add or remove documents.", doc_rows(), gr.update(), gr.update()
         if not doc_id:
             return (
                 "Choose a document to remove.",
@@ -170,13 +224,21 @@ def build_app(engine: Engine):
 
     def api_ask(question: str, k: int = 5) -> dict:
         """Answer a question with verbatim, cited excerpts (same fields as `python -m rag ask --json`)."""
-        return engine.ask(str(question), k=max(1, min(int(k), 50))).to_dict()
+        try:
+            k = int(k)
+        except (TypeError, ValueError):
+            raise gr.Error("k must be a whole number from 1 to 50") from None
+        try:
+            return engine.ask(str(question), k=max(1, min(k, 50))).to_dict()
+        except RagError as exc:
+            raise gr.Error(str(exc)) from None
 
     def api_documents() -> dict:
         """The indexed documents: id, title and number of passages of each."""
         return {"documents": [{"id": r[1], "title": r[0], "paragraphs": r[2]} for r in doc_rows()]}
 
-    with gr.Blocks(title="Quote-first document QA") as demo:
+    # Uploads that were never indexed (or whose indexing ended long ago) are deleted after an hour.
+    with gr.Blocks(title="Quote-first document QA", delete_cache=(900, 3600)) as demo:
         gr.Markdown(
             "# Ask your documents\nEvery answer is a **verbatim excerpt** with its citation; "
             "nothing is paraphrased, and when the documents do not answer, you are told so."
@@ -189,12 +251,16 @@ def build_app(engine: Engine):
             with gr.Column(scale=3):
                 with gr.Row():
                     question = gr.Textbox(
-                        label="Question", placeholder="Ask about your documents…", scale=5, elem_id="question"
+                        label="Question",
+                        placeholder="Ask about your documents…",
+                        scale=5,
+                        elem_id="question",
+                        max_length=engine.settings.max_question_chars,
                     )
                     send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
                 gr.Examples(EXAMPLES, inputs=[question], label="Example questions")
                 transcript_html = gr.HTML("", elem_id="transcript")
-                transcript = gr.State("")
+                transcript = gr.State([])
             with gr.Column(scale=2):
                 with gr.Accordion("Options", open=False):
                     k = gr.Slider(1, 10, value=engine.settings.k, step=1, label="Excerpts per answer")
@@ -215,22 +281,24 @@ def build_app(engine: Engine):
                         interactive=False,
                         elem_id="documents",
                     )
-                    files = gr.File(
-                        label=f"Add documents ({' '.join(SUPPORTED_SUFFIXES)})",
-                        file_count="multiple",
-                        file_types=list(SUPPORTED_SUFFIXES),
-                        elem_id="upload",
-                    )
-                    status = gr.Textbox(label="Indexing", interactive=False, elem_id="upload-status")
-                    pending = gr.State([])
-                    with gr.Row(visible=False, elem_id="upload-conflict") as conflict:
-                        replace_button = gr.Button("Replace", elem_id="upload-replace")
-                        keep_button = gr.Button("Keep both", elem_id="upload-keep")
-                        cancel_button = gr.Button("Cancel", elem_id="upload-cancel")
-                    removable = gr.Dropdown(
-                        choices=doc_ids(), value=None, allow_custom_value=True, label="Remove a document"
-                    )
-                    remove_button = gr.Button("Remove", variant="stop")
+                    if not read_only:
+                        with gr.Column(visible=accounts is None, elem_id="edit-panel") as edit_panel:
+                            files = gr.File(
+                                label=f"Add documents ({' '.join(SUPPORTED_SUFFIXES)})",
+                                file_count="multiple",
+                                file_types=list(SUPPORTED_SUFFIXES),
+                                elem_id="upload",
+                            )
+                            status = gr.Textbox(label="Indexing", interactive=False, elem_id="upload-status")
+                            pending = gr.State([])
+                            with gr.Row(visible=False, elem_id="upload-conflict") as conflict:
+                                replace_button = gr.Button("Replace", elem_id="upload-replace")
+                                keep_button = gr.Button("Keep both", elem_id="upload-keep")
+                                cancel_button = gr.Button("Cancel", elem_id="upload-cancel")
+                            removable = gr.Dropdown(
+                                choices=doc_ids(), value=None, allow_custom_value=True, label="Remove a document"
+                            )
+                            remove_button = gr.Button("Remove", variant="stop")
 
         outputs = [question, transcript_html, history, transcript, download, markdown, excerpt_choice, last_answer]
         inputs = [question, k, sources, history, transcript]
@@ -242,25 +310,30 @@ def build_app(engine: Engine):
             None, None, None, js=SCROLL_JS, api_visibility="private"
         )
         new_chat.click(
-            lambda: ([], "", "", {}),
+            lambda: ([], [], "", {}),
             None,
             [history, transcript, transcript_html, last_answer],
             api_visibility="private",
         )
         download.click(None, markdown, None, js=DOWNLOAD_JS, api_visibility="private")
-        upload_outputs = [status, docs, sources, removable, pending, conflict]
-        files.upload(upload, files, upload_outputs, api_name="upload")
-        replace_button.click(replace_pending, pending, upload_outputs, api_visibility="private")
-        keep_button.click(keep_both, pending, upload_outputs, api_visibility="private")
-        cancel_button.click(
-            lambda: ("Nothing was indexed.", [], gr.update(visible=False)),
-            None,
-            [status, pending, conflict],
-            api_visibility="private",
-        )
-        # Documents added by other processes (a CLI ingest) appear in the pickers when opened.
-        removable.focus(lambda: gr.update(choices=doc_ids()), None, removable, api_visibility="private")
-        remove_button.click(remove, removable, [status, docs, removable, sources], api_name="remove")
+        if not read_only:  # a read-only app has no route that changes the index
+            upload_outputs = [status, docs, sources, removable, pending, conflict]
+            files.upload(upload, files, upload_outputs, api_name="upload")
+            replace_button.click(replace_pending, pending, upload_outputs, api_visibility="private")
+            keep_button.click(keep_both, pending, upload_outputs, api_visibility="private")
+            cancel_button.click(
+                lambda: ("Nothing was indexed.", [], gr.update(visible=False)),
+                None,
+                [status, pending, conflict],
+                api_visibility="private",
+            )
+            # Documents added by other processes (a CLI ingest) appear in the pickers when opened.
+            removable.focus(lambda: gr.update(choices=doc_ids()), None, removable, api_visibility="private")
+            remove_button.click(remove, removable, [status, docs, removable, sources], api_name="remove")
+            if accounts is not None:  # editors see the controls; every write route checks the role anyway
+                demo.load(
+                    lambda request: gr.update(visible=may_edit(request)), None, edit_panel, api_visibility="private"
+                )
         gr.api(api_ask, api_name="ask")
         gr.api(api_documents, api_name="documents")
     return demo
@@ -278,12 +351,22 @@ def main(argv: list[str] | None = None) -> None:
     index = args.index or (None if os.environ.get("RAG_INDEX_DIR") else ROOT / "embeddings")
     settings = Settings.from_env(index_dir=index)
     try:
+        accounts = load_accounts(args.auth) if args.auth else None
         engine = open_engine(settings, args.docs)
         engine.ask("warm up")  # load the model now, not on the first question
     except RagError as exc:
         sys.exit(f"error: {exc}")
-    demo = build_app(engine)
-    demo.queue(default_concurrency_limit=4)
+    if args.read_only:
+        print("Read-only: questions only; nothing can be uploaded or removed.", flush=True)
+    elif accounts is None:
+        print(
+            "Note: anyone who can reach this address can ask, upload and remove documents. "
+            "Use --read-only, or --auth FILE for sign-in with reader and editor roles.",
+            flush=True,
+        )
+    demo = build_app(engine, read_only=args.read_only, accounts=accounts)
+    # A bounded queue: past it, a request is told at once that the server is busy.
+    demo.queue(default_concurrency_limit=4, max_size=args.max_queue)
     demo.launch(
         server_name=args.host,
         server_port=args.port,
@@ -291,7 +374,13 @@ def main(argv: list[str] | None = None) -> None:
         css=STYLE,
         show_error=True,
         footer_links=["api"],
+        auth=(lambda name, password: _signs_in(accounts, name, password)) if accounts is not None else None,
     )
+
+
+def _signs_in(accounts: dict[str, Account], name: str, password: str) -> bool:
+    account = accounts.get(name)
+    return account is not None and check_password(password, account.password_hash)
 
 
 if __name__ == "__main__":

@@ -9,12 +9,18 @@ index of the seeds. Each client is its own ``gradio_client.Client`` asking
 ``--asks`` questions in a row; meanwhile a writer uploads and removes a document
 ``--churn`` times. Every excerpt's citation is checked against the file it cites.
 The baseline, measured in the same run, is one client asking alone.
+
+Then two hostile runs against the same server: one client sends 8 questions of
+10 MB each (they must be refused at once) while 4 ordinary clients ask; and a
+flood of ``--flood`` simultaneous requests (raw HTTP, each its own connection)
+while one ordinary client asks. Past the queue's bound the flood is told "busy".
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -181,12 +187,107 @@ def run_load(url: str, clients: int, asks: int, churn: int, workdir: Path) -> Lo
     return result
 
 
+def _call(url: str, question: str, k: int = 5, timeout: float = 300) -> tuple[str, float]:
+    """One ``/ask`` over Gradio's plain HTTP API: ("ok" | "busy" | "refused" | "error: …", seconds)."""
+    started = time.perf_counter()
+    body = json.dumps({"data": [question, k]}).encode()
+    request = urllib.request.Request(
+        url + "gradio_api/call/ask", data=body, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            event_id = json.loads(response.read())["event_id"]
+        with urllib.request.urlopen(f"{url}gradio_api/call/ask/{event_id}", timeout=timeout) as response:
+            stream = response.read().decode("utf-8", "replace")
+    except OSError as exc:
+        return f"error: {exc}", time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    if "event: complete" in stream:
+        return "ok", elapsed
+    if "queue is full" in stream.lower():
+        return "busy", elapsed
+    if "at most" in stream:
+        return "refused", elapsed
+    return f"error: {stream[-200:]}", elapsed
+
+
+def run_hostile(url: str, flood: int) -> list[tuple[str, str]]:
+    """Huge questions and a flood next to ordinary users; rows of (measure, value)."""
+    rows: list[tuple[str, str]] = []
+    huge = "why " * 2_500_000  # 10 MB
+
+    def ordinary(result: LoadResult, stop: threading.Event, number: int) -> None:
+        i = 0
+        while not stop.is_set():
+            outcome, elapsed = _call(url, QUESTIONS[(number + i) % len(QUESTIONS)])
+            i += 1
+            if outcome == "ok":
+                result.latencies.append(elapsed)
+            else:
+                result.errors.append(outcome)
+
+    for name, attack in (
+        ("8 x 10 MB questions", lambda: [_call(url, huge) for _ in range(8)]),
+        (f"{flood} simultaneous asks", lambda: _flood(url, flood)),
+    ):
+        others, stop = LoadResult(), threading.Event()
+        askers = [threading.Thread(target=ordinary, args=(others, stop, n)) for n in range(4 if "MB" in name else 1)]
+        for thread in askers:
+            thread.start()
+        time.sleep(1.0)
+        outcomes = attack()
+        time.sleep(1.0)
+        stop.set()
+        for thread in askers:
+            thread.join()
+        counts: dict[str, int] = {}
+        for outcome, _ in outcomes:
+            key = outcome if not outcome.startswith("error") else "error"
+            counts[key] = counts.get(key, 0) + 1
+        seconds = sorted(t for _, t in outcomes)
+        rows.append(
+            (
+                name,
+                f"{', '.join(f'{v} {k}' for k, v in sorted(counts.items()))}; their median "
+                f"{seconds[len(seconds) // 2] * 1000:.0f} ms, max {seconds[-1] * 1000:.0f} ms",
+            )
+        )
+        rows.append(
+            (
+                "  other users meanwhile",
+                f"{len(others.latencies)} asks, p50 {others.percentile(0.5) * 1000:.0f} ms, "
+                f"p95 {others.percentile(0.95) * 1000:.0f} ms, {len(others.errors)} not answered",
+            )
+        )
+    return rows
+
+
+def _flood(url: str, n: int) -> list[tuple[str, float]]:
+    results: list[tuple[str, float]] = []
+    lock = threading.Lock()
+    gate = threading.Barrier(n)
+
+    def one(i: int) -> None:
+        gate.wait()
+        outcome = _call(url, QUESTIONS[i % len(QUESTIONS)])
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="a running app (default: launch one over a fresh index of the seeds)")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--asks", type=int, default=10, help="questions per client")
     parser.add_argument("--churn", type=int, default=5, help="documents uploaded then removed meanwhile")
+    parser.add_argument("--flood", type=int, default=500, help="simultaneous requests in the flood run (0: skip)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="rag-load-") as tmp:
         workdir = Path(tmp)
@@ -196,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
                 url = stack.enter_context(serve_app(workdir / "index", workdir / "app.log", "--docs", str(SEEDS)))
             alone = run_load(url, clients=1, asks=max(10, args.asks), churn=0, workdir=workdir)
             loaded = run_load(url, clients=args.clients, asks=args.asks, churn=args.churn, workdir=workdir)
+            hostile = run_hostile(url, args.flood) if args.flood else []
     print(f"Load test: {args.clients} clients x {args.asks} questions, {args.churn} upload+remove cycles meanwhile")
     print(f"{'run':<28}{'asks':>6}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'asks/s':>8}{'errors':>8}")
     for name, r in (("1 client alone (baseline)", alone), (f"{args.clients} clients + churn", loaded)):
@@ -209,6 +311,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{(len(loaded.latencies) / loaded.seconds) / (len(alone.latencies) / alone.seconds):.1f}x"
     )
     print(f"excerpts checked against their files: {loaded.checked + alone.checked}; writes done: {loaded.writes}")
+    if hostile:
+        print("\nHostile runs (the queue holds 64 waiting requests; questions over 2,000 characters are refused):")
+        for name, value in hostile:
+            print(f"{name:<28}{value}")
     for error in (alone.errors + loaded.errors)[:10]:
         print(f"  error: {error}")
     return 1 if alone.errors or loaded.errors else 0

@@ -3,6 +3,7 @@
 from .config import Settings
 from .engine import Engine
 from .errors import (
+    BadQuestion,
     EmptyDocument,
     IndexCorrupt,
     IndexWriteError,
@@ -18,6 +19,7 @@ from .types import AddReport, Answer, Document, Excerpt, Passage, Refusal
 __all__ = [
     "AddReport",
     "Answer",
+    "BadQuestion",
     "Document",
     "EmptyDocument",
     "Engine",

@@ -13,6 +13,7 @@ from pathlib import Path
 from .config import Settings
 from .engine import Engine
 from .errors import RagError
+from .render import visible_controls
 from .types import AddReport, Answer
 
 _BOLD, _RESET = "\033[1m", "\033[0m"
@@ -49,8 +50,19 @@ def build_parser() -> argparse.ArgumentParser:
     listing = sub.add_parser("list", help="list the indexed documents")
     listing.add_argument("--json", action="store_true")
 
-    remove = sub.add_parser("remove", help="remove a document from the index")
-    remove.add_argument("doc_id")
+    remove = sub.add_parser("remove", help="remove documents from the index (in one save)")
+    remove.add_argument("doc_ids", nargs="*", metavar="DOC_ID")
+    remove.add_argument("--all", action="store_true", help="remove every document")
+
+    account = sub.add_parser("account", help="add or change a sign-in account for `app.py --auth FILE`")
+    account.add_argument("name")
+    account.add_argument(
+        "--role", choices=("reader", "editor"), default="reader", help="readers ask; editors also add and remove"
+    )
+    account.add_argument(
+        "--file", type=Path, default=Path("accounts.txt"), help="the accounts file (default: accounts.txt)"
+    )
+    account.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
 
     evaluate = sub.add_parser("eval", help="score retrieval on a JSONL question set")
     evaluate.add_argument("questions", type=Path)
@@ -63,6 +75,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The engine's warnings (a damaged index served from an earlier generation, an
     # encoder fallback) reach the user as one line each on stderr.
     _log_to_stderr(logging.WARNING, "warning: %(message)s")
+    if args.command == "account":  # needs no index
+        try:
+            return _account(args)
+        except RagError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     try:
         settings = Settings.from_env(
             index_dir=args.index, model=args.model, follow_links=getattr(args, "follow_links", None) or None
@@ -101,7 +119,11 @@ def _ingest(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def _ask(engine: Engine, args: argparse.Namespace) -> int:
-    refreshed = engine.refresh()
+    try:
+        refreshed = engine.refresh()
+    except RagError as exc:  # e.g. a read-only index folder: answer from it as it is
+        print(f"warning: files changed on disk were not re-indexed ({exc})", file=sys.stderr)
+        refreshed = AddReport()
     if refreshed.changed:
         print(f"re-indexed changed documents: {', '.join(refreshed.added + refreshed.updated)}", file=sys.stderr)
     answer = engine.ask(args.question, k=args.k, history=args.history, sources=args.source)
@@ -128,8 +150,29 @@ def _list(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def _remove(engine: Engine, args: argparse.Namespace) -> int:
-    engine.remove(args.doc_id)
-    print(f"removed {args.doc_id}")
+    ids = [d.id for d in engine.documents()] if args.all else args.doc_ids
+    if not ids:
+        print("nothing to remove: name document ids, or --all", file=sys.stderr)
+        return 0 if args.all else 2
+    engine.remove(*ids)
+    print(f"removed {len(ids)}: {', '.join(ids)}")
+    return 0
+
+
+def _account(args: argparse.Namespace) -> int:
+    from getpass import getpass
+
+    from .accounts import save_account
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass(f"password for {args.name}: ")
+        if getpass("again: ") != password:
+            print("error: the passwords differ", file=sys.stderr)
+            return 1
+    save_account(args.file, args.name, args.role, password)
+    print(f"{args.name} ({args.role}) saved in {args.file}")
     return 0
 
 
@@ -154,14 +197,24 @@ def format_answer(answer: Answer, color: bool = False) -> str:
             lines.append("")
             lines.append("Closest passages (near-misses, not answers):")
     for number, e in enumerate(answer.excerpts, start=1):
-        quote = e.text
+        # Invisible reordering characters are written out: a hidden override must not reorder the quote.
+        quote = visible_controls(e.text)
         if color:
             s, t = e.highlight
-            quote = f"{quote[:s]}{_BOLD}{quote[s:t]}{_RESET}{quote[t:]}"
+            quote = "".join(
+                (
+                    visible_controls(e.text[:s]),
+                    _BOLD,
+                    visible_controls(e.text[s:t]),
+                    _RESET,
+                    visible_controls(e.text[t:]),
+                )
+            )
         lines.append(f'[{number}] "{quote}", {e.title} ({e.source}, ¶{e.paragraph}) [relevance {e.score:.2f}]')
         if not color:
             s, t = e.highlight
-            lines.append(f"    answering sentence: {e.text[s:t]}")
+            label = "closest sentence" if e.near_miss else "answering sentence"
+            lines.append(f"    {label}: {visible_controls(e.text[s:t])}")
     return "\n".join(lines)
 
 

@@ -34,6 +34,8 @@ class Settings:
     min_score: float = 0.42
     #: Once the top passage answers, further excerpts need only this much relevance.
     min_support: float = 0.35
+    #: Longer questions are refused with a message (a question is a sentence or two, not a document).
+    max_question_chars: int = 2000
     #: Near-misses shown when the engine abstains.
     near_misses: int = 3
     #: Fusion weights of the evidence for a passage (see ``search.fuse``): cosine of its

@@ -125,10 +125,12 @@ class SentenceTransformerEmbedder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
-        encoded = self._model.tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)[
-            "input_ids"
-        ]
-        return [len(ids) for ids in encoded]
+        texts, tokenizer = list(texts), self._model.tokenizer
+        counts: list[int] = []
+        for lo in range(0, len(texts), 2048):  # in slices: 100k texts' token ids at once take hundreds of MB
+            encoded = tokenizer(texts[lo : lo + 2048], add_special_tokens=True, truncation=False, verbose=False)
+            counts.extend(len(ids) for ids in encoded["input_ids"])
+        return counts
 
     def _encode(self, texts: Sequence[str], encode) -> np.ndarray:
         if not texts:

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +20,7 @@ from .cleaning import shared_lines
 from .config import Settings
 from .documents import file_sha256, is_supported, iter_files
 from .embedding import Embedder, load_embedder, model_id_for
-from .errors import RagError, UnknownDocument
+from .errors import BadQuestion, RagError, UnknownDocument
 from .lexical import terms
 from .passages import contexts as passage_contexts
 from .passages import fit_sentences, lexical_texts, sentence_budget, split_passages, windows
@@ -265,13 +266,24 @@ class Engine:
 
         Returns:
             An Answer whose excerpts are exact slices of their documents.
+
+        Raises:
+            BadQuestion: the question is longer than ``settings.max_question_chars``.
         """
-        question = " ".join(str(question).split())
+        question = str(question)
+        if len(question) > self.settings.max_question_chars:  # checked before any work on it
+            raise BadQuestion(
+                f"the question is {len(question):,} characters long; ask in at most "
+                f"{self.settings.max_question_chars:,} (a sentence or two)"
+            )
+        # Compatibility forms (fullwidth letters, ligatures) are read as the letters they stand for.
+        question = " ".join(unicodedata.normalize("NFKC", question).split())
+        history = [unicodedata.normalize("NFKC", str(h))[: self.settings.max_question_chars] for h in history or []]
         k = self.settings.k if k is None else max(1, int(k))
         index = self._current()  # one snapshot for the whole query, whatever writers do meanwhile
         if not question or index is None or not index.snapshot.passages:
             return Answer(question=question, answered=False)
-        text = retrieval_text(question, list(history or []))
+        text = retrieval_text(question, history)
         query = Query(text, self.embedder.encode_queries([text])[0], tuple(terms(text)))
         hits = index.rank(query, self.settings, set(sources) if sources is not None else None, limit=max(50, k))
         if self._reranker is not None and hits:

@@ -35,3 +35,7 @@ class UnknownDocument(RagError):
 
 class MissingDependency(RagError):
     """An optional package is needed; the message carries the install command."""
+
+
+class BadQuestion(RagError):
+    """The question cannot be asked as it is (too long); the message says why."""

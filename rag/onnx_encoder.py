@@ -115,7 +115,11 @@ class OnnxEmbedder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
-        return [len(e.ids) for e in self._counter.encode_batch(list(texts))]
+        # In slices: a tokenizer's encodings of 100k texts take hundreds of MB at once.
+        texts = list(texts)
+        return [
+            len(e.ids) for lo in range(0, len(texts), 2048) for e in self._counter.encode_batch(texts[lo : lo + 2048])
+        ]
 
     def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
         """Tokenise all ``texts`` at once, then run them in batches of similar length.

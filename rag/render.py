@@ -6,9 +6,47 @@ Document text, titles and file names are untrusted: every piece is passed throug
 
 from __future__ import annotations
 
-from html import escape
+import re
+from html import escape as _escape
 
 from .types import Answer, Document, Excerpt, Passage
+
+#: Invisible characters that reorder or hide the text around them (bidirectional
+#: overrides, isolates and marks; zero-width characters). Left as they are, they can
+#: make a quote show ``$100`` where the document says ``001 $``.
+_CONTROLS = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_CONTROL_NAMES = {
+    "\u061c": "ALM",
+    "\u200b": "ZWSP",
+    "\u200c": "ZWNJ",
+    "\u200d": "ZWJ",
+    "\u200e": "LRM",
+    "\u200f": "RLM",
+    "\u202a": "LRE",
+    "\u202b": "RLE",
+    "\u202c": "PDF",
+    "\u202d": "LRO",
+    "\u202e": "RLO",
+    "\u2066": "LRI",
+    "\u2067": "RLI",
+    "\u2068": "FSI",
+    "\u2069": "PDI",
+    "\ufeff": "BOM",
+}
+
+
+def visible_controls(text: str) -> str:
+    """``text`` with each invisible reordering character written out as ``⟨RLO⟩`` etc.
+
+    For display only: offsets always refer to the document's own text.
+    """
+    return _CONTROLS.sub(lambda m: f"⟨{_CONTROL_NAMES.get(m.group(), f'U+{ord(m.group()):04X}')}⟩", text)
+
+
+def escape(text: str) -> str:
+    """Document text as HTML: escaped, with invisible reordering characters shown."""
+    return _escape(visible_controls(text))
+
 
 STYLE = """
 .qa-turn{margin:0 0 1.2em 0}

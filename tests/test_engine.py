@@ -1,6 +1,7 @@
 """Engine logic with the recording fake embedder: incremental indexing, removal, refusals, citations."""
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -230,3 +231,23 @@ def test_text_seen_anywhere_in_the_index_is_not_embedded_again(
     rows = [i for i, p in enumerate(snap.passages) if p.doc_id == "b.txt"]
     first = snap.windows.vectors(np.flatnonzero(snap.window_owner == rows[0]))[0]
     assert np.allclose(first, fake_embedder._vectors([shared])[0])
+
+
+def test_an_over_long_question_is_refused_before_any_work(fake_engine, fake_embedder):
+    from rag import BadQuestion
+
+    fake_engine.add([SEEDS])
+    calls = len(fake_embedder.calls)
+    started = time.perf_counter()
+    with pytest.raises(BadQuestion, match="at most 2,000"):
+        fake_engine.ask("why " * 2_500_000)
+    assert time.perf_counter() - started < 0.1
+    assert len(fake_embedder.calls) == calls
+
+
+def test_fullwidth_and_compatibility_forms_are_read_as_plain_letters(fake_engine):
+    fake_engine.add([SEEDS])
+    plain = fake_engine.ask("Who leads the Hamas delegation to Damascus?")
+    fullwidth = fake_engine.ask("Ｗｈｏ ｌｅａｄｓ ｔｈｅ Ｈａｍａｓ ｄｅｌｅｇａｔｉｏｎ ｔｏ Ｄａｍａｓｃｕｓ？")
+    assert fullwidth.question == "Who leads the Hamas delegation to Damascus?"
+    assert [e.start for e in fullwidth.excerpts] == [e.start for e in plain.excerpts]

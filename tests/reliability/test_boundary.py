@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -129,21 +128,16 @@ def test_a_file_named_like_another_document_replaces_it_only_when_asked(tmp_path
 def test_a_file_rewritten_while_read_is_read_again_or_refused(tmp_path: Path):
     path = tmp_path / "growing.txt"
     path.write_text("start\n")
-    stop = threading.Event()
-
-    def writer() -> None:
-        with open(path, "a") as fh:
-            while not stop.is_set():
-                fh.write("more text that keeps arriving\n" * 200)
-                fh.flush()
-
-    thread = threading.Thread(target=writer)
-    thread.start()
+    writer = subprocess.Popen(  # another process that keeps appending, as a slow copy would
+        [sys.executable, "-c", f"f = open({str(path)!r}, 'a')\nwhile True:\n    f.write('more text ' * 400); f.flush()"]
+    )
     try:
+        while path.stat().st_size < 1 << 20:
+            time.sleep(0.01)
         with pytest.raises(UnreadableDocument, match="kept changing"):
-            read_regular_file(path, 1 << 30)
+            read_regular_file(path, 1 << 34)
     finally:
-        stop.set()
-        thread.join()
-    data, info = read_regular_file(path, 1 << 30)  # quiet again: read whole
+        writer.kill()
+        writer.wait()
+    data, info = read_regular_file(path, 1 << 34)  # quiet again: read whole
     assert len(data) == info.st_size == path.stat().st_size

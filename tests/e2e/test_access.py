@@ -1,0 +1,83 @@
+"""Who may change the index: a read-only app has no write route; with accounts, only editors write."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+
+from benchmarks.load import serve_app
+from rag.accounts import save_account
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def index(tmp_path: Path, seed_index: Path) -> Path:
+    copy = tmp_path / "index"
+    shutil.copytree(seed_index, copy)
+    return copy
+
+
+def _note(tmp_path: Path) -> Path:
+    note = tmp_path / "lighthouse.md"
+    note.write_text("# Lighthouse log\n\nThe keeper of the Skerry lighthouse is Ingrid Solberg.", encoding="utf-8")
+    return note
+
+
+def test_read_only_app_has_no_route_that_changes_the_index(index: Path, tmp_path: Path):
+    with serve_app(index, tmp_path / "app.log", "--read-only") as url:
+        client = Client(url, verbose=False)
+        endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+        assert {"/ask", "/documents"} <= endpoints
+        assert not endpoints & {"/upload", "/remove"}
+        for call in (
+            lambda: client.predict([handle_file(str(_note(tmp_path)))], api_name="/upload"),
+            lambda: client.predict("001_6ca5efe176715221.txt", api_name="/remove"),
+        ):
+            with pytest.raises(Exception):  # noqa: B017 - the client refuses an endpoint the server lacks
+                call()
+        assert len(client.predict(api_name="/documents")["documents"]) == 5
+        assert client.predict("Who commands Liwa al-Quds?", api_name="/ask")["answered"]
+
+
+def test_with_accounts_readers_ask_and_only_editors_change_documents(index: Path, tmp_path: Path):
+    accounts = tmp_path / "accounts.txt"
+    save_account(accounts, "reader1", "reader", "reader password")
+    save_account(accounts, "editor1", "editor", "editor password")
+    with serve_app(index, tmp_path / "app.log", "--auth", str(accounts)) as url:
+        with pytest.raises(Exception):  # noqa: B017 - no anonymous access at all
+            Client(url, verbose=False).predict("Who commands Liwa al-Quds?", api_name="/ask")
+        reader = Client(url, auth=("reader1", "reader password"), verbose=False)
+        assert reader.predict("Who commands Liwa al-Quds?", api_name="/ask")["answered"]
+        status, *_ = reader.predict([handle_file(str(_note(tmp_path)))], api_name="/upload")
+        assert "Only editors" in status
+        status, *_ = reader.predict("001_6ca5efe176715221.txt", api_name="/remove")
+        assert "Only editors" in status
+        assert len(reader.predict(api_name="/documents")["documents"]) == 5
+        editor = Client(url, auth=("editor1", "editor password"), verbose=False)
+        status, *_ = editor.predict([handle_file(str(_note(tmp_path)))], api_name="/upload")
+        assert "Indexed: lighthouse.md" in status
+        status, *_ = editor.predict("001_6ca5efe176715221.txt", api_name="/remove")
+        assert "Removed" in status
+        ids = {d["id"] for d in reader.predict(api_name="/documents")["documents"]}
+        assert "lighthouse.md" in ids and "001_6ca5efe176715221.txt" not in ids
+
+
+def test_api_errors_are_one_line_and_a_huge_question_is_refused_at_once(app_url: str):
+    client = Client(app_url, verbose=False)
+    for k in ("many", None):
+        with pytest.raises(Exception) as caught:
+            client.predict("Who commands Liwa al-Quds?", k, api_name="/ask")
+        assert "whole number" in str(caught.value) and "Traceback" not in str(caught.value)
+    huge = "why " * 2_500_000  # 10 MB
+    started = time.perf_counter()
+    with pytest.raises(Exception) as caught:
+        client.predict(huge, 5, api_name="/ask")
+    assert "at most 2,000" in str(caught.value)
+    refused_in = time.perf_counter() - started
+    assert refused_in < 5, refused_in  # the refusal itself is timed in benchmarks/load.py
+    assert client.predict("Who commands Liwa al-Quds?", 3, api_name="/ask")["answered"]
