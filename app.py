@@ -120,7 +120,7 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
         )
 
     def doc_rows() -> list[list]:
-        return [[d.title, d.id, len(engine.passages(d.id))] for d in engine.documents()]
+        return [[d.title, d.id, engine.passage_count(d.id)] for d in engine.documents()]
 
     def doc_ids() -> list[str]:
         return [d.id for d in engine.documents()]
@@ -163,7 +163,8 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
     def index(paths: list[str], replace: bool, progress) -> tuple:
         """Index ``paths``; the status line, the refreshed document lists, no pending files."""
         try:
-            report = engine.add(paths, progress=lambda f, what: progress(f, desc=what), replace=replace)
+            # In a child process: the server's memory does not grow with what it is sent to index.
+            report = engine.add_isolated(paths, progress=lambda f, what: progress(f, desc=what), replace=replace)
             lines = []
             if report.added or report.updated:
                 lines.append(f"Indexed: {', '.join(report.added + report.updated)}.")

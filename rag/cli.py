@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a file whose id another file's document holds replaces it (default: indexed under a new id)",
     )
     ingest.add_argument(
+        "--progress", action="store_true", help="print `progress FRACTION WHAT` lines on stderr while indexing"
+    )
+    ingest.add_argument(
         "--follow-links", action="store_true", help="follow links in folders to files outside them (default: refuse)"
     )
 
@@ -109,7 +112,10 @@ def _log_to_stderr(level: int, fmt: str) -> None:
 
 def _ingest(engine: Engine, args: argparse.Namespace) -> int:
     missing = [p for p in args.paths if not p.exists()]
-    report = engine.add(args.paths, replace=args.replace)
+    progress = None
+    if args.progress:
+        progress = lambda done, what: print(f"progress {done:.4f} {what}", file=sys.stderr, flush=True)  # noqa: E731
+    report = engine.add(args.paths, progress=progress, replace=args.replace)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
@@ -136,7 +142,7 @@ def _ask(engine: Engine, args: argparse.Namespace) -> int:
 
 def _list(engine: Engine, args: argparse.Namespace) -> int:
     rows = [
-        {"id": d.id, "title": d.title, "paragraphs": len(engine.passages(d.id)), "path": d.path}
+        {"id": d.id, "title": d.title, "paragraphs": engine.passage_count(d.id), "path": d.path}
         for d in engine.documents()
     ]
     if args.json:

@@ -112,6 +112,14 @@ class Settings:
             values["index_dir"] = Path(values["index_dir"])  # type: ignore[arg-type]
         return replace(cls(), **values)  # type: ignore[arg-type]
 
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``RAG_*`` variables: what a child process needs to read them back."""
+        env = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            env[f"RAG_{f.name.upper()}"] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        return env
+
 
 def _parse_bool(raw: str) -> bool:
     value = raw.strip().lower()

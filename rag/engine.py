@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import unicodedata
@@ -20,7 +25,7 @@ from .cleaning import shared_lines
 from .config import Settings
 from .documents import file_sha256, is_supported, iter_files
 from .embedding import Embedder, load_embedder, model_id_for
-from .errors import BadQuestion, RagError, UnknownDocument
+from .errors import BadQuestion, IndexWriteError, RagError, UnknownDocument
 from .lexical import terms
 from .passages import contexts as passage_contexts
 from .passages import fit_sentences, lexical_texts, sentence_budget, split_passages, windows
@@ -229,6 +234,11 @@ class Engine:
             raise UnknownDocument(f"no document {doc_id!r} in the index")
         return docs[doc_id]
 
+    def passage_count(self, doc_id: str) -> int:
+        """How many passages a document has (0 for an unknown id); builds none of them."""
+        index = self._current()
+        return len(index.rows_by_doc.get(doc_id, ())) if index is not None else 0
+
     def passages(self, doc_id: str) -> list[Passage]:
         """The passages of one document, in reading order.
 
@@ -339,6 +349,57 @@ class Engine:
                 taken[doc_id], id_of[source] = source, doc_id
                 pairs.append((file, doc_id))
         return self._add_files(pairs, report, progress)
+
+    def add_isolated(
+        self, paths: Iterable[str | Path], progress: Progress | None = None, replace: bool = False
+    ) -> AddReport:
+        """``add`` run by a separate process (``python -m rag ingest``) over this index folder.
+
+        Parsing, splitting, embedding and saving happen in the child, whose memory is
+        returned to the system when it exits; this process only loads the saved
+        result. A server should add documents this way: whatever it is sent, its
+        own memory grows only by the index it then serves.
+
+        Raises:
+            IndexWriteError: the child failed without a report (its last words are in the message).
+        """
+        command = [sys.executable, "-m", "rag", "ingest", "--json", "--progress"]
+        command += ["--replace"] if replace else []
+        command += ["--", *(str(Path(p).absolute()) for p in paths)]
+        env = {**os.environ, **self.settings.to_env(), "RAG_INDEX_DIR": str(self.index_dir.absolute())}
+        if self._embedder is not None and self._embedder.model_id != model_id_for(
+            self.settings.model, self.settings.encoder
+        ):
+            raise RagError("an engine with an injected embedder cannot ingest in a separate process")
+        # The report (any size) goes to a file, so that the child never blocks on a full pipe
+        # while its progress lines are read here.
+        with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as report_file:
+            child = subprocess.Popen(
+                command,
+                stdout=report_file,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+                cwd=str(Path(__file__).resolve().parent.parent),
+            )
+            last = ""
+            for line in child.stderr:  # progress lines while it works; the last other line explains a failure
+                if line.startswith("progress "):
+                    done, _, what = line[len("progress ") :].strip().partition(" ")
+                    if progress is not None:
+                        progress(float(done), what)
+                elif line.strip():
+                    last = line.strip()
+            child.wait()
+            report_file.seek(0)
+            out = report_file.read()
+        self.sync(force=True)
+        try:
+            return AddReport.from_dict(json.loads(out.strip().splitlines()[-1]))
+        except (ValueError, IndexError, TypeError, KeyError):
+            raise IndexWriteError(
+                f"indexing failed (exit status {child.returncode}): {last or 'no message'}; the index is unchanged"
+            ) from None
 
     def conflicts(self, paths: Iterable[str | Path]) -> list[tuple[str, str]]:
         """The ``(file, indexed document id)`` pairs that ``add(paths)`` would rename

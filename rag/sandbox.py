@@ -32,6 +32,9 @@ from .types import Document
 
 log = logging.getLogger(__name__)
 _HEADER = struct.Struct(">Q")
+#: A worker left holding more than this after a file (allocators rarely give memory back)
+#: is ended; the next file starts a fresh one.
+RESTART_ABOVE_MB = 512
 
 
 class Sandbox:
@@ -45,6 +48,7 @@ class Sandbox:
         self.memory_mb = memory_mb
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._peak_mb = 0.0
 
     def load(self, path: Path, doc_id: str, max_bytes: int) -> Document:
         """Read ``path`` as :func:`rag.documents.load_document` would, in the worker.
@@ -67,6 +71,9 @@ class Sandbox:
                 raise UnreadableDocument(
                     f"the parser crashed on this file (worker exit status {code}); the file was refused"
                 ) from None
+            self._peak_mb = max(self._peak_mb, self._memory_mb("VmHWM") or 0.0)
+            if (self._memory_mb("VmRSS") or 0.0) > RESTART_ABOVE_MB:
+                self._kill()
         message = json.loads(reply)
         if "document" in message:
             return Document(**message["document"])
@@ -76,14 +83,18 @@ class Sandbox:
         raise cls(message.get("message", "the file cannot be read"))
 
     def peak_memory_mb(self) -> float | None:
-        """The worker's peak resident memory so far (Linux), or None when no worker runs."""
+        """The highest resident memory of any of its workers so far (Linux); None before any file."""
+        peak = max(self._peak_mb, self._memory_mb("VmHWM") or 0.0)
+        return peak or None
+
+    def _memory_mb(self, field: str) -> float | None:
         proc = self._proc
         if proc is None or proc.poll() is not None:
             return None
         try:
             with open(f"/proc/{proc.pid}/status") as fh:
                 for line in fh:
-                    if line.startswith("VmHWM:"):
+                    if line.startswith(f"{field}:"):
                         return int(line.split()[1]) / 1024
         except OSError:
             return None

@@ -121,6 +121,16 @@ class AddReport:
     def changed(self) -> bool:
         return bool(self.added or self.updated)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> AddReport:
+        return cls(
+            added=list(data.get("added", [])),
+            updated=list(data.get("updated", [])),
+            unchanged=list(data.get("unchanged", [])),
+            refused=[Refusal(**r) for r in data.get("refused", [])],
+            warnings=[Refusal(**r) for r in data.get("warnings", [])],
+        )
+
     def to_dict(self) -> dict:
         return {
             "added": self.added,

@@ -370,3 +370,21 @@ def test_page_over_the_memory_bound_is_refused_and_the_app_keeps_answering(seede
 def _write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@pytest.mark.slow
+def test_a_genuinely_large_docx_is_read_not_timed_out(fake_engine: Engine, tmp_path: Path):
+    """30,000 paragraphs: python-docx's per-paragraph style lookup once made this take over 30 s."""
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Harbour ledger", level=1)
+    for i in range(30_000):
+        document.add_paragraph(f"Entry {i}: the harbour master logged boat number {i} on the morning tide.")
+    document.save(tmp_path / "ledger.docx")
+    from dataclasses import replace
+
+    fake_engine.settings = replace(fake_engine.settings, parse_timeout=20)
+    report = fake_engine.add([tmp_path / "ledger.docx"])
+    assert report.added == ["ledger.docx"], report
+    assert fake_engine.document("ledger.docx").title == "Harbour ledger"

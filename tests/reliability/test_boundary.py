@@ -73,6 +73,7 @@ def test_pipes_and_devices_are_refused_before_any_read(tmp_path: Path, kind: str
     assert len(report.refused) == 1 and "not a regular file" in report.refused[0].reason
 
 
+@pytest.mark.slow  # a real CLI process with the real model
 def test_relative_paths_are_read_from_the_callers_folder(tmp_path: Path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rag import Engine, Settings, store
+from rag import Engine, IndexWriteError, Settings, store
 from tests.conftest import ROOT, FakeEmbedder
 
 ROUNDS = 20
@@ -129,3 +130,20 @@ def test_an_emptied_index_still_exists(tmp_path: Path) -> None:
     engine.remove("east-0.txt")
     reopened = _open(index_dir)
     assert reopened.exists and reopened.documents() == []
+
+
+@pytest.mark.slow
+def test_an_isolated_ingest_runs_in_a_child_and_a_failed_one_is_one_clear_error(tmp_path: Path, seed_index: Path):
+    index = tmp_path / "index"
+    shutil.copytree(seed_index, index)
+    engine = Engine.open(settings=Settings(index_dir=index))
+    progress: list[float] = []
+    report = engine.add_isolated([_folder(tmp_path, "north", 2)], progress=lambda done, what: progress.append(done))
+    assert sorted(report.added) == ["north-0.txt", "north-1.txt"]
+    assert progress and progress[-1] == 1.0
+    answer = engine.ask("How many visitors did the north office count in spring?")
+    assert answer.excerpts[0].source.startswith("north-")
+    broken = Engine.open(settings=Settings(index_dir=index, encoder="no-such-encoder"))
+    with pytest.raises(IndexWriteError, match="unknown encoder"):
+        broken.add_isolated([_folder(tmp_path, "south", 1)])
+    assert len(Engine.open(settings=Settings(index_dir=index)).documents()) == 7
