@@ -76,7 +76,9 @@ def open_engine(settings: Settings, docs: Path) -> Engine:
     if not engine.exists:  # an index emptied by its users stays empty
         print(f"First run: indexing {docs} into {settings.index_dir} ...", flush=True)
         started = time.perf_counter()
-        report = engine.add([docs], progress=lambda f, what: print(f"  {what} {f:.0%}", flush=True))
+        # In a child process, like uploads: exporting the encoder on first use imports torch,
+        # which would otherwise stay in the server's memory for good.
+        report = engine.add_isolated([docs], progress=lambda f, what: print(f"  {what} {f:.0%}", flush=True))
         print(f"Indexed {len(report.added)} documents in {time.perf_counter() - started:.1f} s.", flush=True)
         for refusal in report.refused:
             print(f"  refused {refusal.path}: {refusal.reason}", flush=True)

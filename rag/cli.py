@@ -185,12 +185,15 @@ def _account(args: argparse.Namespace) -> int:
 def _eval(engine: Engine, args: argparse.Namespace) -> int:
     from .evaluate import evaluate, load_questions
 
-    metrics = evaluate(engine, load_questions(args.questions)).metrics()
+    report = evaluate(engine, load_questions(args.questions))
+    metrics = report.metrics()
     if args.json:
-        print(json.dumps(metrics))
+        print(json.dumps({**metrics, "misses": report.misses()}))
     else:
         for name, value in metrics.items():
             print(f"{name:<18} {value:.3f}" if isinstance(value, float) else f"{name:<18} {value}")
+        for line in report.misses():
+            print(f"  {line}")
     return 0
 
 

@@ -348,7 +348,7 @@ class Engine:
                         doc_id = new_id
                 taken[doc_id], id_of[source] = source, doc_id
                 pairs.append((file, doc_id))
-        return self._add_files(pairs, report, progress)
+        return self._add_files(pairs, report, progress, bar=True)
 
     def add_isolated(
         self, paths: Iterable[str | Path], progress: Progress | None = None, replace: bool = False
@@ -440,13 +440,16 @@ class Engine:
                 pairs.append((path, doc.id))
         return self._add_files(pairs, report, progress)
 
-    def _add_files(self, pairs: list[tuple[Path, str]], report: AddReport, progress: Progress | None) -> AddReport:
+    def _add_files(
+        self, pairs: list[tuple[Path, str]], report: AddReport, progress: Progress | None, bar: bool = False
+    ) -> AddReport:
         self.sync(force=True)
         known = self._index.snapshot.documents if self._index is not None else {}
         loaded: dict[str, Document] = {}
         parser = sandbox.shared(self.settings.parse_timeout, self.settings.parse_memory_mb)
-        bar = tqdm(pairs, desc="reading", unit="file", disable=len(pairs) <= PROGRESS_MIN_DOCUMENTS)
-        for file, doc_id in bar:
+        # A refresh reads nothing in the common case: it shows no bar (``ask`` calls it every time).
+        files = tqdm(pairs, desc="reading", unit="file", disable=not bar or len(pairs) <= PROGRESS_MIN_DOCUMENTS)
+        for file, doc_id in files:
             if not is_supported(file):
                 report.refused.append(Refusal(str(file), f"unsupported file type {file.suffix or '(none)'!r}"))
                 continue

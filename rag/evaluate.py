@@ -61,6 +61,20 @@ class Report:
             "abstain_recall": len(correct) / len(unanswerable) if unanswerable else 1.0,
         }
 
+    def misses(self) -> list[str]:
+        """One line per question scored wrong: not found in the top 5, or an abstention that was wrong."""
+        lines = []
+        for o in self.outcomes:
+            if o.question.unanswerable:
+                if o.answer.answered:
+                    lines.append(f"answered, should abstain: {o.question.q}")
+            elif o.rank is None or o.rank > 5:
+                where = "abstained" if not o.answer.answered else f"rank {o.rank}" if o.rank else "not in the excerpts"
+                lines.append(f"missed ({where}): {o.question.q}")
+            elif not o.highlight_ok:
+                lines.append(f"highlight misses the answer: {o.question.q}")
+        return lines
+
 
 def load_questions(path: Path) -> list[Question]:
     """Read a question file (JSON lines).

@@ -135,3 +135,56 @@ def test_eval_prints_the_metrics(index: Path):
     assert metrics["hit@5"] >= 0.95 and metrics["abstain_precision"] == 1.0 and metrics["abstain_recall"] == 1.0
     bad = ROOT / "tests" / "data" / "seed_questions.jsonl"
     assert_clean_error(run("eval", str(bad.with_name("missing.jsonl")), index=index), "missing.jsonl")
+
+
+def test_eval_lists_the_questions_it_missed(index: Path, tmp_path: Path):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        '{"q": "Who commands Liwa al-Quds?", "gold": ["Muhammad al-Sa’eed"]}\n'
+        '{"q": "Who leads the Hamas delegation?", "gold": ["a phrase that no document holds"]}\n'
+        '{"q": "How do I bake bread?", "unanswerable": true}\n'
+    )
+    result = run("eval", str(questions), index=index)
+    assert result.returncode == 0, result.stderr
+    assert "missed" in result.stdout and "Who leads the Hamas delegation?" in result.stdout
+    assert "Who commands Liwa al-Quds?" not in result.stdout.split("abstain_recall")[1]
+    assert json.loads(run("eval", str(questions), "--json", index=index).stdout)["misses"] == [
+        "missed (not in the excerpts): Who leads the Hamas delegation?"
+    ]
+
+
+def test_ask_shows_no_progress_and_labels_near_misses(index: Path):
+    result = run("ask", "What is the capital of Australia?", index=index)
+    assert result.stderr == ""
+    assert "closest sentence:" in result.stdout and "answering sentence:" not in result.stdout
+
+
+def test_ingest_of_a_missing_path_fails_even_beside_a_good_one(index: Path, tmp_path: Path):
+    note = tmp_path / "note.txt"
+    note.write_text("The ferry leaves at nine from the western quay.")
+    result = run("ingest", str(note), str(tmp_path / "typo.txt"), index=index)
+    assert result.returncode == 1 and "added: 1 (note.txt)" in result.stdout and "no such file" in result.stdout
+
+
+def test_remove_several_or_all_in_one_save(index: Path):
+    removed = run("remove", "000_40cf413a4e758f71.txt", "001_6ca5efe176715221.txt", index=index)
+    assert removed.returncode == 0 and "removed 2" in removed.stdout
+    assert len(json.loads(run("list", "--json", index=index).stdout)) == 3
+    assert run("remove", "--all", index=index).returncode == 0
+    assert json.loads(run("list", "--json", index=index).stdout) == []
+
+
+def test_account_adds_a_sign_in_account(tmp_path: Path):
+    accounts = tmp_path / "accounts.txt"
+    result = subprocess.run(
+        [sys.executable, "-m", "rag", "account", "ada", "--role", "editor", "--file", str(accounts)]
+        + ["--password-stdin"],
+        input="a long enough password\n",
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    name, role, digest = accounts.read_text().strip().split(":")
+    assert (name, role) == ("ada", "editor") and "a long enough password" not in digest
