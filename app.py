@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 import gradio as gr
 
 from rag import Engine, RagError, Settings
-from rag.accounts import Account, check_password, load_accounts
+from rag.accounts import Account, check_password, hash_password, load_accounts
 from rag.documents import SUPPORTED_SUFFIXES
 from rag.render import STYLE, answer_html, answer_markdown, source_html
 
@@ -70,9 +71,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def open_engine(settings: Settings, docs: Path) -> Engine:
-    """Open the index; on first run build it from ``docs``; re-index files changed on disk."""
+def open_engine(settings: Settings, docs: Path, read_only: bool = False) -> Engine:
+    """Open the index; on first run build it from ``docs``; re-index files changed on disk.
+
+    With ``read_only`` nothing is written: the index is served as it is.
+    """
     engine = Engine.open(settings=settings)  # a damaged index is logged, and shown as a banner
+    if read_only:
+        if not engine.exists:
+            print(f"Read-only, and {settings.index_dir} holds no index yet: every question is unanswered.")
+        return engine
     if not engine.exists:  # an index emptied by its users stays empty
         print(f"First run: indexing {docs} into {settings.index_dir} ...", flush=True)
         started = time.perf_counter()
@@ -136,7 +144,12 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
             answer = engine.ask(question, k=int(k), history=earlier, sources=sources or None)
         except RagError as exc:
             raise gr.Error(str(exc)) from None
-        neighbours = [engine.neighbours(e.source, e.start) for e in answer.excerpts]
+        neighbours = []
+        for e in answer.excerpts:
+            try:
+                neighbours.append(engine.neighbours(e.source, e.start))
+            except RagError:  # removed, by another session or process, since the answer was found
+                neighbours.append((None, None))
         # Newest first, and bounded: a response never grows with the length of the conversation.
         transcript = [answer_html(answer, neighbours), *transcript][:MAX_TURNS]
         history = [*history, {"question": question}][-MAX_TURNS:]
@@ -319,6 +332,7 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
             api_visibility="private",
         )
         download.click(None, markdown, None, js=DOWNLOAD_JS, api_visibility="private")
+        sources.focus(lambda: gr.update(choices=doc_ids()), None, sources, api_visibility="private")
         if not read_only:  # a read-only app has no route that changes the index
             upload_outputs = [status, docs, sources, removable, pending, conflict]
             files.upload(upload, files, upload_outputs, api_name="upload")
@@ -352,12 +366,12 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger().addHandler(handler)
     logging.getLogger("rag").setLevel(logging.INFO)
     index = args.index or (None if os.environ.get("RAG_INDEX_DIR") else ROOT / "embeddings")
-    settings = Settings.from_env(index_dir=index)
     try:
+        settings = Settings.from_env(index_dir=index)
         accounts = load_accounts(args.auth) if args.auth else None
-        engine = open_engine(settings, args.docs)
+        engine = open_engine(settings, args.docs, read_only=args.read_only)
         engine.ask("warm up")  # load the model now, not on the first question
-    except RagError as exc:
+    except (RagError, ValueError) as exc:
         sys.exit(f"error: {exc}")
     if args.read_only:
         print("Read-only: questions only; nothing can be uploaded or removed.", flush=True)
@@ -381,9 +395,16 @@ def main(argv: list[str] | None = None) -> None:
     )
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked for unknown names, so that a wrong name costs as long as a wrong password."""
+    return hash_password("not a password of anyone's")
+
+
 def _signs_in(accounts: dict[str, Account], name: str, password: str) -> bool:
     account = accounts.get(name)
-    return account is not None and check_password(password, account.password_hash)
+    ok = check_password(password, account.password_hash if account is not None else _dummy_hash())
+    return ok and account is not None
 
 
 if __name__ == "__main__":

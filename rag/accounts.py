@@ -59,8 +59,8 @@ def load_accounts(path: Path) -> dict[str, Account]:
     """
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise RagError(f"cannot read the accounts file {path}: {exc.strerror or exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RagError(f"cannot read the accounts file {path}: {getattr(exc, 'strerror', None) or exc}") from exc
     accounts: dict[str, Account] = {}
     for number, line in enumerate(lines, start=1):
         line = line.strip()
@@ -83,11 +83,14 @@ def save_account(path: Path, name: str, role: str, password: str) -> None:
         raise RagError(f"role must be one of {', '.join(ROLES)}")
     if len(password) < 8:
         raise RagError("a password has at least 8 characters")
-    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    lines = [line for line in lines if line.split(":", 1)[0] != name]
-    lines.append(f"{name}:{role}:{hash_password(password)}")
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+        lines = [line for line in lines if line.split(":", 1)[0] != name]
+        lines.append(f"{name}:{role}:{hash_password(password)}")
+        tmp = path.with_name(path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+        os.replace(tmp, path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RagError(f"cannot write the accounts file {path}: {getattr(exc, 'strerror', None) or exc}") from exc

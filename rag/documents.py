@@ -72,7 +72,9 @@ def load_document(path: Path, doc_id: str, max_bytes: int = 50 * 1024 * 1024) ->
 _READ_ATTEMPTS = 3
 
 
-def read_regular_file(path: Path, max_bytes: int) -> tuple[bytes, os.stat_result]:
+def read_regular_file(
+    path: Path, max_bytes: int, read: Callable[[int, int], bytes] = os.read
+) -> tuple[bytes, os.stat_result]:
     """The bytes of a regular file, read whole and unchanged while read.
 
     The file is opened without blocking and checked through its open descriptor,
@@ -80,6 +82,11 @@ def read_regular_file(path: Path, max_bytes: int) -> tuple[bytes, os.stat_result
     at most ``max_bytes`` + 1 bytes are read whatever size the file claims. A
     file whose size or modification time changes while it is read (someone is
     writing it) is read again, and refused if it keeps changing.
+
+    Args:
+        path: the file.
+        max_bytes: the most bytes to read.
+        read: ``os.read``, or a stand-in that tests use to change the file mid-read.
 
     Raises:
         UnreadableDocument: not a regular file, too large, unreadable, or changing.
@@ -96,7 +103,7 @@ def read_regular_file(path: Path, max_bytes: int) -> tuple[bytes, os.stat_result
             if before.st_size > max_bytes:
                 raise UnreadableDocument(f"file is {before.st_size:,} bytes, over the {max_bytes:,}-byte limit")
             chunks, size = [], 0
-            while chunk := os.read(fd, min(1 << 20, max_bytes + 1 - size)):
+            while chunk := read(fd, min(1 << 20, max_bytes + 1 - size)):
                 chunks.append(chunk)
                 size += len(chunk)
                 if size > max_bytes:

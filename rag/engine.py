@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import subprocess
 import sys
 import tempfile
@@ -197,6 +198,12 @@ class Engine:
                 return False
             try:
                 snapshot = store.load(self.index_dir)
+                if snapshot is not None and snapshot.notice and force:
+                    # A writer must not merge into an earlier generation because of a passing
+                    # read error: look again before accepting the fallback.
+                    time.sleep(0.2)
+                    seen = store.version(self.index_dir)
+                    snapshot = store.load(self.index_dir)
                 if snapshot is not None:
                     model_id = self._embedder.model_id if self._embedder else None
                     if model_id is not None:
@@ -326,9 +333,23 @@ class Engine:
         """
         report = AddReport()
         self.sync(force=True)
+        pairs = self._assign_ids(paths, replace, report)[0]
+        return self._add_files(pairs, report, progress, bar=True, take_over=replace)
+
+    def _assign_ids(
+        self, paths: Iterable[str | Path], replace: bool, report: AddReport
+    ) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
+        """The ``(file, doc_id)`` pairs to read, with refusals and renames noted in ``report``,
+        and the ``(file, id)`` clashes: files whose id another file's document holds.
+
+        A file already indexed (under whatever id) keeps its id. Another file whose id is
+        taken is renamed (``folder/name``, ``name (2)``), or with ``replace`` takes it over.
+        """
+        clashes: list[tuple[str, str]] = []
         taken = {d.id: d.path for d in self.documents()}
         id_of = {path: doc_id for doc_id, path in taken.items()}
         pairs: list[tuple[Path, str]] = []
+        read: set[str] = set()
         for raw in paths:
             path = Path(raw).absolute()  # the parser process runs elsewhere: never hand it a relative path
             if not path.exists():
@@ -338,17 +359,22 @@ class Engine:
             report.refused.extend(Refusal(str(file), reason) for file, reason in skipped)
             for file, doc_id in found:
                 source = str(file.resolve())
-                if taken.get(doc_id, source) != source and not replace:
-                    if source in id_of:  # indexed under a new id before: that id it keeps
-                        doc_id = id_of[source]
-                    else:
-                        new_id = _free_id(doc_id, path.name if path.is_dir() else "", taken)
-                        reason = f"{doc_id!r} is already the id of {taken[doc_id]}; indexed as {new_id!r}"
-                        report.warnings.append(Refusal(str(file), reason))
-                        doc_id = new_id
+                if source in read:
+                    continue  # the same file twice (a link to it, a folder given twice): read once
+                read.add(source)
+                if source in id_of:
+                    doc_id = id_of[source]
+                elif doc_id in taken and replace:
+                    clashes.append((str(file), doc_id))
+                elif doc_id in taken:
+                    clashes.append((str(file), doc_id))
+                    new_id = _free_id(doc_id, path.name if path.is_dir() else "", taken)
+                    reason = f"{doc_id!r} is already the id of {taken[doc_id]}; indexed as {new_id!r}"
+                    report.warnings.append(Refusal(str(file), reason))
+                    doc_id = new_id
                 taken[doc_id], id_of[source] = source, doc_id
                 pairs.append((file, doc_id))
-        return self._add_files(pairs, report, progress, bar=True)
+        return pairs, clashes
 
     def add_isolated(
         self, paths: Iterable[str | Path], progress: Progress | None = None, replace: bool = False
@@ -404,13 +430,7 @@ class Engine:
     def conflicts(self, paths: Iterable[str | Path]) -> list[tuple[str, str]]:
         """The ``(file, indexed document id)`` pairs that ``add(paths)`` would rename
         (or, with ``replace``, replace): files whose id another file's document holds."""
-        indexed = {d.id: d.path for d in self.documents()}
-        out = []
-        for raw in paths:
-            for file, doc_id in iter_files(Path(raw), self.settings.follow_links)[0]:
-                if indexed.get(doc_id, str(file.resolve())) != str(file.resolve()):
-                    out.append((str(file), doc_id))
-        return out
+        return self._assign_ids(paths, False, AddReport())[1]
 
     def remove(self, *doc_ids: str) -> None:
         """Remove documents and their passages from the index, all in one save.
@@ -433,15 +453,24 @@ class Engine:
         report = AddReport()
         pairs = []
         for doc in self.documents():
-            path = Path(doc.path)
-            if not path.exists():
+            path = Path(doc.path)  # the file itself: links were resolved when it was added
+            if path.is_symlink() and not self.settings.follow_links:
+                # Swapped for a link since (to /etc/passwd?): never followed behind the user's back.
+                reason = f"{doc.id}: the file is now a link to {path.resolve()}; not re-read, the indexed copy is kept"
+                report.refused.append(Refusal(doc.path, reason))
+            elif not path.exists():
                 report.refused.append(Refusal(doc.path, f"{doc.id}: source file is gone; the indexed copy is kept"))
             else:
                 pairs.append((path, doc.id))
         return self._add_files(pairs, report, progress)
 
     def _add_files(
-        self, pairs: list[tuple[Path, str]], report: AddReport, progress: Progress | None, bar: bool = False
+        self,
+        pairs: list[tuple[Path, str]],
+        report: AddReport,
+        progress: Progress | None,
+        bar: bool = False,
+        take_over: bool = False,
     ) -> AddReport:
         self.sync(force=True)
         known = self._index.snapshot.documents if self._index is not None else {}
@@ -481,6 +510,8 @@ class Engine:
             self.sync(force=True)
             current = self._snapshot()
             if (current.generation, current.checksum) != (base.generation, base.checksum):
+                if not take_over:  # another writer may have given one of these ids to another file meanwhile
+                    loaded = self._rename_clashes(loaded, current, report)
                 draft = self._rebuild(current, set(loaded), list(loaded.values()), None, cache)
             rebuilt, empty = draft
             self._publish(rebuilt)
@@ -492,9 +523,29 @@ class Engine:
         return report
 
     @staticmethod
-    def _unchanged(file: Path, doc: Document) -> bool:
-        stat = file.stat()
-        if stat.st_size == doc.size and stat.st_mtime_ns == doc.mtime_ns:
+    def _rename_clashes(loaded: dict[str, Document], current: Snapshot, report: AddReport) -> dict[str, Document]:
+        """``loaded`` with each document whose id ``current`` gives to another file renamed."""
+        taken = {**current.documents, **loaded}
+        out: dict[str, Document] = {}
+        for doc_id, doc in loaded.items():
+            other = current.documents.get(doc_id)
+            if other is not None and other.path != doc.path:
+                new_id = _free_id(doc_id, "", taken)
+                taken[new_id] = doc
+                reason = f"{doc_id!r} was just given to {other.path} by another writer; indexed as {new_id!r}"
+                report.warnings.append(Refusal(doc.path, reason))
+                doc = replace(doc, id=new_id)
+            out[doc.id] = doc
+        return out
+
+    def _unchanged(self, file: Path, doc: Document) -> bool:
+        """Whether ``file`` still holds what ``doc`` was read from. Anything but a regular
+        file within the size limit counts as changed (and is then refused by the reader),
+        so that this check never blocks on a pipe or hashes a device."""
+        info = file.stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > self.settings.max_file_bytes:
+            return False
+        if info.st_size == doc.size and info.st_mtime_ns == doc.mtime_ns:
             return True
         return file_sha256(file) == doc.sha256
 
@@ -534,7 +585,8 @@ class Engine:
         s_mask = keep[base.sentence_owner] if len(base.sentence_owner) else np.zeros(0, dtype=bool)
         docs = {i: d for i, d in base.documents.items() if i not in remove}
 
-        shared = shared_lines([d.text for d in docs.values()] + [d.text for d in documents])
+        texts = [d.text for d in docs.values()] + [d.text for d in documents]
+        shared = shared_lines(texts) if documents else frozenset()
         new_passages: list[Passage] = []
         empty: list[str] = []
         for doc in documents:
@@ -584,7 +636,7 @@ class Engine:
         nor ``cache`` holds (an unchanged passage of an edited file, a sentence seen
         before) and each distinct text once."""
         cache = {} if cache is None else cache
-        out = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
+        out = np.zeros((len(texts), base.dim), dtype=np.float32)
         known: dict[int, tuple[int, int]] = {}
         sources = (base.windows, base.sentences)
         for kind, stored in enumerate((base.window_keys, base.sentence_keys)):
@@ -624,6 +676,9 @@ class Engine:
     ) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
         """What to embed: each passage in windows that fit the model (with its heading
         as context), and each sentence on its own."""
+        if not passages:  # a removal: nothing to embed, so no model to load
+            none = np.zeros(0, dtype=np.int64)
+            return [], none, [], none.copy()
         embedder = self.embedder
         window_texts: list[str] = []
         window_owner: list[int] = []

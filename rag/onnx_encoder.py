@@ -254,7 +254,12 @@ def export(source: str, model_id: str, folder: Path, int8: bool = False) -> dict
         def forward(self, *inputs):
             return self.inner(**dict(zip(names, inputs, strict=True))).last_hidden_state
 
-    # Several processes may export into one cache at once: each stages its own folder.
+    # Several processes may export into one cache at once: each stages its own folder,
+    # and clears those of exporters that died (about 90 MB each).
+    for debris in folder.parent.glob(f"{folder.name}.tmp-*") if folder.parent.exists() else ():
+        pid = debris.name.rsplit(".tmp-", 1)[1].split("-", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(debris, ignore_errors=True)
     staging = folder.with_name(f"{folder.name}.tmp-{os.getpid()}-{threading.get_ident()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)

@@ -35,6 +35,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -59,6 +60,8 @@ MANIFEST = "manifest.json"
 LOCK = ".write.lock"
 #: A reader retries this often when writers replace the manifest while it reads.
 _LOAD_ATTEMPTS = 5
+#: Seconds a writer waits for another to finish before giving up with a message.
+LOCK_TIMEOUT = 300.0
 log = logging.getLogger(__name__)
 _FILES_V1 = ("documents.jsonl", "passages.jsonl", "windows.faiss", "windows.npy", "sentences.faiss", "sentences.npy")
 _FILES_V2 = (*_FILES_V1, "windows.keys.npy", "sentences.keys.npy")
@@ -122,27 +125,64 @@ class Snapshot:
 
 
 @contextmanager
-def writer_lock(index_dir: Path) -> Iterator[None]:
+def writer_lock(index_dir: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     """Hold the index folder's single-writer lock, shared by every process on the machine.
 
     ``flock`` is released by the kernel when its holder dies, so a writer killed
-    mid-save never leaves the folder locked.
+    mid-save never leaves the folder locked. The lock file is opened read-only
+    (``flock`` needs no more) and created readable and writable by all, as the
+    umask allows: writers running as different users of one group can share it.
 
     Raises:
-        IndexWriteError: the lock file cannot be created (e.g. a read-only folder).
+        IndexWriteError: the lock file cannot be created (e.g. a read-only folder), or
+            another writer held the lock for over ``timeout`` seconds.
     """
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(index_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(index_dir / LOCK, os.O_RDONLY | os.O_CREAT, 0o666)
     except OSError as exc:
         raise IndexWriteError(
             f"cannot change the index in {index_dir} ({exc.strerror or exc}); it can still be read"
         ) from exc
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        if not _flock(fd, fcntl.LOCK_EX, timeout):
+            raise IndexWriteError(
+                f"another process has been changing the index in {index_dir} for over {timeout:g} s; "
+                "nothing was changed, try again later"
+            )
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def _flock(fd: int, kind: int, timeout: float) -> bool:
+    """Take an ``flock`` of ``kind``, waiting at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, kind | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+
+
+def _wait_for_writer(index_dir: Path, timeout: float = LOCK_TIMEOUT) -> bool:
+    """Wait until no writer holds the folder's lock; whether one was active."""
+    try:
+        fd = os.open(index_dir / LOCK, os.O_RDONLY)
+    except OSError:
+        return False  # no writer ever ran here
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
+            _flock(fd, fcntl.LOCK_SH, timeout)
+            return True
+    finally:
+        os.close(fd)
 
 
 def version(index_dir: Path) -> tuple[int, int, int] | None:
@@ -203,13 +243,17 @@ def load(index_dir: Path) -> Snapshot | None:
         IndexCorrupt: naming the damaged file or the inconsistency, when no
             generation verifies.
     """
+    waited = False
     for _ in range(_LOAD_ATTEMPTS):
         seen = version(index_dir)
         try:
             manifest = read_manifest(index_dir)
             if manifest is None:
-                if not _generation_dirs(index_dir):
-                    return None
+                if not any((g / MANIFEST).exists() for g in _generation_dirs(index_dir)):
+                    return None  # nothing was ever committed (at most debris of a first save)
+                if not waited and _wait_for_writer(index_dir):
+                    waited = True
+                    continue  # a first save was between its generation and its manifest
                 raise IndexCorrupt(f"{index_dir / MANIFEST} is missing")
             return _load_generation(index_dir, manifest)
         except IndexCorrupt as problem:

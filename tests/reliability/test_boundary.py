@@ -41,7 +41,7 @@ def test_links_to_files_outside_the_folder_are_refused(tmp_path: Path):
     (folder / "inside.txt").symlink_to(folder / "harbour.txt")  # a link within the folder is fine
     engine = _engine(tmp_path)
     report = engine.add([folder])
-    assert sorted(report.added) == ["harbour.txt", "inside.txt"]
+    assert report.added == ["harbour.txt"]  # the link inside the folder is that same file, read once
     refused = {Path(r.path).name: r.reason for r in report.refused}
     assert set(refused) == {"passwd.txt", "secret.txt", "status.txt"}
     assert all("outside the folder" in reason for reason in refused.values())
@@ -111,34 +111,69 @@ def test_two_files_with_one_relative_id_are_both_kept(tmp_path: Path):
 
 
 def test_a_file_named_like_another_document_replaces_it_only_when_asked(tmp_path: Path):
-    first, second = tmp_path / "one" / "report.txt", tmp_path / "two" / "report.txt"
-    for path, chair in ((first, "Ilse Brandt"), (second, "Otto Brenner")):
+    paths = [tmp_path / name / "report.txt" for name in ("one", "two", "three")]
+    for path, chair in zip(paths, ("Ilse Brandt", "Otto Brenner", "Marta Quist"), strict=True):
         path.parent.mkdir()
         path.write_text(f"Report\n\nThe pier committee is chaired by {chair}.")
+    first, second, third = paths
     engine = _engine(tmp_path)
     engine.add([first])
     assert engine.conflicts([second]) == [(str(second), "report.txt")]
     kept = engine.add([second])
     assert kept.added == ["report (2).txt"]
-    second.write_text("Report\n\nThe pier committee is now chaired by Marta Quist.")
-    replaced = engine.add([second], replace=True)
+    # The same file again, even with replace: it keeps its own id, the first document stays.
+    assert engine.conflicts([second]) == []
+    again = engine.add([second], replace=True)
+    assert again.unchanged == ["report (2).txt"] and len(engine.documents()) == 2
+    assert "Ilse Brandt" in engine.document("report.txt").text
+    # Another file, with replace: it takes the id over.
+    replaced = engine.add([third], replace=True)
     assert replaced.updated == ["report.txt"], replaced
-    assert "Marta Quist" in engine.document("report.txt").text
+    assert "Marta Quist" in engine.document("report.txt").text and len(engine.documents()) == 2
+
+
+def test_an_indexed_file_swapped_for_a_link_or_a_pipe_is_not_followed_on_refresh(tmp_path: Path):
+    folder = _docs(tmp_path)
+    (folder / "other.txt").write_text("Ferry notes\n\nThe ferry to the island leaves at nine from the west quay.")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("The vault code is 4471 and the guard is Otto Brenner.")
+    engine = _engine(tmp_path, parse_timeout=20)
+    assert len(engine.add([folder]).added) == 2
+    (folder / "harbour.txt").unlink()
+    (folder / "harbour.txt").symlink_to(secret)
+    (folder / "other.txt").unlink()
+    os.mkfifo(folder / "other.txt")  # reading it would block forever
+    started = time.monotonic()
+    report = engine.refresh()
+    assert time.monotonic() - started < 10
+    assert not report.changed
+    reasons = " ".join(r.reason for r in report.refused)
+    assert "now a link" in reasons and "not a regular file" in reasons
+    assert "4471" not in engine.document("harbour.txt").text
+    again = engine.add([folder])  # ingesting the folder again: the link is refused, the pipe never read
+    assert not again.changed and "4471" not in " ".join(d.text for d in engine.documents())
 
 
 def test_a_file_rewritten_while_read_is_read_again_or_refused(tmp_path: Path):
     path = tmp_path / "growing.txt"
-    path.write_text("start\n")
-    writer = subprocess.Popen(  # another process that keeps appending, as a slow copy would
-        [sys.executable, "-c", f"f = open({str(path)!r}, 'a')\nwhile True:\n    f.write('more text ' * 400); f.flush()"]
-    )
-    try:
-        while path.stat().st_size < 1 << 20:
-            time.sleep(0.01)
-        with pytest.raises(UnreadableDocument, match="kept changing"):
-            read_regular_file(path, 1 << 34)
-    finally:
-        writer.kill()
-        writer.wait()
-    data, info = read_regular_file(path, 1 << 34)  # quiet again: read whole
-    assert len(data) == info.st_size == path.stat().st_size
+    path.write_text("start\n" * 1000)
+
+    def read_while_someone_writes(fd: int, n: int) -> bytes:
+        chunk = os.read(fd, min(n, 1024))
+        if len(chunk) == 1024:  # another writer appends while this read is under way
+            with open(path, "a") as fh:
+                fh.write("more text that keeps arriving\n")
+        return chunk
+
+    with pytest.raises(UnreadableDocument, match="kept changing"):
+        read_regular_file(path, 1 << 20, read=read_while_someone_writes)
+    writes = iter([True])
+
+    def one_write_then_quiet(fd: int, n: int) -> bytes:
+        if next(writes, False):
+            with open(path, "a") as fh:
+                fh.write("the last line\n")
+        return os.read(fd, n)
+
+    data, info = read_regular_file(path, 1 << 20, read=one_write_then_quiet)  # read again, whole
+    assert data.endswith(b"the last line\n") and len(data) == info.st_size == path.stat().st_size

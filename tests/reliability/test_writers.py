@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -83,17 +84,61 @@ def test_threads_adding_at_once_keep_every_document(tmp_path: Path) -> None:
     assert len(_open(tmp_path / "index").documents()) == 12
 
 
-def test_a_redone_merge_embeds_nothing_again(tmp_path: Path) -> None:
-    """Another engine saves between this writer's embedding and its commit."""
+def test_a_merge_redone_after_another_save_embeds_nothing_again(tmp_path: Path, monkeypatch):
+    """Another engine saves while this writer embeds: the merge is redone on its index, from cache."""
     index_dir = tmp_path / "index"
     first, second = _open(index_dir), _open(index_dir)
-    first.add([_folder(tmp_path, "east", 2)])  # second has not seen this save yet
+    east, west = _folder(tmp_path, "east", 2), _folder(tmp_path, "west", 2)
+    real_lock, sneaked = store.writer_lock, []
+
+    def another_writer_first(folder):
+        if not sneaked:  # once: between second's embedding and its commit
+            sneaked.append(True)
+            first.add([east])
+        return real_lock(folder)
+
+    monkeypatch.setattr(store, "writer_lock", another_writer_first)
     embedder = second._embedder
-    before = embedder.documents_embedded
-    second.add([_folder(tmp_path, "west", 2)])
+    second.add([west])
+    assert sneaked
     texts = [t for kind, batch in embedder.calls for t in batch if kind == "documents"]
-    assert embedder.documents_embedded - before == len(set(texts[before:]))  # each new text once
-    assert sorted(d.id for d in second.documents()) == ["east-0.txt", "east-1.txt", "west-0.txt", "west-1.txt"]
+    assert len(texts) == len(set(texts))  # nothing embedded twice by the redone merge
+    expected = ["east-0.txt", "east-1.txt", "west-0.txt", "west-1.txt"]
+    assert sorted(d.id for d in second.documents()) == expected
+    assert sorted(d.id for d in _open(index_dir).documents()) == expected
+
+
+def test_a_writer_waits_for_the_lock_held_by_another_process(tmp_path: Path):
+    index_dir = tmp_path / "index"
+    _open(index_dir).add([_folder(tmp_path, "east", 1)])
+    before = store.version(index_dir)
+    go = tmp_path / "go"
+    go.touch()
+    with store.writer_lock(index_dir):
+        child = _ingest(index_dir, _folder(tmp_path, "west", 1), go)
+        assert child.stdout.readline().strip() == "OPENED"
+        time.sleep(3)  # it has long embedded by now, and waits for the lock
+        assert child.poll() is None and store.version(index_dir) == before
+    assert child.wait(timeout=60) == 0, child.stdout.read()
+    assert sorted(d.id for d in _open(index_dir).documents()) == ["east-0.txt", "west-0.txt"]
+
+
+def test_a_reader_retries_when_the_generation_it_reads_is_pruned(tmp_path: Path, monkeypatch):
+    index_dir = tmp_path / "index"
+    writer = _open(index_dir)
+    writer.add([_folder(tmp_path, "east", 1)])
+    real, calls = store._load_generation, []
+
+    def pruned_under_it(folder, manifest):
+        if not calls:  # the first read races with a save that prunes what it reads
+            calls.append(manifest["generation"])
+            writer.add([_folder(tmp_path, "west", 1)])
+            raise store.IndexCorrupt("gen-000001/passages.jsonl is missing")
+        return real(folder, manifest)
+
+    monkeypatch.setattr(store, "_load_generation", pruned_under_it)
+    snapshot = store.load(index_dir)
+    assert snapshot.notice == "" and sorted(snapshot.documents) == ["east-0.txt", "west-0.txt"]
 
 
 def test_a_reader_switches_to_an_index_saved_by_another_process(tmp_path: Path) -> None:

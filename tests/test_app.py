@@ -1,0 +1,51 @@
+"""The app's wiring, built in-process around a small engine: which routes exist for whom."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SEEDS
+
+gr = pytest.importorskip("gradio")
+
+WRITES = {"upload", "replace_pending", "keep_both", "remove"}
+
+
+def _functions(demo) -> set[str]:
+    return {getattr(f.fn, "__name__", "") for f in demo.fns.values() if f.fn is not None}
+
+
+@pytest.fixture
+def engine(fake_engine):
+    fake_engine.add([SEEDS])
+    return fake_engine
+
+
+def test_a_read_only_app_has_no_function_that_changes_the_index(engine):
+    from app import build_app
+
+    assert WRITES <= _functions(build_app(engine))
+    read_only = build_app(engine, read_only=True)
+    assert not WRITES & _functions(read_only)
+    assert {"api_ask", "api_documents"} <= _functions(read_only)
+
+
+def test_a_read_only_start_writes_nothing(tmp_path: Path):
+    from app import open_engine
+    from rag import Settings
+
+    engine = open_engine(Settings(index_dir=tmp_path / "index"), SEEDS, read_only=True)
+    assert not engine.exists and not (tmp_path / "index").exists()
+
+
+def test_an_unknown_name_costs_a_password_check(monkeypatch):
+    import app
+    from rag.accounts import Account, hash_password
+
+    checked: list[str] = []
+    monkeypatch.setattr(app, "check_password", lambda password, digest: checked.append(digest) or False)
+    accounts = {"ada": Account("ada", "editor", hash_password("right password", iterations=1000))}
+    assert not app._signs_in(accounts, "nobody", "guess")
+    assert checked and checked[0].startswith("pbkdf2_sha256$")
