@@ -19,6 +19,9 @@ TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 HTML_SUFFIXES = (".html", ".htm")
 SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, *HTML_SUFFIXES, ".pdf", ".docx")
 MAX_PDF_PAGES = 2000
+#: A PDF whose text comes to more characters than this is refused (about 10,000 pages of a
+#: book): small files can repeat one content stream on every page and multiply their text.
+MAX_PDF_TEXT_CHARS = 20_000_000
 #: Limits on a DOCX (a zip archive), checked from its directory before unpacking.
 MAX_UNZIPPED_BYTES = 256 * 1024 * 1024
 MAX_ZIP_RATIO = 200
@@ -281,10 +284,38 @@ _HTML_BLOCKS = {
 }
 
 
+#: Deeper element nesting is refused: the HTML parser's time grows with the square of the
+#: depth (100,000 nested <div>s took about a minute), and browsers stop nesting at 512.
+MAX_HTML_DEPTH = 2000
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^>]*?(/?)>")
+# Elements that never nest content, or whose end tag may be left out (the parser closes them).
+_FLAT_TAGS = frozenset(
+    "area base br col embed hr img input link meta source track wbr p li dt dd tr td th option optgroup "
+    "thead tbody tfoot colgroup rp rt caption".split()
+)
+
+
+def _html_depth(text: str, limit: int) -> int:
+    """How deep elements nest, as far as a cheap scan of the tags can tell (stops past ``limit``)."""
+    depth = deepest = 0
+    for closing, name, self_closing in _TAG.findall(text):
+        if self_closing or name.lower() in _FLAT_TAGS:
+            continue
+        depth = max(depth - 1, 0) if closing else depth + 1
+        if depth > deepest:
+            deepest = depth
+            if deepest > limit:
+                break
+    return deepest
+
+
 def _read_html(data: bytes) -> tuple[str | None, str]:
     from selectolax.lexbor import LexborHTMLParser
 
-    tree = LexborHTMLParser(decode_text(data))
+    text = decode_text(data)
+    if (depth := _html_depth(text, MAX_HTML_DEPTH)) > MAX_HTML_DEPTH:
+        raise UnreadableDocument(f"elements nest over {MAX_HTML_DEPTH:,} levels deep (at least {depth:,}); refused")
+    tree = LexborHTMLParser(text)
     title_node = tree.css_first("title")
     title = title_node.text() if title_node is not None else None
     root = tree.body or tree.root
@@ -330,13 +361,59 @@ def _read_pdf(data: bytes) -> tuple[str | None, str]:
         if len(reader.pages) > MAX_PDF_PAGES:
             raise UnreadableDocument(f"the PDF has {len(reader.pages)} pages, over the {MAX_PDF_PAGES} limit")
         title = reader.metadata.title if reader.metadata else None
-        pages = [(page.extract_text() or "").strip("\n") for page in reader.pages]
+        # Pages that share their content stream and resources show the same text: extract it
+        # once (a 318 KB file of 1,999 pages sharing one stream took minutes page by page).
+        extracted: dict[tuple, str] = {}
+        pages: list[str] = []
+        total = 0
+        for page in reader.pages:
+            key = _page_key(page)
+            if key is not None and key in extracted:
+                text = extracted[key]
+            else:
+                text = (page.extract_text() or "").strip("\n")
+                if key is not None:
+                    extracted[key] = text
+            pages.append(text)
+            total += len(text)
+            if total > MAX_PDF_TEXT_CHARS:
+                raise UnreadableDocument(
+                    f"the PDF's text comes to over {MAX_PDF_TEXT_CHARS:,} characters by page {len(pages)}; refused"
+                )
     except UnreadableDocument:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
         raise UnreadableDocument(f"the PDF cannot be parsed: {exc}") from exc
     text = "\n\n".join(page for page in pages if page.strip())
     return title, _CONTROL.sub(" ", text)
+
+
+def _page_key(page) -> tuple | None:
+    """What a page's text depends on, by object reference: its content streams and resources
+    (``None`` when either is not a plain reference, so the page is extracted on its own)."""
+    from pypdf.generic import ArrayObject, IndirectObject
+
+    def ref(value) -> tuple[int, int] | None:
+        return (value.idnum, value.generation) if isinstance(value, IndirectObject) else None
+
+    def raw(key: str):  # the value as written (a reference), looked up the page tree like /Resources
+        node = page
+        for _ in range(64):
+            if node is None:
+                return None
+            if key in node:
+                return node.raw_get(key)
+            node = node.get("/Parent")
+        return None
+
+    contents, resources = raw("/Contents"), raw("/Resources")
+    if isinstance(contents, ArrayObject):
+        streams = tuple(ref(item) for item in contents)
+    else:
+        streams = (ref(contents),)
+    if not streams or None in streams or ref(resources) is None:
+        return None
+    return (streams, ref(resources))
 
 
 def _read_docx(data: bytes) -> tuple[str | None, str]:

@@ -388,3 +388,34 @@ def test_a_genuinely_large_docx_is_read_not_timed_out(fake_engine: Engine, tmp_p
     report = fake_engine.add([tmp_path / "ledger.docx"])
     assert report.added == ["ledger.docx"], report
     assert fake_engine.document("ledger.docx").title == "Harbour ledger"
+
+
+def test_absurdly_deep_html_is_refused_at_once(seeded: Engine, tmp_path: Path):
+    """The parser's time grows with the square of the nesting: 100,000 levels took about a minute."""
+    page = tmp_path / "deep.html"
+    page.write_text("<html><body>" + "<div>" * 100_000 + "deep text" + "</div>" * 100_000 + "</body></html>")
+    before = observe(seeded)
+    started = time.monotonic()
+    report = seeded.add([page])
+    assert time.monotonic() - started < 10
+    assert not report.changed and "nest over 2,000 levels" in report.refused[0].reason
+    assert observe(seeded) == before
+    ordinary = tmp_path / "list.html"  # unclosed <p> and <li> are not nesting
+    ordinary.write_text("<html><body>" + "<p>Item notes<ul><li>apples<li>pears</ul>" * 3000 + "</body></html>")
+    assert Engine.open(settings=seeded.settings, embedder=seeded._embedder).add([ordinary]).added == ["list.html"]
+
+
+def test_a_pdf_repeating_one_stream_on_every_page_is_read_once_or_refused(seeded: Engine, tmp_path: Path):
+    from tests.factories import shared_stream_pdf
+
+    heavy = [f"Line {i} of the page text about the harbour." for i in range(3000)]
+    bomb = shared_stream_pdf(tmp_path / "bomb.pdf", 1999, heavy)
+    before = observe(seeded)
+    started = time.monotonic()
+    report = seeded.add([bomb])
+    assert time.monotonic() - started < 30  # page by page, it took minutes
+    assert not report.changed and "over 20,000,000 characters" in report.refused[0].reason
+    assert observe(seeded) == before
+    light = shared_stream_pdf(tmp_path / "leaflet.pdf", 40, ["The ferry leaves the west quay at nine."])
+    assert seeded.add([light]).added == ["leaflet.pdf"]
+    assert seeded.ask("When does the ferry leave the west quay?").excerpts[0].source == "leaflet.pdf"
