@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from rag import Engine, RagError, Settings
 from rag.accounts import Account, check_password, hash_password, load_accounts
@@ -37,6 +38,44 @@ DOWNLOAD_JS = """(md) => {
   a.remove();
   setTimeout(() => URL.revokeObjectURL(a.href), 10000);
 }"""
+#: The largest JSON request the API accepts. A question is at most 2,000 characters, so a
+#: larger body is refused from its Content-Length, before a byte of it is read or parsed.
+MAX_JSON_BODY = 256 * 1024
+
+
+class LimitJsonBodies:
+    """ASGI middleware: refuse an over-large JSON request at once (HTTP 413, one line).
+
+    File uploads (multipart) are left to Gradio's own ``max_file_size``.
+    """
+
+    def __init__(self, app, limit: int = MAX_JSON_BODY) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope.get("method") == "POST":
+            headers = dict(scope.get("headers") or [])
+            kind = headers.get(b"content-type", b"")
+            size = headers.get(b"content-length", b"0")
+            if not kind.startswith(b"multipart/") and size.isdigit() and int(size) > self.limit:
+                # Drained unparsed, so that the client reads this answer instead of a reset connection.
+                message = await receive()
+                while message.get("more_body"):
+                    message = await receive()
+                body = b'{"error": "request too large: a question is at most 2,000 characters"}'
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 413,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
 #: Turns kept in a conversation: its follow-up context and the answers on the page.
 MAX_TURNS = 10
 # Scroll the source view to the highlighted excerpt once it is shown.
@@ -392,6 +431,7 @@ def main(argv: list[str] | None = None) -> None:
         show_error=True,
         footer_links=["api"],
         auth=(lambda name, password: _signs_in(accounts, name, password)) if accounts is not None else None,
+        app_kwargs={"middleware": [Middleware(LimitJsonBodies)]},
     )
 
 

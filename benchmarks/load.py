@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -189,8 +190,8 @@ def run_load(url: str, clients: int, asks: int, churn: int, workdir: Path) -> Lo
 
 def _call(url: str, question: str, k: int = 5, timeout: float = 300) -> tuple[str, float]:
     """One ``/ask`` over Gradio's plain HTTP API: ("ok" | "busy" | "refused" | "error: …", seconds)."""
-    started = time.perf_counter()
     body = json.dumps({"data": [question, k]}).encode()
+    started = time.perf_counter()  # from the first byte sent (encoding a 10 MB question is the client's cost)
     request = urllib.request.Request(
         url + "gradio_api/call/ask", data=body, headers={"Content-Type": "application/json"}
     )
@@ -199,6 +200,9 @@ def _call(url: str, question: str, k: int = 5, timeout: float = 300) -> tuple[st
             event_id = json.loads(response.read())["event_id"]
         with urllib.request.urlopen(f"{url}gradio_api/call/ask/{event_id}", timeout=timeout) as response:
             stream = response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:  # 503: the queue is full; 413: refused unread
+        outcome = {503: "busy", 413: "refused"}.get(exc.code, f"error: HTTP {exc.code}")
+        return outcome, time.perf_counter() - started
     except OSError as exc:
         return f"error: {exc}", time.perf_counter() - started
     elapsed = time.perf_counter() - started
