@@ -277,16 +277,31 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
         ids = doc_ids()
         return message, doc_rows(), gr.update(choices=ids, value=None), gr.update(choices=ids, value=[])
 
-    def api_ask(question: str, k: int = 5) -> dict:
-        """Answer a question with verbatim, cited excerpts (same fields as `python -m rag ask --json`)."""
+    def api_ask(question: str, k: int = 5, history: list[str] | None = None, sources: list[str] | None = None) -> dict:
+        """Answer a question with verbatim, cited excerpts (same fields as `python -m rag ask --json`).
+
+        Args:
+            question: the question.
+            k: the most excerpts, 1 to 50.
+            history: earlier questions of the conversation, oldest first (for follow-ups).
+            sources: search only these document ids.
+        """
         try:
             k = int(k)
         except (TypeError, ValueError):
             raise gr.Error("k must be a whole number from 1 to 50") from None
+        if not isinstance(history or [], list) or not isinstance(sources or [], list):
+            raise gr.Error("history and sources are lists of strings")
         try:
-            return engine.ask(str(question), k=max(1, min(k, 50))).to_dict()
+            answer = engine.ask(
+                str(question),
+                k=max(1, min(k, 50)),
+                history=[str(h) for h in (history or [])][-MAX_TURNS:],
+                sources=[str(s) for s in sources] if sources else None,
+            )
         except RagError as exc:
             raise gr.Error(str(exc)) from None
+        return answer.to_dict()
 
     def api_documents() -> dict:
         """The indexed documents: id, title and number of passages of each."""

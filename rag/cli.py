@@ -200,6 +200,8 @@ def _eval(engine: Engine, args: argparse.Namespace) -> int:
 def format_answer(answer: Answer, color: bool = False) -> str:
     """An Answer as a reader sees it: numbered quotations, each with its citation."""
     lines: list[str] = []
+    if answer.searched_as and answer.searched_as != answer.question:
+        lines.append(f"(searched as: {answer.searched_as})")
     if not answer.answered:
         lines.append("The documents do not answer this question.")
         if answer.excerpts:

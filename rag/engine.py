@@ -31,7 +31,7 @@ from .lexical import terms
 from .passages import contexts as passage_contexts
 from .passages import fit_sentences, lexical_texts, sentence_budget, split_passages, windows
 from .rerank import CrossEncoderReranker, Reranker
-from .search import Hit, Query, SearchIndex, retrieval_text
+from .search import Hit, Query, SearchIndex, follow_up_text
 from .store import Snapshot
 from .types import AddReport, Answer, Document, Passage, Refusal
 
@@ -300,12 +300,26 @@ class Engine:
         index = self._current()  # one snapshot for the whole query, whatever writers do meanwhile
         if not question or index is None or not index.snapshot.passages:
             return Answer(question=question, answered=False)
-        text = retrieval_text(question, history)
+        allowed = set(sources) if sources is not None else None
+        # A question is searched on its own. Only one that refers back ("When was it
+        # formed?", "And in 2014?") is searched again joined with the previous question,
+        # and that answer is taken when it clears the same abstention bar and beats the
+        # question's own: a question that does not refer back ("What is the capital of
+        # Australia?") never borrows an answer from the conversation.
+        answer = self._search(question, question, index, allowed, k)
+        joined = follow_up_text(question, history)
+        if joined is not None:
+            followed = self._search(question, joined, index, allowed, k)
+            if followed.answered and (not answer.answered or followed.excerpts[0].score > answer.excerpts[0].score):
+                return followed
+        return answer
+
+    def _search(self, question: str, text: str, index: SearchIndex, allowed: set[str] | None, k: int) -> Answer:
         query = Query(text, self.embedder.encode_queries([text])[0], tuple(terms(text)))
-        hits = index.rank(query, self.settings, set(sources) if sources is not None else None, limit=max(50, k))
+        hits = index.rank(query, self.settings, allowed, limit=max(50, k))
         if self._reranker is not None and hits:
             hits = self._rerank(text, hits, index)
-        return build_answer(question, query, hits, index, self.settings, k)
+        return replace(build_answer(question, query, hits, index, self.settings, k), searched_as=text)
 
     def _rerank(self, question: str, hits: list[Hit], index: SearchIndex) -> list[Hit]:
         """The top ``settings.rerank_depth`` hits in the cross-encoder's order; the rest after."""

@@ -51,6 +51,7 @@ def escape(text: str) -> str:
 STYLE = """
 .qa-turn{margin:0 0 1.2em 0}
 .qa-question{font-weight:600;margin:.2em 0 .6em 0}
+.qa-searched{font-size:.85em;color:#6b7280;margin:-.4em 0 .5em 0}
 .qa-none{padding:.6em .8em;border-left:4px solid #b45309;background:#fff7ed;color:#7c2d12}
 .qa-near{margin:.8em 0 .2em 0;font-size:.9em;color:#6b7280;text-transform:uppercase;letter-spacing:.04em}
 .qa-excerpt{border:1px solid #e5e7eb;border-radius:8px;padding:.6em .8em;margin:.5em 0;background:#fff;color:#111827}
@@ -109,6 +110,11 @@ def answer_html(answer: Answer, neighbours: list[tuple[Passage | None, Passage |
     """A question and its answer: excerpt cards, or a plain statement that nothing answers."""
     neighbours = neighbours or [(None, None)] * len(answer.excerpts)
     body = [f'<div class="qa-question">Q: {escape(answer.question)}</div>']
+    if answer.searched_as and answer.searched_as != answer.question:
+        body.append(
+            f'<div class="qa-searched">Searched together with the previous question: '
+            f"“{escape(answer.searched_as)}”</div>"
+        )
     if not answer.answered:
         body.append('<div class="qa-none">The documents do not answer this question.</div>')
         if answer.excerpts:

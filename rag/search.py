@@ -70,18 +70,26 @@ def answer_type(question: str) -> re.Pattern[str] | None:
     return None
 
 
-def retrieval_text(question: str, history: list[str] | None) -> str:
-    """The question, joined with the previous one when it only makes sense after it.
+#: Openings of an elliptical follow-up ("And his brother?", "What about 2014?").
+_ELLIPSIS = re.compile(r"^\s*(?:and|but|or|also|what about|how about|and what about)\b", re.IGNORECASE)
 
-    A follow-up that refers back ("When was it formed?") or has almost no content
-    words of its own borrows the last question's words for retrieval.
+
+def refers_back(question: str) -> bool:
+    """Whether a question only makes sense after the previous one: it refers back with
+    a pronoun ("When was it formed?"), opens as an ellipsis ("And in 2014?"), or has at
+    most one content word of its own ("When?", "Why not?").
+
+    "What is the capital of Australia?" does none of these: it is searched on its own.
     """
-    if not history:
-        return question
-    words = question.lower().replace("?", " ").split()
-    if _REFERRING.intersection(words) or len(terms(question)) <= 2:
-        return f"{history[-1].strip()} {question}"
-    return question
+    words = re.findall(r"[\w']+", question.lower())
+    return bool(_REFERRING.intersection(words)) or bool(_ELLIPSIS.match(question)) or len(terms(question)) <= 1
+
+
+def follow_up_text(question: str, history: list[str] | None) -> str | None:
+    """The question joined with the previous one, when it refers back to it; else None."""
+    if not history or not refers_back(question):
+        return None
+    return f"{history[-1].strip()} {question}"
 
 
 class SearchIndex:

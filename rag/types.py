@@ -89,11 +89,14 @@ class Answer:
     question: str
     answered: bool
     excerpts: tuple[Excerpt, ...] = ()
+    #: What was searched: the question itself, or a follow-up joined with the previous question.
+    searched_as: str = ""
 
     def to_dict(self) -> dict:
         return {
             "question": self.question,
             "answered": self.answered,
+            "searched_as": self.searched_as or self.question,
             "excerpts": [e.to_dict() for e in self.excerpts],
         }
 

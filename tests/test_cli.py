@@ -56,7 +56,7 @@ def test_ask_json_is_the_answer_with_exact_fields(index: Path):
     result = run("ask", "Who leads the Hamas delegation to Damascus?", "--json", "-k", "3", index=index)
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
-    assert set(answer) == {"question", "answered", "excerpts"} and answer["answered"] is True
+    assert set(answer) == {"question", "answered", "searched_as", "excerpts"} and answer["answered"] is True
     assert 1 <= len(answer["excerpts"]) <= 3
     for e in answer["excerpts"]:
         assert set(e) == EXCERPT_FIELDS
@@ -76,6 +76,10 @@ def test_out_of_domain_says_so(index: Path):
 def test_follow_up_uses_history(index: Path):
     result = run("ask", "When was it formed?", "--history", "Who commands Liwa al-Quds?", "--json", index=index)
     assert "formed in 2013" in json.loads(result.stdout)["excerpts"][0]["text"]
+    shown = run("ask", "When was it formed?", "--history", "Who commands Liwa al-Quds?", index=index).stdout
+    assert shown.startswith("(searched as: Who commands Liwa al-Quds? When was it formed?)")
+    unrelated = run("ask", "What is the capital of Australia?", "--history", "Who is Maher al-Assad?", index=index)
+    assert unrelated.stdout.startswith("The documents do not answer this question.")
 
 
 def test_list_and_remove(index: Path):

@@ -4,18 +4,21 @@ from pathlib import Path
 
 from rag import Engine
 from rag.passages import contexts, split_passages
-from rag.search import answer_type, retrieval_text
+from rag.search import answer_type, follow_up_text, refers_back
 from rag.types import Document
 
 
-def test_follow_up_borrows_the_previous_question():
-    assert retrieval_text("When was it formed?", ["Who commands Liwa al-Quds?"]) == (
+def test_only_a_follow_up_that_refers_back_borrows_the_previous_question():
+    assert follow_up_text("When was it formed?", ["Who commands Liwa al-Quds?"]) == (
         "Who commands Liwa al-Quds? When was it formed?"
     )
-    assert retrieval_text("Where is the Fourth Division based?", ["Who leads Hamas?"]) == (
-        "Where is the Fourth Division based?"
-    )
-    assert retrieval_text("When was it formed?", None) == "When was it formed?"
+    assert follow_up_text("And in 2014?", ["Who commanded the brigade in 2013?"]) is not None
+    assert follow_up_text("When?", ["Who commanded the brigade?"]) is not None
+    assert follow_up_text("Where is the Fourth Division based?", ["Who leads Hamas?"]) is None
+    # two content words of its own, no pronoun: searched on its own (it used to borrow)
+    assert follow_up_text("What is the capital of Australia?", ["Who is Maher al-Assad?"]) is None
+    assert follow_up_text("When was it formed?", None) is None
+    assert refers_back("Who is its leader?") and not refers_back("Who wrote Pride and Prejudice?")
 
 
 def test_answer_type_from_the_wording():

@@ -69,3 +69,29 @@ def test_aggregate_quality(seed_engine: Engine):
     assert metrics["abstain_precision"] == 1.0 and metrics["abstain_recall"] == 1.0
     assert metrics["hit@1"] >= 0.85 and metrics["hit@3"] >= 0.9 and metrics["hit@5"] >= 0.95
     assert metrics["mrr@10"] >= 0.9 and metrics["highlight"] >= 0.9
+
+
+EARLIER = (
+    "Who is Maher al-Assad?",
+    "Who leads the Hamas delegation to Damascus?",
+    "When was Liwa al-Quds formed?",
+    "How many Russian helicopters arrived at Palmyra military airport?",
+    "Who commands Liwa al-Quds?",
+)
+
+
+@pytest.mark.parametrize("item", UNANSWERABLE, ids=[q["q"] for q in UNANSWERABLE])
+def test_an_unrelated_question_after_any_seed_question_is_still_refused(seed_engine: Engine, item: dict):
+    for earlier in EARLIER:
+        answer = seed_engine.ask(item["q"], history=[earlier])
+        assert not answer.answered, (earlier, answer.searched_as, answer.excerpts[:1])
+        assert answer.searched_as == item["q"]
+
+
+def test_a_follow_up_says_what_was_searched(seed_engine: Engine):
+    answer = seed_engine.ask("When was it formed?", history=["Who commands Liwa al-Quds?"])
+    assert answer.answered and "formed in 2013" in answer.excerpts[0].text
+    assert answer.searched_as == "Who commands Liwa al-Quds? When was it formed?"
+    assert answer.to_dict()["searched_as"] == answer.searched_as
+    alone = seed_engine.ask("Who leads the Hamas delegation to Damascus?", history=["Who commands Liwa al-Quds?"])
+    assert alone.searched_as == "Who leads the Hamas delegation to Damascus?"

@@ -43,3 +43,18 @@ def test_upload_ask_remove(app_url: str, tmp_path: Path):
     assert all(
         e["source"] != "lighthouse.md" for e in client.predict("Skerry lighthouse keeper", api_name="/ask")["excerpts"]
     )
+
+
+def test_ask_takes_history_and_a_document_filter(app_url: str):
+    client = Client(app_url, verbose=False)
+    answer = client.predict(
+        "When was it formed?", 3, ["Who commands Liwa al-Quds?"], ["001_6ca5efe176715221.txt"], api_name="/ask"
+    )
+    assert answer["answered"] and "formed in 2013" in answer["excerpts"][0]["text"]
+    assert answer["searched_as"] == "Who commands Liwa al-Quds? When was it formed?"
+    assert {e["source"] for e in answer["excerpts"]} == {"001_6ca5efe176715221.txt"}
+    earlier = ["Who is Maher al-Assad?"]
+    unrelated = client.predict("What is the capital of Australia?", 3, earlier, None, api_name="/ask")
+    assert unrelated["answered"] is False
+    plain = client.predict("Who commands Liwa al-Quds?", api_name="/ask")  # history and filter are optional
+    assert plain["answered"]
