@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import logging
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,35 +41,70 @@ DOWNLOAD_JS = """(md) => {
   setTimeout(() => URL.revokeObjectURL(a.href), 10000);
 }"""
 #: The largest JSON request the API accepts. A question is at most 2,000 characters, so a
-#: larger body is refused from its Content-Length, before a byte of it is read or parsed.
+#: larger body is refused from its Content-Length, before it is parsed.
 MAX_JSON_BODY = 256 * 1024
 
 
-class LimitJsonBodies:
-    """ASGI middleware: refuse an over-large JSON request at once (HTTP 413, one line).
+def _folder_bytes(folder: Path) -> int:
+    total, stack = 0, [folder]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(Path(entry.path))
+            elif entry.is_file(follow_symlinks=False):
+                total += entry.stat(follow_symlinks=False).st_size
+    return total
 
-    File uploads (multipart) are left to Gradio's own ``max_file_size``.
+
+class RequestLimits:
+    """ASGI middleware: refuse at once, with one line, what the server should never take in.
+
+    - a JSON request over ``json_limit`` bytes (HTTP 413): no question needs it;
+    - an upload that would take the upload folder past ``upload_quota`` bytes (HTTP 507):
+      uploads never indexed are deleted after an hour, and until then they count.
+
+    The body of a refused request is read and dropped unparsed, so that the client gets
+    this answer rather than a reset connection.
     """
 
-    def __init__(self, app, limit: int = MAX_JSON_BODY) -> None:
+    def __init__(self, app, json_limit: int = MAX_JSON_BODY, upload_quota: int = 0, upload_dir: str = "") -> None:
         self.app = app
-        self.limit = limit
+        self.json_limit = json_limit
+        self.upload_quota = upload_quota
+        self.upload_dir = Path(upload_dir) if upload_dir else None
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope.get("method") == "POST":
             headers = dict(scope.get("headers") or [])
-            kind = headers.get(b"content-type", b"")
             size = headers.get(b"content-length", b"0")
-            if not kind.startswith(b"multipart/") and size.isdigit() and int(size) > self.limit:
-                # Drained unparsed, so that the client reads this answer instead of a reset connection.
+            size = int(size) if size.isdigit() else 0
+            multipart = headers.get(b"content-type", b"").startswith(b"multipart/")
+            refusal = None
+            if not multipart and size > self.json_limit:
+                refusal = 413, "request too large: a question is at most 2,000 characters"
+            elif multipart and self.upload_quota and self.upload_dir is not None:
+                used = _folder_bytes(self.upload_dir)
+                if used + size > self.upload_quota:
+                    refusal = (
+                        507,
+                        (
+                            f"upload storage is full ({used // 1_000_000:,} of {self.upload_quota // 1_000_000:,} MB "
+                            "in use); try again later"
+                        ),
+                    )
+            if refusal is not None:
                 message = await receive()
                 while message.get("more_body"):
                     message = await receive()
-                body = b'{"error": "request too large: a question is at most 2,000 characters"}'
+                body = json.dumps({"error": refusal[1]}).encode()
                 await send(
                     {
                         "type": "http.response.start",
-                        "status": 413,
+                        "status": refusal[0],
                         "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))],
                     }
                 )
@@ -106,6 +143,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--max-queue", type=int, default=64, help="requests waiting at most; more are told the server is busy"
+    )
+    parser.add_argument(
+        "--upload-quota",
+        type=int,
+        default=2000,
+        help="MB that uploads waiting in the upload folder may take; more are refused until some are cleaned",
     )
     return parser.parse_args(argv)
 
@@ -446,7 +489,15 @@ def main(argv: list[str] | None = None) -> None:
         show_error=True,
         footer_links=["api"],
         auth=(lambda name, password: _signs_in(accounts, name, password)) if accounts is not None else None,
-        app_kwargs={"middleware": [Middleware(LimitJsonBodies)]},
+        app_kwargs={
+            "middleware": [
+                Middleware(
+                    RequestLimits,
+                    upload_quota=args.upload_quota * 1_000_000,
+                    upload_dir=os.environ.get("GRADIO_TEMP_DIR") or str(Path(tempfile.gettempdir()) / "gradio"),
+                )
+            ]
+        },
     )
 
 

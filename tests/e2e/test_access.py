@@ -94,3 +94,27 @@ def test_api_errors_are_one_line_and_a_huge_question_is_refused_at_once(app_url:
     assert refused.value.code == 413 and b"at most 2,000" in refused.value.read()
     assert refused_in < 5, refused_in  # timed properly in benchmarks/load.py
     assert client.predict("Who commands Liwa al-Quds?", 3, api_name="/ask")["answered"]
+
+
+def test_uploads_past_the_quota_are_refused_until_storage_is_cleaned(
+    index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    upload_dir = tmp_path / "uploads"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(upload_dir))  # this app's own upload folder
+    junk = tmp_path / "junk.txt"
+    junk.write_bytes(b"\x00\x01binary junk " * 50_000)  # 650 KB, refused by the reader, kept by Gradio
+    with serve_app(index, tmp_path / "app.log", "--upload-quota", "1") as url:
+        client = Client(url, verbose=False)
+        status, *_ = client.predict([handle_file(str(junk))], api_name="/upload")
+        assert "Refused junk.txt" in status
+        request = urllib.request.Request(
+            f"{url}gradio_api/upload",
+            data=b'--x\r\nContent-Disposition: form-data; name="files"; filename="more.txt"\r\n\r\n'
+            + b"y" * 600_000
+            + b"\r\n--x--\r\n",
+            headers={"Content-Type": "multipart/form-data; boundary=x"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code == 507 and b"upload storage is full" in refused.value.read()
+        assert client.predict("Who commands Liwa al-Quds?", api_name="/ask")["answered"]
