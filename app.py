@@ -65,17 +65,42 @@ class RequestLimits:
 
     - a JSON request over ``json_limit`` bytes (HTTP 413): no question needs it;
     - an upload that would take the upload folder past ``upload_quota`` bytes (HTTP 507):
-      uploads never indexed are deleted after an hour, and until then they count.
+      uploads never indexed are deleted after an hour, and until then they count;
+    - more calls from one address than ``per_minute`` allows, past a burst of a tenth of
+      it (HTTP 429): one client flooding the queue leaves room for the others.
 
     The body of a refused request is read and dropped unparsed, so that the client gets
     this answer rather than a reset connection.
     """
 
-    def __init__(self, app, json_limit: int = MAX_JSON_BODY, upload_quota: int = 0, upload_dir: str = "") -> None:
+    def __init__(
+        self,
+        app,
+        json_limit: int = MAX_JSON_BODY,
+        upload_quota: int = 0,
+        upload_dir: str = "",
+        per_minute: int = 0,
+    ) -> None:
         self.app = app
         self.json_limit = json_limit
         self.upload_quota = upload_quota
         self.upload_dir = Path(upload_dir) if upload_dir else None
+        self.per_minute = per_minute
+        self._buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, when)
+
+    def _allow(self, address: str) -> bool:
+        """A token bucket per address: ``per_minute`` a minute, bursts of a tenth of that."""
+        burst = max(self.per_minute / 10, 1.0)
+        now = time.monotonic()
+        tokens, when = self._buckets.get(address, (burst, now))
+        tokens = min(burst, tokens + (now - when) * self.per_minute / 60)
+        if len(self._buckets) > 10_000:  # forget idle addresses
+            self._buckets = {a: b for a, b in self._buckets.items() if now - b[1] < 60}
+        if tokens < 1:
+            self._buckets[address] = (tokens, now)
+            return False
+        self._buckets[address] = (tokens - 1, now)
+        return True
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope.get("method") == "POST":
@@ -84,7 +109,12 @@ class RequestLimits:
             size = int(size) if size.isdigit() else 0
             multipart = headers.get(b"content-type", b"").startswith(b"multipart/")
             refusal = None
-            if not multipart and size > self.json_limit:
+            path = scope.get("path", "")
+            calls = "/queue/join" in path or "/call/" in path
+            address = (scope.get("client") or ("?", 0))[0]
+            if calls and self.per_minute and not self._allow(address):
+                refusal = 429, "too many requests from your address; wait a moment and try again"
+            elif not multipart and size > self.json_limit:
                 refusal = 413, "request too large: a question is at most 2,000 characters"
             elif multipart and self.upload_quota and self.upload_dir is not None:
                 used = _folder_bytes(self.upload_dir)
@@ -143,6 +173,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--max-queue", type=int, default=64, help="requests waiting at most; more are told the server is busy"
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=1200,
+        help="calls a minute one address may make, in bursts of a tenth (0: no limit; behind a proxy that "
+        "hides addresses, limit there instead)",
     )
     parser.add_argument(
         "--upload-quota",
@@ -495,6 +532,7 @@ def main(argv: list[str] | None = None) -> None:
                     RequestLimits,
                     upload_quota=args.upload_quota * 1_000_000,
                     upload_dir=os.environ.get("GRADIO_TEMP_DIR") or str(Path(tempfile.gettempdir()) / "gradio"),
+                    per_minute=args.rate_limit,
                 )
             ]
         },

@@ -6,6 +6,7 @@ import json
 import shutil
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -118,3 +119,24 @@ def test_uploads_past_the_quota_are_refused_until_storage_is_cleaned(
             urllib.request.urlopen(request, timeout=30)
         assert refused.value.code == 507 and b"upload storage is full" in refused.value.read()
         assert client.predict("Who commands Liwa al-Quds?", api_name="/ask")["answered"]
+
+
+def test_one_address_over_its_rate_is_told_to_wait_and_others_are_served(index: Path, tmp_path: Path):
+    import http.client
+
+    def ask(url: str, source: str) -> int:
+        parts = urllib.parse.urlsplit(url)
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30, source_address=(source, 0))
+        try:
+            body = json.dumps({"data": ["Who commands Liwa al-Quds?", 3, [], None]}).encode()
+            connection.request("POST", "/gradio_api/call/ask", body, {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            return response.status
+        finally:
+            connection.close()
+
+    with serve_app(index, tmp_path / "app.log", "--rate-limit", "60") as url:  # bursts of 6
+        statuses = [ask(url, "127.0.0.1") for _ in range(12)]
+        assert statuses[:6] == [200] * 6 and 429 in statuses[6:]
+        assert ask(url, "127.0.0.2") == 200  # another address is not held back
