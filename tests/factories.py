@@ -32,6 +32,11 @@ def pdf_with_stream(path: Path, stream_header: bytes, stream: bytes, info: bytes
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         *([info] if info else []),
     ]
+    return _write_pdf(path, objects, b" /Info 6 0 R" if info else b"")
+
+
+def _write_pdf(path: Path, objects: list[bytes], trailer_extra: bytes = b"") -> Path:
+    """Objects numbered from 1 (the catalog first), with their cross-reference table."""
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -41,8 +46,7 @@ def pdf_with_stream(path: Path, stream_header: bytes, stream: bytes, info: bytes
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     for offset in offsets:
         out += b"%010d 00000 n \n" % offset
-    trailer_info = b" /Info 6 0 R" if info else b""
-    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, trailer_info, xref)
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, trailer_extra, xref)
     path.write_bytes(bytes(out))
     return path
 
@@ -73,15 +77,4 @@ def shared_stream_pdf(path: Path, pages: int, lines: list[str]) -> Path:
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         *[b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources 3 0 R >>"] * pages,
     ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    path.write_bytes(bytes(out))
-    return path
+    return _write_pdf(path, objects)
