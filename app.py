@@ -256,13 +256,14 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
 
     def chat_turn(question: str, k: float, sources: list[str] | None, history: list[dict], transcript: list[str]):
         question = (question or "").strip()
-        if not question:
-            raise gr.Error("Type a question first.")
+        unchanged = (gr.update(),) * 8
+        if not question:  # a gentle word where the question goes, not an error
+            return *unchanged, gr.update(value="Type a question first, or pick an example below.", visible=True)
         earlier = [turn["question"] for turn in history]
         try:
             answer = engine.ask(question, k=int(k), history=earlier, sources=sources or None)
         except RagError as exc:
-            raise gr.Error(str(exc)) from None
+            return *unchanged, gr.update(value=str(exc), visible=True)
         neighbours = []
         for e in answer.excerpts:
             try:
@@ -270,7 +271,7 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
             except RagError:  # removed, by another session or process, since the answer was found
                 neighbours.append((None, None))
         # Newest first, and bounded: a response never grows with the length of the conversation.
-        transcript = [answer_html(answer, neighbours), *transcript][:MAX_TURNS]
+        transcript = [answer_html(answer, neighbours, scope=sources or None), *transcript][:MAX_TURNS]
         history = [*history, {"question": question}][-MAX_TURNS:]
         choices = [(f"[{i}] {e.title} (¶{e.paragraph})", i - 1) for i, e in enumerate(answer.excerpts, start=1)]
         return (
@@ -282,6 +283,7 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
             answer_markdown(answer),
             gr.update(choices=choices, value=choices[0][1] if choices else None),
             answer.to_dict(),
+            gr.update(value="", visible=False),
         )
 
     def show_source(choice, last: dict | None):
@@ -338,6 +340,48 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
 
     def keep_both(pending: list[str], request: gr.Request, progress=gr.Progress()):  # noqa: B008
         return settle(pending, False, progress) if may_edit(request) else refused_edit()
+
+    def confirm_remove(doc_id: str | None, request: gr.Request):
+        """First click: name what would go, and wait for a second, explicit one."""
+        if not may_edit(request):
+            return "Only editors may add or remove documents.", None, gr.update(visible=False)
+        try:
+            document = engine.document(doc_id) if doc_id else None
+        except RagError as exc:
+            return str(exc), None, gr.update(visible=False)
+        if document is None:
+            return "Choose a document to remove.", None, gr.update(visible=False)
+        message = (
+            f"Remove “{document.title}” ({document.id}, {engine.passage_count(document.id)} passages) from the "
+            "index? Its passages leave every answer. You can undo this until you remove another document."
+        )
+        return message, doc_id, gr.update(visible=True)
+
+    def remove_confirmed(doc_id: str | None, request: gr.Request):
+        if not may_edit(request) or not doc_id:
+            return "Nothing was removed.", doc_rows(), gr.update(), gr.update(), None, gr.update(visible=False), None
+        try:
+            document = engine.document(doc_id)
+            engine.remove(doc_id)
+        except RagError as exc:
+            return str(exc), doc_rows(), gr.update(), gr.update(), None, gr.update(visible=False), None
+        ids = doc_ids()
+        undo = gr.update(visible=True, value=f"Undo: put back {doc_id}")
+        message = f"Removed {doc_id}."
+        return message, doc_rows(), gr.update(choices=ids, value=None), gr.update(choices=ids), None, undo, document
+
+    def undo_remove(document, request: gr.Request):
+        if not may_edit(request) or document is None:
+            return "Nothing to undo.", doc_rows(), gr.update(), gr.update(), gr.update(visible=False), None
+        try:
+            report = engine.restore([document])
+            message = f"Put back: {', '.join(report.added + report.updated)}." + "".join(
+                f" {w.reason}." for w in report.warnings
+            )
+        except RagError as exc:
+            message = f"Could not put it back: {exc}"
+        ids = doc_ids()
+        return message, doc_rows(), gr.update(choices=ids), gr.update(choices=ids), gr.update(visible=False), None
 
     def remove(doc_id: str | None, request: gr.Request):
         if not may_edit(request):
@@ -408,14 +452,17 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
                         max_length=engine.settings.max_question_chars,
                     )
                     send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                hint = gr.Markdown("", visible=False, elem_id="hint")
                 gr.Examples(EXAMPLES, inputs=[question], label="Example questions")
                 transcript_html = gr.HTML("", elem_id="transcript")
                 transcript = gr.State([])
             with gr.Column(scale=2):
                 with gr.Accordion("Options", open=False):
                     k = gr.Slider(1, 10, value=engine.settings.k, step=1, label="Excerpts per answer")
-                    sources = gr.Dropdown(choices=doc_ids(), multiselect=True, label="Search only these documents")
-                    new_chat = gr.Button("New conversation")
+                    sources = gr.Dropdown(
+                        choices=doc_ids(), multiselect=True, label="Search only these documents", elem_id="sources"
+                    )
+                    new_chat = gr.Button("New conversation", elem_id="new-chat")
                 with gr.Accordion("Source view", open=True):
                     excerpt_choice = gr.Dropdown(
                         choices=[], label="Show excerpt in its document", elem_id="source-pick"
@@ -446,11 +493,33 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
                                 keep_button = gr.Button("Keep both", elem_id="upload-keep")
                                 cancel_button = gr.Button("Cancel", elem_id="upload-cancel")
                             removable = gr.Dropdown(
-                                choices=doc_ids(), value=None, allow_custom_value=True, label="Remove a document"
+                                choices=doc_ids(),
+                                value=None,
+                                allow_custom_value=True,
+                                label="Remove a document",
+                                elem_id="removable",
                             )
-                            remove_button = gr.Button("Remove", variant="stop")
+                            remove_button = gr.Button("Remove…", variant="stop", elem_id="remove")
+                            to_remove = gr.State(None)
+                            last_removed = gr.State(None)
+                            with gr.Row(visible=False, elem_id="remove-confirm") as confirm_row:
+                                confirm_button = gr.Button("Yes, remove it", variant="stop", elem_id="remove-yes")
+                                keep_button_r = gr.Button("Keep it", elem_id="remove-no")
+                            undo_button = gr.Button("Undo", visible=False, elem_id="remove-undo")
+                            # The API's /remove acts at once (a program cannot confirm); the page asks first.
+                            remove_now = gr.Button(visible=False)
 
-        outputs = [question, transcript_html, history, transcript, download, markdown, excerpt_choice, last_answer]
+        outputs = [
+            question,
+            transcript_html,
+            history,
+            transcript,
+            download,
+            markdown,
+            excerpt_choice,
+            last_answer,
+            hint,
+        ]
         inputs = [question, k, sources, history, transcript]
         for trigger in (send.click, question.submit):
             trigger(chat_turn, inputs, outputs, api_visibility="private").then(
@@ -459,10 +528,20 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
         excerpt_choice.input(show_source, [excerpt_choice, last_answer], source, api_visibility="private").then(
             None, None, None, js=SCROLL_JS, api_visibility="private"
         )
-        new_chat.click(
-            lambda: ([], [], "", {}),
+        new_chat.click(  # every panel that shows the old conversation starts again
+            lambda: (
+                [],
+                [],
+                "",
+                {},
+                gr.update(choices=[], value=None),
+                "<em>Ask a question, then pick one of its excerpts.</em>",
+                "",
+                gr.update(visible=False),
+                gr.update(value="", visible=False),
+            ),
             None,
-            [history, transcript, transcript_html, last_answer],
+            [history, transcript, transcript_html, last_answer, excerpt_choice, source, markdown, download, hint],
             api_visibility="private",
         )
         download.click(None, markdown, None, js=DOWNLOAD_JS, api_visibility="private")
@@ -480,7 +559,26 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
             )
             # Documents added by other processes (a CLI ingest) appear in the pickers when opened.
             removable.focus(lambda: gr.update(choices=doc_ids()), None, removable, api_visibility="private")
-            remove_button.click(remove, removable, [status, docs, removable, sources], api_name="remove")
+            remove_button.click(confirm_remove, removable, [status, to_remove, confirm_row], api_visibility="private")
+            confirm_button.click(
+                remove_confirmed,
+                to_remove,
+                [status, docs, removable, sources, to_remove, undo_button, last_removed],
+                api_visibility="private",
+            ).then(lambda: gr.update(visible=False), None, confirm_row, api_visibility="private")
+            keep_button_r.click(
+                lambda: ("Nothing was removed.", None, gr.update(visible=False)),
+                None,
+                [status, to_remove, confirm_row],
+                api_visibility="private",
+            )
+            undo_button.click(
+                undo_remove,
+                last_removed,
+                [status, docs, removable, sources, undo_button, last_removed],
+                api_visibility="private",
+            )
+            remove_now.click(remove, removable, [status, docs, removable, sources], api_name="remove")
             if accounts is not None:  # editors see the controls; every write route checks the role anyway
                 demo.load(
                     lambda request: gr.update(visible=may_edit(request)), None, edit_panel, api_visibility="private"

@@ -512,6 +512,21 @@ class Engine:
                     )
             except (RagError, OSError) as exc:
                 report.refused.append(Refusal(str(file), str(exc)))
+        return self._commit(loaded, report, progress, take_over)
+
+    def restore(self, documents: Iterable[Document]) -> AddReport:
+        """Put documents back from their own stored text: the undo of a removal.
+
+        Nothing is read from disk (the file may be gone). A document whose id another
+        file has taken meanwhile comes back under a new id, with a warning.
+        """
+        self.sync(force=True)
+        return self._commit({d.id: d for d in documents}, AddReport(), None, take_over=False)
+
+    def _commit(
+        self, loaded: dict[str, Document], report: AddReport, progress: Progress | None, take_over: bool
+    ) -> AddReport:
+        """Index ``loaded`` (documents already read) into the newest saved index."""
         if not loaded:
             return report
         # Split and embed without any lock, against the index as it is now; then merge

@@ -52,6 +52,7 @@ STYLE = """
 .qa-turn{margin:0 0 1.2em 0}
 .qa-question{font-weight:600;margin:.2em 0 .6em 0}
 .qa-searched{font-size:.85em;color:#6b7280;margin:-.4em 0 .5em 0}
+.qa-scope{font-size:.85em;color:#1d4ed8;margin:-.4em 0 .5em 0}
 .qa-none{padding:.6em .8em;border-left:4px solid #b45309;background:#fff7ed;color:#7c2d12}
 .qa-near{margin:.8em 0 .2em 0;font-size:.9em;color:#6b7280;text-transform:uppercase;letter-spacing:.04em}
 .qa-excerpt{border:1px solid #e5e7eb;border-radius:8px;padding:.6em .8em;margin:.5em 0;background:#fff;color:#111827}
@@ -106,17 +107,27 @@ def excerpt_html(number: int, excerpt: Excerpt, before: Passage | None = None, a
     )
 
 
-def answer_html(answer: Answer, neighbours: list[tuple[Passage | None, Passage | None]] | None = None) -> str:
-    """A question and its answer: excerpt cards, or a plain statement that nothing answers."""
+def answer_html(
+    answer: Answer,
+    neighbours: list[tuple[Passage | None, Passage | None]] | None = None,
+    scope: list[str] | None = None,
+) -> str:
+    """A question and its answer: excerpt cards, or a plain statement that nothing answers.
+
+    ``scope`` names the documents the search was limited to, shown above the answer.
+    """
     neighbours = neighbours or [(None, None)] * len(answer.excerpts)
     body = [f'<div class="qa-question">Q: {escape(answer.question)}</div>']
+    if scope:
+        body.append(f'<div class="qa-scope">Searched only in: {escape(", ".join(scope))}</div>')
     if answer.searched_as and answer.searched_as != answer.question:
         body.append(
             f'<div class="qa-searched">Searched together with the previous question: '
             f"“{escape(answer.searched_as)}”</div>"
         )
     if not answer.answered:
-        body.append('<div class="qa-none">The documents do not answer this question.</div>')
+        which = "The documents you chose" if scope else "The documents"
+        body.append(f'<div class="qa-none">{which} do not answer this question.</div>')
         if answer.excerpts:
             body.append('<div class="qa-near">Closest passages (not answers)</div>')
     for number, (excerpt, (before, after)) in enumerate(zip(answer.excerpts, neighbours, strict=True), start=1):

@@ -251,3 +251,16 @@ def test_fullwidth_and_compatibility_forms_are_read_as_plain_letters(fake_engine
     fullwidth = fake_engine.ask("Ｗｈｏ ｌｅａｄｓ ｔｈｅ Ｈａｍａｓ ｄｅｌｅｇａｔｉｏｎ ｔｏ Ｄａｍａｓｃｕｓ？")
     assert fullwidth.question == "Who leads the Hamas delegation to Damascus?"
     assert [e.start for e in fullwidth.excerpts] == [e.start for e in plain.excerpts]
+
+
+def test_a_removed_document_is_restored_from_its_own_text(fake_engine, tmp_path):
+    note = tmp_path / "note.txt"
+    note.write_text("Ferry notes\n\nThe ferry to the island leaves at nine from the west quay.")
+    fake_engine.add([note])
+    removed = fake_engine.document("note.txt")
+    fake_engine.remove("note.txt")
+    note.unlink()  # the undo needs no file
+    report = fake_engine.restore([removed])
+    assert report.added == ["note.txt"]
+    assert fake_engine.document("note.txt").text == removed.text
+    assert fake_engine.ask("When does the ferry leave?").excerpts[0].source == "note.txt"

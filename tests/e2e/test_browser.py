@@ -213,3 +213,63 @@ def test_upload_named_like_an_indexed_document_asks_before_replacing(page, tmp_p
     assert "(2)" in page.locator("#upload-status textarea").input_value()
     ask(page, "When does the kite club fly on the cliffs?")
     assert "(2)" in page.locator("#transcript .qa-excerpt .qa-cite").first.inner_text()
+
+
+def _pick(page, elem_id: str, value: str) -> None:
+    """Choose ``value`` in a Gradio dropdown by typing it."""
+    box = page.locator(f"#{elem_id} input")
+    box.click()
+    box.fill(value)
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+
+
+def test_an_empty_question_gets_a_gentle_hint_not_an_error(page):
+    page.click("#ask")
+    page.wait_for_selector("#hint", state="visible", timeout=30_000)
+    assert "Type a question first" in page.locator("#hint").inner_text()
+    assert page.get_by_text("Error", exact=True).count() == 0
+    ask(page, "Who commands Liwa al-Quds?")
+    assert page.locator("#hint").is_hidden()
+
+
+def test_a_document_filter_is_named_and_new_conversation_clears_every_panel(page):
+    page.get_by_text("Options").click()
+    _pick(page, "sources", "004_ea17900e9b06a4c9.txt")
+    ask(page, "What is the capital of Australia?")
+    transcript = page.locator("#transcript").inner_text()
+    assert "Searched only in: 004_ea17900e9b06a4c9.txt" in transcript
+    assert "The documents you chose do not answer this question." in transcript
+    ask(page, "Who leads the Hamas delegation to Damascus?")
+    page.wait_for_selector("#source-view #qa-target", timeout=30_000)
+    page.click("#new-chat")
+    page.wait_for_function("() => document.querySelector('#transcript').innerText.trim() === ''", timeout=30_000)
+    assert page.locator("#source-view #qa-target").count() == 0
+    assert page.locator("#download").is_hidden()
+
+
+def test_remove_asks_first_and_can_be_undone(page, tmp_path: Path):
+    note = tmp_path / "kite-festival.txt"
+    note.write_text("Kite festival\n\nThe kite festival on the northern dunes is judged by Petra Lindgren.")
+    upload_and_ask(page, note, "Who judges the kite festival?")
+    assert "kite-festival.txt" in page.locator("#transcript .qa-excerpt .qa-cite").first.inner_text()
+    assert page.locator("#removable input").input_value() == ""  # nothing preselected
+    _pick(page, "removable", "kite-festival.txt")
+    page.click("#remove")
+    page.wait_for_selector("#remove-yes", state="visible", timeout=30_000)
+    assert "Remove “Kite festival” (kite-festival.txt" in page.locator("#upload-status textarea").input_value()
+    assert "kite-festival.txt" in page.locator("#documents").inner_text()  # not yet
+    page.click("#remove-yes")
+    page.wait_for_function(
+        "() => document.querySelector('#upload-status textarea').value.includes('Removed kite-festival.txt')",
+        timeout=60_000,
+    )
+    assert "kite-festival.txt" not in page.locator("#documents").inner_text()
+    page.click("#remove-undo")
+    page.wait_for_function(
+        "() => document.querySelector('#upload-status textarea').value.includes('Put back: kite-festival.txt')",
+        timeout=60_000,
+    )
+    assert "kite-festival.txt" in page.locator("#documents").inner_text()
+    ask(page, "Who judges the kite festival on the dunes?")
+    assert "Petra Lindgren" in page.locator("#transcript .qa-excerpt").first.inner_text()
