@@ -43,6 +43,9 @@ DOWNLOAD_JS = """(md) => {
 #: The largest JSON request the API accepts. A question is at most 2,000 characters, so a
 #: larger body is refused from its Content-Length, before it is parsed.
 MAX_JSON_BODY = 256 * 1024
+#: A refused body is read and dropped (so the client reads the refusal, not a reset
+#: connection) only up to this size; a larger one is answered at once.
+DRAIN_AT_MOST = 64 * 1024 * 1024
 
 
 def _folder_bytes(folder: Path) -> int:
@@ -87,15 +90,22 @@ class RequestLimits:
         self.upload_dir = Path(upload_dir) if upload_dir else None
         self.per_minute = per_minute
         self._buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, when)
+        self._pruned = time.monotonic()
 
     def _allow(self, address: str) -> bool:
-        """A token bucket per address: ``per_minute`` a minute, bursts of a tenth of that."""
+        """A token bucket per address: ``per_minute`` a minute, bursts of a tenth of that.
+
+        An IPv6 client holds a whole /64, so that is what counts as one address.
+        """
+        if ":" in address:
+            address = ":".join(address.split(":")[:4])
         burst = max(self.per_minute / 10, 1.0)
         now = time.monotonic()
         tokens, when = self._buckets.get(address, (burst, now))
         tokens = min(burst, tokens + (now - when) * self.per_minute / 60)
-        if len(self._buckets) > 10_000:  # forget idle addresses
+        if len(self._buckets) > 10_000 and now - self._pruned > 10:  # forget idle addresses, now and then
             self._buckets = {a: b for a, b in self._buckets.items() if now - b[1] < 60}
+            self._pruned = now
         if tokens < 1:
             self._buckets[address] = (tokens, now)
             return False
@@ -105,18 +115,18 @@ class RequestLimits:
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope.get("method") == "POST":
             headers = dict(scope.get("headers") or [])
-            size = headers.get(b"content-length", b"0")
-            size = int(size) if size.isdigit() else 0
-            multipart = headers.get(b"content-type", b"").startswith(b"multipart/")
+            length = headers.get(b"content-length")
+            size = int(length) if length is not None and length.isdigit() else None
+            upload = scope.get("path", "").rstrip("/").endswith("/upload")
             refusal = None
-            path = scope.get("path", "")
-            calls = "/queue/join" in path or "/call/" in path
             address = (scope.get("client") or ("?", 0))[0]
-            if calls and self.per_minute and not self._allow(address):
+            if self.per_minute and not self._allow(address):
                 refusal = 429, "too many requests from your address; wait a moment and try again"
-            elif not multipart and size > self.json_limit:
+            elif size is None:  # a chunked body could be any size: every client here sends a length
+                refusal = 411, "a request body needs a Content-Length"
+            elif not upload and size > self.json_limit:
                 refusal = 413, "request too large: a question is at most 2,000 characters"
-            elif multipart and self.upload_quota and self.upload_dir is not None:
+            elif upload and self.upload_quota and self.upload_dir is not None:
                 used = _folder_bytes(self.upload_dir)
                 if used + size > self.upload_quota:
                     refusal = (
@@ -127,9 +137,10 @@ class RequestLimits:
                         ),
                     )
             if refusal is not None:
-                message = await receive()
-                while message.get("more_body"):
+                if (size or 0) <= DRAIN_AT_MOST:  # read and dropped, so the client sees this answer
                     message = await receive()
+                    while message.get("more_body"):
+                        message = await receive()
                 body = json.dumps({"error": refusal[1]}).encode()
                 await send(
                     {
@@ -259,7 +270,7 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
         unchanged = (gr.update(),) * 8
         if not question:  # a gentle word where the question goes, not an error
             return *unchanged, gr.update(value="Type a question first, or pick an example below.", visible=True)
-        earlier = [turn["question"] for turn in history]
+        earlier = [turn.get("searched_as") or turn["question"] for turn in history]
         try:
             answer = engine.ask(question, k=int(k), history=earlier, sources=sources or None)
         except RagError as exc:
@@ -272,7 +283,7 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
                 neighbours.append((None, None))
         # Newest first, and bounded: a response never grows with the length of the conversation.
         transcript = [answer_html(answer, neighbours, scope=sources or None), *transcript][:MAX_TURNS]
-        history = [*history, {"question": question}][-MAX_TURNS:]
+        history = [*history, {"question": question, "searched_as": answer.searched_as}][-MAX_TURNS:]
         choices = [(f"[{i}] {e.title} (¶{e.paragraph})", i - 1) for i, e in enumerate(answer.excerpts, start=1)]
         return (
             "",
@@ -375,8 +386,9 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
             return "Nothing to undo.", doc_rows(), gr.update(), gr.update(), gr.update(visible=False), None
         try:
             report = engine.restore([document])
-            message = f"Put back: {', '.join(report.added + report.updated)}." + "".join(
-                f" {w.reason}." for w in report.warnings
+            back = report.added + report.updated
+            message = (f"Put back: {', '.join(back)}." if back else "Nothing was put back.") + "".join(
+                f" {r.reason}." for r in report.warnings + report.refused
             )
         except RagError as exc:
             message = f"Could not put it back: {exc}"
@@ -615,7 +627,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     demo = build_app(engine, read_only=args.read_only, accounts=accounts)
     # A bounded queue: past it, a request is told at once that the server is busy.
-    demo.queue(default_concurrency_limit=4, max_size=args.max_queue)
+    # api_open=False: every call goes through the queue (and its bound); no direct /run/ route.
+    demo.queue(default_concurrency_limit=4, max_size=args.max_queue, api_open=False)
     demo.launch(
         server_name=args.host,
         server_port=args.port,

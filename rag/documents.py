@@ -287,19 +287,46 @@ _HTML_BLOCKS = {
 #: Deeper element nesting is refused: the HTML parser's time grows with the square of the
 #: depth (100,000 nested <div>s took about a minute), and browsers stop nesting at 512.
 MAX_HTML_DEPTH = 2000
-_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^>]*?(/?)>")
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^<>]*?(/?)>")  # [^<>]: each try stops at the next "<"
 # Elements that never nest content, or whose end tag may be left out (the parser closes them).
 _FLAT_TAGS = frozenset(
     "area base br col embed hr img input link meta source track wbr p li dt dd tr td th option optgroup "
     "thead tbody tfoot colgroup rp rt caption".split()
 )
+#: Raw-text elements and comments: what is inside them is not markup.
+_OPAQUE = (("<script", "</script"), ("<style", "</style"), ("<textarea", "</textarea"), ("<!--", "-->"))
+
+
+def _markup_only(text: str) -> str:
+    """``text`` without the insides of scripts, styles, text areas and comments (one linear pass)."""
+    lower = text.lower()
+    out: list[str] = []
+    pos = 0
+    while True:
+        found = [(lower.find(opener, pos), closer) for opener, closer in _OPAQUE]
+        found = [(at, closer) for at, closer in found if at >= 0]
+        if not found:
+            out.append(text[pos:])
+            return "".join(out)
+        at, closer = min(found)
+        out.append(text[pos:at])
+        end = lower.find(closer, at + 1)
+        if end < 0:
+            return "".join(out)
+        pos = end + len(closer)
 
 
 def _html_depth(text: str, limit: int) -> int:
-    """How deep elements nest, as far as a cheap scan of the tags can tell (stops past ``limit``)."""
-    depth = deepest = 0
-    for closing, name, self_closing in _TAG.findall(text):
-        if self_closing or name.lower() in _FLAT_TAGS:
+    """How deep elements nest, as far as a linear scan of the tags can tell (stops past ``limit``).
+
+    ``<div/>`` nests like ``<div>`` (HTML ignores the slash), except inside SVG and MathML.
+    """
+    depth = deepest = foreign = 0
+    for closing, name, self_closing in _TAG.findall(_markup_only(text)):
+        name = name.lower()
+        if name in ("svg", "math"):
+            foreign = max(foreign - 1, 0) if closing else foreign + (not self_closing)
+        if name in _FLAT_TAGS or (self_closing and foreign):
             continue
         depth = max(depth - 1, 0) if closing else depth + 1
         if depth > deepest:

@@ -521,7 +521,18 @@ class Engine:
         file has taken meanwhile comes back under a new id, with a warning.
         """
         self.sync(force=True)
-        return self._commit({d.id: d for d in documents}, AddReport(), None, take_over=False)
+        report = AddReport()
+        taken = dict(self._snapshot().documents)
+        back: dict[str, Document] = {}
+        for doc in documents:
+            if doc.id in taken:  # a newer document holds the id now: it stays, this one is renamed
+                new_id = _free_id(doc.id, "", {**taken, **back})
+                report.warnings.append(
+                    Refusal(doc.path, f"{doc.id!r} is taken by a newer document; put back as {new_id!r}")
+                )
+                doc = replace(doc, id=new_id)
+            back[doc.id] = doc
+        return self._commit(back, report, None, take_over=False)
 
     def _commit(
         self, loaded: dict[str, Document], report: AddReport, progress: Progress | None, take_over: bool

@@ -13,7 +13,7 @@ from .store import Snapshot
 from .types import Span
 
 #: Words that make a question lean on the one before it ("When was it formed?").
-_REFERRING = frozenset("it its they them their theirs he him his she her hers this that these those there".split())
+_REFERRING = frozenset("it its they them their theirs he him his she her hers these those".split())
 
 
 @dataclass(frozen=True)
@@ -79,10 +79,17 @@ def refers_back(question: str) -> bool:
     a pronoun ("When was it formed?"), opens as an ellipsis ("And in 2014?"), or has at
     most one content word of its own ("When?", "Why not?").
 
-    "What is the capital of Australia?" does none of these: it is searched on its own.
+    A question that names something of its own ("When did Bashar al-Assad succeed his
+    father?", "What is GDP?") does not refer back unless it opens as an ellipsis ("And
+    Hamas?"). "What is the capital of Australia?" does none of these: it is searched on
+    its own.
     """
-    words = re.findall(r"[\w']+", question.lower())
-    return bool(_REFERRING.intersection(words)) or bool(_ELLIPSIS.match(question)) or len(terms(question)) <= 1
+    if _ELLIPSIS.match(question):
+        return True
+    words = re.findall(r"[\w']+", question)
+    if any(w[0].isupper() and w != "I" for w in words[1:]):  # a name of its own
+        return False
+    return bool(_REFERRING.intersection(w.lower() for w in words)) or len(terms(question)) <= 1
 
 
 def follow_up_text(question: str, history: list[str] | None) -> str | None:

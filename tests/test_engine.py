@@ -264,3 +264,17 @@ def test_a_removed_document_is_restored_from_its_own_text(fake_engine, tmp_path)
     assert report.added == ["note.txt"]
     assert fake_engine.document("note.txt").text == removed.text
     assert fake_engine.ask("When does the ferry leave?").excerpts[0].source == "note.txt"
+
+
+def test_undo_never_replaces_a_newer_document_that_took_the_id(fake_engine, tmp_path):
+    old, new = tmp_path / "a" / "note.txt", tmp_path / "b" / "note.txt"
+    for path, text in ((old, "The ferry leaves at nine."), (new, "The ferry now leaves at ten.")):
+        path.parent.mkdir()
+        path.write_text(f"Ferry notes\n\n{text}")
+    fake_engine.add([old])
+    removed = fake_engine.document("note.txt")
+    fake_engine.remove("note.txt")
+    fake_engine.add([new])  # a newer file takes the id
+    report = fake_engine.restore([removed])
+    assert report.added == ["note (2).txt"] and "taken by a newer document" in report.warnings[0].reason
+    assert "ten" in fake_engine.document("note.txt").text and "nine" in fake_engine.document("note (2).txt").text

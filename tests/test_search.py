@@ -19,6 +19,15 @@ def test_only_a_follow_up_that_refers_back_borrows_the_previous_question():
     assert follow_up_text("What is the capital of Australia?", ["Who is Maher al-Assad?"]) is None
     assert follow_up_text("When was it formed?", None) is None
     assert refers_back("Who is its leader?") and not refers_back("Who wrote Pride and Prejudice?")
+    for own in (
+        "Is there a curfew in the city?",
+        "Which treaty ended the war that began in 1914?",
+        "When did Bashar al-Assad succeed his father?",
+        "What is GDP?",
+        "Who is Maher?",
+    ):
+        assert not refers_back(own), own
+    assert refers_back("And Hamas?") and refers_back("What about the brigade's founder?")
 
 
 def test_answer_type_from_the_wording():

@@ -140,3 +140,29 @@ def test_one_address_over_its_rate_is_told_to_wait_and_others_are_served(index: 
         statuses = [ask(url, "127.0.0.1") for _ in range(12)]
         assert statuses[:6] == [200] * 6 and 429 in statuses[6:]
         assert ask(url, "127.0.0.2") == 200  # another address is not held back
+
+
+def test_requests_that_dodge_the_size_check_are_refused(app_url: str):
+    import http.client
+
+    parts = urllib.parse.urlsplit(app_url)
+
+    def post(path: str, body, headers: dict, chunked: bool = False) -> int:
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        try:
+            connection.request("POST", path, body=body, headers=headers, encode_chunked=chunked)
+            response = connection.getresponse()
+            response.read()
+            return response.status
+        finally:
+            connection.close()
+
+    question = json.dumps({"data": ["Who commands Liwa al-Quds?", 3, [], None]}).encode()
+    # a body of unknown length (chunked) could be any size
+    assert post("/gradio_api/call/ask", iter([question]), {"Content-Type": "application/json"}, chunked=True) == 411
+    # "multipart" is exempt from the JSON limit on the upload route only
+    big = b"x" * 1_000_000
+    assert post("/gradio_api/call/ask", big, {"Content-Type": "multipart/form-data; boundary=x"}) == 413
+    # no direct /run/ route around the queue and its bound
+    assert post("/gradio_api/run/ask", question, {"Content-Type": "application/json"}) >= 400
+    assert post("/gradio_api/call/ask", question, {"Content-Type": "application/json"}) == 200

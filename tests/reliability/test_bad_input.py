@@ -400,8 +400,18 @@ def test_absurdly_deep_html_is_refused_at_once(seeded: Engine, tmp_path: Path):
     assert time.monotonic() - started < 10
     assert not report.changed and "nest over 2,000 levels" in report.refused[0].reason
     assert observe(seeded) == before
-    ordinary = tmp_path / "list.html"  # unclosed <p> and <li> are not nesting
-    ordinary.write_text("<html><body>" + "<p>Item notes<ul><li>apples<li>pears</ul>" * 3000 + "</body></html>")
+    slashed = tmp_path / "slashed.html"  # HTML ignores "/>" on a div: these nest too
+    slashed.write_text("<html><body>" + "<div/>" * 100_000 + "deep text</body></html>")
+    assert "nest over" in seeded.add([slashed]).refused[0].reason
+    ordinary = tmp_path / "list.html"  # unclosed <p> and <li>, svg paths and scripts are not nesting
+    ordinary.write_text(
+        "<html><head><script>for (i = 0; i < e.length; i++) { if (a < b) c(); }</script></head><body>"
+        + '<svg viewBox="0 0 9 9">'
+        + '<path d="M0 0L9 9"/>' * 3000
+        + "</svg>"
+        + "<p>Item notes<ul><li>apples<li>pears</ul>" * 3000
+        + "</body></html>"
+    )
     assert Engine.open(settings=seeded.settings, embedder=seeded._embedder).add([ordinary]).added == ["list.html"]
 
 
