@@ -287,33 +287,34 @@ _HTML_BLOCKS = {
 #: Deeper element nesting is refused: the HTML parser's time grows with the square of the
 #: depth (100,000 nested <div>s took about a minute), and browsers stop nesting at 512.
 MAX_HTML_DEPTH = 2000
-_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^<>]*?(/?)>")  # [^<>]: each try stops at the next "<"
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)")
 # Elements that never nest content, or whose end tag may be left out (the parser closes them).
 _FLAT_TAGS = frozenset(
     "area base br col embed hr img input link meta source track wbr p li dt dd tr td th option optgroup "
     "thead tbody tfoot colgroup rp rt caption".split()
 )
 #: Raw-text elements and comments: what is inside them is not markup.
-_OPAQUE = (("<script", "</script"), ("<style", "</style"), ("<textarea", "</textarea"), ("<!--", "-->"))
+_OPAQUE = re.compile(r"<(script|style|textarea)\b|<!--", re.IGNORECASE)
+_OPAQUE_END = {
+    "script": re.compile(r"</script", re.IGNORECASE),
+    "style": re.compile(r"</style", re.IGNORECASE),
+    "textarea": re.compile(r"</textarea", re.IGNORECASE),
+    None: re.compile(r"-->"),
+}
 
 
-def _markup_only(text: str) -> str:
-    """``text`` without the insides of scripts, styles, text areas and comments (one linear pass)."""
-    lower = text.lower()
-    out: list[str] = []
-    pos = 0
-    while True:
-        found = [(lower.find(opener, pos), closer) for opener, closer in _OPAQUE]
-        found = [(at, closer) for at, closer in found if at >= 0]
-        if not found:
-            out.append(text[pos:])
-            return "".join(out)
-        at, closer = min(found)
-        out.append(text[pos:at])
-        end = lower.find(closer, at + 1)
-        if end < 0:
-            return "".join(out)
-        pos = end + len(closer)
+def _markup_spans(text: str) -> list[tuple[int, int]]:
+    """The stretches of ``text`` outside scripts, styles, text areas and comments (one linear pass)."""
+    spans, pos = [], 0
+    while (opening := _OPAQUE.search(text, pos)) is not None:
+        spans.append((pos, opening.start()))
+        name = opening.group(1).lower() if opening.group(1) else None
+        closing = _OPAQUE_END[name].search(text, opening.end())
+        if closing is None:
+            return spans
+        pos = closing.end()
+    spans.append((pos, len(text)))
+    return spans
 
 
 def _html_depth(text: str, limit: int) -> int:
@@ -322,17 +323,26 @@ def _html_depth(text: str, limit: int) -> int:
     ``<div/>`` nests like ``<div>`` (HTML ignores the slash), except inside SVG and MathML.
     """
     depth = deepest = foreign = 0
-    for closing, name, self_closing in _TAG.findall(_markup_only(text)):
-        name = name.lower()
-        if name in ("svg", "math"):
-            foreign = max(foreign - 1, 0) if closing else foreign + (not self_closing)
-        if name in _FLAT_TAGS or (self_closing and foreign):
-            continue
-        depth = max(depth - 1, 0) if closing else depth + 1
-        if depth > deepest:
-            deepest = depth
-            if deepest > limit:
-                break
+    for start, end in _markup_spans(text):
+        for tag in _TAG.finditer(text, start, end):
+            closing, name = tag.group(1), tag.group(2).lower()
+            if name in _FLAT_TAGS:
+                continue
+            if closing:
+                depth = max(depth - 1, 0)
+                if name in ("svg", "math"):
+                    foreign = max(foreign - 1, 0)
+                continue
+            if name in ("svg", "math") or foreign:
+                stop = text.find(">", tag.end(), end)
+                if stop > 0 and text[stop - 1] == "/":  # self-closing, as in foreign content
+                    continue
+                foreign += name in ("svg", "math")
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    return deepest
     return deepest
 
 
