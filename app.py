@@ -91,6 +91,7 @@ class RequestLimits:
         self.per_minute = per_minute
         self._buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, when)
         self._pruned = time.monotonic()
+        self._arriving = 0  # bytes of uploads being received now
 
     def _allow(self, address: str) -> bool:
         """A token bucket per address: ``per_minute`` a minute, bursts of a tenth of that.
@@ -127,7 +128,8 @@ class RequestLimits:
             elif not upload and size > self.json_limit:
                 refusal = 413, "request too large: a question is at most 2,000 characters"
             elif upload and self.upload_quota and self.upload_dir is not None:
-                used = _folder_bytes(self.upload_dir)
+                # Uploads still arriving count too: simultaneous ones cannot all slip under the quota.
+                used = _folder_bytes(self.upload_dir) + self._arriving
                 if used + size > self.upload_quota:
                     refusal = (
                         507,
@@ -150,6 +152,13 @@ class RequestLimits:
                     }
                 )
                 await send({"type": "http.response.body", "body": body})
+                return
+            if upload:
+                self._arriving += size
+                try:
+                    await self.app(scope, receive, send)
+                finally:
+                    self._arriving -= size
                 return
         await self.app(scope, receive, send)
 
