@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -51,7 +51,7 @@ def content_key(text: str) -> int:
     return int.from_bytes(digest, "little") or 1
 
 
-def _free_id(doc_id: str, folder: str, taken: dict[str, str]) -> str:
+def _free_id(doc_id: str, folder: str, taken: Container[str]) -> str:
     """An id for a file whose id is taken: prefixed with the folder it was given in
     (``b/report.txt`` next to ``report.txt`` from ``a``), else numbered."""
     if folder and f"{folder}/{doc_id}" not in taken:
@@ -62,6 +62,28 @@ def _free_id(doc_id: str, folder: str, taken: dict[str, str]) -> str:
     while f"{stem} ({n}){suffix}" in taken:
         n += 1
     return f"{stem} ({n}){suffix}"
+
+
+def _rename_taken(
+    loaded: dict[str, Document],
+    holders: dict[str, Document],
+    report: AddReport,
+    why: str,
+    same_file_keeps: bool = False,
+) -> dict[str, Document]:
+    """``loaded`` with each document whose id one of ``holders`` has renamed (with a
+    warning); with ``same_file_keeps``, a holder read from the same file is no clash."""
+    taken = {**holders, **loaded}
+    out: dict[str, Document] = {}
+    for doc_id, doc in loaded.items():
+        holder = holders.get(doc_id)
+        if holder is not None and not (same_file_keeps and holder.path == doc.path):
+            new_id = _free_id(doc_id, "", taken)
+            taken[new_id] = doc
+            report.warnings.append(Refusal(doc.path, f"{doc_id!r} {why}; indexed as {new_id!r}"))
+            doc = replace(doc, id=new_id)
+        out[doc.id] = doc
+    return out
 
 
 def _keys(keys: np.ndarray | None, rows: int) -> np.ndarray:
@@ -522,16 +544,10 @@ class Engine:
         """
         self.sync(force=True)
         report = AddReport()
-        taken = dict(self._snapshot().documents)
-        back: dict[str, Document] = {}
-        for doc in documents:
-            if doc.id in taken:  # a newer document holds the id now: it stays, this one is renamed
-                new_id = _free_id(doc.id, "", {**taken, **back})
-                report.warnings.append(
-                    Refusal(doc.path, f"{doc.id!r} is taken by a newer document; put back as {new_id!r}")
-                )
-                doc = replace(doc, id=new_id)
-            back[doc.id] = doc
+        # Any document holding the id now is newer than this one: it stays, this one is renamed.
+        back = _rename_taken(
+            {d.id: d for d in documents}, self._snapshot().documents, report, "is taken by a newer document"
+        )
         return self._commit(back, report, None, take_over=False)
 
     def _commit(
@@ -551,7 +567,9 @@ class Engine:
             current = self._snapshot()
             if (current.generation, current.checksum) != (base.generation, base.checksum):
                 if not take_over:  # another writer may have given one of these ids to another file meanwhile
-                    loaded = self._rename_clashes(loaded, current, report)
+                    loaded = _rename_taken(
+                        loaded, current.documents, report, "was just given to another file", same_file_keeps=True
+                    )
                 draft = self._rebuild(current, set(loaded), list(loaded.values()), None, cache)
             rebuilt, empty = draft
             self._publish(rebuilt)
@@ -561,22 +579,6 @@ class Engine:
             else:
                 (report.updated if doc_id in current.documents else report.added).append(doc_id)
         return report
-
-    @staticmethod
-    def _rename_clashes(loaded: dict[str, Document], current: Snapshot, report: AddReport) -> dict[str, Document]:
-        """``loaded`` with each document whose id ``current`` gives to another file renamed."""
-        taken = {**current.documents, **loaded}
-        out: dict[str, Document] = {}
-        for doc_id, doc in loaded.items():
-            other = current.documents.get(doc_id)
-            if other is not None and other.path != doc.path:
-                new_id = _free_id(doc_id, "", taken)
-                taken[new_id] = doc
-                reason = f"{doc_id!r} was just given to {other.path} by another writer; indexed as {new_id!r}"
-                report.warnings.append(Refusal(doc.path, reason))
-                doc = replace(doc, id=new_id)
-            out[doc.id] = doc
-        return out
 
     def _unchanged(self, file: Path, doc: Document) -> bool:
         """Whether ``file`` still holds what ``doc`` was read from. Anything but a regular

@@ -192,3 +192,24 @@ def test_an_isolated_ingest_runs_in_a_child_and_a_failed_one_is_one_clear_error(
     with pytest.raises(IndexWriteError, match="unknown encoder"):
         broken.add_isolated([_folder(tmp_path, "south", 1)])
     assert len(Engine.open(settings=Settings(index_dir=index)).documents()) == 7
+
+
+def test_an_id_another_writer_gives_to_another_file_meanwhile_is_not_overwritten(tmp_path: Path, monkeypatch):
+    index_dir = tmp_path / "index"
+    first, second = _open(index_dir), _open(index_dir)
+    for name, keeper in (("a", "Ilse Brandt"), ("b", "Otto Brenner")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "report.txt").write_text(f"Report\n\nThe harbour is kept by {keeper}.")
+    real_lock, sneaked = store.writer_lock, []
+
+    def another_writer_first(folder):
+        if not sneaked:  # between second's embedding and its commit, first takes the id
+            sneaked.append(True)
+            first.add([tmp_path / "a" / "report.txt"])
+        return real_lock(folder)
+
+    monkeypatch.setattr(store, "writer_lock", another_writer_first)
+    report = second.add([tmp_path / "b" / "report.txt"])
+    assert report.added == ["report (2).txt"] and "just given to another file" in report.warnings[0].reason
+    texts = {d.id: d.text for d in _open(index_dir).documents()}
+    assert "Ilse Brandt" in texts["report.txt"] and "Otto Brenner" in texts["report (2).txt"]
