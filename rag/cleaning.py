@@ -23,8 +23,10 @@ _INNER_SENTENCE_END = re.compile(r"\w[.!?…][\"'”’)]*\s+[\"'“‘(]*[A-Z(]
 SHORT_LINE_WORDS = 16
 #: Lines that appear in this many documents are page furniture when short.
 SHARED_LINE_MIN_DOCUMENTS = 2
-#: Shared furniture is at most this many words ("Recommend article", "Share this").
+#: Shared furniture is at most this many words ("Recommend article", "Share this") ...
 SHARED_LINE_MAX_WORDS = 8
+#: ... or any length when it appears in this many documents (a licence line in every page's footer).
+SHARED_LONG_LINE_MIN_DOCUMENTS = 3
 
 
 def normalise(line: str) -> str:
@@ -76,16 +78,21 @@ def heading_text(line: str) -> str:
 
 
 def shared_lines(texts: Iterable[str]) -> frozenset[str]:
-    """Short lines that appear verbatim in several documents ("Recommend article").
+    """Lines that appear verbatim in several documents: short ones in two ("Recommend
+    article"), any in three ("This page is licensed under ...").
 
     Args:
         texts: the full text of each document, one per document.
     """
     counts: Counter[str] = Counter()
     for text in texts:
-        lines = {normalise(line) for line in text.split("\n")}
-        counts.update(line for line in lines if line and len(line.split()) <= SHARED_LINE_MAX_WORDS)
-    return frozenset(line for line, n in counts.items() if n >= SHARED_LINE_MIN_DOCUMENTS)
+        counts.update({normalise(line) for line in text.split("\n")} - {""})
+    return frozenset(
+        line
+        for line, n in counts.items()
+        if n >= SHARED_LONG_LINE_MIN_DOCUMENTS
+        or (n >= SHARED_LINE_MIN_DOCUMENTS and len(line.split()) <= SHARED_LINE_MAX_WORDS)
+    )
 
 
 def headline(text: str) -> str | None:

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from .cleaning import headline
 from .errors import EmptyDocument, UnreadableDocument, UnsupportedFile
-from .types import Document
+from .layout import Blocks, main_content, read_html_blocks
+from .pdf_text import pdf_blocks
+from .types import Block, Document
 
 #: Suffixes the engine reads, and the reader of each.
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
@@ -56,7 +58,7 @@ def load_document(path: Path, doc_id: str, max_bytes: int = 50 * 1024 * 1024) ->
             f"unsupported file type {suffix or '(none)'!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
         )
     data, info = read_regular_file(path, max_bytes)
-    title, text = _READERS[suffix](data)
+    title, text, layout = _READERS[suffix](data)
     if not text.strip():
         raise EmptyDocument("the file holds no text")
     title = (title or "").strip() or headline(text) or path.stem
@@ -68,6 +70,7 @@ def load_document(path: Path, doc_id: str, max_bytes: int = 50 * 1024 * 1024) ->
         text=text,
         size=info.st_size,
         mtime_ns=info.st_mtime_ns,
+        layout=layout,
     )
 
 
@@ -225,63 +228,13 @@ def _guess(data: bytes) -> str:
     return _decode(data, best.encoding)
 
 
-def _read_text(data: bytes) -> tuple[str | None, str]:
-    return None, decode_text(data)
+#: What a reader returns: the title it found, the text, and the layout of the text
+#: (empty when the paragraphs are to be found from the text itself).
+Read = tuple[str | None, str, tuple[Block, ...]]
 
 
-# Elements whose text is never content.
-_HTML_SKIP = {
-    "script",
-    "style",
-    "noscript",
-    "template",
-    "svg",
-    "head",
-    "nav",
-    "footer",
-    "aside",
-    "form",
-    "button",
-    "select",
-    "iframe",
-    "object",
-    "-comment",
-}
-# Elements that start a new paragraph.
-_HTML_BLOCKS = {
-    "p",
-    "div",
-    "section",
-    "article",
-    "main",
-    "header",
-    "li",
-    "ul",
-    "ol",
-    "dl",
-    "dt",
-    "dd",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "blockquote",
-    "pre",
-    "table",
-    "tr",
-    "td",
-    "th",
-    "figure",
-    "figcaption",
-    "br",
-    "hr",
-    "address",
-    "caption",
-    "body",
-    "html",
-}
+def _read_text(data: bytes) -> Read:
+    return None, decode_text(data), ()
 
 
 #: Deeper element nesting is refused: the HTML parser's time grows with the square of the
@@ -346,7 +299,7 @@ def _html_depth(text: str, limit: int) -> int:
     return deepest
 
 
-def _read_html(data: bytes) -> tuple[str | None, str]:
+def _read_html(data: bytes) -> Read:
     from selectolax.lexbor import LexborHTMLParser
 
     text = decode_text(data)
@@ -355,60 +308,42 @@ def _read_html(data: bytes) -> tuple[str | None, str]:
     tree = LexborHTMLParser(text)
     title_node = tree.css_first("title")
     title = title_node.text() if title_node is not None else None
-    root = tree.body or tree.root
-    paragraphs: list[str] = []
-    buffer: list[str] = []
-
-    def flush() -> None:
-        joined = " ".join("".join(buffer).split())
-        if joined:
-            paragraphs.append(joined)
-        buffer.clear()
-
-    # Iterative walk: hostile pages can nest deeper than Python's recursion limit.
-    stack: list[tuple[object, bool]] = [(root, False)] if root is not None else []
-    while stack:
-        node, leaving = stack.pop()
-        tag = node.tag  # type: ignore[attr-defined]
-        if leaving:
-            flush()
-            continue
-        if tag == "-text":
-            buffer.append(node.text(deep=False))  # type: ignore[attr-defined]
-            continue
-        if tag in _HTML_SKIP:
-            continue
-        if tag in _HTML_BLOCKS:
-            flush()
-            stack.append((node, True))
-        children = list(node.iter(include_text=True))  # type: ignore[attr-defined]
-        stack.extend((child, False) for child in reversed(children))
-    flush()
-    return title, "\n\n".join(paragraphs)
+    body, layout = read_html_blocks(main_content(tree))
+    return title, _CONTROL.sub(" ", body), layout
 
 
-def _read_pdf(data: bytes) -> tuple[str | None, str]:
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
+def _read_pdf(data: bytes) -> Read:
+    # pdfium (Chrome's PDF engine) extracts words and reading order as a viewer shows
+    # them, ten times faster than pypdf on real manuals (benchmarks/realdocs.py).
+    import pypdfium2 as pdfium
 
     try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise UnreadableDocument("the PDF is encrypted")
-        if len(reader.pages) > MAX_PDF_PAGES:
-            raise UnreadableDocument(f"the PDF has {len(reader.pages)} pages, over the {MAX_PDF_PAGES} limit")
-        title = reader.metadata.title if reader.metadata else None
+        document = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        reason = "the PDF is encrypted" if "password" in str(exc).lower() else f"the PDF cannot be parsed: {exc}"
+        raise UnreadableDocument(reason) from exc
+    try:
+        if len(document) > MAX_PDF_PAGES:
+            raise UnreadableDocument(f"the PDF has {len(document)} pages, over the {MAX_PDF_PAGES} limit")
+        title = (document.get_metadata_dict().get("Title") or "").strip() or None
         # Pages that share their content stream and resources show the same text: extract it
-        # once (a 318 KB file of 1,999 pages sharing one stream took minutes page by page).
+        # once (a 318 KB file of 1,999 pages sharing one heavy stream took minutes page by page).
+        keys = _page_keys(data, len(document))
         extracted: dict[tuple, str] = {}
         pages: list[str] = []
         total = 0
-        for page in reader.pages:
-            key = _page_key(page)
+        for number in range(len(document)):
+            key = keys[number]
             if key is not None and key in extracted:
                 text = extracted[key]
             else:
-                text = (page.extract_text() or "").strip("\n")
+                page = document[number]
+                textpage = page.get_textpage()
+                # pdfium marks a word broken at a line end with \x02; soft hyphens are invisible.
+                raw = textpage.get_text_bounded().replace("\x02", "\u00ad")
+                text = _CONTROL.sub(" ", re.sub("\u00ad(?:\r?\n)?", "", raw))
+                textpage.close()
+                page.close()
                 if key is not None:
                     extracted[key] = text
             pages.append(text)
@@ -417,12 +352,30 @@ def _read_pdf(data: bytes) -> tuple[str | None, str]:
                 raise UnreadableDocument(
                     f"the PDF's text comes to over {MAX_PDF_TEXT_CHARS:,} characters by page {len(pages)}; refused"
                 )
-    except UnreadableDocument:
-        raise
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+    except pdfium.PdfiumError as exc:
         raise UnreadableDocument(f"the PDF cannot be parsed: {exc}") from exc
-    text = "\n\n".join(page for page in pages if page.strip())
-    return title, _CONTROL.sub(" ", text)
+    finally:
+        document.close()
+    body, layout = pdf_blocks(pages)
+    return title, body, layout
+
+
+def _page_keys(data: bytes, count: int) -> list[tuple | None]:
+    """Each page's :func:`_page_key`, read with pypdf from the file's structure (no text is
+    extracted); all ``None`` when pypdf cannot read the structure."""
+    import logging
+
+    from pypdf import PdfReader
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            reader.decrypt("")
+        keys = [_page_key(page) for page in reader.pages]
+    except Exception:  # noqa: BLE001 - any failure only means "extract every page"
+        return [None] * count
+    return keys if len(keys) == count else [None] * count
 
 
 def _page_key(page) -> tuple | None:
@@ -453,7 +406,12 @@ def _page_key(page) -> tuple | None:
     return (streams, ref(resources))
 
 
-def _read_docx(data: bytes) -> tuple[str | None, str]:
+
+_DOCX_HEADING = re.compile(r"^(?:heading|überschrift|titre|título|titolo)\s*(\d)$", re.IGNORECASE)
+_DOCX_CODE_STYLES = ("code", "source code", "html preformatted", "preformatted text", "plain text", "macro text")
+
+
+def _read_docx(data: bytes) -> Read:
     import zipfile
 
     import docx
@@ -465,29 +423,50 @@ def _read_docx(data: bytes) -> tuple[str | None, str]:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, ValueError, OSError) as exc:
         raise UnreadableDocument(f"the DOCX cannot be parsed: {exc}") from exc
     title = document.core_properties.title or None
-    paragraphs: list[str] = []
+    out = Blocks()
     style_names: dict[str | None, str] = {}
     for block in document.iter_inner_content():
         if isinstance(block, Table):
-            for row in block.rows:
-                cells = [" ".join(cell.text.split()) for cell in row.cells]
-                if any(cells):
-                    paragraphs.append(" | ".join(cells))
+            _docx_table(block, out)
             continue
-        text = " ".join(block.text.split())
+        # python-docx resolves a paragraph's style by scanning every style of the file: once
+        # per style id here, not once per paragraph (100k paragraphs took minutes).
+        style_id = block._p.style
+        if style_id not in style_names:
+            style_names[style_id] = (block.style.name if block.style is not None else "") or ""
+        style = style_names[style_id].strip().lower()
+        if style.startswith(_DOCX_CODE_STYLES):
+            code = "\n".join(line.rstrip() for line in _CONTROL.sub(" ", block.text).split("\n")).strip("\n")
+            out.add(code, "code")
+            continue
+        text = " ".join(_CONTROL.sub(" ", block.text).split())
         if not text:
             continue
-        if title is None:
-            # python-docx resolves a paragraph's style by scanning every style of the file: once
-            # per style id here, not once per paragraph (100k paragraphs took minutes).
-            style_id = block._p.style
-            if style_id not in style_names:
-                style_names[style_id] = (block.style.name if block.style is not None else "") or ""
-            style = style_names[style_id]
-            if style.startswith("Heading") or style == "Title":
-                title = text
-        paragraphs.append(text)
-    return title, _CONTROL.sub(" ", "\n\n".join(paragraphs))
+        heading = _DOCX_HEADING.match(style)
+        if style == "title" or heading:
+            title = title or text
+            out.add(text, "heading", int(heading.group(1)) if heading else 1)
+        elif style.startswith("list") or (block._p.pPr is not None and block._p.pPr.numPr is not None):
+            out.add(text, "item")
+        else:
+            out.add(text, "text")
+    body, layout = out.result()
+    return title, body, layout
+
+
+def _docx_table(table, out: Blocks) -> None:
+    """A table row by row, cells joined by " | "; its first row is its header. A merged
+    cell, which python-docx repeats in every column it spans, is read once."""
+    for number, row in enumerate(table.rows):
+        cells: list[str] = []
+        seen: list = []  # the cells' XML elements (lxml keeps one proxy per element while referenced)
+        for cell in row.cells:
+            if any(cell._tc is tc for tc in seen):
+                continue
+            seen.append(cell._tc)
+            cells.append(" ".join(_CONTROL.sub(" ", cell.text).split()))
+        if any(cells):
+            out.add(" | ".join(cells), "header" if number == 0 and len(table.rows) > 1 else "row")
 
 
 def _check_zip(data: bytes) -> None:
@@ -515,7 +494,7 @@ def _check_zip(data: bytes) -> None:
             )
 
 
-_READERS: dict[str, Callable[[bytes], tuple[str | None, str]]] = {
+_READERS: dict[str, Callable[[bytes], Read]] = {
     **dict.fromkeys(TEXT_SUFFIXES, _read_text),
     **dict.fromkeys(HTML_SUFFIXES, _read_html),
     ".pdf": _read_pdf,

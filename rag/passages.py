@@ -8,7 +8,7 @@ count every paragraph a reader sees in the source, so ``¶4`` is the fourth.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from .cleaning import ends_sentence, heading_text, is_furniture, looks_like_heading, normalise
@@ -25,6 +25,14 @@ _ABBREVIATIONS = frozenset(
     "e.g i.e inc ltd co corp dept est fig vol ed al approx jan feb mar apr jun jul aug sep sept oct "
     "nov dec u.s u.k u.n a.m p.m mt ft".split()
 )
+
+
+#: Joins the headings of a section path ("Installation › From source").
+SECTION_SEPARATOR = " › "
+#: A passage shorter than this is a fragment: the blocks after it in its section join it.
+FRAGMENT_CHARS = 300
+#: Blocks join a passage (a list, a table, fragments) until it is about this long.
+TARGET_CHARS = 900
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,8 @@ def split_passages(document: Document, shared: frozenset[str] = frozenset(), max
         shared: normalised short lines that appear in several documents.
         max_chars: the longest passage kept whole.
     """
+    if document.layout:
+        return layout_passages(document, shared, max_chars)
     text = document.text
     units = paragraph_units(text, shared)
     if not any(u.kind == "body" for u in units):
@@ -73,10 +83,144 @@ def split_passages(document: Document, shared: frozenset[str] = frozenset(), max
                         end=end,
                         text=text[start:end],
                         sentences=tuple(spans),
-                        heading=" — ".join(headings),
+                        heading=SECTION_SEPARATOR.join(headings),
                     )
                 )
     return passages
+
+
+@dataclass
+class _Group:
+    """Consecutive blocks of one section that become one passage."""
+
+    path: str  # the section it belongs to
+    section: str  # what the passage shows as its section (a table's rows add the table's header)
+    blocks: list[tuple[int, int, str, int]]  # (start, end, kind, paragraph number)
+
+    @property
+    def size(self) -> int:
+        return self.blocks[-1][1] - self.blocks[0][0]
+
+    @property
+    def last(self) -> str:
+        return self.blocks[-1][2]
+
+
+def layout_passages(document: Document, shared: frozenset[str] = frozenset(), max_chars: int = 2000) -> list[Passage]:
+    """Passages of a document read with its layout (HTML, DOCX, PDF).
+
+    Every passage is one contiguous slice of the text and knows its section path.
+    A definition term travels with its description, a lead-in ("... as follows:")
+    with the list, code or table below it, list items and table rows are gathered,
+    and fragments join the blocks after them in the same section, so that no
+    excerpt is a heading alone or a scrap. Furniture (short lines shared with other
+    documents, any line shared with many) and repeated blocks are dropped.
+    """
+    text = document.text
+    path: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    groups: list[_Group] = []
+    header = ""  # the header row of the table being read
+    for number, (start, end, kind, level) in enumerate(document.layout, 1):
+        body = text[start:end]
+        if kind == "heading":
+            while path and path[-1][0] >= level:
+                path.pop()
+            path.append((level, heading_text(body)))
+            header = ""
+            continue
+        key = normalise(body)
+        # Cells joined by " | " look like a breadcrumb: a table row is furniture only when shared.
+        furniture = key in shared if kind in ("header", "row", "code") else is_furniture(body, shared)
+        if key in seen or furniture:
+            continue
+        seen.add(key)
+        where = SECTION_SEPARATOR.join(h for _, h in path)
+        if kind == "header":
+            header = key
+        elif kind != "row":
+            header = ""
+        current = groups[-1] if groups else None
+        if (
+            current is not None
+            and current.path == where
+            and _joins(current, kind, body, end - current.blocks[0][0], max_chars, text)
+        ):
+            current.blocks.append((start, end, kind, number))
+            continue
+        section = where
+        if kind == "row" and header:  # rows read away from their header say what their columns are
+            section = f"{where}{SECTION_SEPARATOR}{header}" if where else header
+        groups.append(_Group(where, section, [(start, end, kind, number)]))
+    passages = []
+    for group in groups:
+        spans = [span for s, e, kind, _ in group.blocks for span in _block_sentences(text, s, e, kind)]
+        for start, end, piece in _pieces(text, spans, max_chars):
+            passages.append(
+                Passage(
+                    doc_id=document.id,
+                    paragraph=group.blocks[0][3],
+                    start=start,
+                    end=end,
+                    text=text[start:end],
+                    sentences=tuple(piece),
+                    heading=group.section,
+                )
+            )
+    return passages
+
+
+def _joins(group: _Group, kind: str, body: str, joined: int, max_chars: int, text: str) -> bool:
+    """Whether a block of ``kind`` continues ``group`` (``joined``: the size together)."""
+    last = group.last
+    if joined > max_chars:
+        return False
+    if kind == "desc" and last in ("term", "desc"):
+        return True  # a description stays with its term
+    s, e = group.blocks[-1][:2]
+    if last in ("text", "item", "desc") and text[s:e].rstrip().endswith(":"):
+        return True  # a lead-in stays with what it introduces
+    if kind == "term":
+        return False  # each definition is a passage of its own (a lead-in was joined above)
+    if last == "code" and kind != "code":
+        return group.size < FRAGMENT_CHARS
+    if kind == last and kind in ("item", "row") or (kind == "row" and last == "header"):
+        return joined <= TARGET_CHARS
+    return (group.size < FRAGMENT_CHARS or len(body) < FRAGMENT_CHARS // 3) and joined <= TARGET_CHARS
+
+
+def _block_sentences(text: str, start: int, end: int, kind: str) -> list[Span]:
+    """A block's sentence spans: code by runs of lines (its "sentences"), the rest by sentences."""
+    if kind != "code":
+        return sentence_spans(text, start, end)
+    spans: list[Span] = []
+    pos = start
+    piece_start = None
+    for line in text[start:end].split("\n"):
+        line_end = pos + len(line)
+        if line.strip():
+            piece_start = pos if piece_start is None else piece_start
+            if line_end - piece_start >= 200:
+                spans.append(_trim(text, piece_start, line_end))
+                piece_start = None
+        pos = line_end + 1
+    if piece_start is not None:
+        spans.append(_trim(text, piece_start, end))
+    return spans
+
+
+def _pieces(text: str, spans: list[Span], max_chars: int) -> list[tuple[int, int, list[Span]]]:
+    """Sentence spans grouped into passages of at most ``max_chars``."""
+    pieces: list[tuple[int, int, list[Span]]] = []
+    group: list[Span] = []
+    for span in (part for s in spans for part in _cut_long(text, s, max_chars)):
+        if group and span[1] - group[0][0] > max_chars:
+            pieces.append((group[0][0], group[-1][1], group))
+            group = []
+        group.append(span)
+    if group:
+        pieces.append((group[0][0], group[-1][1], group))
+    return pieces
 
 
 def paragraph_units(text: str, shared: frozenset[str] = frozenset()) -> list[Unit]:
@@ -318,25 +462,35 @@ def _cut_even(passage: Passage, span: Span, parts: int) -> list[Span]:
 _ANAPHORS = frozenset("it its they their them he his him she her this these those there such".split())
 
 
-def contexts(passages: Sequence[Passage]) -> list[str]:
-    """What each passage needs around it to be understood: its heading, and the
-    previous passage's last sentence when it opens with a pronoun ("It belongs to ...").
+def contexts(passages: Sequence[Passage], titles: Mapping[str, str] | None = None) -> list[str]:
+    """What each passage needs around it to be understood: its document's title and
+    section path ("Manual › Installation › From source"), and the previous passage's
+    last sentence when it opens with a pronoun ("It belongs to ...").
 
     The context is embedded and indexed with the passage; the quote stays the passage alone.
     """
     out = []
     prev = None
     for p in passages:
-        parts = [p.heading] if p.heading else []
+        parts = [section_path(titles.get(p.doc_id, "") if titles else "", p.heading)]
         first = p.text.lstrip("\"'“‘( ").split(maxsplit=1)[:1]
         if first and first[0].lower().strip(",.;:") in _ANAPHORS and prev is not None and prev.doc_id == p.doc_id:
             s, e = prev.sentences[-1] if prev.sentences else (prev.start, prev.end)
             parts.append(prev.text[s - prev.start : e - prev.start])
-        out.append("\n".join(parts))
+        out.append("\n".join(part for part in parts if part))
         prev = p
     return out
 
 
-def lexical_texts(passages: Sequence[Passage]) -> list[str]:
+def section_path(title: str, heading: str) -> str:
+    """The title and the section path; a first heading that repeats the title is left out
+    ("Quickstart — Sphinx 5.3 documentation" above "Quickstart")."""
+    headings = heading.split(SECTION_SEPARATOR) if heading else []
+    if headings and title and normalise(headings[0]).casefold() in normalise(title).casefold():
+        headings = headings[1:]
+    return SECTION_SEPARATOR.join([title, *headings] if title else headings)
+
+
+def lexical_texts(passages: Sequence[Passage], titles: Mapping[str, str] | None = None) -> list[str]:
     """What BM25 indexes for each passage: its context (see ``contexts``) and its text."""
-    return [f"{c}\n{p.text}" for c, p in zip(contexts(passages), passages, strict=True)]
+    return [f"{c}\n{p.text}" for c, p in zip(contexts(passages, titles), passages, strict=True)]

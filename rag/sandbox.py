@@ -212,7 +212,7 @@ def serve(memory_mb: int) -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     logging.basicConfig(level=logging.ERROR)
-    for module in ("pypdf", "docx"):
+    for module in ("pypdf", "pypdfium2", "docx"):
         logging.getLogger(module).setLevel(logging.CRITICAL)
     _limit_memory(memory_mb)
     while True:

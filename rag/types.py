@@ -6,6 +6,11 @@ from dataclasses import asdict, dataclass, field
 
 Span = tuple[int, int]
 
+#: One block of a document's layout: ``(start, end, kind, level)``, offsets into its text.
+#: Kinds: "heading" (``level`` 1-6), "text", "code", "item" (of a list), "term" and "desc"
+#: (of a definition list), "header" and "row" (of a table).
+Block = tuple[int, int, str, int]
+
 
 @dataclass(frozen=True)
 class Document:
@@ -14,6 +19,9 @@ class Document:
     ``text`` is the text every citation points into: for ``.txt``/``.md`` it is the
     decoded file content (what ``open(path).read()`` returns), for the other formats
     the text extracted from them.
+
+    ``layout`` holds the blocks a structured reader (HTML, DOCX, PDF) found, in
+    order; it is empty for plain text, whose paragraphs are found from the text.
     """
 
     id: str
@@ -23,6 +31,12 @@ class Document:
     text: str
     size: int = 0
     mtime_ns: int = 0
+    layout: tuple[Block, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Read back from JSON, blocks arrive as lists.
+        if self.layout and not isinstance(self.layout[0], tuple):
+            object.__setattr__(self, "layout", tuple(tuple(b) for b in self.layout))
 
 
 @dataclass(frozen=True)
@@ -31,7 +45,8 @@ class Passage:
 
     ``start``/``end`` are character offsets into the document's text, and
     ``sentences`` are absolute ``(start, end)`` spans of its sentences.
-    ``heading`` is the nearest heading above it (context, not part of the quote).
+    ``heading`` is its section path, the headings above it joined with " › "
+    ("Installation › From source"): context, not part of the quote.
     """
 
     doc_id: str
@@ -61,7 +76,9 @@ class Excerpt:
     ``highlight`` is the ``[start, end]`` span, inside ``text``, of the sentence that
     best answers the question. ``near_miss`` marks an excerpt shown although it did
     not clear the relevance threshold. ``also`` cites near-identical passages that
-    were merged into this one.
+    were merged into this one. ``section`` is where the passage sits in its document
+    ("Installation › From source"); ``note`` says why a passage is shown beside the
+    answer ("another source", and whether it differs).
     """
 
     text: str
@@ -74,6 +91,8 @@ class Excerpt:
     highlight: Span
     near_miss: bool = False
     also: tuple[Citation, ...] = ()
+    section: str = ""
+    note: str = ""
 
     def to_dict(self) -> dict:
         data = asdict(self)

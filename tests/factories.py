@@ -20,6 +20,32 @@ def make_pdf(path: Path, lines: list[str], title: str | None = None) -> Path:
     return pdf_with_stream(path, b"/Length %d" % len(stream), stream, info)
 
 
+def make_pages_pdf(path: Path, pages: list[list[str]], title: str | None = None) -> Path:
+    """A PDF of several pages, each showing its ``lines`` top to bottom in Helvetica."""
+
+    def escape(text: str) -> str:
+        return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+    n = len(pages)
+    font = 3 + 2 * n  # catalog, pages tree, then a page and its stream per page, then the font
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(n))
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", f"<< /Type /Pages /Kids [{kids}] /Count {n} >>".encode()]
+    for i, lines in enumerate(pages):
+        ops = ["BT", "/F1 11 Tf", "14 TL", "72 740 Td", *(f"({escape(line)}) Tj T*" for line in lines), "ET"]
+        stream = "\n".join(ops).encode("latin-1")
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * i} 0 R "
+            f"/Resources << /Font << /F1 {font} 0 R >> >> >>".encode()
+        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    trailer = b""
+    if title:
+        objects.append(b"<< /Title (%s) >>" % escape(title).encode("latin-1"))
+        trailer = b" /Info %d 0 R" % len(objects)
+    return _write_pdf(path, objects, trailer)
+
+
 def pdf_with_stream(path: Path, stream_header: bytes, stream: bytes, info: bytes | None = None) -> Path:
     """A one-page PDF whose content stream has ``stream_header`` as its dictionary body
     (so tests can declare any /Length or /Filter), with an optional /Info dictionary."""

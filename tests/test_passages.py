@@ -45,7 +45,7 @@ def test_heading_is_context_not_a_passage():
 
 def test_consecutive_headings_stack():
     passages = split_passages(doc("Book title\n\nChapter one\n\nIt begins here."))
-    assert passages[0].heading == "Book title — Chapter one"
+    assert passages[0].heading == "Book title › Chapter one"
 
 
 def test_repeated_captions_are_kept_once():

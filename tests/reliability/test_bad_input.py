@@ -22,8 +22,8 @@ REFUSAL_SECONDS = 30
 PARENT_GROWTH_MB = 200
 
 
-def _refused(engine: Engine, path: Path, reason: str) -> None:
-    """Add ``path``; it must be refused quickly with ``reason``, and nothing may change."""
+def _refused(engine: Engine, path: Path, reason: str | tuple[str, ...]) -> None:
+    """Add ``path``; it must be refused quickly with ``reason`` (or one of them), and nothing may change."""
     before = observe(engine)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.monotonic()
@@ -31,7 +31,8 @@ def _refused(engine: Engine, path: Path, reason: str) -> None:
     elapsed = time.monotonic() - started
     assert not report.added and not report.updated, report
     assert len(report.refused) == 1, report
-    assert reason in report.refused[0].reason, report.refused[0].reason
+    reasons = (reason,) if isinstance(reason, str) else reason
+    assert any(r in report.refused[0].reason for r in reasons), report.refused[0].reason
     assert elapsed < REFUSAL_SECONDS, f"refusal took {elapsed:.1f} s"
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - rss_before < PARENT_GROWTH_MB
     assert observe(engine) == before  # index checksum, documents and answers unchanged
@@ -215,15 +216,23 @@ def bombs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (hostile.malformed_pdf, "cannot be parsed"),
         (hostile.truncated_pdf, "cannot be parsed"),
         (hostile.encrypted_pdf, "encrypted"),
-        (hostile.huge_length_pdf, "cannot be parsed"),
     ],
 )
 def test_broken_pdf_is_refused(seeded: Engine, tmp_path: Path, build, reason):
     _refused(seeded, build(tmp_path / f"{build.__name__}.pdf"), reason)
 
 
+def test_pdf_with_a_false_stream_length_is_read_as_a_viewer_reads_it(seeded: Engine, tmp_path: Path):
+    # A /Length of a petabyte: pdfium, like a browser, finds the stream's real end.
+    started = time.monotonic()
+    report = seeded.add([hostile.huge_length_pdf(tmp_path / "huge_length.pdf")])
+    assert time.monotonic() - started < REFUSAL_SECONDS
+    assert report.added == ["huge_length.pdf"] and "Hello" in seeded.document("huge_length.pdf").text
+
+
 def test_pdf_decompression_bomb_is_refused(seeded: Engine, bombs: Path):
-    _refused(seeded, bombs / "flate-bomb.pdf", "cannot be parsed")
+    # pdfium inflates until the worker's memory limit stops it: the worker dies, the file is refused.
+    _refused(seeded, bombs / "flate-bomb.pdf", ("cannot be parsed", "parser crashed", "memory"))
 
 
 def test_parser_that_runs_out_of_time_is_killed_and_the_file_refused(tmp_path: Path, monkeypatch):
@@ -424,8 +433,11 @@ def test_a_pdf_repeating_one_stream_on_every_page_is_read_once_or_refused(seeded
     started = time.monotonic()
     report = seeded.add([bomb])
     assert time.monotonic() - started < 30  # page by page, it took minutes
-    assert not report.changed and "over 20,000,000 characters" in report.refused[0].reason
-    assert observe(seeded) == before
+    if report.refused:
+        assert not report.changed and "over 20,000,000 characters" in report.refused[0].reason
+        assert observe(seeded) == before
+    else:  # read once: the page's passages are indexed once, not 1,999 times
+        assert report.added == ["bomb.pdf"] and seeded.passage_count("bomb.pdf") < 100
     light = shared_stream_pdf(tmp_path / "leaflet.pdf", 40, ["The ferry leaves the west quay at nine."])
     assert seeded.add([light]).added == ["leaflet.pdf"]
     assert seeded.ask("When does the ferry leave the west quay?").excerpts[0].source == "leaflet.pdf"

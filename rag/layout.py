@@ -1,0 +1,209 @@
+"""Structure-aware reading of HTML: the page's content as blocks (headings, text, code, list
+items, definition terms and descriptions, table rows), without its furniture.
+
+Nothing here knows a particular site or generator. Furniture is recognised by what
+pages of every generator mark it with: ARIA roles (navigation, banner, contentinfo),
+and class or id names for navigation, sidebars, footers, breadcrumbs, tables of
+contents and permalink marks (Sphinx, MkDocs, DocBook, Javadoc and news sites all
+use them). When a page says where its main content is (``<main>``, ``role="main"``,
+a single ``<article>``), only that is read.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .types import Block
+
+# Elements whose text is never content.
+_SKIP_TAGS = frozenset(
+    "script style noscript template svg head nav footer aside form button select iframe object -comment".split()
+)
+# Elements that end a run of text (a block of their own).
+_BLOCK_TAGS = frozenset(
+    "p div section article main header li ul ol dl dt dd h1 h2 h3 h4 h5 h6 blockquote pre table tr td th "
+    "figure figcaption br hr address caption body html details summary center".split()
+)
+_HEADINGS = {f"h{n}": n for n in range(1, 7)}
+# The kind a block element gives the text inside it; other blocks inherit their parent's.
+_KINDS = {"li": "item", "dt": "term", "dd": "desc", "figcaption": "text", "caption": "text", "summary": "text"}
+_FURNITURE_ROLES = frozenset("navigation banner contentinfo search complementary menu menubar toolbar".split())
+# Words in a class or id that mark furniture ("sphinxsidebar", "md-footer", "navheader", "headerlink").
+_FURNITURE_NAMES = frozenset(
+    "nav navbar navigation navheader navfooter sidebar sphinxsidebar sphinxsidebarwrapper footer breadcrumb "
+    "breadcrumbs toc toctree localtoc globaltoc related relbar menu skip headerlink viewcode searchbox share "
+    "social cookie cookies pagination drawer".split()
+)
+_NAME_SPLIT = re.compile(r"[\s_-]+")
+# Permalink marks left at the end of a heading when their link has no marking class.
+_PERMALINK_TAIL = re.compile(r"[\s¶§🔗]+$")
+# What inside a table cell makes the table a page layout, not data.
+_LAYOUT_IN_CELL = ", ".join(f"{cell} {inner}" for cell in ("td", "th") for inner in ("table", "h1", "h2", "h3", "h4"))
+_LONGEST_CELL = 1500
+
+
+class Blocks:
+    """Text assembled block by block, with each block's span in it (blocks are
+    separated by a blank line, so the text also reads well on its own)."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._layout: list[Block] = []
+        self._pos = 0
+
+    def add(self, text: str, kind: str, level: int = 0) -> None:
+        if not text.strip():
+            return
+        if self._parts:
+            self._parts.append("\n\n")
+            self._pos += 2
+        self._parts.append(text)
+        self._layout.append((self._pos, self._pos + len(text), kind, level))
+        self._pos += len(text)
+
+    def result(self) -> tuple[str, tuple[Block, ...]]:
+        return "".join(self._parts), tuple(self._layout)
+
+
+def is_furniture_element(node) -> bool:
+    """Whether an element is navigation, a sidebar, a footer or a permalink mark, by its
+    role, class and id, or is hidden."""
+    attrs = node.attributes
+    if not attrs:
+        return False
+    if "hidden" in attrs or (attrs.get("aria-hidden") or "").lower() == "true":
+        return True
+    if (attrs.get("role") or "").lower() in _FURNITURE_ROLES:
+        return True
+    names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
+    if names.strip() and not _FURNITURE_NAMES.isdisjoint(_NAME_SPLIT.split(names)):
+        return True
+    style = (attrs.get("style") or "").replace(" ", "").lower()
+    return "display:none" in style
+
+
+def main_content(tree):
+    """The element holding the page's main content, when the page says which."""
+    for selector in ("main", "[role=main]"):
+        found = tree.css(selector)
+        if len(found) == 1:
+            return found[0]
+    articles = tree.css("article")
+    if len(articles) == 1:
+        return articles[0]
+    return tree.body or tree.root
+
+
+def inline_text(node) -> str:
+    """The visible text under ``node``, furniture left out, whitespace collapsed."""
+    parts: list[str] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        tag = current.tag
+        if tag == "-text":
+            parts.append(current.text(deep=False))
+            continue
+        if current is not node and (tag in _SKIP_TAGS or is_furniture_element(current)):
+            continue
+        if tag in _BLOCK_TAGS:
+            parts.append(" ")
+        stack.extend(reversed(list(current.iter(include_text=True))))
+    return " ".join("".join(parts).split())
+
+
+def _data_table(table) -> bool:
+    """A table of data (rows of cells), not one that lays out a page: no cell holds a
+    table, a heading or a long text of its own."""
+    if table.css_first(_LAYOUT_IN_CELL) is not None:
+        return False
+    return all(len(cell.text(deep=True)) <= _LONGEST_CELL for cell in table.css("td, th"))
+
+
+def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
+    """The blocks of the content under ``root``, in reading order."""
+    out = Blocks()
+    buffer: list[str] = []
+    kinds: list[tuple[str, int]] = [("text", 0)]
+
+    def flush() -> None:
+        joined = " ".join("".join(buffer).split())
+        buffer.clear()
+        kind, level = kinds[-1]
+        if kind == "heading":
+            joined = _PERMALINK_TAIL.sub("", joined)
+        out.add(joined, kind, level)
+
+    # Iterative walk: hostile pages can nest deeper than Python's recursion limit.
+    stack: list[tuple[object, bool]] = [(root, False)] if root is not None else []
+    while stack:
+        node, leaving = stack.pop()
+        tag = node.tag  # type: ignore[attr-defined]
+        if leaving:
+            flush()
+            kinds.pop()
+            continue
+        if tag == "-text":
+            buffer.append(node.text(deep=False))  # type: ignore[attr-defined]
+            continue
+        if tag in _SKIP_TAGS or is_furniture_element(node):
+            continue
+        if tag == "pre":
+            flush()
+            out.add(_code_text(node), "code")
+            continue
+        if tag == "table" and _data_table(node):
+            flush()
+            _table(node, out)
+            continue
+        if tag in _BLOCK_TAGS:
+            flush()
+            if tag in _HEADINGS:
+                kinds.append(("heading", _HEADINGS[tag]))
+            elif tag in _KINDS:
+                kinds.append((_KINDS[tag], 0))
+            else:
+                kinds.append(kinds[-1])
+            stack.append((node, True))
+        children = list(node.iter(include_text=True))  # type: ignore[attr-defined]
+        stack.extend((child, False) for child in reversed(children))
+    flush()
+    return out.result()
+
+
+def _code_text(node) -> str:
+    """A ``<pre>`` block's text exactly, line breaks kept, furniture (line-number gutters,
+    copy buttons) left out; only blank lines at its ends are dropped."""
+    parts: list[str] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.tag == "-text":
+            parts.append(current.text(deep=False))
+            continue
+        if current is not node and (current.tag in _SKIP_TAGS or is_furniture_element(current)):
+            continue
+        if current.tag == "br":
+            parts.append("\n")
+        stack.extend(reversed(list(current.iter(include_text=True))))
+    lines = "".join(parts).replace("\r\n", "\n").replace("\r", "\n").expandtabs(8).split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _table(table, out: Blocks) -> None:
+    """A data table row by row: each row its cells joined by " | ", header rows marked."""
+    caption = table.css_first("caption")
+    if caption is not None:
+        out.add(inline_text(caption), "text")
+    for row in table.css("tr"):
+        cells = [c for c in row.iter() if c.tag in ("td", "th")]
+        texts = [inline_text(c) for c in cells]
+        if not any(texts):
+            continue
+        in_head = row.parent is not None and row.parent.tag == "thead"
+        header = in_head or all(c.tag == "th" for c in cells)
+        out.add(" | ".join(texts), "header" if header else "row")

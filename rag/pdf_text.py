@@ -1,0 +1,195 @@
+"""From the text lines of a PDF's pages to blocks a reader recognises: paragraphs rejoined
+from their lines, words split at line ends rejoined, running headers, footers, page
+numbers and table-of-contents lines dropped, headings, list items and code found.
+
+A PDF has no paragraphs, only positioned lines; everything here is read from the lines'
+text and repetition, so it holds for any generator (LaTeX, office suites, DocBook).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from .cleaning import ends_sentence, normalise
+from .layout import Blocks
+from .types import Block
+
+#: Lines this close to the top or bottom of a page may be running headers or footers.
+_EDGE_LINES = 2
+#: A line at a page edge that recurs on this many pages (digits ignored) is a running header.
+_RUNNING_MIN_PAGES = 3
+
+_PAGE_NUMBER = re.compile(r"^(?:page\s+)?[-–—\s]*(?:\d{1,4}|[ivxlcdm]{1,7})(?:\s*(?:/|of)\s*\d{1,4})?[-–—\s]*$", re.I)
+# "2.1 Directory layout ........ 12" and "Index … 301": a table-of-contents line.
+_LEADER = re.compile(r"(?:\.\s?){4,}\s*\d{1,4}\s*$|…\s*\d{1,4}\s*$|\s[.·](?:\s[.·]){3,}")
+_ENDS_WITH_PAGE = re.compile(r"^\s*(?:[\dA-Z]+(?:\.\d+)*\.?\s+)?\S.{0,90}?\s+(?:\d{1,4}|[ivxlc]{1,6})\s*$")
+_NUMBERED_HEADING = re.compile(
+    r"^(?:(?i:chapter|part|section|appendix)\s+)?(\d{1,2}(?:\.\d{1,2}){0,4}\.?|[A-Z](?:\.\d{1,2}){1,3}\.?|[A-Z]\.)\s+\S"
+)
+_BULLET = re.compile(r"^(?:[•●▪◦‣∙·\-*–]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s+")
+_PROMPT = re.compile(r"^(?:\$|%|>>>|\.\.\.|#|[\w.-]+@[\w.-]+:\S*\$)\s")
+_CODE_CHARS = set("{}()[];=<>|&$\\/_*#")
+_SOFT_HYPHENS = ("\u00ad", "\x02", "\ufffe")
+
+
+def pdf_blocks(pages: list[str]) -> tuple[str, tuple[Block, ...]]:
+    """The blocks of a PDF whose pages extracted to ``pages`` (one string per page)."""
+    lines = [[line.rstrip() for line in re.split(r"\r\n|\r|\n", page) if line.strip()] for page in pages]
+    lines = _drop_running(lines)
+    lines = [_drop_contents(page) for page in lines]
+    flat = [line for page in lines for line in page]
+    long_lines = sorted(len(line) for line in flat if len(line) > 20)
+    width = long_lines[int(0.9 * (len(long_lines) - 1))] if long_lines else 80
+    vocabulary = Counter(w.lower() for line in flat for w in re.findall(r"[^\W\d_]+(?:-[^\W\d_]+)+", line))
+
+    out = Blocks()
+    paragraph: list[str] = []
+    kind = "text"
+    code: list[str] = []
+
+    def close() -> None:
+        nonlocal kind
+        if code:
+            out.add("\n".join(code), "code")
+            code.clear()
+        if paragraph:
+            out.add(_join(paragraph, vocabulary), kind)
+            paragraph.clear()
+        kind = "text"
+
+    for number, page in enumerate(lines):
+        for i, line in enumerate(page):
+            text = line.strip()
+            nxt = page[i + 1].strip() if i + 1 < len(page) else ""
+            if _is_code(text):
+                if paragraph:
+                    close()
+                code.append(line.rstrip())
+                continue
+            if code:
+                close()
+            level = _heading_level(text, paragraph, nxt, width)
+            if level:
+                close()
+                out.add(_strip_heading(text), "heading", level)
+                continue
+            if _BULLET.match(text) and (paragraph or kind != "item"):
+                close()
+                kind = "item"
+            paragraph.append(text)
+            if _ends_paragraph(text, nxt, width):
+                close()
+        # A paragraph runs on to the next page only when it stops mid-sentence.
+        following = next((p[0].strip() for p in lines[number + 1 :] if p), "")
+        if paragraph and (ends_sentence(paragraph[-1]) or not following[:1].islower()):
+            close()
+    close()
+    return out.result()
+
+
+def _drop_running(pages: list[list[str]]) -> list[list[str]]:
+    """Pages without their running headers and footers and page numbers: lines at a
+    page's top or bottom that recur (numbers aside) on several pages."""
+
+    def keys(line: str) -> set[str]:
+        # The whole line, numbers aside; for a short line also its first and last three
+        # words, since a running header often pairs the book's title with the section's.
+        words = re.sub(r"\d+", "#", normalise(line).lower()).split()
+        found = {" ".join(words)}
+        if 3 < len(words) <= 10:
+            found |= {"^" + " ".join(words[:3]), " ".join(words[-3:]) + "$"}
+        return found
+
+    counts: Counter[str] = Counter()
+    for page in pages:
+        counts.update(set().union(*(keys(line) for line in page[:_EDGE_LINES] + page[-_EDGE_LINES:])))
+    needed = _RUNNING_MIN_PAGES if len(pages) >= 6 else max(2, (len(pages) + 1) // 2)
+    out = []
+    for page in pages:
+        n = len(page)
+        kept, running = [], []
+        for i, line in enumerate(page):
+            edge = i < _EDGE_LINES or i >= n - _EDGE_LINES
+            if edge and _PAGE_NUMBER.match(line.strip()):
+                continue
+            if edge and any(counts[k] >= needed for k in keys(line)):
+                running.append(line)
+                continue
+            kept.append(line)
+        # A page made only of a recurring line (a leaflet repeating one notice) keeps it.
+        out.append(kept or running)
+    return out
+
+
+def _drop_contents(page: list[str]) -> list[str]:
+    """The page without table-of-contents lines: dot leaders anywhere, and on a page
+    that is mostly a list of titles ending in page numbers, those lines."""
+    page = [line for line in page if not _LEADER.search(line)]
+    numbered = [bool(_ENDS_WITH_PAGE.match(line)) and not ends_sentence(line.rstrip(" 0123456789")) for line in page]
+    if page and sum(numbered) >= max(4, 0.6 * len(page)):
+        page = [line for line, toc in zip(page, numbered, strict=True) if not toc]
+    return page
+
+
+def _is_code(line: str) -> bool:
+    """A command or program line: a shell or REPL prompt, or dense with code symbols."""
+    if _PROMPT.match(line):
+        return True
+    stripped = line.replace(" ", "")
+    if len(stripped) < 3 or ends_sentence(line) and not line.endswith(";"):
+        return False
+    symbols = sum(ch in _CODE_CHARS for ch in stripped)
+    return symbols >= 3 and symbols >= 0.18 * len(stripped)
+
+
+def _heading_level(line: str, paragraph: list[str], nxt: str, width: int) -> int:
+    """The level of a heading line (0 when it is not one): short, unpunctuated, on a line
+    of its own after a finished paragraph, and either numbered ("2.1 Layout") or followed
+    by text that starts a sentence."""
+    if paragraph and not ends_sentence(paragraph[-1]):
+        return 0
+    words = line.split()
+    if not words or len(words) > 12 or len(line) > 0.7 * width or ends_sentence(line) or line.endswith("-"):
+        return 0
+    if not (words[0][:1].isupper() or words[0][:1].isdigit()) or _BULLET.match(line):
+        return 0
+    numbered = _NUMBERED_HEADING.match(line)
+    if numbered and re.search(r"\s\d{1,4}$", line):
+        return 0  # "2 Coding model description 9": a contents line, not a heading
+    if numbered:
+        if sum(ch.isalpha() for ch in line) < 3:
+            return 0
+        if re.match(r"^(chapter|part)\b", line, re.I):
+            return 1
+        return min(6, numbered.group(1).count(".") + 1)
+    if not nxt[:1].isupper() and not nxt[:1].isdigit() and not _BULLET.match(nxt):
+        return 0
+    return 2 if len(words) <= 8 else 0
+
+
+def _strip_heading(line: str) -> str:
+    return normalise(line)
+
+
+def _ends_paragraph(line: str, nxt: str, width: int) -> bool:
+    if not nxt or _BULLET.match(nxt):
+        return True
+    return ends_sentence(line) and len(line) < 0.8 * width
+
+
+def _join(lines: list[str], vocabulary: Counter[str]) -> str:
+    """Lines of one paragraph as one line; a word split at a line end is rejoined, keeping
+    its hyphen only when the document also writes the word hyphenated ("well-known")."""
+    out = lines[0]
+    for line in lines[1:]:
+        if out.endswith(_SOFT_HYPHENS):
+            out = out[:-1] + line
+        elif len(out) > 1 and out.endswith("-") and out[-2].isalpha() and line[:1].islower():
+            head = re.search(r"[^\W\d_]+-$", out)
+            tail = re.match(r"[^\W\d_]+", line)
+            hyphenated = f"{head.group(0)}{tail.group(0)}".lower() if head and tail else ""
+            out = out + line if vocabulary[hyphenated] > 0 else out[:-1] + line
+        else:
+            out = f"{out} {line}"
+    return " ".join(out.split())

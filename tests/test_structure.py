@@ -1,0 +1,170 @@
+"""Structure-aware reading: each rule on a small file shaped like the real thing
+(a Sphinx page, a DOCX with a table, a PDF with running headers and hyphenation)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.documents import load_document
+from rag.passages import split_passages
+from rag.types import Document
+from tests.factories import make_pages_pdf
+
+# tests/data/sphinx_page.html has the shape of a page of the Sphinx 5 manual: related-links
+# bars, a sidebar with the table of contents and a search box, permalink marks, a code
+# block, a definition list, a list with its lead-in, and a footer.
+SPHINX_PAGE = (Path(__file__).parent / "data" / "sphinx_page.html").read_text(encoding="utf-8")
+
+
+def read(path: Path, name: str | None = None) -> tuple[Document, list]:
+    document = load_document(path, name or path.name)
+    return document, split_passages(document)
+
+
+def assert_exact_slices(document: Document, passages: list) -> None:
+    for p in passages:
+        assert document.text[p.start : p.end] == p.text
+        for s, e in p.sentences:
+            assert p.start <= s < e <= p.end
+
+
+@pytest.fixture
+def sphinx(tmp_path: Path) -> tuple[Document, list]:
+    page = tmp_path / "quickstart.html"
+    page.write_text(SPHINX_PAGE, encoding="utf-8")
+    return read(page)
+
+
+def test_sphinx_page_furniture_and_permalinks_are_not_text(sphinx):
+    document, passages = sphinx
+    for furniture in ("Navigation", "Quick search", "Table of Contents", "Copyright", "next", "[source]", "¶"):
+        assert furniture not in document.text
+    assert_exact_slices(document, passages)
+
+
+def test_headings_are_section_paths_not_excerpts(sphinx):
+    document, passages = sphinx
+    assert all(p.text.strip() not in ("Getting Started", "Installing", "Options") for p in passages)
+    install = next(p for p in passages if "pip install widget" in p.text)
+    assert install.heading == "Getting Started › Installing"
+
+
+def test_code_keeps_its_exact_lines_and_travels_with_its_lead_in(sphinx):
+    _, passages = sphinx
+    install = next(p for p in passages if "pip install widget" in p.text)
+    assert "$ pip install widget\n$ widget --version" in install.text
+    assert install.text.startswith("Install Widget from the package index with pip:")
+
+
+def test_a_list_lead_in_travels_with_its_items(sphinx):
+    _, passages = sphinx
+    options = next(p for p in passages if "three settings" in p.text)
+    assert "theme, the look of the site;" in options.text and "output, the folder" in options.text
+
+
+def test_a_definition_term_travels_with_its_description(sphinx):
+    _, passages = sphinx
+    to_hsv = next(p for p in passages if "RGB coordinates to HSV" in p.text)
+    to_rgb = next(p for p in passages if "HSV coordinates to RGB" in p.text)
+    assert "rgb_to_hsv(r, g, b)" in to_hsv.text and "hsv_to_rgb" not in to_hsv.text
+    assert "hsv_to_rgb(h, s, v)" in to_rgb.text and to_hsv is not to_rgb
+
+
+def test_main_content_is_read_when_the_page_marks_it(tmp_path: Path):
+    page = tmp_path / "news.html"
+    page.write_text(
+        "<html><body><div class='masthead'>Daily Planet home</div>"
+        "<article><h1>Harbour reopens</h1><p>The harbour reopened on Tuesday after repairs.</p></article>"
+        "<div class='promo'>Subscribe for 1 dollar</div></body></html>"
+    )
+    document, passages = read(page)
+    assert "Daily Planet" not in document.text and "Subscribe" not in document.text
+    assert passages[0].heading == "Harbour reopens"
+
+
+def test_data_table_rows_are_quotable_with_their_header(tmp_path: Path):
+    page = tmp_path / "table.html"
+    rows = "".join(f"<tr><td>v{i}.0</td><td>{2010 + i}</td><td>{'note ' * 30}</td></tr>" for i in range(12))
+    page.write_text(
+        f"<html><body><h1>Releases</h1><table><thead><tr><th>Version</th><th>Year</th><th>Notes</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></body></html>"
+    )
+    document, passages = read(page)
+    assert "v3.0 | 2013 | note" in document.text
+    later = [p for p in passages if "v11.0 | 2021" in p.text][0]
+    assert later.heading == "Releases › Version | Year | Notes"  # its columns travel as context
+    assert_exact_slices(document, passages)
+
+
+def test_docx_headings_lists_and_a_table(tmp_path: Path):
+    import docx
+
+    d = docx.Document()
+    d.add_heading("Field guide", level=1)
+    d.add_heading("Equipment", level=2)
+    d.add_paragraph("Pack the following before leaving:")
+    d.add_paragraph("a map of the valley", style="List Bullet")
+    d.add_paragraph("two litres of water", style="List Bullet")
+    table = d.add_table(rows=3, cols=2)
+    for r, (a, b) in enumerate([("Item", "Weight"), ("Tent", "2.1 kg"), ("Stove", "0.4 kg")]):
+        table.cell(r, 0).text, table.cell(r, 1).text = a, b
+    path = tmp_path / "guide.docx"
+    d.save(str(path))
+    document, passages = read(path)
+    pack = next(p for p in passages if "Pack the following" in p.text)
+    assert "two litres of water" in pack.text and pack.heading == "Field guide › Equipment"
+    assert "Tent | 2.1 kg" in document.text
+    kinds = [kind for _, _, kind, _ in document.layout]
+    assert kinds.count("heading") == 2 and "header" in kinds and kinds.count("item") == 2
+    assert_exact_slices(document, passages)
+
+
+def test_pdf_running_headers_page_numbers_hyphenation_and_headings(tmp_path: Path):
+    topics = ["widgets", "gadgets", "sprockets", "levers"]
+    pages = []
+    for n, topic in enumerate(topics, start=1):
+        pages.append(
+            [
+                "The Widget Manual",  # a running header on every page
+                f"{n}.1 Configuring {topic}",
+                f"The {topic} can be configured in many ways, and the configuration file is read at",
+                f"start-up. Every {topic[:-1]} option has a default, so an empty file is a valid configu-",
+                "ration. Options are read from top to bottom and the last one wins.",
+                f"Chapter {n} of 4",  # a running footer, numbers aside
+                str(n),  # the page number
+            ]
+        )
+    path = make_pages_pdf(tmp_path / "manual.pdf", pages, title="The Widget Manual")
+    document, passages = read(path)
+    assert "The Widget Manual" not in document.text and "Chapter" not in document.text
+    assert not any(p.text.strip().isdigit() for p in passages)
+    assert "is a valid configuration." in document.text  # the line-end hyphen is undone
+    assert "is read at start-up." in document.text  # a hyphen that is the word's own stays
+    assert len(passages) == 4 and all("\n" not in p.text for p in passages)  # lines rejoined
+    assert [p.heading for p in passages] == [f"{n}.1 Configuring {t}" for n, t in enumerate(topics, start=1)]
+    assert_exact_slices(document, passages)
+
+
+def test_pdf_contents_lines_are_not_passages(tmp_path: Path):
+    contents = ["Contents", *(f"{i} Chapter number {i} . . . . . . . . . . . {10 * i}" for i in range(1, 8))]
+    text = ["1 Introduction", "The introduction explains what widgets are and why they matter to everyone."]
+    path = make_pages_pdf(tmp_path / "book.pdf", [contents, text])
+    document, passages = read(path)
+    assert "Chapter number" not in document.text
+    assert passages and all(". . ." not in p.text for p in passages)
+
+
+def test_furniture_shared_by_many_documents_is_dropped_whatever_its_length(tmp_path: Path):
+    from rag.cleaning import shared_lines
+
+    licence = "This page is licensed under the Widget Foundation License Version 2, see the notice for details."
+    docs = []
+    for i in range(3):
+        page = tmp_path / f"p{i}.html"
+        page.write_text(f"<html><body><h1>Page {i}</h1><p>Widget fact number {i} is unique.</p><p>{licence}</p>")
+        docs.append(load_document(page, page.name))
+    shared = shared_lines(d.text for d in docs)
+    for d in docs:
+        assert all(licence not in p.text for p in split_passages(d, shared))
