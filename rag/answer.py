@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .config import Settings
-from .search import Hit, Query, SearchIndex, answer_type
+from .passages import section_path
+from .search import FACT_TYPES, Hit, Query, SearchIndex
 from .types import Answer, Citation, Excerpt, Span
 
 
@@ -17,9 +20,12 @@ def build_answer(
     The top passage must reach ``settings.min_score``; the excerpts after it need
     ``settings.min_support``.
 
-    Near-identical passages are merged into one excerpt that cites them all. A
-    passage of another document saying nearly the same as the top answer is moved
-    up beside it, so that agreeing or conflicting sources are read together. When
+    Excerpts are in relevance order. Near-identical passages are merged into one
+    excerpt that cites them all. The closest passage of another document saying
+    nearly the same as the top answer is labelled "another source", with the facts
+    when they differ ("2014 here, 2013 in [1]"); a source that differs on the fact
+    asked for is moved up to third place so that the disagreement is seen, and its
+    label says why it is there. When
     no passage clears ``settings.min_score`` the answer is not ``answered`` and
     carries at most ``settings.near_misses`` closest passages, marked as such.
 
@@ -37,19 +43,56 @@ def build_answer(
         return Answer(question, False, tuple(_excerpt(h, query, index, settings, True) for h in near))
     top_span = index.highlight(hits[0].row, query, settings)
     answering = [h for h in hits if h.score >= min(settings.min_support, settings.min_score)]
-    ordered = _with_other_sources(question, hits[0], top_span, answering, hits, index, settings)
-    groups = _merge_duplicates(ordered, index, settings, k)
+    other = _other_source(query, hits[0], top_span, hits, index, settings)
+    groups = _merge_duplicates(answering, index, settings, k)
     excerpts = []
     for lead, duplicates in groups:
         span = top_span if lead is hits[0] else None
-        excerpts.append(_excerpt(lead, query, index, settings, False, span, duplicates))
+        excerpt = _excerpt(lead, query, index, settings, False, span, duplicates)
+        if other is not None and lead.row == other.row:
+            excerpt = replace(excerpt, note=_other_note(query, excerpts, excerpt))
+        excerpts.append(excerpt)
+    shown = {h.row for lead, dups in groups for h in (lead, *dups)}
+    if other is not None and other.row not in shown and len(excerpts) > 1:
+        # A source that disagrees on the fact asked for (2014 here, 2013 there) is kept in
+        # view, third at most, and says so; one that merely agrees is not moved up.
+        excerpt = _excerpt(other, query, index, settings, False)
+        excerpts.append(replace(excerpt, note=_other_note(query, excerpts, excerpt)))
+    for i, excerpt in enumerate(excerpts):
+        if i > 2 and "differs" in excerpt.note:
+            # A source that differs on the fact asked for (2014 here, 2013 there) is moved up
+            # to third place, where it is seen beside the answer; its label says why.
+            excerpts = [*excerpts[:2], excerpt, *(e for e in excerpts[2:] if e is not excerpt)]
+            break
+    excerpts = excerpts[:k]
     return Answer(question=question, answered=True, excerpts=tuple(excerpts))
 
 
-def _with_other_sources(
-    question: str, top: Hit, span: Span, answering: list[Hit], hits: list[Hit], index: SearchIndex, settings: Settings
-) -> list[Hit]:
-    """``answering``, with the closest passage of another document moved up to third place.
+def _other_note(query: Query, before: list[Excerpt], other: Excerpt) -> str:
+    """ "another source", saying how its fact differs from the answer's when the question asks
+    for a fact of a kind (a year, a number) and the highlights hold different ones (the
+    answer's: the first excerpt above whose highlight holds one)."""
+    wanted = query.wanted if query.kind in FACT_TYPES else None
+    if wanted is None:
+        return "another source"
+
+    def facts(excerpt: Excerpt) -> list[str]:
+        s, e = excerpt.highlight
+        return list(dict.fromkeys(m.group(0) for m in wanted.finditer(excerpt.text[s:e])))
+
+    mine = facts(other)
+    for number, excerpt in enumerate(before, start=1):
+        if excerpt.source != other.source and (theirs := facts(excerpt)):
+            if mine and not set(mine) & set(theirs):
+                return f"another source, which differs: {', '.join(mine)} here, {', '.join(theirs)} in [{number}]"
+            break
+    return "another source"
+
+
+def _other_source(
+    query: Query, top: Hit, span: Span, hits: list[Hit], index: SearchIndex, settings: Settings
+) -> Hit | None:
+    """The closest passage of another document to the top answer, if one qualifies.
 
     It qualifies when one of its sentences is close to the top answer's highlighted
     sentence, it is at least somewhat relevant to the question itself, and it holds
@@ -58,7 +101,7 @@ def _with_other_sources(
     """
     passages = index.snapshot.passages
     top_doc = passages.doc_id(top.row)
-    wanted = answer_type(question)
+    wanted = query.wanted
     # Sources disagree on facts (dates, counts) in words the question may not use:
     # for such questions a weaker match qualifies if it holds a fact of that kind.
     floor = settings.corroboration_floor if wanted is not None else min(settings.min_support, settings.min_score)
@@ -70,17 +113,10 @@ def _with_other_sources(
         and (wanted is None or wanted.search(passages[h.row].text))
     ]
     if not others:
-        return answering
+        return None
     similarity = index.similarity(top.row, span, [h.row for h in others])
     best = int(similarity.argmax())
-    if similarity[best] < settings.corroboration_similarity:
-        return answering
-    chosen = others[best]
-    if any(h.row == chosen.row for h in answering[:3]):
-        return answering
-    rest = [h for h in answering[1:] if h.row != chosen.row]
-    # Third place: in view beside the top answer, while the runner-up keeps its place.
-    return [top, *rest[:1], chosen, *rest[1:]]
+    return others[best] if similarity[best] >= settings.corroboration_similarity else None
 
 
 def _merge_duplicates(hits: list[Hit], index: SearchIndex, settings: Settings, k: int) -> list[tuple[Hit, list[Hit]]]:
@@ -117,6 +153,7 @@ def _excerpt(
         p = snap.passages[dup.row]
         also.append(Citation(p.doc_id, snap.documents[p.doc_id].title, p.paragraph, p.start, p.end))
     return Excerpt(
+        section=section_path(document.title, passage.heading),
         # Always the document's own characters: a citation must lead to exactly this text.
         text=document.text[passage.start : passage.end],
         source=document.id,

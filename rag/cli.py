@@ -13,7 +13,7 @@ from pathlib import Path
 from .config import Settings
 from .engine import Engine
 from .errors import RagError
-from .render import visible_controls
+from .render import citation, visible_controls
 from .types import AddReport, Answer
 
 _BOLD, _RESET = "\033[1m", "\033[0m"
@@ -221,7 +221,9 @@ def format_answer(answer: Answer, color: bool = False) -> str:
                     visible_controls(e.text[t:]),
                 )
             )
-        lines.append(f'[{number}] "{quote}", {e.title} ({e.source}, ¶{e.paragraph}) [relevance {e.score:.2f}]')
+        if e.note:
+            lines.append(f"    ({e.note}:)")
+        lines.append(f'[{number}] "{quote}", {citation(e)} [relevance {e.score:.2f}]')
         if not color:
             s, t = e.highlight
             label = "closest sentence" if e.near_miss else "answering sentence"

@@ -87,6 +87,10 @@ class PassageTable(Sequence[Passage]):
             heading=self.headings[self.heading[i]],
         )
 
+    def text(self, i: int) -> str:
+        """The text of passage ``i``, without building the Passage."""
+        return self.documents[self.doc_ids[self.doc[i]]].text[int(self.start[i]) : int(self.end[i])]
+
     def __iter__(self) -> Iterator[Passage]:
         for i in range(len(self)):
             yield self[i]

@@ -60,6 +60,7 @@ STYLE = """
 .qa-quote{margin:0;padding-left:.8em;border-left:3px solid #9ca3af;white-space:pre-wrap;font-family:Georgia,serif}
 .qa-quote mark{background:#fde68a;color:inherit;padding:0 .1em}
 .qa-cite{font-size:.85em;color:#374151;margin-top:.4em}
+.qa-note{font-size:.85em;font-weight:600;color:#92400e;margin-bottom:.3em}
 .qa-bar{display:inline-block;height:.5em;background:#10b981;border-radius:3px;vertical-align:middle;margin-left:.4em}
 .qa-context{font-size:.85em;color:#4b5563;white-space:pre-wrap;margin:.4em 0}
 .qa-also{font-size:.8em;color:#6b7280}
@@ -77,8 +78,8 @@ def _highlighted(excerpt: Excerpt) -> str:
 
 
 def citation(excerpt: Excerpt) -> str:
-    """Plain-text citation: title (file, ¶n)."""
-    return f"{excerpt.title} ({excerpt.source}, ¶{excerpt.paragraph})"
+    """Plain-text citation: title › section (file, ¶n)."""
+    return f"{excerpt.section or excerpt.title} ({excerpt.source}, ¶{excerpt.paragraph})"
 
 
 def excerpt_html(number: int, excerpt: Excerpt, before: Passage | None = None, after: Passage | None = None) -> str:
@@ -98,10 +99,12 @@ def excerpt_html(number: int, excerpt: Excerpt, before: Passage | None = None, a
         cites = "; ".join(f"{escape(c.title)} ({escape(c.source)}, ¶{c.paragraph})" for c in excerpt.also)
         also = f'<div class="qa-also">Also, nearly word for word, in: {cites}</div>'
     kind = " near-miss" if excerpt.near_miss else ""
+    note = f'<div class="qa-note">{escape(excerpt.note.capitalize())}</div>' if excerpt.note else ""
     return (
         f'<div class="qa-excerpt{kind}" data-source="{escape(excerpt.source)}" data-start="{excerpt.start}">'
-        f'<blockquote class="qa-quote">{_highlighted(excerpt)}</blockquote>'
-        f'<div class="qa-cite">[{number}] {escape(excerpt.title)} — <code>{escape(excerpt.source)}</code>, '
+        f'{note}<blockquote class="qa-quote">{_highlighted(excerpt)}</blockquote>'
+        f'<div class="qa-cite">[{number}] {escape(excerpt.section or excerpt.title)} — '
+        f"<code>{escape(excerpt.source)}</code>, "
         f"¶{excerpt.paragraph}, characters {excerpt.start}–{excerpt.end} · relevance {excerpt.score:.2f}"
         f'<span class="qa-bar" style="width:{width}px"></span></div>{also}{context}</div>'
     )
@@ -143,6 +146,8 @@ def answer_markdown(answer: Answer) -> str:
         if answer.excerpts:
             lines += ["Closest passages (not answers):", ""]
     for number, e in enumerate(answer.excerpts, start=1):
+        if e.note:
+            lines += [f"*{e.note.capitalize()}:*", ""]
         lines += [f"> {line}" if line else ">" for line in e.text.split("\n")]
         s, t = e.highlight
         lines += [

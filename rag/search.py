@@ -23,6 +23,20 @@ class Query:
     text: str
     vector: np.ndarray
     terms: tuple[str, ...]
+    #: The kind of answer asked for (see ``question_type``; "" for none), from the question as
+    #: asked: a follow-up searched with the question before it keeps its own ("When was it
+    #: founded?" after "What is Liwa al-Quds?"). ``None``: read it from ``text``.
+    asks: str | None = None
+
+    @property
+    def kind(self) -> str | None:
+        return (self.asks if self.asks is not None else question_type(self.text)) or None
+
+    @property
+    def wanted(self) -> re.Pattern[str] | None:
+        """What the answer must hold (a date, a number, a name, a place), when the question says."""
+        kind = self.kind
+        return _ANSWER_TYPES[kind][1] if kind else None
 
 
 @dataclass(frozen=True)
@@ -44,30 +58,51 @@ class Hit:
 
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _MONTH_ABBREVIATIONS = "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec"
-_ANSWER_TYPES = (
+_ANSWER_TYPES = {
     # "When ..." and "What year ...": the answer holds a year or a date.
-    (
+    "when": (
         re.compile(r"^\s*(when|since when|in what year|what year|which year|what date|on what date)\b", re.I),
         re.compile(
             rf"\b(1\d{{3}}|20\d{{2}}|\d{{1,2}}(st|nd|rd|th)?\s+({_MONTHS})|({_MONTHS}|{_MONTH_ABBREVIATIONS})\.?\s+\d{{1,2}})\b"
         ),
     ),
     # "How many ...", "How much ...", "What percentage ...": the answer holds a number.
-    (
+    "how many": (
         re.compile(r"^\s*(how (many|much|long|old|far|large|big)|what (percentage|number|proportion))\b", re.I),
         re.compile(
             r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion|dozens?)\b", re.I
         ),
     ),
-)
+    # "Who ...": the answer names someone, a name of two capitalised words inside a sentence.
+    "who": (
+        re.compile(r"^\s*(who|whom|whose|which (person|people|organi[sz]ation|company|group|team|man|woman))\b", re.I),
+        re.compile(r"[a-z,;:(]\s+[A-Z][\w'’.-]+(?:\s+(?:al-|el-|de\s|van\s|von\s|bin\s)?[A-Z][\w'’-]+)+"),
+    ),
+    # "Where ...": the answer names a place after a preposition ("in Aleppo", "at the Louvre").
+    "where": (
+        re.compile(r"^\s*(where|in which (country|city|town|place|region|state)|in what (country|city|place))\b", re.I),
+        re.compile(r"\b(in|at|near|from|to|into|outside|inside)\s+(the\s+)?[A-Z][\w'’-]+"),
+    ),
+}
+
+
+#: Answer types whose pattern is specific enough to rank passages and compare sources by:
+#: a date or a number. Names and places only guide the highlight.
+FACT_TYPES = ("when", "how many")
+
+
+def question_type(question: str) -> str | None:
+    """The kind of answer the question's wording asks for ("when", "how many", "who", "where")."""
+    for name, (asks, _) in _ANSWER_TYPES.items():
+        if asks.search(question):
+            return name
+    return None
 
 
 def answer_type(question: str) -> re.Pattern[str] | None:
-    """What the answer to ``question`` must contain, when its wording says (a year, a number)."""
-    for asks, holds in _ANSWER_TYPES:
-        if asks.search(question):
-            return holds
-    return None
+    """What the answer to ``question`` must contain, when its wording says (a year, a number, a name, a place)."""
+    name = question_type(question)
+    return _ANSWER_TYPES[name][1] if name else None
 
 
 #: Openings of an elliptical follow-up ("And his brother?", "What about 2014?").
@@ -167,6 +202,11 @@ class SearchIndex:
         lexical = bm25[rows] / top if top > 0 else np.zeros(len(rows), dtype=np.float32)
         coverage = self.lexical.coverage_of(weights, rows)
         score = fuse(paragraph, sentence, lexical, coverage, settings)
+        wanted = query.wanted if query.kind in FACT_TYPES else None
+        if wanted is not None and settings.answer_type_weight:
+            # "When was it founded?" prefers the passage that holds a date ("formed in 2013").
+            holds = np.array([bool(wanted.search(snap.passages.text(int(r)))) for r in rows])
+            score = score + settings.answer_type_weight * holds
         order = np.lexsort((rows, -score))[:limit]
         return [
             Hit(
@@ -194,7 +234,7 @@ class SearchIndex:
         weights = self.weights(query)
         lexical = np.array([self.lexical.coverage(weights, present) for present in self.sentence_terms(row)])
         scores = dense + settings.highlight_lexical_weight * lexical
-        wanted = answer_type(query.text)
+        wanted = query.wanted
         if wanted is not None:  # "When ...?" is answered by the sentence that holds a date
             scores = scores + settings.highlight_type_weight * np.array(
                 [bool(wanted.search(passage.text[s - passage.start : e - passage.start])) for s, e in passage.sentences]

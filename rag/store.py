@@ -113,7 +113,11 @@ class Snapshot:
         if not isinstance(self.passages, PassageTable):
             object.__setattr__(self, "passages", PassageTable.build(self.passages, self.documents))
         if self.lexical is None:
-            object.__setattr__(self, "lexical", LexicalIndex.build(lexical_texts(self.passages)))
+            object.__setattr__(
+                self,
+                "lexical",
+                LexicalIndex.build(lexical_texts(self.passages, {i: d.title for i, d in self.documents.items()})),
+            )
         if self.lexical.n != len(self.passages):
             raise ValueError(f"the lexical index has {self.lexical.n} rows for {len(self.passages)} passages")
 

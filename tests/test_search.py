@@ -2,9 +2,11 @@
 
 from pathlib import Path
 
+import numpy as np
+
 from rag import Engine
 from rag.passages import contexts, split_passages
-from rag.search import answer_type, follow_up_text, refers_back
+from rag.search import answer_type, follow_up_text, question_type, refers_back
 from rag.types import Document
 
 
@@ -34,7 +36,19 @@ def test_answer_type_from_the_wording():
     assert answer_type("When was it formed?").search("formed in 2013")
     assert not answer_type("When was it formed?").search("formed long ago")
     assert answer_type("How many helicopters arrived?").search("eight helicopters")
-    assert answer_type("Who leads it?") is None
+    assert answer_type("Who leads it?").search("the brigade, led by Muhammad al-Saeed")
+    assert not answer_type("Who leads it?").search("the brigade is led by its founder")
+    assert answer_type("Where is it based?").search("based in Aleppo")
+    assert answer_type("Why did it happen?") is None
+    assert question_type("In what year was it founded?") == "when"
+
+
+def test_a_follow_up_keeps_its_own_answer_type():
+    from rag.search import Query
+
+    joined = Query("What is Liwa al-Quds? When was it founded?", np.zeros(3), (), asks="when")
+    assert joined.kind == "when"
+    assert Query("When was it? What is it?", np.zeros(3), (), asks="").kind is None
 
 
 def test_pronoun_paragraph_gets_its_predecessor_as_context():

@@ -95,3 +95,22 @@ def test_a_follow_up_says_what_was_searched(seed_engine: Engine):
     assert answer.to_dict()["searched_as"] == answer.searched_as
     alone = seed_engine.ask("Who leads the Hamas delegation to Damascus?", history=["Who commands Liwa al-Quds?"])
     assert alone.searched_as == "Who leads the Hamas delegation to Damascus?"
+
+
+@pytest.mark.parametrize(
+    ("question", "history"),
+    [
+        ("When was Liwa al-Quds founded?", []),
+        ("What year was the brigade established?", []),
+        ("When was it founded?", ["What is Liwa al-Quds?"]),
+    ],
+)
+def test_the_two_founding_years_are_shown_together_and_labelled(seed_engine: Engine, question: str, history):
+    answer = seed_engine.ask(question, history=history)
+    top = answer.excerpts[:3]
+    assert answer.answered and any("2013" in e.text for e in top) and any("2014" in e.text for e in top)
+    other = [e for e in top if e.note]
+    assert other and other[0].note.startswith("another source, which differs:"), [e.note for e in top]
+    # Honest order: by relevance, but for the source that differs, which says why it is there.
+    ranked = [e.score for e in answer.excerpts if not e.note]
+    assert ranked == sorted(ranked, reverse=True)

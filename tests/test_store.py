@@ -148,7 +148,8 @@ def test_the_terms_after_adds_and_removes_are_those_of_a_fresh_build(built: Engi
     built.add([extra])
     built.remove("a.txt")
     snapshot = store.load(built.index_dir)
-    fresh = LexicalIndex.build(lexical_texts(snapshot.passages))
+    titles = {doc_id: doc.title for doc_id, doc in snapshot.documents.items()}
+    fresh = LexicalIndex.build(lexical_texts(snapshot.passages, titles))
     assert sorted(snapshot.lexical.vocab) == sorted(fresh.vocab) and "alpha" not in snapshot.lexical.ids
     for question in ("grapes and zeppelins", "bananas boats", "apples"):
         q = terms(question)
