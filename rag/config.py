@@ -25,6 +25,14 @@ class Settings:
     #: How the model runs: "onnx" (default: an ONNX export verified against the model, torch as the
     #: fallback), "onnx-int8" (quantised: faster, slightly lossy, its own model id) or "torch".
     encoder: str = "onnx"
+    #: Folder where the ONNX export of each model is kept, once per user and model and shared
+    #: by every index (checksummed); empty: ``$XDG_CACHE_HOME/rag`` (usually ``~/.cache/rag``),
+    #: or the index folder when that is not writable.
+    encoder_cache: str = ""
+    #: Sentence vectors pooled from their paragraph's single model pass (late chunking), instead
+    #: of one model pass per sentence: about half the embedding work, and each sentence vector
+    #: carries its paragraph's context. Needs the ONNX encoder (torch embeds sentences apart).
+    late_chunking: bool = True
     #: Texts per encoder batch.
     batch_size: int = 32
     #: Excerpts returned by default.
@@ -50,6 +58,8 @@ class Settings:
     candidates: int = 100
     #: Weight of term coverage against cosine when picking the highlighted sentence.
     highlight_lexical_weight: float = 0.5
+    #: Bonus for a passage holding what the question asks for (a date for "when", a name for "who").
+    answer_type_weight: float = 0.08
     #: Bonus for a sentence holding what the question asks for (a year for "when").
     highlight_type_weight: float = 0.1
     #: A neighbouring sentence joins the highlight when it scores this share of the best.

@@ -45,9 +45,28 @@ def model_id_for(model: str, encoder: str = "onnx") -> str:
     return base + "+onnx-int8" if encoder == "onnx-int8" else base
 
 
-def load_embedder(model: str, encoder: str, cache_dir: Path, batch_size: int = 32) -> Embedder:
+def encoder_cache_dir(configured: str, index_dir: Path) -> Path:
+    """Where ONNX exports are kept: the configured folder, else the user's cache folder
+    (``$XDG_CACHE_HOME/rag``, ``~/.cache/rag``), else the index folder when the user's
+    cache cannot be written (a read-only home in a container)."""
+    if configured:
+        return Path(configured).expanduser()
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rag"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return index_dir
+    return base if os.access(base, os.W_OK | os.X_OK) else index_dir
+
+
+def load_embedder(
+    model: str, encoder: str, cache_dir: Path, batch_size: int = 32, also: Path | None = None
+) -> Embedder:
     """The embedder for ``model``: its verified ONNX export when ``encoder`` asks for one
     (exported into ``cache_dir`` on first use), else sentence-transformers on torch.
+
+    ``also`` is another folder whose export is used when it has one (an index folder
+    from before exports were kept per user).
 
     An fp32 ONNX export that cannot be made or does not reproduce the model falls
     back to torch, with the reason logged; the int8 variant, asked for explicitly,
@@ -63,10 +82,13 @@ def load_embedder(model: str, encoder: str, cache_dir: Path, batch_size: int = 3
     model_id = model_id_for(model)
     folder = cache_folder(cache_dir, model_id, int8)
     try:
-        try:
-            return OnnxEmbedder(folder, batch_size)
-        except ExportError:
-            pass  # not exported yet (or the file was altered): export now
+        for candidate in (folder, cache_folder(also, model_id, int8) if also is not None else None):
+            if candidate is None or not candidate.exists():
+                continue
+            try:
+                return OnnxEmbedder(candidate, batch_size)
+            except ExportError:
+                pass  # altered or incomplete: export again
         source = str(bundled_model_path()) if model == BUNDLED_MODEL else model
         export(source, model_id, folder, int8=int8)
         return OnnxEmbedder(folder, batch_size)

@@ -25,13 +25,13 @@ from .answer import build_answer
 from .cleaning import shared_lines
 from .config import Settings
 from .documents import file_sha256, is_supported, iter_files
-from .embedding import Embedder, load_embedder, model_id_for
+from .embedding import Embedder, encoder_cache_dir, load_embedder, model_id_for
 from .errors import BadQuestion, IndexWriteError, RagError, UnknownDocument
 from .lexical import terms
 from .passages import contexts as passage_contexts
 from .passages import fit_sentences, lexical_texts, sentence_budget, split_passages, windows
 from .rerank import CrossEncoderReranker, Reranker
-from .search import Hit, Query, SearchIndex, follow_up_text
+from .search import Hit, Query, SearchIndex, follow_up_text, question_type
 from .store import Snapshot
 from .types import AddReport, Answer, Document, Passage, Refusal
 
@@ -84,6 +84,37 @@ def _rename_taken(
             doc = replace(doc, id=new_id)
         out[doc.id] = doc
     return out
+
+
+def _known_vectors(keys: np.ndarray, base: Snapshot, cache: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The vectors of ``keys`` already held by ``cache`` or stored in ``base``, and which were found."""
+    out = np.zeros((len(keys), base.dim), dtype=np.float32)
+    found = np.zeros(len(keys), dtype=bool)
+    known: dict[int, tuple[int, int]] = {}
+    sources = (base.windows, base.sentences)
+    for kind, stored in enumerate((base.window_keys, base.sentence_keys)):
+        if stored is not None:
+            for row, key in enumerate(stored.tolist()):
+                if key:
+                    known.setdefault(key, (kind, row))
+    hits: list[list[tuple[int, int]]] = [[], []]
+    for i, key in enumerate(keys.tolist()):
+        if key in cache:
+            out[i] = cache[key]
+            found[i] = True
+        elif key in known:
+            kind, row = known[key]
+            hits[kind].append((i, row))
+            found[i] = True
+    for kind, pairs in enumerate(hits):
+        if pairs:
+            at, rows = zip(*pairs, strict=True)
+            out[list(at)] = sources[kind].vectors(np.array(rows, dtype=np.int64))
+    return out, found
+
+
+def _titles(documents: dict[str, Document]) -> dict[str, str]:
+    return {doc_id: doc.title for doc_id, doc in documents.items()}
 
 
 def _keys(keys: np.ndarray | None, rows: int) -> np.ndarray:
@@ -169,7 +200,11 @@ class Engine:
         with self._embedder_lock:
             if self._embedder is None:
                 embedder = load_embedder(
-                    self.settings.model, self.settings.encoder, self.index_dir, self.settings.batch_size
+                    self.settings.model,
+                    self.settings.encoder,
+                    encoder_cache_dir(self.settings.encoder_cache, self.index_dir),
+                    self.settings.batch_size,
+                    also=self.index_dir,
                 )
                 if self._index is not None:
                     store.check_model(
@@ -337,7 +372,7 @@ class Engine:
         return answer
 
     def _search(self, question: str, text: str, index: SearchIndex, allowed: set[str] | None, k: int) -> Answer:
-        query = Query(text, self.embedder.encode_queries([text])[0], tuple(terms(text)))
+        query = Query(text, self.embedder.encode_queries([text])[0], tuple(terms(text)), question_type(question) or "")
         hits = index.rank(query, self.settings, allowed, limit=max(50, k))
         if self._reranker is not None and hits:
             hits = self._rerank(text, hits, index)
@@ -642,9 +677,20 @@ class Engine:
                 new_passages.extend(passages)
             else:
                 empty.append(doc.id)
-        window_texts, window_owner, sentence_texts, sentence_owner = self._embedding_inputs(new_passages, kept)
-        keys = np.array([content_key(t) for t in window_texts + sentence_texts], dtype=np.uint64)
-        vectors = self._embed_cached(window_texts + sentence_texts, keys, base, progress, len(documents), cache)
+        window_texts, window_owner, sentence_texts, sentence_owner, refs = self._embedding_inputs(
+            new_passages, kept, _titles(docs)
+        )
+        late = bool(window_texts) and self.settings.late_chunking and hasattr(self.embedder, "encode_late")
+        if late:
+            # A late-chunked sentence vector depends on its window: keyed by both.
+            sentence_keys = [content_key(f"{window_texts[w]}\x00{a}:{b}") for w, a, b in refs]
+        else:
+            sentence_keys = [content_key(t) for t in sentence_texts]
+        keys = np.array([content_key(t) for t in window_texts] + sentence_keys, dtype=np.uint64)
+        if late:
+            vectors = self._embed_late(window_texts, refs, keys, base, progress, len(documents), cache)
+        else:
+            vectors = self._embed_cached(window_texts + sentence_texts, keys, base, progress, len(documents), cache)
         w_vecs, s_vecs = vectors[: len(window_texts)], vectors[len(window_texts) :]
         base_w_keys = _keys(base.window_keys, len(base.window_owner))
         base_s_keys = _keys(base.sentence_keys, len(base.sentence_owner))
@@ -661,7 +707,7 @@ class Engine:
             window_keys=np.concatenate([base_w_keys[w_mask], keys[: len(window_texts)]]),
             sentence_keys=np.concatenate([base_s_keys[s_mask], keys[len(window_texts) :]]),
             # Only the new passages are analysed; the kept ones keep their terms.
-            lexical=base.lexical.update(keep, lexical_texts(new_passages)),
+            lexical=base.lexical.update(keep, lexical_texts(new_passages, _titles(docs))),
         )
         return snapshot, empty
 
@@ -678,33 +724,18 @@ class Engine:
         nor ``cache`` holds (an unchanged passage of an edited file, a sentence seen
         before) and each distinct text once."""
         cache = {} if cache is None else cache
-        out = np.zeros((len(texts), base.dim), dtype=np.float32)
-        known: dict[int, tuple[int, int]] = {}
-        sources = (base.windows, base.sentences)
-        for kind, stored in enumerate((base.window_keys, base.sentence_keys)):
-            if stored is not None:
-                for row, key in enumerate(stored.tolist()):
-                    if key:
-                        known.setdefault(key, (kind, row))
-        hits: list[list[tuple[int, int]]] = [[], []]
+        out, found = _known_vectors(keys, base, cache)
         first: dict[int, int] = {}  # key -> index in ``texts`` of its first miss
         misses: list[int] = []
         copies: list[tuple[int, int]] = []
         for i, key in enumerate(keys.tolist()):
-            if key in cache:
-                out[i] = cache[key]
-            elif key in known:
-                kind, row = known[key]
-                hits[kind].append((i, row))
-            elif key in first:
+            if found[i]:
+                continue
+            if key in first:
                 copies.append((i, first[key]))
             else:
                 first[key] = i
                 misses.append(i)
-        for kind, pairs in enumerate(hits):
-            if pairs:
-                at, rows = zip(*pairs, strict=True)
-                out[list(at)] = sources[kind].vectors(np.array(rows, dtype=np.int64))
         if misses:
             out[misses] = self._encode([texts[i] for i in misses], progress, n_documents)
             cache.update((int(keys[i]), out[i]) for i in misses)
@@ -713,20 +744,61 @@ class Engine:
         self.last_embedded = len(misses)
         return out
 
+    def _embed_late(
+        self,
+        windows: list[str],
+        refs: list[tuple[int, int, int]],
+        keys: np.ndarray,
+        base: Snapshot,
+        progress: Progress | None,
+        n_documents: int,
+        cache: dict[int, np.ndarray],
+    ) -> np.ndarray:
+        """Vectors of the windows, then of the sentences (``refs``: window, start, end),
+        each window read once by the model for itself and all its sentences. A window
+        is embedded again only when it or one of its sentences is not known yet."""
+        cache = {} if cache is None else cache
+        out, found = _known_vectors(keys, base, cache)
+        n = len(windows)
+        spans: list[list[tuple[int, int]]] = [[] for _ in windows]
+        rows: list[list[int]] = [[] for _ in windows]
+        for j, (w, a, b) in enumerate(refs):
+            spans[w].append((a, b))
+            rows[w].append(n + j)
+        todo = [w for w in range(n) if not found[w] or not all(found[r] for r in rows[w])]
+        order = sorted(todo, key=lambda w: len(windows[w]))
+        bar = tqdm(total=len(order), desc="embedding", unit="text", disable=n_documents <= PROGRESS_MIN_DOCUMENTS)
+        for lo in range(0, len(order), _ENCODE_CHUNK):
+            chunk = order[lo : lo + _ENCODE_CHUNK]
+            vectors, span_vectors = self.embedder.encode_late([windows[w] for w in chunk], [spans[w] for w in chunk])
+            out[chunk] = vectors
+            at = [r for w in chunk for r in rows[w]]
+            out[at] = span_vectors
+            bar.update(len(chunk))
+            if progress is not None:
+                progress(min(1.0, (lo + len(chunk)) / len(order)), "embedding")
+        bar.close()
+        embedded = [w for w in todo] + [r for w in todo for r in rows[w]]
+        cache.update((int(keys[i]), out[i]) for i in embedded)
+        self.last_embedded = len(todo)
+        return out
+
     def _embedding_inputs(
-        self, passages: list[Passage], offset: int
-    ) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
-        """What to embed: each passage in windows that fit the model (with its heading
-        as context), and each sentence on its own."""
+        self, passages: list[Passage], offset: int, titles: dict[str, str] | None = None
+    ) -> tuple[list[str], np.ndarray, list[str], np.ndarray, list[tuple[int, int, int]]]:
+        """What to embed: each passage in windows that fit the model (with its title and
+        section path as context), and each sentence; for each sentence also the window
+        holding it and its span in that window's text (for late chunking)."""
         if not passages:  # a removal: nothing to embed, so no model to load
             none = np.zeros(0, dtype=np.int64)
-            return [], none, [], none.copy()
+            return [], none, [], none.copy(), []
         embedder = self.embedder
         window_texts: list[str] = []
         window_owner: list[int] = []
         sentence_texts: list[str] = []
         sentence_owner: list[int] = []
-        contexts = [f"{c}\n" if c else "" for c in passage_contexts(passages)]
+        sentence_refs: list[tuple[int, int, int]] = []
+        contexts = [f"{c}\n" if c else "" for c in passage_contexts(passages, titles)]
         # A context may take half the model's input; a longer one is left out, so that
         # context + a window of fitted sentences never exceeds the input size.
         context_tokens = embedder.count_tokens(contexts)
@@ -743,17 +815,24 @@ class Engine:
             spans = [(passage.start, passage.end)]
             if sum(counts) - 2 * (len(counts) - 1) > budget:
                 spans = windows(passage, counts, budget)
+            first_window = len(window_texts)
             for s, e in spans:
                 window_texts.append(context + passage.text[s - passage.start : e - passage.start])
                 window_owner.append(owner)
+            w = 0
             for s, e in passage.sentences:
                 sentence_texts.append(passage.text[s - passage.start : e - passage.start])
                 sentence_owner.append(owner)
+                while w + 1 < len(spans) and s >= spans[w][1]:
+                    w += 1
+                base = len(context) - spans[w][0]
+                sentence_refs.append((first_window + w, s + base, e + base))
         return (
             window_texts,
             np.array(window_owner, dtype=np.int64),
             sentence_texts,
             np.array(sentence_owner, dtype=np.int64),
+            sentence_refs,
         )
 
     def _encode(self, texts: list[str], progress: Progress | None, n_documents: int) -> np.ndarray:

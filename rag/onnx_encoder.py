@@ -4,8 +4,9 @@ On first use the model is exported locally with torch's own ONNX exporter (no
 network), its tokenizer and pooling are saved beside it, and its vectors are
 checked against sentence-transformers on a probe set: an export whose cosine to
 the reference falls below ``MIN_COSINE`` is refused (the engine then stays on
-torch and logs why). The export is cached in the index folder, so later starts
-load ONNX Runtime and the tokenizer only: no torch, no sentence-transformers.
+torch and logs why). The export is cached once per user and model (see
+``embedding.encoder_cache_dir``), so a new index folder does not export again and
+later starts load ONNX Runtime and the tokenizer only: no torch, no sentence-transformers.
 
 An int8 variant (dynamic quantisation) is opt-in: faster, but lossy, so an index
 built with it records a different model id and never mixes with fp32 vectors.
@@ -61,7 +62,7 @@ class ExportError(RagError):
 
 
 def cache_folder(index_dir: Path, model_id: str, int8: bool) -> Path:
-    """Where the export of ``model_id`` is cached inside an index folder."""
+    """Where the export of ``model_id`` is cached under a cache (or index) folder."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", model_id).strip("_")[:80]
     digest = hashlib.sha256(model_id.encode()).hexdigest()[:10]
     return index_dir / "encoders" / f"{slug}-{digest}{'-int8' if int8 else ''}"
@@ -131,9 +132,48 @@ class OnnxEmbedder:
         """
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         encodings = self._tokenizer.encode_batch([prompt + t for t in texts]) if texts else []
-        lengths = [len(e.ids) for e in encodings]
+        for rows in self._batches([len(e.ids) for e in encodings]):
+            out[rows] = self._forward([encodings[i] for i in rows])
+        return out
+
+    def encode_late(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Vectors of ``texts`` and of character spans inside them, from one pass per text.
+
+        Late chunking (Günther et al., 2024): the model reads the whole text once, and
+        a span's vector is the mean of its tokens' output embeddings, so every
+        sentence vector carries the context of its paragraph at no extra model run.
+
+        Returns:
+            The texts' vectors, and the spans' vectors in order (text by text).
+        """
+        prompt = self._prompts.get("document", "")
+        offset = len(prompt)
+        firsts = np.cumsum([0, *(len(s) for s in spans)])
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        span_out = np.zeros((int(firsts[-1]), self.dim), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch([prompt + t for t in texts]) if texts else []
+        for rows in self._batches([len(e.ids) for e in encodings]):
+            batch = [encodings[i] for i in rows]
+            hidden, mask = self._run(batch)
+            out[rows] = self._pool(hidden, mask)
+            for b, i in enumerate(rows):
+                if not len(spans[i]):
+                    continue
+                bounds = np.array(batch[b].offsets, dtype=np.int64) - offset
+                real = ~np.array(batch[b].special_tokens_mask, dtype=bool)
+                for j, (start, end) in enumerate(spans[i]):
+                    inside = real & (bounds[:, 0] < end) & (bounds[:, 1] > start)
+                    # A span cut off by truncation has no tokens: it takes its text's vector.
+                    vector = hidden[b, : len(real)][inside].mean(axis=0) if inside.any() else out[i]
+                    span_out[firsts[i] + j] = vector / max(float(np.linalg.norm(vector)), 1e-12)
+        return out, span_out
+
+    def _batches(self, lengths: list[int]) -> list[list[int]]:
+        """Indexes grouped into runs of similar length (see ``_encode``)."""
         batches: list[list[int]] = []
-        for i in sorted(range(len(texts)), key=lengths.__getitem__):
+        for i in sorted(range(len(lengths)), key=lengths.__getitem__):
             if (
                 not batches
                 or len(batches[-1]) >= self.batch_size
@@ -142,11 +182,13 @@ class OnnxEmbedder:
                 batches.append([i])
             else:
                 batches[-1].append(i)
-        for rows in batches:
-            out[rows] = self._forward([encodings[i] for i in rows])
-        return out
+        return batches
 
     def _forward(self, encodings: list) -> np.ndarray:
+        return self._pool(*self._run(encodings))
+
+    def _run(self, encodings: list) -> tuple[np.ndarray, np.ndarray]:
+        """The model's token embeddings for a batch, and its attention mask."""
         width = max(len(e.ids) for e in encodings)
         ids = np.full((len(encodings), width), self._pad_id, dtype=np.int64)
         mask = np.zeros((len(encodings), width), dtype=np.int64)
@@ -160,6 +202,9 @@ class OnnxEmbedder:
             feed["token_type_ids"] = types
         with self._lock:  # one run at a time: ORT already uses every core for one
             hidden = self._session.run(None, feed)[0]
+        return hidden, mask
+
+    def _pool(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
         if self._pooling == "cls":
             pooled = hidden[:, 0]
         else:
