@@ -25,8 +25,10 @@ SHORT_LINE_WORDS = 16
 SHARED_LINE_MIN_DOCUMENTS = 2
 #: Shared furniture is at most this many words ("Recommend article", "Share this") ...
 SHARED_LINE_MAX_WORDS = 8
-#: ... or any length when it appears in this many documents (a licence line in every page's footer).
+#: ... or any line, a sentence too, when it appears in this many documents and in this share
+#: of them (a licence line in every page's footer; not "New in version 1.3." on a few pages).
 SHARED_LONG_LINE_MIN_DOCUMENTS = 3
+SHARED_LONG_LINE_MIN_SHARE = 0.2
 
 
 def normalise(line: str) -> str:
@@ -78,20 +80,23 @@ def heading_text(line: str) -> str:
 
 
 def shared_lines(texts: Iterable[str]) -> frozenset[str]:
-    """Lines that appear verbatim in several documents: short ones in two ("Recommend
-    article"), any in three ("This page is licensed under ...").
+    """Lines that appear verbatim in several documents: short ones that are no sentence in
+    two ("Recommend article"), any in many ("This page is licensed under ...").
 
     Args:
         texts: the full text of each document, one per document.
     """
     counts: Counter[str] = Counter()
+    documents = 0
     for text in texts:
+        documents += 1
         counts.update({normalise(line) for line in text.split("\n")} - {""})
+    many = max(SHARED_LONG_LINE_MIN_DOCUMENTS, SHARED_LONG_LINE_MIN_SHARE * documents)
     return frozenset(
         line
         for line, n in counts.items()
-        if n >= SHARED_LONG_LINE_MIN_DOCUMENTS
-        or (n >= SHARED_LINE_MIN_DOCUMENTS and len(line.split()) <= SHARED_LINE_MAX_WORDS)
+        if n >= many
+        or (n >= SHARED_LINE_MIN_DOCUMENTS and len(line.split()) <= SHARED_LINE_MAX_WORDS and not ends_sentence(line))
     )
 
 

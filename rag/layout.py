@@ -76,8 +76,8 @@ def is_furniture_element(node) -> bool:
     if (attrs.get("role") or "").lower() in _FURNITURE_ROLES:
         return True
     names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
-    if names.strip() and not _FURNITURE_NAMES.isdisjoint(_NAME_SPLIT.split(names)):
-        return True
+    if names.strip() and (not _FURNITURE_NAMES.isdisjoint(_NAME_SPLIT.split(names)) or "list-of-" in names):
+        return True  # DocBook's "list-of-tables" is a table of contents too
     style = (attrs.get("style") or "").replace(" ", "").lower()
     return "display:none" in style
 
