@@ -29,7 +29,7 @@ from squad_corpus import SQUAD, write_corpus  # noqa: E402
 
 from rag import Engine, Settings  # noqa: E402
 from rag.lexical import terms  # noqa: E402
-from rag.search import Query  # noqa: E402
+from rag.search import Query, question_type  # noqa: E402
 
 TUNE_ARTICLES = 24
 
@@ -92,6 +92,8 @@ def main() -> None:
     tune_docs = {q.doc_id for q in questions if q.article < TUNE_ARTICLES}
 
     ours = {"all": Tally(), "tune": Tally(), "test": Tally()}
+    # Per kind of question ("when", "how many", "who", "where", other): Hit@1 and highlight.
+    by_kind: dict[str, list[int]] = {}
     base = {name: Tally() for name in BASELINES}
     highlight_hits = 0
     ask_ms: list[float] = []
@@ -129,6 +131,10 @@ def main() -> None:
         s, e = index.highlight(gold_row, query, settings)
         lit = snap.passages[gold_row].text[s:e]
         highlight_hits += any(a in lit for a in q.answers)
+        tally = by_kind.setdefault(question_type(q.question) or "other", [0, 0, 0])
+        tally[0] += 1
+        tally[1] += rank == 1
+        tally[2] += any(a in lit for a in q.answers)
 
         # Abstention: with the search restricted to the tuning articles, their questions
         # should be answered and the other articles' questions should not.
@@ -155,6 +161,9 @@ def main() -> None:
     print("| this project, tuning articles 0-23 | {:.3f} | {:.3f} | {:.3f} |".format(*ours["tune"].row()))
     print("| this project, held-out articles 24-47 | {:.3f} | {:.3f} | {:.3f} |".format(*ours["test"].row()))
     print(f"\nhighlight accuracy (gold answer inside the highlight of the gold paragraph): {highlight_hits / n:.3f}")
+    print("\n| question kind | questions | Hit@1 | highlight |\n|---|---|---|---|")
+    for kind, (count, hit, lit) in sorted(by_kind.items()):
+        print(f"| {kind} | {count} | {hit / count:.3f} | {lit / count:.3f} |")
     answered_out = abstain["n_out"] - abstain["abstained_out"]
     abstained_in = abstain["n_in"] - abstain["answered_in"]
     precision = abstain["abstained_out"] / max(abstain["abstained_out"] + abstained_in, 1)

@@ -1,0 +1,208 @@
+"""Real documents: this project against Haystack 2.31 and txtai on Debian manuals (HTML and PDF).
+
+Usage::
+
+    python benchmarks/realdocs.py [--split tune|heldout|all] [--skip-peers] [--show-misses]
+
+The corpus (``realdocs_corpus.py``) is built from Debian documentation packages with
+apt and cached under ``benchmarks/.cache/``: the Sphinx manual (Sphinx HTML), the
+Debian Reference (DocBook HTML), part of Git's documentation (AsciiDoc HTML) and
+seven PDF manuals. The questions (``realdocs_questions.json``) were written by
+reading the pages: each fact is asked in two phrasings, with a gold file and a
+verbatim gold phrase; out-of-domain questions have neither. Facts are split in two
+halves: ``tune`` (looked at while tuning) and ``heldout`` (never looked at; their
+misses are never printed).
+
+Every system gets the same files and the same model (all-MiniLM-L6-v2). A hit at k
+is an excerpt among the first k from the gold file that contains the gold phrase
+(compared lowercased, letters and digits only, so line breaks and hyphenation do
+not matter). Our engine's refusals count as misses; the peers never refuse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from realdocs_corpus import build  # noqa: E402
+from realdocs_peers import ensure_venv, run_peer  # noqa: E402
+
+from rag import Engine, Settings  # noqa: E402
+from rag.embedding import bundled_model_path  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / ".cache"
+QUESTIONS = HERE / "realdocs_questions.json"
+_LEADER = re.compile(r"(?:\.\s?){4,}\s*\d{1,4}\s*$", re.M)
+# Two shell or REPL prompts on one line: a code block flattened into one line.
+_FLAT_CODE = re.compile(r"(?:^|\s)(?:\$|>>>) \S[^\n]*?[ \t](?:\$|>>>) \S")
+
+
+def norm(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def score(questions: list[dict], results: dict[str, list[dict]]) -> dict:
+    """Hit@1/3/5 by gold phrase, right file @1, highlight accuracy (ours) and abstention."""
+    domain = [q for q in questions if q["type"] != "ood"]
+    ood = [q for q in questions if q["type"] == "ood"]
+    hits = {1: 0, 3: 0, 5: 0}
+    right_file = highlight = highlighted = 0
+    misses = []
+    for q in domain:
+        found = results.get(q["id"], [])
+        phrase = norm(q["phrase"])
+        rank = next(
+            (i for i, h in enumerate(found[:5]) if h["file"] == q["file"] and phrase in norm(h["text"])),
+            None,
+        )
+        for k in hits:
+            hits[k] += rank is not None and rank < k
+        right_file += bool(found) and found[0]["file"] == q["file"]
+        if rank is not None and "highlight" in found[rank]:
+            highlighted += 1
+            highlight += phrase in norm(found[rank]["highlight"])
+        if rank != 0:
+            misses.append((q, found[:1]))
+    n = max(1, len(domain))
+    refused = sum(not results.get(q["id"]) for q in ood)
+    return {
+        "hit1": hits[1] / n,
+        "hit3": hits[3] / n,
+        "hit5": hits[5] / n,
+        "file1": right_file / n,
+        "highlight": highlight / highlighted if highlighted else None,
+        "ood_refused": refused / len(ood) if ood else None,
+        "misses": misses,
+    }
+
+
+def run_ours(corpus: Path, questions: list[dict], keep: Path | None = None) -> dict:
+    """Index the corpus in a fresh folder (or reuse ``keep``) and ask every question through ``Engine.ask``."""
+    index = keep or Path(tempfile.mkdtemp(prefix="realdocs-index-"))
+    try:
+        engine = Engine.open(index, Settings())
+        t0 = time.perf_counter()
+        report = engine.add([corpus])
+        ingest = time.perf_counter() - t0
+        engine.ask("warm up")
+        results, times, checks = {}, [], {"heading_only": 0, "contents_line": 0, "flattened_code": 0, "excerpts": 0}
+        for q in questions:
+            t0 = time.perf_counter()
+            answer = engine.ask(q["question"], k=5)
+            times.append(time.perf_counter() - t0)
+            found = []
+            if answer.answered:
+                for e in answer.excerpts:
+                    lit = e.text[e.highlight[0] : e.highlight[1]]
+                    found.append({"file": e.source, "text": e.text, "highlight": lit, "score": e.score})
+                    checks["excerpts"] += 1
+                    one_line = "\n" not in e.text and len(e.text) < 80
+                    checks["heading_only"] += one_line and e.text.rstrip()[-1:] not in ".:;!?"
+                    checks["contents_line"] += bool(_LEADER.search(e.text))
+                    checks["flattened_code"] += bool(_FLAT_CODE.search(e.text))
+            results[q["id"]] = found
+        return {
+            "system": "this project",
+            "ingest_s": ingest,
+            "refused_files": len(report.refused),
+            "query_p50_ms": 1000 * statistics.median(times),
+            "results": results,
+            "checks": checks,
+        }
+    finally:
+        if keep is None:
+            shutil.rmtree(index, ignore_errors=True)
+
+
+def run_peers(corpus: Path, questions_file: Path, systems: list[str]) -> list[dict]:
+    """Each peer in its own venv, cached by the questions' and corpus's content."""
+    python = ensure_venv(CACHE)
+    digest = hashlib.sha256(questions_file.read_bytes())
+    for f in sorted(corpus.rglob("*")):
+        if f.is_file():
+            digest.update(f"{f.relative_to(corpus)}:{f.stat().st_size}".encode())
+    out = []
+    for system in systems:
+        path = CACHE / "realdocs" / f"peer-{system}-{digest.hexdigest()[:12]}.json"
+        if not path.exists():
+            run_peer(python, system, corpus, questions_file, bundled_model_path(), path)
+        data = json.loads(path.read_text())
+        data["results"] = {r["id"]: r["hits"] for r in data["results"]}
+        out.append(data)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--split", choices=("tune", "heldout", "all"), default="all")
+    parser.add_argument("--skip-peers", action="store_true")
+    parser.add_argument("--show-misses", action="store_true", help="list the tune half's misses (never held-out)")
+    parser.add_argument(
+        "--index", type=Path, help="keep our index here and reuse it (its ingest time is then not a first one)"
+    )
+    args = parser.parse_args()
+
+    corpus = build(CACHE)
+    questions = json.loads(QUESTIONS.read_text())
+    ours = run_ours(corpus, questions, args.index)
+    systems = [ours]
+    if not args.skip_peers:
+        systems += run_peers(corpus, QUESTIONS, ["haystack", "txtai"])
+
+    splits = ("tune", "heldout") if args.split == "all" else (args.split,)
+    for split in (*splits, "all") if args.split == "all" else splits:
+        chosen = [q for q in questions if split == "all" or q["split"] == split]
+        n_in = sum(q["type"] != "ood" for q in chosen)
+        print(f"\n## {split}: {n_in} questions + {len(chosen) - n_in} out-of-domain")
+        print("| system | Hit@1 | Hit@3 | Hit@5 | right file @1 | highlight | OOD refused | ingest | query p50 |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for system in systems:
+            s = score(chosen, system["results"])
+            name = system["system"] + (f" {system.get('version', '')}" if system.get("version") else "")
+            hl = f"{s['highlight']:.3f}" if s["highlight"] is not None else "n/a"
+            refused = f"{s['ood_refused']:.2f}" if system is ours and s["ood_refused"] is not None else "n/a"
+            print(
+                f"| {name} | {s['hit1']:.3f} | {s['hit3']:.3f} | {s['hit5']:.3f} | {s['file1']:.3f} | {hl} | "
+                f"{refused} | {system['ingest_s']:.0f} s | {system['query_p50_ms']:.0f} ms |"
+            )
+        by_type: dict[str, list[dict]] = {}
+        for q in chosen:
+            if q["type"] != "ood":
+                by_type.setdefault(q.get("format", "html") + "/" + q["type"], []).append(q)
+        print(
+            "\nHit@1 by kind: "
+            + ", ".join(
+                f"{kind} {score(qs, ours['results'])['hit1']:.2f} ({len(qs)})" for kind, qs in sorted(by_type.items())
+            )
+        )
+    print(f"\nExcerpt checks (ours, all top-5 excerpts): {ours['checks']}")
+    if args.show_misses:
+        tune = [q for q in questions if q["split"] == "tune"]
+        for q, top in score(tune, ours["results"])["misses"]:
+            got = f"{top[0]['file']}: {top[0]['text'][:140]!r} ({top[0]['score']:.2f})" if top else "(refused)"
+            print(f"- [{q['type']}] {q['question']}  gold {q['file']} «{q['phrase']}»\n    got {got}")
+        for q in tune:
+            if q["type"] == "ood" and ours["results"].get(q["id"]):
+                top = ours["results"][q["id"]][0]
+                print(f"- [ood answered] {q['question']}: {top['text'][:100]!r} ({top['score']:.2f})")
+        for q in tune:
+            for e in ours["results"].get(q["id"], []):
+                one_line = "\n" not in e["text"] and len(e["text"]) < 80 and e["text"].rstrip()[-1:] not in ".:;!?"
+                if one_line or _FLAT_CODE.search(e["text"]):
+                    print(f"- [check] {e['file']}: {e['text'][:160]!r}")
+
+
+if __name__ == "__main__":
+    main()
