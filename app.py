@@ -18,7 +18,7 @@ from starlette.middleware import Middleware
 from rag import Engine, RagError, Settings
 from rag.accounts import Account, check_password, hash_password, load_accounts
 from rag.documents import SUPPORTED_SUFFIXES
-from rag.render import STYLE, answer_html, answer_markdown, source_html
+from rag.render import STYLE, answer_html, answer_markdown, escape, excerpt_label, source_html
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = [
@@ -165,11 +165,45 @@ class RequestLimits:
 
 #: Turns kept in a conversation: its follow-up context and the answers on the page.
 MAX_TURNS = 10
-# Scroll the source view to the highlighted excerpt once it is shown.
-SCROLL_JS = (
-    "() => { setTimeout(() => { const m = document.getElementById('qa-target');"
-    " if (m) m.scrollIntoView({block: 'center'}); }, 150); }"
-)
+# Scroll the source view, and only it (never the page), to the highlighted passage once it is shown.
+SCROLL_JS = """() => { setTimeout(() => {
+  const box = document.getElementById('qa-source'), mark = document.getElementById('qa-target');
+  if (box && mark) box.scrollTop = Math.max(0, mark.offsetTop - (box.clientHeight - mark.offsetHeight) / 2);
+}, 150); }"""
+# Clicking a [n] marker, or an excerpt card's citation line, in any turn asks for that passage in
+# the Source view: "source|start|end" goes into the hidden #source-request box, whose input
+# event the server answers (it checks the id and the offsets itself). Delegated from the
+# document, so it holds for every turn, however often the transcript is re-rendered.
+CITATION_HEAD = """<script>
+(() => {
+  if (window.qaCitations) return;
+  window.qaCitations = true;
+  const cited = (ev) => {
+    const hit = ev.target.closest && ev.target.closest('#transcript .qa-ref, #transcript .qa-cite');
+    return hit ? hit.closest('[data-source]') : null;
+  };
+  const open = (el) => {
+    const box = document.querySelector('#source-request textarea, #source-request input');
+    if (!box) return;
+    box.value = [el.dataset.source, el.dataset.start, el.dataset.end].join('|');
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+    // Gradio's Textbox sends its input event on a key press, as when someone types.
+    box.dispatchEvent(new KeyboardEvent('keypress', {key: 'Unidentified', bubbles: true}));
+  };
+  document.addEventListener('click', (ev) => {
+    const el = cited(ev);
+    if (el) { ev.preventDefault(); open(el); }
+  });
+  document.addEventListener('keydown', (ev) => {
+    if (ev.key !== 'Enter' && ev.key !== ' ') return;
+    if (!(ev.target.classList && ev.target.classList.contains('qa-cite'))) return;
+    const el = cited(ev);
+    if (el) { ev.preventDefault(); open(el); }
+  });
+})();
+</script>"""
+#: What the Source view says before any excerpt is chosen.
+SOURCE_HINT = "<em>Ask a question, then click a [n] marker or a citation, or pick an excerpt.</em>"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -293,7 +327,7 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
         # Newest first, and bounded: a response never grows with the length of the conversation.
         transcript = [answer_html(answer, neighbours, scope=sources or None), *transcript][:MAX_TURNS]
         history = [*history, {"question": question, "searched_as": answer.searched_as}][-MAX_TURNS:]
-        choices = [(f"[{i}] {e.title} (¶{e.paragraph})", i - 1) for i, e in enumerate(answer.excerpts, start=1)]
+        choices = [(excerpt_label(i, e), i - 1) for i, e in enumerate(answer.excerpts, start=1)]
         return (
             "",
             "".join(transcript),
@@ -308,13 +342,28 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
 
     def show_source(choice, last: dict | None):
         if choice is None or not last or not last.get("excerpts"):
-            return "<em>Ask a question, then pick one of its excerpts to see it in its document.</em>"
+            return SOURCE_HINT
         excerpt = last["excerpts"][int(choice)]
         try:
             document = engine.document(excerpt["source"])
         except RagError as exc:
-            return f"<em>{exc}</em>"
+            return f"<em>{escape(str(exc))}</em>"
         return source_html(document, excerpt["start"], excerpt["end"])
+
+    def show_request(request: str | None):
+        """The Source view for a clicked citation, sent as "source|start|end" by the page."""
+        try:
+            doc_id, start, end = (request or "").rsplit("|", 2)
+            start, end = int(start), int(end)
+        except ValueError:
+            return "<em>That citation could not be read.</em>"
+        try:
+            document = engine.document(doc_id)
+        except RagError:
+            return "<em>That document is not in the index (it may have been removed).</em>"
+        if not 0 <= start < end <= len(document.text):
+            return "<em>That passage is not in the document as it is indexed now.</em>"
+        return source_html(document, start, end)
 
     def index(paths: list[str], replace: bool, progress) -> tuple:
         """Index ``paths``; the status line, the refreshed document lists, no pending files."""
@@ -488,7 +537,9 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
                     excerpt_choice = gr.Dropdown(
                         choices=[], label="Show excerpt in its document", elem_id="source-pick"
                     )
-                    source = gr.HTML("<em>Ask a question, then pick one of its excerpts.</em>", elem_id="source-view")
+                    source = gr.HTML(SOURCE_HINT, elem_id="source-view")
+                    # Written by CITATION_HEAD's script when a citation is clicked; never seen.
+                    source_request = gr.Textbox(visible="hidden", elem_id="source-request", max_length=4000)
                 with gr.Accordion("Export answer", open=False):
                     download = gr.Button("Download answer (Markdown)", visible=False, elem_id="download")
                     markdown = gr.Textbox(label="Answer as Markdown", lines=6, buttons=["copy"], interactive=False)
@@ -549,6 +600,9 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
         excerpt_choice.input(show_source, [excerpt_choice, last_answer], source, api_visibility="private").then(
             None, None, None, js=SCROLL_JS, api_visibility="private"
         )
+        source_request.input(show_request, source_request, source, api_visibility="private").then(
+            None, None, None, js=SCROLL_JS, api_visibility="private"
+        )
         new_chat.click(  # every panel that shows the old conversation starts again
             lambda: (
                 [],
@@ -556,7 +610,7 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
                 "",
                 {},
                 gr.update(choices=[], value=None),
-                "<em>Ask a question, then pick one of its excerpts.</em>",
+                SOURCE_HINT,
                 "",
                 gr.update(visible=False),
                 gr.update(value="", visible=False),
@@ -643,6 +697,7 @@ def main(argv: list[str] | None = None) -> None:
         server_port=args.port,
         max_file_size=args.max_file_size or settings.max_file_bytes,
         css=STYLE,
+        head=CITATION_HEAD,
         show_error=True,
         footer_links=["api"],
         auth=(lambda name, password: _signs_in(accounts, name, password)) if accounts is not None else None,

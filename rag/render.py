@@ -49,25 +49,43 @@ def escape(text: str) -> str:
 
 
 STYLE = """
-.qa-turn{margin:0 0 1.2em 0}
+.qa-turn{margin:0 0 1.2em 0;color:var(--body-text-color)}
 .qa-question{font-weight:600;margin:.2em 0 .6em 0}
-.qa-searched{font-size:.85em;color:#6b7280;margin:-.4em 0 .5em 0}
-.qa-scope{font-size:.85em;color:#1d4ed8;margin:-.4em 0 .5em 0}
-.qa-none{padding:.6em .8em;border-left:4px solid #b45309;background:#fff7ed;color:#7c2d12}
-.qa-near{margin:.8em 0 .2em 0;font-size:.9em;color:#6b7280;text-transform:uppercase;letter-spacing:.04em}
-.qa-excerpt{border:1px solid #e5e7eb;border-radius:8px;padding:.6em .8em;margin:.5em 0;background:#fff;color:#111827}
+.qa-searched{font-size:.85em;color:var(--body-text-color-subdued);margin:-.4em 0 .5em 0}
+.qa-scope{font-size:.85em;color:var(--body-text-color);margin:-.4em 0 .5em 0}
+.qa-none{padding:.6em .8em;border-left:4px solid var(--color-accent);background:var(--background-fill-secondary);
+ color:var(--body-text-color)}
+.qa-near{margin:.8em 0 .2em 0;font-size:.9em;color:var(--body-text-color-subdued);text-transform:uppercase;
+ letter-spacing:.04em}
+.qa-answer{padding:.5em .8em;margin:0 0 .6em 0;border-left:4px solid var(--color-accent);
+ background:var(--background-fill-secondary);color:var(--body-text-color);font-family:Georgia,serif}
+.qa-answer-label{font-family:var(--font);font-size:.8em;font-weight:600;text-transform:uppercase;
+ letter-spacing:.04em;margin-right:.4em}
+.qa-ref{font:inherit;font-size:.85em;font-family:var(--font);font-weight:600;color:inherit;background:none;border:0;
+ padding:0 .15em;cursor:pointer;text-decoration:underline;vertical-align:super;line-height:1}
+.qa-ref:hover,.qa-ref:focus-visible{background:var(--color-accent-soft)}
+.qa-more>summary{cursor:pointer;font-size:.9em;margin:.6em 0 .2em 0;color:var(--body-text-color)}
+.qa-excerpt{border:1px solid var(--border-color-primary);border-radius:8px;padding:.6em .8em;margin:.5em 0;
+ background:var(--block-background-fill);color:var(--body-text-color)}
 .qa-excerpt.near-miss{opacity:.8;border-style:dashed}
-.qa-quote{margin:0;padding-left:.8em;border-left:3px solid #9ca3af;white-space:pre-wrap;font-family:Georgia,serif}
-.qa-quote mark{background:#fde68a;color:inherit;padding:0 .1em}
-.qa-cite{font-size:.85em;color:#374151;margin-top:.4em}
-.qa-note{font-size:.85em;font-weight:600;color:#92400e;margin-bottom:.3em}
-.qa-bar{display:inline-block;height:.5em;background:#10b981;border-radius:3px;vertical-align:middle;margin-left:.4em}
-.qa-context{font-size:.85em;color:#4b5563;white-space:pre-wrap;margin:.4em 0}
-.qa-also{font-size:.8em;color:#6b7280}
-.qa-source{white-space:pre-wrap;font-family:Georgia,serif;max-height:32em;overflow:auto;padding:.6em;
- border:1px solid #e5e7eb;border-radius:8px;background:#fff;color:#111827}
-.qa-source mark{background:#fde68a;color:inherit}
-.qa-source .qa-target{background:#fef3c7;outline:2px solid #f59e0b}
+.qa-quote{margin:0;padding-left:.8em;border-left:3px solid var(--border-color-accent);white-space:pre-wrap;
+ font-family:Georgia,serif;color:var(--body-text-color)}
+.qa-quote mark{background:var(--color-accent-soft);color:var(--body-text-color);padding:0 .1em;
+ box-shadow:inset 0 -2px var(--color-accent)}
+.qa-cite{font-size:.85em;color:var(--body-text-color);margin-top:.4em;cursor:pointer}
+.qa-cite:hover{text-decoration:underline}
+.qa-note{font-size:.85em;font-weight:600;color:var(--body-text-color);margin-bottom:.3em;padding-left:.4em;
+ border-left:3px solid var(--color-accent)}
+.qa-bar{display:inline-block;height:.5em;background:var(--color-accent);border-radius:3px;vertical-align:middle;
+ margin-left:.4em}
+.qa-context{font-size:.85em;color:var(--body-text-color);white-space:pre-wrap;margin:.4em 0}
+.qa-also{font-size:.8em;color:var(--body-text-color-subdued)}
+.qa-source{position:relative;white-space:pre-wrap;font-family:Georgia,serif;max-height:32em;overflow:auto;
+ padding:.6em;border:1px solid var(--border-color-primary);border-radius:8px;background:var(--block-background-fill);
+ color:var(--body-text-color)}
+.qa-source mark{background:var(--color-accent-soft);color:var(--body-text-color);
+ box-shadow:inset 0 -2px var(--color-accent)}
+.qa-source .qa-target{outline:2px solid var(--color-accent);display:inline-block;width:100%;box-sizing:border-box}
 """
 
 
@@ -82,8 +100,85 @@ def citation(excerpt: Excerpt) -> str:
     return f"{excerpt.section or excerpt.title} ({excerpt.source}, ¶{excerpt.paragraph})"
 
 
+#: The second excerpt joins the answer line when its score is at most this far below the first's.
+ANSWER_LINE_MARGIN = 0.05
+#: Excerpts scoring more than this below the first are folded under "More passages".
+FOLD_BELOW = 0.15
+_EPSILON = 1e-9  # scores are floats: 0.80 - 0.75 is a hair over 0.05
+
+
+def _attr(value: object) -> str:
+    """A value for an HTML attribute: escaped, quotes too, and otherwise as it is (ids stay exact)."""
+    return _escape(str(value), quote=True)
+
+
+def _target(excerpt: Excerpt) -> str:
+    """The attributes that let a click open ``excerpt``'s passage in the Source view."""
+    return f'data-source="{_attr(excerpt.source)}" data-start="{excerpt.start}" data-end="{excerpt.end}"'
+
+
+def excerpt_label(number: int, excerpt: Excerpt, words: int = 6) -> str:
+    """A short, distinct name for an excerpt: ``[1] Title ¶3 — “first words of the excerpt…”``."""
+    first = excerpt.text.split()
+    opening = " ".join(first[:words]) + ("…" if len(first) > words else "")
+    return f"[{number}] {visible_controls(excerpt.title)} ¶{excerpt.paragraph} — “{visible_controls(opening)}”"
+
+
+def answer_line(answer: Answer) -> list[tuple[int, Excerpt, str]]:
+    """The answering sentences to show above the cards, as ``(number, excerpt, sentence)``.
+
+    Each sentence is ``excerpt.text[highlight]``, verbatim: the first excerpt's, and the
+    second's when it quotes another passage and scores within ``ANSWER_LINE_MARGIN`` of
+    the first. Nothing when the question is not answered.
+    """
+    if not answer.answered or not answer.excerpts:
+        return []
+    first = answer.excerpts[0]
+    picks = [(1, first)]
+    if len(answer.excerpts) > 1:
+        second = answer.excerpts[1]
+        other = (second.source, second.start, second.end) != (first.source, first.start, first.end)
+        if other and not second.near_miss and first.score - second.score <= ANSWER_LINE_MARGIN + _EPSILON:
+            picks.append((2, second))
+    line: list[tuple[int, Excerpt, str]] = []
+    for number, excerpt in picks:
+        s, t = excerpt.highlight
+        sentence = excerpt.text[s:t]
+        if sentence.strip() and sentence not in [shown for _, _, shown in line]:
+            line.append((number, excerpt, sentence))
+    return line
+
+
+def is_weak(excerpt: Excerpt, first: Excerpt) -> bool:
+    """Folded under "More passages": a near-miss, or scoring more than ``FOLD_BELOW`` below the first.
+
+    An excerpt with a note (another source, which differs) is never folded away.
+    """
+    if excerpt.note or excerpt is first:
+        return False
+    return excerpt.near_miss or excerpt.score < first.score - FOLD_BELOW - _EPSILON
+
+
+def answer_line_html(answer: Answer) -> str:
+    """The answer line: each answering sentence, quoted verbatim, with a clickable ``[n]`` marker."""
+    line = answer_line(answer)
+    if not line:
+        return ""
+    parts = [
+        f"<q>{escape(sentence)}</q>"
+        f'<button type="button" class="qa-ref" {_target(excerpt)} title="Show [{number}] in its document">'
+        f"[{number}]</button>"
+        for number, excerpt, sentence in line
+    ]
+    return f'<div class="qa-answer"><span class="qa-answer-label">Answer, quoted:</span>{" ".join(parts)}</div>'
+
+
 def excerpt_html(number: int, excerpt: Excerpt, before: Passage | None = None, after: Passage | None = None) -> str:
-    """One excerpt card: the verbatim quote with its highlight, citation, relevance and context."""
+    """One excerpt card: the verbatim quote with its highlight, citation, relevance and context.
+
+    The card and its ``[n]`` carry ``data-source``/``data-start``/``data-end``: clicking the
+    citation line opens the passage in the Source view.
+    """
     width = max(4, int(round(excerpt.score * 80)))
     context = ""
     if before is not None or after is not None:
@@ -101,9 +196,10 @@ def excerpt_html(number: int, excerpt: Excerpt, before: Passage | None = None, a
     kind = " near-miss" if excerpt.near_miss else ""
     note = f'<div class="qa-note">{escape(excerpt.note.capitalize())}</div>' if excerpt.note else ""
     return (
-        f'<div class="qa-excerpt{kind}" data-source="{escape(excerpt.source)}" data-start="{excerpt.start}">'
+        f'<div class="qa-excerpt{kind}" {_target(excerpt)}>'
         f'{note}<blockquote class="qa-quote">{_highlighted(excerpt)}</blockquote>'
-        f'<div class="qa-cite">[{number}] {escape(excerpt.section or excerpt.title)} — '
+        f'<div class="qa-cite" role="button" tabindex="0" title="Show in its document">'
+        f'<span class="qa-num">[{number}]</span> {escape(excerpt.section or excerpt.title)} — '
         f"<code>{escape(excerpt.source)}</code>, "
         f"¶{excerpt.paragraph}, characters {excerpt.start}–{excerpt.end} · relevance {excerpt.score:.2f}"
         f'<span class="qa-bar" style="width:{width}px"></span></div>{also}{context}</div>'
@@ -115,8 +211,9 @@ def answer_html(
     neighbours: list[tuple[Passage | None, Passage | None]] | None = None,
     scope: list[str] | None = None,
 ) -> str:
-    """A question and its answer: excerpt cards, or a plain statement that nothing answers.
+    """A question and its answer: the answer line and excerpt cards, or a plain statement that nothing answers.
 
+    Weak excerpts of an answer (see ``is_weak``) are folded under "More passages".
     ``scope`` names the documents the search was limited to, shown above the answer.
     """
     neighbours = neighbours or [(None, None)] * len(answer.excerpts)
@@ -133,8 +230,18 @@ def answer_html(
         body.append(f'<div class="qa-none">{which} do not answer this question.</div>')
         if answer.excerpts:
             body.append('<div class="qa-near">Closest passages (not answers)</div>')
-    for number, (excerpt, (before, after)) in enumerate(zip(answer.excerpts, neighbours, strict=True), start=1):
-        body.append(excerpt_html(number, excerpt, before, after))
+    else:
+        body.append(answer_line_html(answer))
+    cards = list(zip(answer.excerpts, neighbours, strict=True))
+    weak = []
+    for number, (excerpt, (before, after)) in enumerate(cards, start=1):
+        card = excerpt_html(number, excerpt, before, after)
+        if answer.answered and is_weak(excerpt, answer.excerpts[0]):
+            weak.append(card)
+        else:
+            body.append(card)
+    if weak:
+        body.append(f'<details class="qa-more"><summary>More passages</summary>{"".join(weak)}</details>')
     return f'<div class="qa-turn">{"".join(body)}</div>'
 
 

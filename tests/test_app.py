@@ -49,3 +49,22 @@ def test_an_unknown_name_costs_a_password_check(monkeypatch):
     accounts = {"ada": Account("ada", "editor", hash_password("right password", iterations=1000))}
     assert not app._signs_in(accounts, "nobody", "guess")
     assert checked and checked[0].startswith("pbkdf2_sha256$")
+
+
+def _function(demo, name: str):
+    return next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == name)
+
+
+def test_a_clicked_citation_opens_its_passage_and_nothing_else(engine):
+    from app import build_app
+
+    show = _function(build_app(engine, read_only=True), "show_request")
+    document = engine.documents()[0]
+    start, end = 10, 40
+    page = show(f"{document.id}|{start}|{end}")
+    assert 'id="qa-target"' in page and document.title.split()[0] in page
+    assert "not in the index" in show(f"../../etc/passwd|{start}|{end}")
+    assert "not in the document" in show(f"{document.id}|0|{len(document.text) + 1}")
+    assert "not in the document" in show(f"{document.id}|40|10")
+    assert "could not be read" in show("no offsets here") and "could not be read" in show(None)
+    assert "<script>" not in show("<script>alert(1)</script>|0|5")

@@ -1,6 +1,11 @@
-"""Rendering for people: document text is escaped, and invisible reordering characters are shown."""
+"""Rendering for people: document text is escaped, invisible reordering characters are shown, and an
+answer opens with its answering sentences, quoted verbatim and cited."""
 
-from rag.render import escape, visible_controls
+import html
+import re
+
+from rag.render import answer_html, answer_line, escape, excerpt_label, is_weak, visible_controls
+from rag.types import Answer, Excerpt
 
 
 def test_a_right_to_left_override_is_written_out_not_obeyed():
@@ -12,3 +17,106 @@ def test_a_right_to_left_override_is_written_out_not_obeyed():
 
 def test_ordinary_text_is_untouched():
     assert visible_controls("Café – 2013, naïve “quotes”") == "Café – 2013, naïve “quotes”"
+
+
+def _excerpt(text: str, sentence: str, score: float, source: str = "a.txt", start: int = 0, **kw) -> Excerpt:
+    s = text.index(sentence)
+    return Excerpt(
+        text=text,
+        source=source,
+        title=kw.pop("title", "Doc"),
+        paragraph=kw.pop("paragraph", 1),
+        start=start,
+        end=start + len(text),
+        score=score,
+        highlight=(s, s + len(sentence)),
+        **kw,
+    )
+
+
+FIRST = _excerpt("Intro words. The brigade was formed in 2013. More words.", "The brigade was formed in 2013.", 0.80)
+CLOSE = _excerpt(
+    "Elsewhere. It was set up by al-Sa'eed. End.", "It was set up by al-Sa'eed.", 0.76, source="b.txt", start=500
+)
+FAR = _excerpt("Other text. A weak sentence here. Tail.", "A weak sentence here.", 0.60, source="c.txt")
+DIFFERS = _excerpt(
+    "Aleppo. The militia was established in 2014. Tail.",
+    "The militia was established in 2014.",
+    0.46,
+    source="d.txt",
+    note="another source, which differs: 2014 here, 2013 in [1]",
+)
+
+
+def _line_text(page: str) -> list[str]:
+    """The answer line's quoted sentences, markup removed."""
+    line = re.search(r'<div class="qa-answer">(.*?)</div>', page).group(1)
+    return [html.unescape(q) for q in re.findall(r"<q>(.*?)</q>", line)]
+
+
+def test_the_answer_line_quotes_highlights_verbatim_with_markers():
+    answer = Answer("When was it formed?", True, (FIRST, CLOSE, FAR))
+    line = answer_line(answer)
+    assert [(n, sentence) for n, _, sentence in line] == [
+        (1, "The brigade was formed in 2013."),
+        (2, "It was set up by al-Sa'eed."),
+    ]
+    for _, excerpt, sentence in line:  # exact substrings, nothing written
+        assert sentence == excerpt.text[excerpt.highlight[0] : excerpt.highlight[1]]
+        assert sentence in excerpt.text
+    page = answer_html(answer)
+    assert _line_text(page) == ["The brigade was formed in 2013.", "It was set up by al-Sa'eed."]
+    refs = re.findall(r'<button type="button" class="qa-ref" ([^>]*)>\[(\d)\]</button>', page)
+    assert [n for _, n in refs] == ["1", "2"]
+    assert 'data-source="a.txt" data-start="0" data-end="56"' in refs[0][0]
+    assert 'data-source="b.txt" data-start="500"' in refs[1][0]
+    assert page.index('class="qa-answer"') < page.index('class="qa-excerpt')
+
+
+def test_the_second_excerpt_joins_only_when_close_and_from_another_passage():
+    further = _excerpt(CLOSE.text, "It was set up by al-Sa'eed.", 0.74, source="b.txt", start=500)
+    assert len(answer_line(Answer("q", True, (FIRST, further)))) == 1  # 0.06 below
+    at_margin = _excerpt(CLOSE.text, "It was set up by al-Sa'eed.", 0.75, source="b.txt", start=500)
+    assert len(answer_line(Answer("q", True, (FIRST, at_margin)))) == 2  # 0.05 below counts, float or not
+    same_passage = _excerpt(FIRST.text, "More words.", 0.80)
+    assert len(answer_line(Answer("q", True, (FIRST, same_passage)))) == 1
+    near = _excerpt(CLOSE.text, "End.", 0.79, source="b.txt", start=500, near_miss=True)
+    assert len(answer_line(Answer("q", True, (FIRST, near)))) == 1
+
+
+def test_weak_excerpts_fold_under_more_passages_but_a_differing_source_never_does():
+    near = _excerpt("Near. Almost relevant. X.", "Almost relevant.", 0.79, source="e.txt", near_miss=True)
+    answer = Answer("When was it formed?", True, (FIRST, CLOSE, DIFFERS, FAR, near))
+    assert [is_weak(e, FIRST) for e in answer.excerpts] == [False, False, False, True, True]
+    page = answer_html(answer)
+    strong, _, folded = page.partition('<details class="qa-more"><summary>More passages</summary>')
+    assert folded, page
+    assert "The militia was established in 2014." in strong  # 0.34 below, but it has a note
+    assert "Another source, which differs: 2014 here, 2013 in [1]" in strong
+    assert 'class="qa-note"' in strong
+    assert "A weak sentence here." in folded and "Almost relevant." in folded
+    assert "A weak sentence here." not in strong
+    assert "[4]" in folded and "[5]" in folded  # numbering is the turn's, so markers still match
+
+
+def test_an_unanswered_turn_keeps_its_message_and_near_misses_unfolded():
+    near = _excerpt("Near. Almost relevant. X.", "Almost relevant.", 0.3, near_miss=True)
+    page = answer_html(Answer("How do I bake bread?", False, (near,)))
+    assert "do not answer this question" in page and "Closest passages (not answers)" in page
+    assert "qa-answer" not in page and "More passages" not in page
+    assert "Almost relevant." in page and answer_line(Answer("q", False, (near,))) == []
+
+
+def test_citations_carry_exact_ids_and_escape_markup():
+    hostile = _excerpt('<b>"x"</b> said. The answer.', "The answer.", 0.9, source='<img src=x>"\u202e.txt')
+    page = answer_html(Answer("q", True, (hostile,)))
+    assert "<b>" not in page and "<img" not in page
+    assert 'data-source="&lt;img src=x&gt;&quot;\u202e.txt"' in page  # the id itself, to look it up
+    assert "⟨RLO⟩" in page  # shown, not obeyed, where people read it
+
+
+def test_excerpt_labels_are_distinct_and_name_title_paragraph_and_opening():
+    one = excerpt_label(1, FIRST)
+    two = excerpt_label(2, _excerpt(FIRST.text, "More words.", 0.7, paragraph=1))
+    assert one == "[1] Doc ¶1 — “Intro words. The brigade was formed…”"
+    assert one != two

@@ -273,3 +273,143 @@ def test_remove_asks_first_and_can_be_undone(page, tmp_path: Path):
     assert "kite-festival.txt" in page.locator("#documents").inner_text()
     ask(page, "Who judges the kite festival on the dunes?")
     assert "Petra Lindgren" in page.locator("#transcript .qa-excerpt").first.inner_text()
+
+
+def _turns(page):
+    """The transcript's turns, oldest first (the page shows the newest first)."""
+    turns = page.locator("#transcript .qa-turn")
+    return [turns.nth(i) for i in reversed(range(turns.count()))]
+
+
+def _open_citation(page, clickable, title: str) -> None:
+    """Click ``clickable``; the Source view shows the document called ``title``, the page stays put."""
+    clickable.scroll_into_view_if_needed()
+    scrolled = page.evaluate("window.scrollY")
+    clickable.click()
+    page.wait_for_function(
+        "t => (document.querySelector('#source-view h3') || {}).innerText === t"
+        " && !!document.getElementById('qa-target')",
+        arg=title,
+        timeout=30_000,
+    )
+    page.wait_for_timeout(600)  # the Source view scrolls itself after 150 ms
+    assert page.evaluate("window.scrollY") == scrolled  # only the Source view scrolled
+
+
+def _shown_in_source_view(page) -> bool:
+    """The highlighted passage lies inside the Source view's visible area."""
+    return page.evaluate(
+        """() => {
+          const box = document.getElementById('qa-source').getBoundingClientRect();
+          const mark = document.getElementById('qa-target').getBoundingClientRect();
+          return mark.top >= box.top - 1 && mark.top < box.bottom && mark.height > 0;
+        }"""
+    )
+
+
+def test_citations_in_an_earlier_turn_open_their_passage_in_the_source_view(page):
+    ask(page, "When was Liwa al-Quds formed?")
+    ask(page, "Who leads the Hamas delegation to Damascus?")
+    page.wait_for_selector("#source-view #qa-target", timeout=30_000)
+    first, second = _turns(page)
+    assert "Hamas" in page.locator("#source-view h3").inner_text()  # the latest answer, from the dropdown
+    labels = page.evaluate("() => [...document.querySelectorAll('#source-pick input')].map(i => i.value)")
+    assert labels and labels[0].startswith("[1] Hamas: We Started a New Chapter with Damascus ¶")
+    assert second.locator(".qa-answer .qa-ref").count() >= 1
+
+    # The [1] marker of the FIRST turn's answer line: its passage, highlighted, in view in the panel.
+    marker = first.locator(".qa-answer .qa-ref").first
+    line = first.locator(".qa-answer q").first.inner_text()
+    card = first.locator(".qa-excerpt").first
+    assert line in card.locator(".qa-quote").inner_text() and line == card.locator("mark").first.inner_text()
+    title = "Glance at Palestinian movement Liwa Al-Quds supporting Syrian president Assad"
+    _open_citation(page, marker, title)
+    target = page.locator("#source-view #qa-target")
+    assert " ".join(target.inner_text().split()) == " ".join(card.locator(".qa-quote").inner_text().split())
+    assert marker.get_attribute("data-source") == "001_6ca5efe176715221.txt"
+    assert "001_6ca5efe176715221.txt" in page.locator("#source-view code").inner_text()
+    assert _shown_in_source_view(page)
+
+    # A card's citation line, in the same earlier turn: the other source, whose note stays visible.
+    differs = first.locator(".qa-excerpt", has=page.locator(".qa-note"))
+    assert "which differs" in differs.locator(".qa-note").inner_text() and differs.is_visible()
+    _open_citation(page, differs.locator(".qa-cite"), "Assad’s Regime Offers “Media” Solidarity to Palestine")
+    assert "2014" in page.locator("#source-view #qa-target").inner_text()
+    assert _shown_in_source_view(page)
+
+    _open_citation(page, marker, title)  # and back again: the same click works twice
+    shot(page, "citation-earlier-turn")
+
+
+def _luminance(rgb) -> float:
+    def channel(c: float) -> float:
+        c /= 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(c) for c in rgb[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _over(top, bottom):
+    """``top`` (r, g, b, alpha) composited over the opaque ``bottom``."""
+    a = top[3]
+    return [top[i] * a + bottom[i] * (1 - a) for i in range(3)] + [1.0]
+
+
+# The text colour of the first element matching a selector, and the background colours from it
+# up to the first opaque one (a page's canvas is white when nothing is opaque).
+COLOURS_JS = """sel => {
+  const rgba = (c) => {
+    const m = c.match(/[\\d.]+/g).map(Number);
+    return [m[0], m[1], m[2], m.length > 3 ? m[3] : 1];
+  };
+  const el = document.querySelector(sel);
+  const layers = [];
+  for (let n = el; n; n = n.parentElement) {
+    const bg = rgba(getComputedStyle(n).backgroundColor);
+    if (bg[3] > 0) layers.push(bg);
+    if (bg[3] >= 1) break;
+  }
+  return {fg: rgba(getComputedStyle(el).color), layers};
+}"""
+
+
+def _contrast(page, selector: str) -> float:
+    """The WCAG contrast ratio of the text matching ``selector`` against its effective background."""
+    colours = page.evaluate(COLOURS_JS, selector)
+    background = [255.0, 255.0, 255.0, 1.0]
+    for layer in reversed(colours["layers"]):
+        background = _over(layer, background)
+    light, dark = sorted((_luminance(_over(colours["fg"], background)), _luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_answers_read_well_in_light_and_dark_mode(browser, app_url: str, scheme: str):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, color_scheme=scheme)
+    page = context.new_page()
+    try:
+        page.goto(app_url)
+        page.wait_for_selector("#question textarea", timeout=60_000)
+        ask(page, "When was Liwa al-Quds formed?")
+        page.wait_for_selector("#source-view #qa-target", timeout=30_000)
+        page.wait_for_timeout(300)
+        shot(page, f"answer-{scheme}")
+        is_dark = page.evaluate("() => document.body.classList.contains('dark')")
+        assert is_dark == (scheme == "dark")
+        ratios = {
+            selector: _contrast(page, selector)
+            for selector in (
+                "#transcript .qa-quote",
+                "#transcript .qa-quote mark",
+                "#transcript .qa-cite",
+                "#transcript .qa-note",
+                "#transcript .qa-answer q",
+                "#transcript .qa-ref",
+                "#source-view .qa-source",
+                "#source-view #qa-target",
+            )
+        }
+        assert all(ratio >= 4.5 for ratio in ratios.values()), ratios
+    finally:
+        context.close()
