@@ -147,14 +147,16 @@ def _heading_level(line: str, paragraph: list[str], nxt: str, width: int) -> int
     """The level of a heading line (0 when it is not one): short, unpunctuated, on a line
     of its own after a finished paragraph, and either numbered ("2.1 Layout") or followed
     by text that starts a sentence."""
-    if paragraph and not ends_sentence(paragraph[-1]):
+    numbered = _NUMBERED_HEADING.match(line)
+    # A paragraph that stops mid-sentence runs on, unless the line is a section number
+    # with a dot ("2.1.2 IRC Channels"): a strong enough sign on its own.
+    if paragraph and not ends_sentence(paragraph[-1]) and not (numbered and "." in numbered.group(1).rstrip(".")):
         return 0
     words = line.split()
     if not words or len(words) > 12 or len(line) > 0.7 * width or ends_sentence(line) or line.endswith("-"):
         return 0
     if not (words[0][:1].isupper() or words[0][:1].isdigit()) or _BULLET.match(line):
         return 0
-    numbered = _NUMBERED_HEADING.match(line)
     if numbered and re.search(r"\s\d{1,4}$", line):
         return 0  # "2 Coding model description 9": a contents line, not a heading
     if numbered:
@@ -165,6 +167,8 @@ def _heading_level(line: str, paragraph: list[str], nxt: str, width: int) -> int
         return min(6, numbered.group(1).count(".") + 1)
     if not nxt[:1].isupper() and not nxt[:1].isdigit() and not _BULLET.match(nxt):
         return 0
+    if re.search(r":\s|://|@|[=<>{}|]", line):
+        return 0  # "Package: bumprace", a URL, an address or code: a field, not a title
     return 2 if len(words) <= 8 else 0
 
 

@@ -120,3 +120,29 @@ def test_int8_is_opt_in_with_its_own_model_id(exported: Path, tmp_path: Path, to
 def test_unknown_encoder_is_refused(tmp_path: Path):
     with pytest.raises(RagError, match="unknown encoder"):
         load_embedder("bundled:all-MiniLM-L6-v2", "tensorrt", tmp_path)
+
+
+def test_late_chunking_pools_each_sentence_from_the_window_pass(exported: Path):
+    onnx = OnnxEmbedder(cache_folder(exported, BUNDLED_MODEL_ID, False))
+    text = "The brigade was formed in 2013 in Aleppo. Its commander is an engineer from the Nayrab camp."
+    cut = text.index(" Its")
+    windows, sentences = onnx.encode_late([text, "x"], [[(0, cut), (cut + 1, len(text))], []])
+    assert windows.shape == (2, onnx.dim) and sentences.shape == (2, onnx.dim)
+    # The window's vector is the model's vector of the text: one pass, the same pooling.
+    assert float(windows[0] @ onnx.encode_documents([text])[0]) > 0.9999
+    assert np.allclose(np.linalg.norm(sentences, axis=1), 1.0, atol=1e-5)
+    alone = onnx.encode_documents([text[:cut], text[cut + 1 :]])
+    # Each sentence embedded alone finds its own pooled vector first (the pooled vectors
+    # also carry the paragraph's context, so they lean towards each other).
+    similarity = sentences @ alone.T
+    assert similarity[0, 0] > similarity[1, 0] and similarity[1, 1] > similarity[0, 1]
+    assert float(sentences[0] @ sentences[1]) < 0.99
+
+
+def test_an_index_embeds_each_window_once_with_late_chunking(tmp_path: Path, exported: Path):
+    settings = Settings(index_dir=tmp_path / "index", encoder_cache=str(exported))
+    engine = Engine.open(settings=settings)
+    engine.add([SEEDS])
+    snap = engine._index.snapshot
+    assert engine.last_embedded == len(snap.window_owner) < len(snap.sentence_owner)
+    assert not (tmp_path / "index" / "encoders").exists()  # the export is the user's, not the index's
