@@ -406,7 +406,6 @@ def _page_key(page) -> tuple | None:
     return (streams, ref(resources))
 
 
-
 _DOCX_HEADING = re.compile(r"^(?:heading|überschrift|titre|título|titolo)\s*(\d)$", re.IGNORECASE)
 _DOCX_CODE_STYLES = ("code", "source code", "html preformatted", "preformatted text", "plain text", "macro text")
 
