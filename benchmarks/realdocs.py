@@ -92,7 +92,7 @@ def run_ours(corpus: Path, questions: list[dict], keep: Path | None = None) -> d
     """Index the corpus in a fresh folder (or reuse ``keep``) and ask every question through ``Engine.ask``."""
     index = keep or Path(tempfile.mkdtemp(prefix="realdocs-index-"))
     try:
-        engine = Engine.open(index, Settings())
+        engine = Engine.open(settings=Settings.from_env(index_dir=index))
         t0 = time.perf_counter()
         report = engine.add([corpus])
         ingest = time.perf_counter() - t0

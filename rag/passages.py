@@ -153,7 +153,7 @@ def layout_passages(document: Document, shared: frozenset[str] = frozenset(), ma
             section = f"{where}{SECTION_SEPARATOR}{header}" if where else header
         groups.append(_Group(where, section, [(start, end, kind, number)]))
     passages = []
-    for group in groups:
+    for group in _join_scraps(groups, max_chars):
         spans = [span for s, e, kind, _ in group.blocks for span in _block_sentences(text, s, e, kind)]
         for start, end, piece in _pieces(text, spans, max_chars):
             passages.append(
@@ -168,6 +168,27 @@ def layout_passages(document: Document, shared: frozenset[str] = frozenset(), ma
                 )
             )
     return passages
+
+
+def _join_scraps(groups: list[_Group], max_chars: int) -> list[_Group]:
+    """Groups with a scrap that nothing after it could join (a short last line of its
+    section: a caption, a lone item) joined to the group before it, when that is the
+    block just before it in the same section."""
+    out: list[_Group] = []
+    for group in groups:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and group.size < FRAGMENT_CHARS // 3
+            and group.blocks[0][2] != "term"  # a definition stays a passage of its own
+            and prev.path == group.path
+            and group.blocks[0][3] == prev.blocks[-1][3] + 1
+            and group.blocks[-1][1] - prev.blocks[0][0] <= max_chars
+        ):
+            prev.blocks.extend(group.blocks)
+            continue
+        out.append(group)
+    return out
 
 
 def _joins(group: _Group, kind: str, body: str, joined: int, max_chars: int, text: str) -> bool:

@@ -168,3 +168,13 @@ def test_furniture_shared_by_many_documents_is_dropped_whatever_its_length(tmp_p
     shared = shared_lines(d.text for d in docs)
     for d in docs:
         assert all(licence not in p.text for p in split_passages(d, shared))
+
+
+def test_a_short_last_line_of_a_section_joins_the_passage_before_it(tmp_path: Path):
+    page = tmp_path / "caption.html"
+    body = "The harbour was rebuilt after the storm, and its northern pier now shelters the ferries. " * 5
+    page.write_text(f"<html><body><h1>Harbour</h1><p>{body}</p><p>Figure 2: the pier</p><h2>Next</h2><p>{body}</p>")
+    document, passages = read(page)
+    assert not any(p.text == "Figure 2: the pier" for p in passages)
+    assert passages[0].text.endswith("Figure 2: the pier")
+    assert_exact_slices(document, passages)
