@@ -752,7 +752,7 @@ class Engine:
         base: Snapshot,
         progress: Progress | None,
         n_documents: int,
-        cache: dict[int, np.ndarray],
+        cache: dict[int, np.ndarray] | None = None,
     ) -> np.ndarray:
         """Vectors of the windows, then of the sentences (``refs``: window, start, end),
         each window read once by the model for itself and all its sentences. A window
@@ -778,7 +778,7 @@ class Engine:
             if progress is not None:
                 progress(min(1.0, (lo + len(chunk)) / len(order)), "embedding")
         bar.close()
-        embedded = [w for w in todo] + [r for w in todo for r in rows[w]]
+        embedded = [*todo, *(r for w in todo for r in rows[w])]
         cache.update((int(keys[i]), out[i]) for i in embedded)
         self.last_embedded = len(todo)
         return out
