@@ -13,7 +13,20 @@ from .conftest import ROOT, SEEDS
 
 pytestmark = pytest.mark.slow
 
-EXCERPT_FIELDS = {"text", "source", "title", "paragraph", "start", "end", "score", "highlight", "near_miss", "also"}
+EXCERPT_FIELDS = {
+    "text",
+    "source",
+    "title",
+    "paragraph",
+    "start",
+    "end",
+    "score",
+    "highlight",
+    "near_miss",
+    "also",
+    "section",
+    "note",
+}
 
 
 def run(*args: str, index: Path) -> subprocess.CompletedProcess:

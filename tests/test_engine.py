@@ -206,9 +206,10 @@ def test_edited_file_embeds_only_its_new_text(fake_engine: Engine, fake_embedder
     path.write_text("\n\n".join(paragraphs), encoding="utf-8")
     fake_engine.add([path])
     embedded = [t for kind, texts in fake_embedder.calls[-1:] for t in texts]
-    assert fake_embedder.documents_embedded - before == 1  # the new paragraph (its window is its one sentence)
+    # The new paragraph only: its window (with the title as context) and its one sentence.
+    assert fake_embedder.documents_embedded - before == 2
     assert all("lighthouse" in t for t in embedded)
-    assert fake_engine.last_embedded == 1
+    assert fake_engine.last_embedded == 2
     answer = fake_engine.ask("lighthouse keeper dog")
     assert answer.excerpts[0].text == paragraphs[4]
 
@@ -223,14 +224,16 @@ def test_text_seen_anywhere_in_the_index_is_not_embedded_again(
     before = fake_embedder.documents_embedded
     fake_engine.add([tmp_path / "b.txt"])
     texts = [t for t in fake_embedder.calls[-1][1]]
-    assert shared not in texts  # its window and its sentence came from a.txt's rows
+    assert shared not in texts  # its sentence came from a.txt's rows (its window has b's title)
     assert len(texts) == len(set(texts))  # and what was new is embedded once
     assert fake_embedder.documents_embedded - before == len(texts)
     # The reused vectors are the same as freshly computed ones.
     snap = fake_engine._index.snapshot
     rows = [i for i, p in enumerate(snap.passages) if p.doc_id == "b.txt"]
-    first = snap.windows.vectors(np.flatnonzero(snap.window_owner == rows[0]))[0]
-    assert np.allclose(first, fake_embedder._vectors([shared])[0])
+    sentence = snap.sentences.vectors(np.flatnonzero(snap.sentence_owner == rows[0]))[0]
+    assert np.allclose(sentence, fake_embedder._vectors([shared])[0])
+    window = snap.windows.vectors(np.flatnonzero(snap.window_owner == rows[0]))[0]
+    assert np.allclose(window, fake_embedder._vectors([f"b\n{shared}"])[0])  # title as context
 
 
 def test_an_over_long_question_is_refused_before_any_work(fake_engine, fake_embedder):

@@ -9,7 +9,20 @@ from ..conftest import SEEDS
 
 pytestmark = pytest.mark.slow
 
-FIELDS = {"text", "source", "title", "paragraph", "start", "end", "score", "highlight", "near_miss", "also"}
+FIELDS = {
+    "text",
+    "source",
+    "title",
+    "paragraph",
+    "start",
+    "end",
+    "score",
+    "highlight",
+    "near_miss",
+    "also",
+    "section",
+    "note",
+}
 
 
 def test_ask_returns_the_answer_json(app_url: str):
