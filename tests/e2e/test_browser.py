@@ -310,9 +310,13 @@ def _shown_in_source_view(page) -> bool:
 def test_citations_in_an_earlier_turn_open_their_passage_in_the_source_view(page):
     ask(page, "When was Liwa al-Quds formed?")
     ask(page, "Who leads the Hamas delegation to Damascus?")
-    page.wait_for_selector("#source-view #qa-target", timeout=30_000)
+    # The Source view follows the latest answer (the first one's passage may still be shown a moment).
+    page.wait_for_function(
+        "() => (document.querySelector('#source-view h3') || {}).innerText?.includes('Hamas')"
+        " && !!document.getElementById('qa-target')",
+        timeout=30_000,
+    )
     first, second = _turns(page)
-    assert "Hamas" in page.locator("#source-view h3").inner_text()  # the latest answer, from the dropdown
     labels = page.evaluate("() => [...document.querySelectorAll('#source-pick input')].map(i => i.value)")
     assert labels and labels[0].startswith("[1] Hamas: We Started a New Chapter with Damascus ¶")
     assert second.locator(".qa-answer .qa-ref").count() >= 1
