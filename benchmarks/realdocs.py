@@ -49,6 +49,11 @@ _LEADER = re.compile(r"(?:\.\s?){4,}\s*\d{1,4}\s*$", re.M)
 _FLAT_CODE = re.compile(r"(?:^|\s)(?:\$|>>>) \S[^\n]*?[ \t](?:\$|>>>) \S")
 
 
+def _scrap(text: str) -> bool:
+    """One short line without end punctuation: a heading or a scrap shown alone."""
+    return "\n" not in text and len(text) < 80 and text.rstrip()[-1:] not in ".:;!?"
+
+
 def norm(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isalnum())
 
@@ -108,8 +113,7 @@ def run_ours(corpus: Path, questions: list[dict], keep: Path | None = None) -> d
                     lit = e.text[e.highlight[0] : e.highlight[1]]
                     found.append({"file": e.source, "text": e.text, "highlight": lit, "score": e.score})
                     checks["excerpts"] += 1
-                    one_line = "\n" not in e.text and len(e.text) < 80
-                    checks["heading_only"] += one_line and e.text.rstrip()[-1:] not in ".:;!?"
+                    checks["heading_only"] += _scrap(e.text)
                     checks["contents_line"] += bool(_LEADER.search(e.text))
                     checks["flattened_code"] += bool(_FLAT_CODE.search(e.text))
             results[q["id"]] = found
@@ -199,8 +203,7 @@ def main() -> None:
                 print(f"- [ood answered] {q['question']}: {top['text'][:100]!r} ({top['score']:.2f})")
         for q in tune:
             for e in ours["results"].get(q["id"], []):
-                one_line = "\n" not in e["text"] and len(e["text"]) < 80 and e["text"].rstrip()[-1:] not in ".:;!?"
-                if one_line or _FLAT_CODE.search(e["text"]):
+                if _scrap(e["text"]) or _FLAT_CODE.search(e["text"]):
                     print(f"- [check] {e['file']}: {e['text'][:160]!r}")
 
 

@@ -339,9 +339,10 @@ def _read_pdf(data: bytes) -> Read:
             else:
                 page = document[number]
                 textpage = page.get_textpage()
-                # pdfium marks a word broken at a line end with \x02; soft hyphens are invisible.
+                # pdfium marks a word it sees broken at a line end with \x02: a soft hyphen
+                # for pdf_blocks, which decides whether the word keeps its hyphen.
                 raw = textpage.get_text_bounded().replace("\x02", "\u00ad")
-                text = _CONTROL.sub(" ", re.sub("\u00ad(?:\r?\n)?", "", raw))
+                text = _CONTROL.sub(" ", raw)
                 textpage.close()
                 page.close()
                 if key is not None:

@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -84,6 +84,18 @@ def _rename_taken(
             doc = replace(doc, id=new_id)
         out[doc.id] = doc
     return out
+
+
+def _chunks(order: list[int], progress: Progress | None, n_documents: int) -> Iterator[list[int]]:
+    """``order`` in chunks to embed, with a progress bar (for large batches) and ``progress`` calls."""
+    bar = tqdm(total=len(order), desc="embedding", unit="text", disable=n_documents <= PROGRESS_MIN_DOCUMENTS)
+    for lo in range(0, len(order), _ENCODE_CHUNK):
+        chunk = order[lo : lo + _ENCODE_CHUNK]
+        yield chunk
+        bar.update(len(chunk))
+        if progress is not None:
+            progress(min(1.0, (lo + len(chunk)) / len(order)), "embedding")
+    bar.close()
 
 
 def _known_vectors(keys: np.ndarray, base: Snapshot, cache: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -766,18 +778,10 @@ class Engine:
             spans[w].append((a, b))
             rows[w].append(n + j)
         todo = [w for w in range(n) if not found[w] or not all(found[r] for r in rows[w])]
-        order = sorted(todo, key=lambda w: len(windows[w]))
-        bar = tqdm(total=len(order), desc="embedding", unit="text", disable=n_documents <= PROGRESS_MIN_DOCUMENTS)
-        for lo in range(0, len(order), _ENCODE_CHUNK):
-            chunk = order[lo : lo + _ENCODE_CHUNK]
+        for chunk in _chunks(sorted(todo, key=lambda w: len(windows[w])), progress, n_documents):
             vectors, span_vectors = self.embedder.encode_late([windows[w] for w in chunk], [spans[w] for w in chunk])
             out[chunk] = vectors
-            at = [r for w in chunk for r in rows[w]]
-            out[at] = span_vectors
-            bar.update(len(chunk))
-            if progress is not None:
-                progress(min(1.0, (lo + len(chunk)) / len(order)), "embedding")
-        bar.close()
+            out[[r for w in chunk for r in rows[w]]] = span_vectors
         embedded = [*todo, *(r for w in todo for r in rows[w])]
         cache.update((int(keys[i]), out[i]) for i in embedded)
         self.last_embedded = len(todo)
@@ -839,13 +843,6 @@ class Engine:
         """Embed in chunks, reporting progress; sorted by length so batches pad little."""
         embedder = self.embedder
         out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        bar = tqdm(total=len(texts), desc="embedding", unit="text", disable=n_documents <= PROGRESS_MIN_DOCUMENTS)
-        for lo in range(0, len(order), _ENCODE_CHUNK):
-            rows = order[lo : lo + _ENCODE_CHUNK]
+        for rows in _chunks(sorted(range(len(texts)), key=lambda i: len(texts[i])), progress, n_documents):
             out[rows] = embedder.encode_documents([texts[i] for i in rows])
-            bar.update(len(rows))
-            if progress is not None:
-                progress(min(1.0, (lo + len(rows)) / len(texts)), "embedding")
-        bar.close()
         return out

@@ -361,16 +361,7 @@ def _bounded(text: str, start: int, end: int, max_chars: int) -> list[tuple[int,
     spans = sentence_spans(text, start, end)
     if end - start <= max_chars:
         return [(start, end, spans)]
-    pieces: list[tuple[int, int, list[Span]]] = []
-    group: list[Span] = []
-    for span in (part for s in spans for part in _cut_long(text, s, max_chars)):
-        if group and span[1] - group[0][0] > max_chars:
-            pieces.append((group[0][0], group[-1][1], group))
-            group = []
-        group.append(span)
-    if group:
-        pieces.append((group[0][0], group[-1][1], group))
-    return pieces
+    return _pieces(text, spans, max_chars)
 
 
 def _cut_long(text: str, span: Span, max_chars: int) -> list[Span]:

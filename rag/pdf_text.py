@@ -31,6 +31,7 @@ _BULLET = re.compile(r"^(?:[•●▪◦‣∙·\-*–]|\(?\d{1,2}[.)]|\(?[a-z][
 _PROMPT = re.compile(r"^(?:\$|%|>>>|\.\.\.|#|[\w.-]+@[\w.-]+:\S*\$)\s")
 _CODE_CHARS = set("{}()[];=<>|&$\\/_*#")
 _SOFT_HYPHENS = ("\u00ad", "\x02", "\ufffe")
+_INNER_SOFT_HYPHEN = re.compile("([^\\W\\d_]*)[\u00ad\x02\ufffe](?!$)([^\\W\\d_]*)")
 
 
 def pdf_blocks(pages: list[str]) -> tuple[str, tuple[Block, ...]]:
@@ -42,6 +43,9 @@ def pdf_blocks(pages: list[str]) -> tuple[str, tuple[Block, ...]]:
     long_lines = sorted(len(line) for line in flat if len(line) > 20)
     width = long_lines[int(0.9 * (len(long_lines) - 1))] if long_lines else 80
     vocabulary = Counter(w.lower() for line in flat for w in re.findall(r"[^\W\d_]+(?:-[^\W\d_]+)+", line))
+    # pdfium marks a word it rejoined across a line end with a soft hyphen ("well\x02known"): it
+    # becomes a hyphen when the document writes the word hyphenated elsewhere, else nothing.
+    lines = [[_rejoin(line, vocabulary) for line in page] for page in lines]
 
     out = Blocks()
     paragraph: list[str] = []
@@ -72,7 +76,7 @@ def pdf_blocks(pages: list[str]) -> tuple[str, tuple[Block, ...]]:
             level = _heading_level(text, paragraph, nxt, width)
             if level:
                 close()
-                out.add(_strip_heading(text), "heading", level)
+                out.add(normalise(text), "heading", level)
                 continue
             if _BULLET.match(text) and (paragraph or kind != "item"):
                 close()
@@ -172,28 +176,33 @@ def _heading_level(line: str, paragraph: list[str], nxt: str, width: int) -> int
     return 2 if len(words) <= 8 else 0
 
 
-def _strip_heading(line: str) -> str:
-    return normalise(line)
-
-
 def _ends_paragraph(line: str, nxt: str, width: int) -> bool:
     if not nxt or _BULLET.match(nxt):
         return True
     return ends_sentence(line) and len(line) < 0.8 * width
 
 
+def _rejoin(line: str, vocabulary: Counter[str]) -> str:
+    """A line's inner soft hyphens resolved (see ``pdf_blocks``); one at its end is left for ``_join``."""
+
+    def word(match: re.Match[str]) -> str:
+        head, tail = match.group(1), match.group(2)
+        return f"{head}-{tail}" if vocabulary[f"{head}-{tail}".lower()] > 0 else head + tail
+
+    return _INNER_SOFT_HYPHEN.sub(word, line)
+
+
 def _join(lines: list[str], vocabulary: Counter[str]) -> str:
     """Lines of one paragraph as one line; a word split at a line end is rejoined, keeping
     its hyphen only when the document also writes the word hyphenated ("well-known")."""
-    out = lines[0]
+    out = lines[0].rstrip("".join(_SOFT_HYPHENS)) if len(lines) == 1 else lines[0]
     for line in lines[1:]:
-        if out.endswith(_SOFT_HYPHENS):
-            out = out[:-1] + line
-        elif len(out) > 1 and out.endswith("-") and out[-2].isalpha() and line[:1].islower():
-            head = re.search(r"[^\W\d_]+-$", out)
+        soft = out.endswith(_SOFT_HYPHENS)
+        if soft or (len(out) > 1 and out.endswith("-") and out[-2].isalpha() and line[:1].islower()):
+            head = re.search(r"[^\W\d_]+.$", out)
             tail = re.match(r"[^\W\d_]+", line)
-            hyphenated = f"{head.group(0)}{tail.group(0)}".lower() if head and tail else ""
-            out = out + line if vocabulary[hyphenated] > 0 else out[:-1] + line
+            hyphenated = f"{head.group(0)[:-1]}-{tail.group(0)}".lower() if head and tail else ""
+            out = out[:-1] + ("-" if vocabulary[hyphenated] > 0 else "") + line
         else:
             out = f"{out} {line}"
-    return " ".join(out.split())
+    return " ".join(out.rstrip("".join(_SOFT_HYPHENS)).split())

@@ -35,8 +35,7 @@ class Query:
     @property
     def wanted(self) -> re.Pattern[str] | None:
         """What the answer must hold (a date, a number, a name, a place), when the question says."""
-        kind = self.kind
-        return _ANSWER_TYPES[kind][1] if kind else None
+        return _holds(self.kind)
 
 
 @dataclass(frozen=True)
@@ -101,8 +100,11 @@ def question_type(question: str) -> str | None:
 
 def answer_type(question: str) -> re.Pattern[str] | None:
     """What the answer to ``question`` must contain, when its wording says (a year, a number, a name, a place)."""
-    name = question_type(question)
-    return _ANSWER_TYPES[name][1] if name else None
+    return _holds(question_type(question))
+
+
+def _holds(kind: str | None) -> re.Pattern[str] | None:
+    return _ANSWER_TYPES[kind][1] if kind else None
 
 
 #: Openings of an elliptical follow-up ("And his brother?", "What about 2014?").

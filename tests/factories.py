@@ -104,3 +104,21 @@ def shared_stream_pdf(path: Path, pages: int, lines: list[str]) -> Path:
         *[b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources 3 0 R >>"] * pages,
     ]
     return _write_pdf(path, objects)
+
+
+#: The fields of one excerpt in the JSON answer (CLI ``--json`` and the app's ``/ask``), written
+#: out rather than read from the dataclass so that a field added or dropped fails the tests.
+EXCERPT_FIELDS = {
+    "text",
+    "source",
+    "title",
+    "paragraph",
+    "start",
+    "end",
+    "score",
+    "highlight",
+    "near_miss",
+    "also",
+    "section",
+    "note",
+}

@@ -9,24 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.factories import EXCERPT_FIELDS
+
 from .conftest import ROOT, SEEDS
 
 pytestmark = pytest.mark.slow
-
-EXCERPT_FIELDS = {
-    "text",
-    "source",
-    "title",
-    "paragraph",
-    "start",
-    "end",
-    "score",
-    "highlight",
-    "near_miss",
-    "also",
-    "section",
-    "note",
-}
 
 
 def run(*args: str, index: Path) -> subprocess.CompletedProcess:

@@ -281,3 +281,16 @@ def test_undo_never_replaces_a_newer_document_that_took_the_id(fake_engine, tmp_
     report = fake_engine.restore([removed])
     assert report.added == ["note (2).txt"] and "taken by a newer document" in report.warnings[0].reason
     assert "ten" in fake_engine.document("note.txt").text and "nine" in fake_engine.document("note (2).txt").text
+
+
+def test_the_encoder_cache_is_the_users_unless_configured_or_unwritable(tmp_path: Path, monkeypatch):
+    from rag.embedding import encoder_cache_dir
+
+    index = tmp_path / "index"
+    assert encoder_cache_dir(str(tmp_path / "mine"), index) == tmp_path / "mine"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert encoder_cache_dir("", index) == tmp_path / "xdg" / "rag"
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder would go")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    assert encoder_cache_dir("", index) == index

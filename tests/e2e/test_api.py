@@ -5,24 +5,11 @@ from pathlib import Path
 import pytest
 from gradio_client import Client, handle_file
 
+from tests.factories import EXCERPT_FIELDS
+
 from ..conftest import SEEDS
 
 pytestmark = pytest.mark.slow
-
-FIELDS = {
-    "text",
-    "source",
-    "title",
-    "paragraph",
-    "start",
-    "end",
-    "score",
-    "highlight",
-    "near_miss",
-    "also",
-    "section",
-    "note",
-}
 
 
 def test_ask_returns_the_answer_json(app_url: str):
@@ -31,7 +18,7 @@ def test_ask_returns_the_answer_json(app_url: str):
     assert answer["answered"] is True and 1 <= len(answer["excerpts"]) <= 3
     assert any("Khalil Al-Hayya" in e["text"] for e in answer["excerpts"])
     for e in answer["excerpts"]:
-        assert set(e) == FIELDS
+        assert set(e) == EXCERPT_FIELDS
         assert (SEEDS / e["source"]).read_text(encoding="utf-8")[e["start"] : e["end"]] == e["text"]
     unanswered = client.predict("How do I bake bread?", api_name="/ask")
     assert unanswered["answered"] is False
