@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from .cleaning import ends_sentence, heading_text, is_furniture, looks_like_heading, normalise
-from .types import Document, Passage, Span
+from .types import Block, Document, Passage, Span
 
 #: Lines up to this long may be hard-wrapped prose (PDF extracts, e-mails, plain-text books).
 WRAP_WIDTH = 120
@@ -131,16 +131,25 @@ def layout_passages(document: Document, shared: frozenset[str] = frozenset(), ma
             continue
         key = normalise(body)
         # Cells joined by " | " look like a breadcrumb: a table row is furniture only when shared.
-        furniture = key in shared if kind in ("header", "row", "code") else is_furniture(body, shared)
-        if key in seen or furniture:
+        # A term ("-a", "--all") is content however short or common.
+        if kind in ("header", "row", "code"):
+            furniture = key in shared
+        else:
+            furniture = kind != "term" and is_furniture(body, shared)
+        where = SECTION_SEPARATOR.join(h for _, h in path)
+        current = groups[-1] if groups else None
+        # A term, or a description repeated under another term ("New in version 1.5."), is
+        # that definition's own, not a repeat.
+        defining = kind == "term" or (
+            kind == "desc" and current is not None and current.path == where and current.blocks[0][2] == "term"
+        )
+        if furniture or key in seen and not defining:
             continue
         seen.add(key)
-        where = SECTION_SEPARATOR.join(h for _, h in path)
         if kind == "header":
             header = key
         elif kind != "row":
             header = ""
-        current = groups[-1] if groups else None
         if (
             current is not None
             and current.path == where
@@ -153,7 +162,7 @@ def layout_passages(document: Document, shared: frozenset[str] = frozenset(), ma
             section = f"{where}{SECTION_SEPARATOR}{header}" if where else header
         groups.append(_Group(where, section, [(start, end, kind, number)]))
     passages = []
-    for group in _join_scraps(groups, max_chars):
+    for group in _join_scraps(groups, max_chars, document.layout, text):
         spans = [span for s, e, kind, _ in group.blocks for span in _block_sentences(text, s, e, kind)]
         for start, end, piece in _pieces(text, spans, max_chars):
             passages.append(
@@ -170,25 +179,48 @@ def layout_passages(document: Document, shared: frozenset[str] = frozenset(), ma
     return passages
 
 
-def _join_scraps(groups: list[_Group], max_chars: int) -> list[_Group]:
-    """Groups with a scrap that nothing after it could join (a short last line of its
-    section: a caption, a lone item) joined to the group before it, when that is the
-    block just before it in the same section."""
+def _join_scraps(groups: list[_Group], max_chars: int, layout: tuple[Block, ...], text: str) -> list[_Group]:
+    """Scraps that nothing after them in their section could join, joined to a neighbour.
+
+    A short last line of a section (a caption, a lone item) joins the block just before
+    it. A line that is no sentence and all its section has (a man page's NAME line, a
+    title page's date) leads the next section's first passage, or, at the end of the
+    document (a SEE ALSO line), ends the passage before it, when only headings lie
+    between them.
+    """
     out: list[_Group] = []
     for group in groups:
         prev = out[-1] if out else None
-        if (
-            prev is not None
-            and group.size < FRAGMENT_CHARS // 3
-            and group.blocks[0][2] != "term"  # a definition stays a passage of its own
-            and prev.path == group.path
-            and group.blocks[0][3] == prev.blocks[-1][3] + 1
-            and group.blocks[-1][1] - prev.blocks[0][0] <= max_chars
+        if prev is not None and _joinable(prev, group, max_chars, layout) and (
+            _lone_line(prev, text) and prev.path != group.path
+            or _scrap(group) and prev.path == group.path
         ):
             prev.blocks.extend(group.blocks)
             continue
         out.append(group)
+    if len(out) > 1 and _lone_line(out[-1], text) and _joinable(out[-2], out[-1], max_chars, layout):
+        out[-2].blocks.extend(out.pop().blocks)
     return out
+
+
+def _joinable(first: _Group, then: _Group, max_chars: int, layout: tuple[Block, ...]) -> bool:
+    """Whether two groups could be one passage: only headings between them, a definition
+    not swallowed by what is before it, and within the size limit."""
+    between = layout[first.blocks[-1][3] : then.blocks[0][3] - 1]  # blocks are numbered from 1
+    return (
+        all(block[2] == "heading" for block in between)
+        and then.blocks[0][2] != "term"
+        and then.blocks[-1][1] - first.blocks[0][0] <= max_chars
+    )
+
+
+def _scrap(group: _Group) -> bool:
+    return group.size < FRAGMENT_CHARS // 3
+
+
+def _lone_line(group: _Group, text: str) -> bool:
+    """A scrap that is no sentence: shown alone it reads as a stray heading."""
+    return _scrap(group) and not ends_sentence(text[group.blocks[0][0] : group.blocks[-1][1]])
 
 
 def _joins(group: _Group, kind: str, body: str, joined: int, max_chars: int, text: str) -> bool:
@@ -202,7 +234,7 @@ def _joins(group: _Group, kind: str, body: str, joined: int, max_chars: int, tex
     if last in ("text", "item", "desc") and text[s:e].rstrip().endswith(":"):
         return True  # a lead-in stays with what it introduces
     if kind == "term":
-        return False  # each definition is a passage of its own (a lead-in was joined above)
+        return last == "term"  # each definition is a passage of its own, with all its terms
     if last == "code" and kind != "code":
         return group.size < FRAGMENT_CHARS
     if kind == last and kind in ("item", "row") or (kind == "row" and last == "header"):

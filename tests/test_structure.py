@@ -180,3 +180,41 @@ def test_a_short_last_line_of_a_section_joins_the_passage_before_it(tmp_path: Pa
     assert not any(p.text == "Figure 2: the pier" for p in passages)
     assert passages[0].text.endswith("Figure 2: the pier")
     assert_exact_slices(document, passages)
+
+
+def _man_page(tmp_path: Path, name: str, options: str) -> Document:
+    page = tmp_path / f"{name}.html"
+    page.write_text(
+        f"<html><body><h1>{name}(1) Manual Page</h1><h2>NAME</h2><p>{name} - Record changes to the widget</p>"
+        f"<h2>SYNOPSIS</h2><pre>{name} [-a | --all] [-s] &lt;file&gt;...</pre>"
+        f"<h2>OPTIONS</h2><dl>{options}</dl><h2>SEE ALSO</h2><p>widget-add(1), {name}-log(1)</p></body></html>"
+    )
+    return load_document(page, page.name)
+
+
+def test_a_man_page_has_no_scrap_passages(tmp_path: Path):
+    """Shaped like Git's manual pages: terms that are common to many pages ("-a", "--all")
+    and several terms over one description stay with it; a description that repeats
+    another term's is kept under its own; the NAME line and the SEE ALSO line join a
+    neighbour instead of standing alone."""
+    from rag.cleaning import shared_lines
+
+    same = "<dd><p>Do not print anything; the exit status tells the result.</p></dd>"
+    options = (
+        "<dt>-a</dt><dt>--all</dt><dd><p>Record every changed widget, not only the named ones.</p></dd>"
+        f"<dt>-q</dt><dt>--quiet</dt>{same}<dt>--silent</dt>{same}"
+    )
+    docs = [_man_page(tmp_path, name, options) for name in ("widget-commit", "widget-push")]
+    shared = shared_lines(d.text for d in docs)
+    assert "-a" in docs[0].text and "--all" in shared  # common to both pages, yet kept below
+    passages = split_passages(docs[0], shared)
+    assert_exact_slices(docs[0], passages)
+    texts = [p.text for p in passages]
+    assert all(len(t) >= 100 or "\n" in t or t.rstrip()[-1:] in ".:;!?" for t in texts), texts
+    every = next(t for t in texts if "Record every changed widget" in t)
+    assert every.startswith("-a\n\n--all\n\n")
+    silent = next(t for t in texts if t.startswith("--silent"))
+    assert "Do not print anything; the exit status tells the result." in silent
+    assert texts[0].startswith("widget-commit - Record changes to the widget\n\nSYNOPSIS\n\nwidget-commit [-a")
+    assert passages[0].heading == "widget-commit(1) Manual Page › NAME"
+    assert silent.endswith("SEE ALSO\n\nwidget-add(1), widget-commit-log(1)")
