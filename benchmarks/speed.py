@@ -87,7 +87,7 @@ def measure_ingest(workdir: Path, int8_sample: int, runs: int) -> dict:
     the texts it embedded encoded without the pipeline: by the same ONNX encoder in the
     same chunks (the pipeline's overhead), and by sentence-transformers on torch (the gain)."""
     from rag.embedding import SentenceTransformerEmbedder, load_embedder
-    from rag.engine import _ENCODE_CHUNK
+    from rag.index import ENCODE_CHUNK
 
     corpus = workdir / "squad"
     write_corpus(corpus)
@@ -104,7 +104,7 @@ def measure_ingest(workdir: Path, int8_sample: int, runs: int) -> dict:
     passages = len(engine._index.snapshot.passages)
     texts = recorder.texts
     # The same texts in the pipeline's length-sorted chunks, with no pipeline around them.
-    chunks = [texts[lo : lo + _ENCODE_CHUNK] for lo in range(0, len(texts), _ENCODE_CHUNK)]
+    chunks = [texts[lo : lo + ENCODE_CHUNK] for lo in range(0, len(texts), ENCODE_CHUNK)]
     raw_times, torch_times = [], {}
     torch = {batch: SentenceTransformerEmbedder(batch_size=batch) for batch in (32, 8)}
     for model in torch.values():
@@ -120,7 +120,7 @@ def measure_ingest(workdir: Path, int8_sample: int, runs: int) -> dict:
     # int8 (opt-in, lossy) on a spread sample: speed next to fp32, quality against torch.
     picks = np.linspace(0, len(texts) - 1, min(int8_sample, len(texts))).astype(int)
     sample = [texts[i] for i in picks]
-    sample_chunks = [sample[lo : lo + _ENCODE_CHUNK] for lo in range(0, len(sample), _ENCODE_CHUNK)]
+    sample_chunks = [sample[lo : lo + ENCODE_CHUNK] for lo in range(0, len(sample), ENCODE_CHUNK)]
     int8 = load_embedder(Settings().model, "onnx-int8", workdir / "encoders")
     int8.encode_documents(sample[:8])
     onnx_sample_s = _timed(onnx, sample_chunks)[0]
@@ -235,14 +235,14 @@ def query_child(index_dir: str, questions_file: str) -> None:
         "passages": len(snap.passages),
         "windows": len(snap.windows),
         "sentences": len(snap.sentences),
-        "kind": f"{snap.windows.kind}/{snap.sentences.kind}",
+        "kind": f"{snap.windows.index.kind}/{snap.sentences.index.kind}",
         "open_s": open_s,
         "p50": float(np.percentile(shipped, 50)),
         "p95": float(np.percentile(shipped, 95)),
         "rss_mib": rss,
         "rss_file_mib": _status_mib("RssFile"),
     }
-    approximate = [s for s in (snap.windows, snap.sentences) if s.kind != "flat"]
+    approximate = [s.index for s in (snap.windows, snap.sentences) if s.index.kind != "flat"]
     if approximate:
         from rag.dense import FlatIndex, recall_at
         from rag.search import SearchIndex
@@ -255,7 +255,9 @@ def query_child(index_dir: str, questions_file: str) -> None:
             recalls.append(recall_at(index._x, vectors, exact_scores[:, 9], found))
         result["recall"] = min(recalls)
         exact_snapshot = replace(
-            snap, windows=FlatIndex(snap.dim, snap.windows._x), sentences=FlatIndex(snap.dim, snap.sentences._x)
+            snap,
+            windows=replace(snap.windows, index=FlatIndex(snap.dim, snap.windows.index._x)),
+            sentences=replace(snap.sentences, index=FlatIndex(snap.dim, snap.sentences.index._x)),
         )
         engine._index = SearchIndex(exact_snapshot)
         exact_latencies = _latencies(engine, questions)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -13,7 +12,7 @@ import tempfile
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Container, Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,34 +21,17 @@ from tqdm.auto import tqdm
 
 from . import sandbox, store
 from .answer import build_answer
-from .cleaning import shared_lines
 from .config import Settings
 from .documents import file_sha256, is_supported, iter_files
 from .embedding import Embedder, encoder_cache_dir, load_embedder, model_id_for
 from .errors import BadQuestion, IndexWriteError, RagError, UnknownDocument
+from .index import PROGRESS_MIN_DOCUMENTS, Progress, Snapshot, build
 from .lexical import terms
-from .passages import contexts as passage_contexts
-from .passages import fit_sentences, lexical_texts, sentence_budget, split_passages, windows
 from .rerank import CrossEncoderReranker, Reranker
 from .search import Hit, Query, SearchIndex, follow_up_text, question_type
-from .store import Snapshot
 from .types import AddReport, Answer, Document, Passage, Refusal
 
 log = logging.getLogger(__name__)
-
-#: Ingestion of more documents than this shows a progress bar.
-PROGRESS_MIN_DOCUMENTS = 5
-#: Texts handed to the embedder at a time (it groups them by length into its own batches).
-_ENCODE_CHUNK = 256
-
-Progress = Callable[[float, str], None]
-
-
-def content_key(text: str) -> int:
-    """A 64-bit content hash of an embedded text (never 0, which means "unknown")."""
-    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    return int.from_bytes(digest, "little") or 1
-
 
 def _free_id(doc_id: str, folder: str, taken: Container[str]) -> str:
     """An id for a file whose id is taken: prefixed with the folder it was given in
@@ -84,53 +66,6 @@ def _rename_taken(
             doc = replace(doc, id=new_id)
         out[doc.id] = doc
     return out
-
-
-def _chunks(order: list[int], progress: Progress | None, n_documents: int) -> Iterator[list[int]]:
-    """``order`` in chunks to embed, with a progress bar (for large batches) and ``progress`` calls."""
-    bar = tqdm(total=len(order), desc="embedding", unit="text", disable=n_documents <= PROGRESS_MIN_DOCUMENTS)
-    for lo in range(0, len(order), _ENCODE_CHUNK):
-        chunk = order[lo : lo + _ENCODE_CHUNK]
-        yield chunk
-        bar.update(len(chunk))
-        if progress is not None:
-            progress(min(1.0, (lo + len(chunk)) / len(order)), "embedding")
-    bar.close()
-
-
-def _known_vectors(keys: np.ndarray, base: Snapshot, cache: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """The vectors of ``keys`` already held by ``cache`` or stored in ``base``, and which were found."""
-    out = np.zeros((len(keys), base.dim), dtype=np.float32)
-    found = np.zeros(len(keys), dtype=bool)
-    known: dict[int, tuple[int, int]] = {}
-    sources = (base.windows, base.sentences)
-    for kind, stored in enumerate((base.window_keys, base.sentence_keys)):
-        if stored is not None:
-            for row, key in enumerate(stored.tolist()):
-                if key:
-                    known.setdefault(key, (kind, row))
-    hits: list[list[tuple[int, int]]] = [[], []]
-    for i, key in enumerate(keys.tolist()):
-        if key in cache:
-            out[i] = cache[key]
-            found[i] = True
-        elif key in known:
-            kind, row = known[key]
-            hits[kind].append((i, row))
-            found[i] = True
-    for kind, pairs in enumerate(hits):
-        if pairs:
-            at, rows = zip(*pairs, strict=True)
-            out[list(at)] = sources[kind].vectors(np.array(rows, dtype=np.int64))
-    return out, found
-
-
-def _titles(documents: dict[str, Document]) -> dict[str, str]:
-    return {doc_id: doc.title for doc_id, doc in documents.items()}
-
-
-def _keys(keys: np.ndarray | None, rows: int) -> np.ndarray:
-    return np.zeros(rows, dtype=np.uint64) if keys is None else np.asarray(keys, dtype=np.uint64)
 
 
 class Engine:
@@ -526,7 +461,7 @@ class Engine:
             for doc_id in doc_ids:
                 self.document(doc_id)
             if doc_ids:
-                self._publish(self._rebuild(self._snapshot(), set(doc_ids), [], progress=None)[0])
+                self._publish(build(self._snapshot(), set(doc_ids), [], self.embedder, self.settings).snapshot)
 
     def refresh(self, progress: Progress | None = None) -> AddReport:
         """Re-index documents whose file changed on disk since they were indexed.
@@ -608,7 +543,7 @@ class Engine:
         # meanwhile, the merge is redone on its index from the vectors embedded here.
         cache: dict[int, np.ndarray] = {}
         base = self._snapshot()
-        draft = self._rebuild(base, set(loaded), list(loaded.values()), progress, cache)
+        draft = build(base, set(loaded), list(loaded.values()), self.embedder, self.settings, progress, cache)
         with self._write_lock, store.writer_lock(self.index_dir):
             self.sync(force=True)
             current = self._snapshot()
@@ -617,11 +552,11 @@ class Engine:
                     loaded = _rename_taken(
                         loaded, current.documents, report, "was just given to another file", same_file_keeps=True
                     )
-                draft = self._rebuild(current, set(loaded), list(loaded.values()), None, cache)
-            rebuilt, empty = draft
-            self._publish(rebuilt)
+                draft = build(current, set(loaded), list(loaded.values()), self.embedder, self.settings, None, cache)
+            self._publish(draft.snapshot)
+        self.last_embedded = draft.embedded
         for doc_id, doc in loaded.items():
-            if doc_id in empty:
+            if doc_id in draft.empty:
                 report.refused.append(Refusal(doc.path, "no paragraph of content (only page furniture)"))
             else:
                 (report.updated if doc_id in current.documents else report.added).append(doc_id)
@@ -650,199 +585,3 @@ class Engine:
         saved = store.save(self.index_dir, snapshot)
         self._index = SearchIndex(saved)  # a single reference swap: readers see old or new
         self._version = store.version(self.index_dir)
-
-    def _rebuild(
-        self,
-        base: Snapshot,
-        remove: set[str],
-        documents: list[Document],
-        progress: Progress | None,
-        cache: dict[int, np.ndarray] | None = None,
-    ) -> tuple[Snapshot, list[str]]:
-        """A new snapshot: ``base`` without the ``remove`` documents, plus ``documents``.
-
-        ``cache`` maps content keys to vectors embedded by an earlier call (it is
-        filled with the vectors this call embeds), so a redone merge embeds nothing.
-
-        Returns:
-            The snapshot, and the ids of ``documents`` left out for having no passage.
-        """
-        keep = ~base.passages.of_documents(remove)
-        new_row = np.cumsum(keep) - 1  # old passage row -> row in the kept list
-        kept = int(keep.sum())
-        w_mask = keep[base.window_owner] if len(base.window_owner) else np.zeros(0, dtype=bool)
-        s_mask = keep[base.sentence_owner] if len(base.sentence_owner) else np.zeros(0, dtype=bool)
-        docs = {i: d for i, d in base.documents.items() if i not in remove}
-
-        texts = [d.text for d in docs.values()] + [d.text for d in documents]
-        shared = shared_lines(texts) if documents else frozenset()
-        new_passages: list[Passage] = []
-        empty: list[str] = []
-        for doc in documents:
-            passages = fit_sentences(
-                split_passages(doc, shared, self.settings.max_passage_chars),
-                self.embedder.count_tokens,
-                sentence_budget(self.embedder.max_tokens),
-            )
-            if passages:
-                docs[doc.id] = doc
-                new_passages.extend(passages)
-            else:
-                empty.append(doc.id)
-        window_texts, window_owner, sentence_texts, sentence_owner, refs = self._embedding_inputs(
-            new_passages, kept, _titles(docs)
-        )
-        late = bool(window_texts) and self.settings.late_chunking and hasattr(self.embedder, "encode_late")
-        if late:
-            # A late-chunked sentence vector depends on its window: keyed by both.
-            sentence_keys = [content_key(f"{window_texts[w]}\x00{a}:{b}") for w, a, b in refs]
-        else:
-            sentence_keys = [content_key(t) for t in sentence_texts]
-        keys = np.array([content_key(t) for t in window_texts] + sentence_keys, dtype=np.uint64)
-        if late:
-            vectors = self._embed_late(window_texts, refs, keys, base, progress, len(documents), cache)
-        else:
-            vectors = self._embed_cached(window_texts + sentence_texts, keys, base, progress, len(documents), cache)
-        w_vecs, s_vecs = vectors[: len(window_texts)], vectors[len(window_texts) :]
-        base_w_keys = _keys(base.window_keys, len(base.window_owner))
-        base_s_keys = _keys(base.sentence_keys, len(base.sentence_owner))
-
-        snapshot = Snapshot(
-            model_id=base.model_id,
-            dim=base.dim,
-            documents=docs,
-            passages=base.passages.select(keep, docs).extend(new_passages, docs),
-            windows=base.windows.update(w_mask, w_vecs, self.settings.ann_threshold),
-            window_owner=np.concatenate([new_row[base.window_owner[w_mask]], window_owner]).astype(np.int64),
-            sentences=base.sentences.update(s_mask, s_vecs, self.settings.ann_threshold),
-            sentence_owner=np.concatenate([new_row[base.sentence_owner[s_mask]], sentence_owner]).astype(np.int64),
-            window_keys=np.concatenate([base_w_keys[w_mask], keys[: len(window_texts)]]),
-            sentence_keys=np.concatenate([base_s_keys[s_mask], keys[len(window_texts) :]]),
-            # Only the new passages are analysed; the kept ones keep their terms.
-            lexical=base.lexical.update(keep, lexical_texts(new_passages, _titles(docs))),
-        )
-        return snapshot, empty
-
-    def _embed_cached(
-        self,
-        texts: list[str],
-        keys: np.ndarray,
-        base: Snapshot,
-        progress: Progress | None,
-        n_documents: int,
-        cache: dict[int, np.ndarray] | None = None,
-    ) -> np.ndarray:
-        """Vectors of ``texts``, embedding only those whose content key neither the index
-        nor ``cache`` holds (an unchanged passage of an edited file, a sentence seen
-        before) and each distinct text once."""
-        cache = {} if cache is None else cache
-        out, found = _known_vectors(keys, base, cache)
-        first: dict[int, int] = {}  # key -> index in ``texts`` of its first miss
-        misses: list[int] = []
-        copies: list[tuple[int, int]] = []
-        for i, key in enumerate(keys.tolist()):
-            if found[i]:
-                continue
-            if key in first:
-                copies.append((i, first[key]))
-            else:
-                first[key] = i
-                misses.append(i)
-        if misses:
-            out[misses] = self._encode([texts[i] for i in misses], progress, n_documents)
-            cache.update((int(keys[i]), out[i]) for i in misses)
-        for i, j in copies:
-            out[i] = out[j]
-        self.last_embedded = len(misses)
-        return out
-
-    def _embed_late(
-        self,
-        windows: list[str],
-        refs: list[tuple[int, int, int]],
-        keys: np.ndarray,
-        base: Snapshot,
-        progress: Progress | None,
-        n_documents: int,
-        cache: dict[int, np.ndarray] | None = None,
-    ) -> np.ndarray:
-        """Vectors of the windows, then of the sentences (``refs``: window, start, end),
-        each window read once by the model for itself and all its sentences. A window
-        is embedded again only when it or one of its sentences is not known yet."""
-        cache = {} if cache is None else cache
-        out, found = _known_vectors(keys, base, cache)
-        n = len(windows)
-        spans: list[list[tuple[int, int]]] = [[] for _ in windows]
-        rows: list[list[int]] = [[] for _ in windows]
-        for j, (w, a, b) in enumerate(refs):
-            spans[w].append((a, b))
-            rows[w].append(n + j)
-        todo = [w for w in range(n) if not found[w] or not all(found[r] for r in rows[w])]
-        for chunk in _chunks(sorted(todo, key=lambda w: len(windows[w])), progress, n_documents):
-            vectors, span_vectors = self.embedder.encode_late([windows[w] for w in chunk], [spans[w] for w in chunk])
-            out[chunk] = vectors
-            out[[r for w in chunk for r in rows[w]]] = span_vectors
-        embedded = [*todo, *(r for w in todo for r in rows[w])]
-        cache.update((int(keys[i]), out[i]) for i in embedded)
-        self.last_embedded = len(todo)
-        return out
-
-    def _embedding_inputs(
-        self, passages: list[Passage], offset: int, titles: dict[str, str] | None = None
-    ) -> tuple[list[str], np.ndarray, list[str], np.ndarray, list[tuple[int, int, int]]]:
-        """What to embed: each passage in windows that fit the model (with its title and
-        section path as context), and each sentence; for each sentence also the window
-        holding it and its span in that window's text (for late chunking)."""
-        if not passages:  # a removal: nothing to embed, so no model to load
-            none = np.zeros(0, dtype=np.int64)
-            return [], none, [], none.copy(), []
-        embedder = self.embedder
-        window_texts: list[str] = []
-        window_owner: list[int] = []
-        sentence_texts: list[str] = []
-        sentence_owner: list[int] = []
-        sentence_refs: list[tuple[int, int, int]] = []
-        contexts = [f"{c}\n" if c else "" for c in passage_contexts(passages, titles)]
-        # A context may take half the model's input; a longer one is left out, so that
-        # context + a window of fitted sentences never exceeds the input size.
-        context_tokens = embedder.count_tokens(contexts)
-        contexts = [c if n <= embedder.max_tokens // 2 else "" for c, n in zip(contexts, context_tokens, strict=True)]
-        # One batched count of every sentence; a passage's length is the sum of its
-        # sentences' (each count includes the 2 special tokens the passage has once).
-        sentence_counts = iter(
-            embedder.count_tokens([p.text[s - p.start : e - p.start] for p in passages for s, e in p.sentences])
-        )
-        for row, (passage, context, n_context) in enumerate(zip(passages, contexts, context_tokens, strict=True)):
-            owner = offset + row
-            counts = [next(sentence_counts) for _ in passage.sentences]
-            budget = embedder.max_tokens - (n_context if context else 0)
-            spans = [(passage.start, passage.end)]
-            if sum(counts) - 2 * (len(counts) - 1) > budget:
-                spans = windows(passage, counts, budget)
-            first_window = len(window_texts)
-            for s, e in spans:
-                window_texts.append(context + passage.text[s - passage.start : e - passage.start])
-                window_owner.append(owner)
-            w = 0
-            for s, e in passage.sentences:
-                sentence_texts.append(passage.text[s - passage.start : e - passage.start])
-                sentence_owner.append(owner)
-                while w + 1 < len(spans) and s >= spans[w][1]:
-                    w += 1
-                base = len(context) - spans[w][0]
-                sentence_refs.append((first_window + w, s + base, e + base))
-        return (
-            window_texts,
-            np.array(window_owner, dtype=np.int64),
-            sentence_texts,
-            np.array(sentence_owner, dtype=np.int64),
-            sentence_refs,
-        )
-
-    def _encode(self, texts: list[str], progress: Progress | None, n_documents: int) -> np.ndarray:
-        """Embed in chunks, reporting progress; sorted by length so batches pad little."""
-        embedder = self.embedder
-        out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-        for rows in _chunks(sorted(range(len(texts)), key=lambda i: len(texts[i])), progress, n_documents):
-            out[rows] = embedder.encode_documents([texts[i] for i in rows])
-        return out

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import Settings
+from .index import Snapshot
 from .lexical import ranges, terms
-from .store import Snapshot
 from .types import Span
 
 #: Words that make a question lean on the one before it ("When was it formed?").
@@ -144,8 +144,8 @@ class SearchIndex:
         self.lexical = snapshot.lexical
         self.rows_by_doc = snapshot.passages.rows_by_document()
         n = np.arange(len(snapshot.passages) + 1)
-        self._window_bounds = np.searchsorted(snapshot.window_owner, n)
-        self._sentence_bounds = np.searchsorted(snapshot.sentence_owner, n)
+        self._window_bounds = np.searchsorted(snapshot.windows.owner, n)
+        self._sentence_bounds = np.searchsorted(snapshot.sentences.owner, n)
         # Filled on demand: term sets of a passage's sentences (for highlights), and
         # the expansion of recent queries (a query is highlighted k times).
         self._sentence_terms: dict[int, list[set[str]]] = {}
@@ -270,11 +270,11 @@ class SearchIndex:
         snap = self.snapshot
         found: set[int] = set()
         # A passage has about one window and several sentences: search deeper among sentences.
-        for index, owner, fan in ((snap.windows, snap.window_owner, 1), (snap.sentences, snap.sentence_owner, 3)):
+        for vector_set, fan in ((snap.windows, 1), (snap.sentences, 3)):
             # A source filter can hide every dense hit: search all so the filtered passages are reached.
-            k = len(index) if allowed is not None else depth * fan
-            _, hits = index.search(vector[None, :], k)
-            owners = owner[hits[0][hits[0] >= 0]]
+            k = len(vector_set) if allowed is not None else depth * fan
+            _, hits = vector_set.search(vector[None, :], k)
+            owners = vector_set.owner[hits[0][hits[0] >= 0]]
             if allowed is not None:
                 owners = owners[allowed[owners]]
             found.update(list(dict.fromkeys(owners.tolist()))[:depth])

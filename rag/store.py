@@ -36,21 +36,20 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from . import dense
-from .dense import VectorIndex
 from .errors import IndexCorrupt, IndexWriteError, ModelMismatch
+from .index import Snapshot, VectorSet
 from .lexical import FILES as lexical_files
 from .lexical import LexicalIndex
 from .passage_table import PassageTable
-from .passages import lexical_texts
 from .types import Document, Passage
 
 FORMAT = 4
@@ -78,54 +77,6 @@ _FILES = (*_FILES_V3, *(f"lexical.{suffix}" for suffix in lexical_files))
 _VECTOR_FILES = {
     f"{kind}.{ext}" for kind in ("windows", "sentences") for ext in ("vec.npy", "ivf.faiss", "ivf.json", "qdrant.json")
 }
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Everything an index holds, immutable once built.
-
-    Row ``i`` of ``windows`` embeds (part of) passage ``window_owner[i]``; row ``j``
-    of ``sentences`` embeds one sentence of passage ``sentence_owner[j]``, and each
-    passage's sentences are contiguous and in order.
-    """
-
-    model_id: str
-    dim: int
-    documents: dict[str, Document]
-    passages: Sequence[Passage]
-    windows: VectorIndex
-    window_owner: np.ndarray
-    sentences: VectorIndex
-    sentence_owner: np.ndarray
-    generation: int = 0
-    checksum: str = field(default="", compare=False)
-    #: Set when the current generation was damaged and an earlier one was loaded instead.
-    notice: str = field(default="", compare=False)
-    #: Content keys (64-bit hashes of the embedded text) of each row of ``windows`` and
-    #: ``sentences``: the embedding cache. Zero where unknown (indexes of format 1).
-    window_keys: np.ndarray | None = field(default=None, compare=False)
-    sentence_keys: np.ndarray | None = field(default=None, compare=False)
-    #: The passages' terms for BM25; built from the passages when not given.
-    lexical: LexicalIndex | None = field(default=None, compare=False)
-
-    def __post_init__(self) -> None:
-        # Passages are held as columns over the documents' texts (see passage_table.py).
-        if not isinstance(self.passages, PassageTable):
-            object.__setattr__(self, "passages", PassageTable.build(self.passages, self.documents))
-        if self.lexical is None:
-            object.__setattr__(
-                self,
-                "lexical",
-                LexicalIndex.build(lexical_texts(self.passages, {i: d.title for i, d in self.documents.items()})),
-            )
-        if self.lexical.n != len(self.passages):
-            raise ValueError(f"the lexical index has {self.lexical.n} rows for {len(self.passages)} passages")
-
-    @classmethod
-    def empty(cls, model_id: str, dim: int, backend: str = "faiss", location: str = "") -> Snapshot:
-        none = np.zeros(0, dtype=np.int64)
-        windows, sentences = dense.empty(dim, backend, location), dense.empty(dim, backend, location)
-        return cls(model_id, dim, {}, (), windows, none, sentences, none.copy())
 
 
 @contextmanager
@@ -326,29 +277,16 @@ def _load_generation(index_dir: Path, manifest: dict) -> Snapshot:
                 gen_dir,
                 manifest["format"],
             )
-        window_owner = np.load(gen_dir / "windows.npy", allow_pickle=False)
-        sentence_owner = np.load(gen_dir / "sentences.npy", allow_pickle=False)
-        windows = dense.load(gen_dir, "windows", dim, listed)
-        sentences = dense.load(gen_dir, "sentences", dim, listed)
-        if manifest["format"] >= 2:
-            window_keys = np.load(gen_dir / "windows.keys.npy", allow_pickle=False)
-            sentence_keys = np.load(gen_dir / "sentences.keys.npy", allow_pickle=False)
-        else:
-            window_keys = np.zeros(len(window_owner), dtype=np.uint64)
-            sentence_keys = np.zeros(len(sentence_owner), dtype=np.uint64)
+        windows, sentences = (_load_vector_set(gen_dir, kind, dim, manifest) for kind in ("windows", "sentences"))
         snapshot = Snapshot(
             manifest["model_id"],
             dim,
             documents,
             passages,
             windows,
-            window_owner,
             sentences,
-            sentence_owner,
             generation=int(manifest["generation"]),
             checksum=manifest["checksum"],
-            window_keys=window_keys,
-            sentence_keys=sentence_keys,
             lexical=lexical,
         )
         _verify(snapshot, manifest["counts"])
@@ -357,6 +295,14 @@ def _load_generation(index_dir: Path, manifest: dict) -> Snapshot:
     except (OSError, ValueError, TypeError, KeyError, AttributeError, json.JSONDecodeError) as exc:
         raise IndexCorrupt(f"{index_dir / str(manifest.get('folder', '?'))} holds malformed records: {exc}") from exc
     return snapshot
+
+
+def _load_vector_set(gen_dir: Path, kind: str, dim: int, manifest: dict) -> VectorSet:
+    """One kind of vectors (``windows`` or ``sentences``): the vectors, their passage rows
+    and their content keys (unknown, 0, in an index of format 1)."""
+    owner = np.load(gen_dir / f"{kind}.npy", allow_pickle=False)
+    keys = np.load(gen_dir / f"{kind}.keys.npy", allow_pickle=False) if manifest["format"] >= 2 else None
+    return VectorSet(dense.load(gen_dir, kind, dim, set(manifest["files"])), owner, keys)
 
 
 def save(index_dir: Path, snapshot: Snapshot) -> Snapshot:
@@ -405,16 +351,10 @@ def _write_generation(gen_dir: Path, snapshot: Snapshot, generation: int) -> dic
     _write_jsonl(gen_dir / "passages.jsonl", (asdict(p) for p in snapshot.passages))
     names = [*_FILES_V3]
     names += snapshot.lexical.save(gen_dir, "lexical")
-    names += snapshot.windows.save(gen_dir, "windows")
-    names += snapshot.sentences.save(gen_dir, "sentences")
-    np.save(gen_dir / "windows.npy", np.asarray(snapshot.window_owner, dtype=np.int64), allow_pickle=False)
-    np.save(gen_dir / "sentences.npy", np.asarray(snapshot.sentence_owner, dtype=np.int64), allow_pickle=False)
-    for name, keys, rows in (
-        ("windows.keys.npy", snapshot.window_keys, len(snapshot.window_owner)),
-        ("sentences.keys.npy", snapshot.sentence_keys, len(snapshot.sentence_owner)),
-    ):
-        keys = np.zeros(rows, dtype=np.uint64) if keys is None else np.asarray(keys, dtype=np.uint64)
-        np.save(gen_dir / name, keys, allow_pickle=False)
+    for kind, vector_set in (("windows", snapshot.windows), ("sentences", snapshot.sentences)):
+        names += vector_set.index.save(gen_dir, kind)
+        np.save(gen_dir / f"{kind}.npy", vector_set.owner, allow_pickle=False)
+        np.save(gen_dir / f"{kind}.keys.npy", vector_set.keys, allow_pickle=False)
     files = {}
     for name in names:
         path = gen_dir / name
@@ -468,16 +408,10 @@ def _verify(snapshot: Snapshot, counts: dict[str, int]) -> None:
     if actual != counts:
         raise IndexCorrupt(f"index counts {actual} differ from the manifest's {counts}")
     n = len(snapshot.passages)
-    if len(snapshot.window_owner) != len(snapshot.windows) or len(snapshot.sentence_owner) != len(snapshot.sentences):
-        raise IndexCorrupt("vector count differs from the count of their owners")
-    pairs = ((snapshot.window_keys, snapshot.window_owner), (snapshot.sentence_keys, snapshot.sentence_owner))
-    for keys, owner in pairs:
-        if keys is not None and len(keys) != len(owner):
-            raise IndexCorrupt("content keys do not line up with the vectors")
-    for owner in (snapshot.window_owner, snapshot.sentence_owner):
-        if len(owner) and (owner.min() < 0 or owner.max() >= n or np.any(np.diff(owner) < 0)):
-            raise IndexCorrupt("vector owners point outside the passage list")
-    if n and len(np.unique(snapshot.window_owner)) != n:
+    for vector_set in (snapshot.windows, snapshot.sentences):
+        if problem := vector_set.problem(n):
+            raise IndexCorrupt(problem)
+    if n and len(np.unique(snapshot.windows.owner)) != n:
         raise IndexCorrupt("some passages have no vector")
     # Each passage's text was checked against its document when the table was built.
 

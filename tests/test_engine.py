@@ -74,7 +74,7 @@ def test_remove_drops_document_and_passages(fake_engine: Engine, docs: Path, fak
     reopened = Engine.open(settings=fake_engine.settings, embedder=fake_embedder)
     assert [d.id for d in reopened.documents()] == ["boats/sail.md"]
     snap = reopened._index.snapshot
-    assert len(snap.windows) == len(snap.window_owner) == 1
+    assert len(snap.windows.index) == len(snap.windows.owner) == 1
     with pytest.raises(UnknownDocument):
         fake_engine.remove("fruit.txt")
     with pytest.raises(UnknownDocument):
@@ -230,9 +230,9 @@ def test_text_seen_anywhere_in_the_index_is_not_embedded_again(
     # The reused vectors are the same as freshly computed ones.
     snap = fake_engine._index.snapshot
     rows = [i for i, p in enumerate(snap.passages) if p.doc_id == "b.txt"]
-    sentence = snap.sentences.vectors(np.flatnonzero(snap.sentence_owner == rows[0]))[0]
+    sentence = snap.sentences.vectors(np.flatnonzero(snap.sentences.owner == rows[0]))[0]
     assert np.allclose(sentence, fake_embedder._vectors([shared])[0])
-    window = snap.windows.vectors(np.flatnonzero(snap.window_owner == rows[0]))[0]
+    window = snap.windows.vectors(np.flatnonzero(snap.windows.owner == rows[0]))[0]
     assert np.allclose(window, fake_embedder._vectors([f"b\n{shared}"])[0])  # title as context
 
 

@@ -144,5 +144,5 @@ def test_an_index_embeds_each_window_once_with_late_chunking(tmp_path: Path, exp
     engine = Engine.open(settings=settings)
     engine.add([SEEDS])
     snap = engine._index.snapshot
-    assert engine.last_embedded == len(snap.window_owner) < len(snap.sentence_owner)
+    assert engine.last_embedded == len(snap.windows.owner) < len(snap.sentences.owner)
     assert not (tmp_path / "index" / "encoders").exists()  # the export is the user's, not the index's

@@ -23,8 +23,8 @@ def test_round_trip_restores_everything(built: Engine):
     after = store.load(built.index_dir)
     assert after.documents == before.documents
     assert after.passages == before.passages
-    assert (after.window_owner == before.window_owner).all()
-    assert (after.sentence_owner == before.sentence_owner).all()
+    assert (after.windows.owner == before.windows.owner).all()
+    assert (after.sentences.owner == before.sentences.owner).all()
     assert len(after.windows) == len(before.windows) and len(after.sentences) == len(before.sentences)
     assert (after.windows.vectors([0]) == before.windows.vectors([0])).all()
 

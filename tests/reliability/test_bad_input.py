@@ -13,6 +13,7 @@ import pytest
 
 from rag import Engine, Settings, sandbox
 from rag.documents import decode_text
+from rag.index import _Embedding
 from tests.reliability import hostile
 from tests.reliability.conftest import TokenizerEmbedder, observe
 
@@ -189,14 +190,14 @@ class _CountingEmbedder(TokenizerEmbedder):
 @pytest.fixture(autouse=True)
 def _capture_all_inputs(monkeypatch):
     """Let _CountingEmbedder see every text of an ingest (not just the first chunk)."""
-    original = Engine._encode
+    original = _Embedding.each
 
-    def encode(self, texts, progress, n_documents):
+    def each(self, texts, keys):
         if isinstance(self.embedder, _CountingEmbedder):
             self.embedder._capture(texts)
-        return original(self, texts, progress, n_documents)
+        return original(self, texts, keys)
 
-    monkeypatch.setattr(Engine, "_encode", encode)
+    monkeypatch.setattr(_Embedding, "each", each)
 
 
 # -- PDF ------------------------------------------------------------------------------------
