@@ -10,15 +10,29 @@ import os
 import sys
 import tempfile
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote
 
 import gradio as gr
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 
-from rag import Engine, RagError, Settings
+from rag import Engine, RagError, Settings, UnknownDocument
 from rag.accounts import Account, check_password, hash_password, load_accounts
 from rag.documents import SUPPORTED_SUFFIXES
-from rag.render import STYLE, answer_html, answer_markdown, escape, excerpt_label, source_html
+from rag.render import (
+    STYLE,
+    Turn,
+    answer_markdown,
+    conversation_html,
+    conversation_markdown,
+    escape,
+    excerpt_label,
+    source_html,
+)
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = [
@@ -28,18 +42,26 @@ EXAMPLES = [
     "How many Russian helicopters arrived at Palmyra military airport?",
     "Who leads the Fourth Division?",
 ]
-# Download the answer's Markdown from the page itself: nothing is written on the server,
-# so no other session can ever be served this one's answer.
+
+# Download Markdown from the page itself: nothing is written on the server, so no other
+# session can ever be served this one's answers.
 DOWNLOAD_JS = """(md) => {
   if (!md) return;
   const a = document.createElement('a');
   a.href = URL.createObjectURL(new Blob([md], {type: 'text/markdown;charset=utf-8'}));
-  a.download = 'answer.md';
+  a.download = FILENAME;
   document.body.appendChild(a);
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(a.href), 10000);
 }"""
+
+
+def download_js(filename: str) -> str:
+    """``DOWNLOAD_JS`` saving its Markdown input as ``filename``."""
+    return DOWNLOAD_JS.replace("FILENAME", json.dumps(filename))
+
+
 #: The largest JSON request the API accepts. A question is at most 2,000 characters, so a
 #: larger body is refused from its Content-Length, before it is parsed.
 MAX_JSON_BODY = 256 * 1024
@@ -163,6 +185,57 @@ class RequestLimits:
         await self.app(scope, receive, send)
 
 
+def _signed_in(request: Request) -> bool:
+    """Whether the request carries a sign-in token of the Gradio app serving it.
+
+    Read as Gradio's own ``/user`` route reads it (Gradio has no hook for routes it does not
+    define). Fails closed: should the cookie ever be named otherwise, nobody is let in, and
+    tests/e2e/test_originals.py fails.
+    """
+    app = request.app
+    cookie_id, tokens = getattr(app, "cookie_id", None), getattr(app, "tokens", None) or {}
+    token = request.cookies.get(f"access-token-{cookie_id}") or request.cookies.get(
+        f"access-token-unsecure-{cookie_id}"
+    )
+    return cookie_id is not None and token is not None and token in tokens
+
+
+def _refusal(status: int, message: str) -> PlainTextResponse:
+    return PlainTextResponse(
+        message + "\n", status, headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+    )
+
+
+def original_route(engine: Engine, sign_in: bool = False) -> Route:
+    """``GET /original/{id}``: the file of a document indexed now, as a download; any other id is refused.
+
+    The id is looked up among the engine's documents and never used as a path: the path
+    served is the one the index recorded, and only while its bytes match the indexed ones.
+    Served in read-only mode too (it changes nothing); with ``sign_in``, only to those signed in.
+    """
+
+    async def original(request: Request) -> Response:
+        if sign_in and not _signed_in(request):
+            return _refusal(401, "Sign in to open original files.")
+        try:
+            document, data = await run_in_threadpool(engine.original, request.path_params["doc_id"])
+        except UnknownDocument:
+            return _refusal(404, "No document with that id is indexed now; only indexed documents can be opened.")
+        except RagError as exc:
+            return _refusal(410, f"The original file cannot be opened: {exc}.")
+        # Percent-encoded whole: no quote, semicolon or line break of a file name reaches the header.
+        name = quote(PurePosixPath(document.id).name, safe="")
+        headers = {
+            "Content-Disposition": f"attachment; filename*=UTF-8''{name}",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
+            "Cache-Control": "no-store",
+        }
+        return Response(data, media_type="application/octet-stream", headers=headers)
+
+    return Route("/original/{doc_id:path}", original, methods=["GET"])
+
+
 #: Turns kept in a conversation: its follow-up context and the answers on the page.
 MAX_TURNS = 10
 # Scroll the source view, and only it (never the page), to the highlighted passage once it is shown.
@@ -172,12 +245,37 @@ SCROLL_JS = """() => { setTimeout(() => {
 }, 150); }"""
 # Clicking a [n] marker, or an excerpt card's citation line, in any turn asks for that passage in
 # the Source view: "source|start|end" goes into the hidden #source-request box, whose input
-# event the server answers (it checks the id and the offsets itself). Delegated from the
-# document, so it holds for every turn, however often the transcript is re-rendered.
+# event the server answers (it checks the id and the offsets itself). A card's Copy buttons put
+# their data-copy text on the clipboard; without a secure context (plain http on a network
+# address) there is no navigator.clipboard, so a selected textarea is copied instead.
+# Delegated from the document, so it holds for every turn, however often the transcript is re-rendered.
 CITATION_HEAD = """<script>
 (() => {
   if (window.qaCitations) return;
   window.qaCitations = true;
+  const fallbackCopy = (text) => {
+    const area = document.createElement('textarea');
+    area.value = text;
+    area.setAttribute('readonly', '');
+    area.style.position = 'fixed';
+    area.style.opacity = '0';
+    document.body.appendChild(area);
+    area.select();
+    const done = document.execCommand('copy');
+    area.remove();
+    return done ? Promise.resolve() : Promise.reject(new Error('copy refused'));
+  };
+  const copy = (button) => {
+    const text = button.dataset.copy;
+    const write = navigator.clipboard && window.isSecureContext
+      ? navigator.clipboard.writeText(text).catch(() => fallbackCopy(text)) : fallbackCopy(text);
+    button.dataset.label = button.dataset.label || button.textContent;
+    const say = (word) => {
+      button.textContent = word;
+      setTimeout(() => { button.textContent = button.dataset.label; }, 1500);
+    };
+    write.then(() => say('Copied'), () => say('Copy failed'));
+  };
   const cited = (ev) => {
     const hit = ev.target.closest && ev.target.closest('#transcript .qa-ref, #transcript .qa-cite');
     return hit ? hit.closest('[data-source]') : null;
@@ -191,6 +289,8 @@ CITATION_HEAD = """<script>
     box.dispatchEvent(new KeyboardEvent('keypress', {key: 'Unidentified', bubbles: true}));
   };
   document.addEventListener('click', (ev) => {
+    const button = ev.target.closest && ev.target.closest('#transcript .qa-copy');
+    if (button) { ev.preventDefault(); copy(button); return; }
     const el = cited(ev);
     if (el) { ev.preventDefault(); open(el); }
   });
@@ -292,25 +392,38 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
         account = accounts.get(getattr(request, "username", None) or "")
         return account is not None and account.can_edit
 
-    def refused_edit():
-        return (
-            "Only editors may add or remove documents.",
-            doc_rows(),
-            gr.update(),
-            gr.update(),
-            [],
-            gr.update(visible=False),
-        )
-
     def doc_rows() -> list[list]:
         return [[d.title, d.id, engine.passage_count(d.id)] for d in engine.documents()]
 
     def doc_ids() -> list[str]:
         return [d.id for d in engine.documents()]
 
-    def chat_turn(question: str, k: float, sources: list[str] | None, history: list[dict], transcript: list[str]):
+    def upload_panel(message: str, pending: list[str] | None = None) -> tuple:
+        """What an upload step shows: its status, fresh document lists and, unless files wait for
+        a Replace / Keep both answer, an empty drop zone (nothing there looks pending)."""
+        ids = doc_ids()
+        waiting = bool(pending)
+        drop_zone = gr.update() if waiting else None
+        return (
+            message,
+            doc_rows(),
+            gr.update(choices=ids),
+            gr.update(choices=ids),
+            pending or [],
+            gr.update(visible=waiting),
+            drop_zone,
+        )
+
+    def refused_edit():
+        return upload_panel("Only editors may add or remove documents.")
+
+    def page_of(turns: list[Turn]) -> str:
+        """The transcript, newest first, marking excerpts whose document has been removed since."""
+        return conversation_html(turns, set(doc_ids()))
+
+    def chat_turn(question: str, k: float, sources: list[str] | None, history: list[dict], turns: list[Turn]):
         question = (question or "").strip()
-        unchanged = (gr.update(),) * 8
+        unchanged = (gr.update(),) * 9
         if not question:  # a gentle word where the question goes, not an error
             return *unchanged, gr.update(value="Type a question first, or pick an example below.", visible=True)
         earlier = [turn.get("searched_as") or turn["question"] for turn in history]
@@ -325,16 +438,17 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
             except RagError:  # removed, by another session or process, since the answer was found
                 neighbours.append((None, None))
         # Newest first, and bounded: a response never grows with the length of the conversation.
-        transcript = [answer_html(answer, neighbours, scope=sources or None), *transcript][:MAX_TURNS]
+        turns = [Turn(answer, tuple(neighbours), tuple(sources or ())), *turns][:MAX_TURNS]
         history = [*history, {"question": question, "searched_as": answer.searched_as}][-MAX_TURNS:]
         choices = [(excerpt_label(i, e), i - 1) for i, e in enumerate(answer.excerpts, start=1)]
         return (
             "",
-            "".join(transcript),
+            page_of(turns),
             history,
-            transcript,
+            turns,
             gr.update(visible=True),
-            answer_markdown(answer),
+            answer_markdown(answer, sources or None),
+            conversation_markdown(turns),
             gr.update(choices=choices, value=choices[0][1] if choices else None),
             answer.to_dict(),
             gr.update(value="", visible=False),
@@ -380,14 +494,13 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
             message = "\n".join(lines)
         except RagError as exc:  # e.g. the disk is full: nothing was stored, the index is as before
             message = f"Nothing was indexed: {exc}"
-        ids = doc_ids()
-        return message, doc_rows(), gr.update(choices=ids), gr.update(choices=ids), [], gr.update(visible=False)
+        return upload_panel(message)
 
     def upload(files: list | None, request: gr.Request, progress=gr.Progress()):  # noqa: B008 (Gradio's injection)
         if not may_edit(request):
             return refused_edit()
         if not files:
-            return "No file chosen.", doc_rows(), gr.update(), gr.update(), [], gr.update(visible=False)
+            return upload_panel("No file chosen.")
         paths = [str(f if isinstance(f, str) else f.name) for f in files]
         clashes = engine.conflicts(paths)
         if clashes:  # never replace a document silently: ask first
@@ -396,13 +509,11 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
                 f"Already indexed from another file: {names}. Replace the indexed version, or keep both "
                 "(the new file gets a numbered name)?"
             )
-            return message, doc_rows(), gr.update(), gr.update(), paths, gr.update(visible=True)
+            return upload_panel(message, paths)
         return index(paths, False, progress)
 
     def settle(pending: list[str], replace: bool, progress) -> tuple:
-        if not pending:
-            return "No file is waiting.", doc_rows(), gr.update(), gr.update(), [], gr.update(visible=False)
-        return index(pending, replace, progress)
+        return index(pending, replace, progress) if pending else upload_panel("No file is waiting.")
 
     def replace_pending(pending: list[str], request: gr.Request, progress=gr.Progress()):  # noqa: B008
         return settle(pending, True, progress) if may_edit(request) else refused_edit()
@@ -525,7 +636,7 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
                 hint = gr.Markdown("", visible=False, elem_id="hint")
                 gr.Examples(EXAMPLES, inputs=[question], label="Example questions")
                 transcript_html = gr.HTML("", elem_id="transcript")
-                transcript = gr.State([])
+                transcript = gr.State([])  # the turns shown, newest first, as render.Turn
             with gr.Column(scale=2):
                 with gr.Accordion("Options", open=False):
                     k = gr.Slider(1, 10, value=engine.settings.k, step=1, label="Excerpts per answer")
@@ -540,14 +651,25 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
                     source = gr.HTML(SOURCE_HINT, elem_id="source-view")
                     # Written by CITATION_HEAD's script when a citation is clicked; never seen.
                     source_request = gr.Textbox(visible="hidden", elem_id="source-request", max_length=4000)
-                with gr.Accordion("Export answer", open=False):
-                    download = gr.Button("Download answer (Markdown)", visible=False, elem_id="download")
+                with gr.Accordion("Export", open=False, elem_id="export"):
+                    with gr.Row(visible=False) as export_buttons:
+                        download = gr.Button("Download answer (Markdown)", elem_id="download")
+                        download_all = gr.Button("Download conversation (Markdown)", elem_id="download-conversation")
                     markdown = gr.Textbox(label="Answer as Markdown", lines=6, buttons=["copy"], interactive=False)
+                    conversation = gr.Textbox(
+                        label=f"Conversation as Markdown (the last {MAX_TURNS} questions)",
+                        lines=6,
+                        buttons=["copy"],
+                        interactive=False,
+                        elem_id="conversation-markdown",
+                    )
                 with gr.Accordion("Documents", open=True):
                     docs = gr.Dataframe(
                         value=doc_rows(),
                         headers=["Title", "File", "Paragraphs"],
                         interactive=False,
+                        wrap=True,  # long titles and file names wrap: every column stays inside the panel
+                        column_widths=["44%", "30%", "26%"],
                         elem_id="documents",
                     )
                     if not read_only:
@@ -586,8 +708,9 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
             transcript_html,
             history,
             transcript,
-            download,
+            export_buttons,
             markdown,
+            conversation,
             excerpt_choice,
             last_answer,
             hint,
@@ -612,25 +735,36 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
                 gr.update(choices=[], value=None),
                 SOURCE_HINT,
                 "",
+                "",
                 gr.update(visible=False),
                 gr.update(value="", visible=False),
             ),
             None,
-            [history, transcript, transcript_html, last_answer, excerpt_choice, source, markdown, download, hint],
+            [
+                history,
+                transcript,
+                transcript_html,
+                last_answer,
+                excerpt_choice,
+                source,
+                markdown,
+                conversation,
+                export_buttons,
+                hint,
+            ],
             api_visibility="private",
         )
-        download.click(None, markdown, None, js=DOWNLOAD_JS, api_visibility="private")
+        download.click(None, markdown, None, js=download_js("answer.md"), api_visibility="private")
+        download_all.click(None, conversation, None, js=download_js("conversation.md"), api_visibility="private")
         sources.focus(lambda: gr.update(choices=doc_ids()), None, sources, api_visibility="private")
         if not read_only:  # a read-only app has no route that changes the index
-            upload_outputs = [status, docs, sources, removable, pending, conflict]
-            files.upload(upload, files, upload_outputs, api_name="upload")
-            replace_button.click(replace_pending, pending, upload_outputs, api_visibility="private")
-            keep_button.click(keep_both, pending, upload_outputs, api_visibility="private")
+            upload_outputs = [status, docs, sources, removable, pending, conflict, files]
+            # One progress bar, on the status line: the documents list stays readable while indexing.
+            files.upload(upload, files, upload_outputs, api_name="upload", show_progress_on=status)
+            for button, settles in ((replace_button, replace_pending), (keep_button, keep_both)):
+                button.click(settles, pending, upload_outputs, api_visibility="private", show_progress_on=status)
             cancel_button.click(
-                lambda: ("Nothing was indexed.", [], gr.update(visible=False)),
-                None,
-                [status, pending, conflict],
-                api_visibility="private",
+                lambda: upload_panel("Nothing was indexed."), None, upload_outputs, api_visibility="private"
             )
             # Documents added by other processes (a CLI ingest) appear in the pickers when opened.
             removable.focus(lambda: gr.update(choices=doc_ids()), None, removable, api_visibility="private")
@@ -640,7 +774,9 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
                 to_remove,
                 [status, docs, removable, sources, to_remove, undo_button, last_removed],
                 api_visibility="private",
-            ).then(lambda: gr.update(visible=False), None, confirm_row, api_visibility="private")
+            ).then(lambda: gr.update(visible=False), None, confirm_row, api_visibility="private").then(
+                page_of, transcript, transcript_html, api_visibility="private"
+            )
             keep_button_r.click(
                 lambda: ("Nothing was removed.", None, gr.update(visible=False)),
                 None,
@@ -652,7 +788,7 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
                 last_removed,
                 [status, docs, removable, sources, undo_button, last_removed],
                 api_visibility="private",
-            )
+            ).then(page_of, transcript, transcript_html, api_visibility="private")
             remove_now.click(remove, removable, [status, docs, removable, sources], api_name="remove")
             if accounts is not None:  # editors see the controls; every write route checks the role anyway
                 demo.load(
@@ -702,6 +838,7 @@ def main(argv: list[str] | None = None) -> None:
         footer_links=["api"],
         auth=(lambda name, password: _signs_in(accounts, name, password)) if accounts is not None else None,
         app_kwargs={
+            "routes": [original_route(engine, sign_in=accounts is not None)],
             "middleware": [
                 Middleware(
                     RequestLimits,
@@ -709,7 +846,7 @@ def main(argv: list[str] | None = None) -> None:
                     upload_dir=os.environ.get("GRADIO_TEMP_DIR") or str(Path(tempfile.gettempdir()) / "gradio"),
                     per_minute=args.rate_limit,
                 )
-            ]
+            ],
         },
     )
 

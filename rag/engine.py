@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -22,9 +23,9 @@ from tqdm.auto import tqdm
 from . import sandbox, store
 from .answer import build_answer
 from .config import Settings
-from .documents import file_sha256, is_supported, iter_files
+from .documents import file_sha256, is_supported, iter_files, read_regular_file
 from .embedding import Embedder, encoder_cache_dir, load_embedder, model_id_for
-from .errors import BadQuestion, IndexWriteError, RagError, UnknownDocument
+from .errors import BadQuestion, IndexWriteError, RagError, UnknownDocument, UnreadableDocument
 from .index import PROGRESS_MIN_DOCUMENTS, Progress, Snapshot, build
 from .lexical import terms
 from .rerank import CrossEncoderReranker, Reranker
@@ -244,6 +245,20 @@ class Engine:
         if doc_id not in docs:
             raise UnknownDocument(f"no document {doc_id!r} in the index")
         return docs[doc_id]
+
+    def original(self, doc_id: str) -> tuple[Document, bytes]:
+        """One indexed document and the bytes of its file, only while they are exactly the
+        bytes it was indexed from (the id is looked up, never used as a path).
+
+        Raises:
+            UnknownDocument: no such id.
+            UnreadableDocument: the file is gone, unreadable, or changed since it was indexed.
+        """
+        document = self.document(doc_id)
+        data, _ = read_regular_file(Path(document.path), max(self.settings.max_file_bytes, document.size))
+        if hashlib.sha256(data).hexdigest() != document.sha256:
+            raise UnreadableDocument("the file has changed since it was indexed; index it again to open it")
+        return document, data
 
     def passage_count(self, doc_id: str) -> int:
         """How many passages a document has (0 for an unknown id); builds none of them."""

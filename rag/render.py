@@ -7,7 +7,10 @@ Document text, titles and file names are untrusted: every piece is passed throug
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from html import escape as _escape
+from urllib.parse import quote
 
 from .types import Answer, Document, Excerpt, Passage
 
@@ -86,6 +89,19 @@ STYLE = """
 .qa-source mark{background:var(--color-accent-soft);color:var(--body-text-color);
  box-shadow:inset 0 -2px var(--color-accent)}
 .qa-source .qa-target{outline:2px solid var(--color-accent);display:inline-block;width:100%;box-sizing:border-box}
+.qa-tools{display:flex;flex-wrap:wrap;gap:.4em;margin-top:.4em}
+.qa-tool{font:inherit;font-size:.8em;padding:.15em .6em;border:1px solid var(--border-color-primary);border-radius:6px;
+ background:var(--button-secondary-background-fill);color:var(--button-secondary-text-color);cursor:pointer;
+ text-decoration:none}
+.qa-tool:hover,.qa-tool:focus-visible{background:var(--button-secondary-background-fill-hover)}
+.qa-excerpt.removed{border-style:dashed}
+.qa-excerpt.removed .qa-cite{cursor:default;text-decoration:none}
+.qa-ref.removed{text-decoration:line-through}
+.qa-removed-badge{display:inline-block;font-size:.8em;font-weight:600;padding:.1em .5em;margin-bottom:.3em;
+ border:1px solid var(--color-accent);border-radius:6px;color:var(--body-text-color);
+ background:var(--background-fill-secondary)}
+/* A long file name or title wraps rather than widening the page (a phone is 390 px wide). */
+.qa-turn code,.qa-cite,.qa-also{overflow-wrap:anywhere}
 """
 
 
@@ -95,9 +111,12 @@ def _highlighted(excerpt: Excerpt) -> str:
     return f"{escape(t[:s])}<mark>{escape(t[s:e])}</mark>{escape(t[e:])}"
 
 
-def citation(excerpt: Excerpt) -> str:
-    """Plain-text citation: title › section (file, ¶n)."""
-    return f"{excerpt.section or excerpt.title} ({excerpt.source}, ¶{excerpt.paragraph})"
+def citation(excerpt: Excerpt, offsets: bool = False) -> str:
+    """Plain-text citation: title › section (file, ¶n), and with ``offsets`` the characters it spans."""
+    where = f"{excerpt.source}, ¶{excerpt.paragraph}"
+    if offsets:
+        where += f", characters {excerpt.start}–{excerpt.end}"
+    return f"{excerpt.section or excerpt.title} ({where})"
 
 
 #: The second excerpt joins the answer line when its score is at most this far below the first's.
@@ -159,25 +178,60 @@ def is_weak(excerpt: Excerpt, first: Excerpt) -> bool:
     return excerpt.near_miss or excerpt.score < first.score - FOLD_BELOW - _EPSILON
 
 
-def answer_line_html(answer: Answer) -> str:
-    """The answer line: each answering sentence, quoted verbatim, with a clickable ``[n]`` marker."""
+def answer_line_html(answer: Answer, removed: Collection[str] = ()) -> str:
+    """The answer line: each answering sentence, quoted verbatim, with a clickable ``[n]`` marker.
+
+    A marker citing a document in ``removed`` is struck through and says so.
+    """
     line = answer_line(answer)
     if not line:
         return ""
-    parts = [
-        f"<q>{escape(sentence)}</q>"
-        f'<button type="button" class="qa-ref" {_target(excerpt)} title="Show [{number}] in its document">'
-        f"[{number}]</button>"
-        for number, excerpt, sentence in line
-    ]
+    parts = []
+    for number, excerpt, sentence in line:
+        gone = excerpt.source in removed
+        kind, hint = ("qa-ref removed", "removed from the index") if gone else ("qa-ref", "in its document")
+        parts.append(
+            f'<q>{escape(sentence)}</q><button type="button" class="{kind}" {_target(excerpt)} '
+            f'title="Show [{number}] {hint}">[{number}]</button>'
+        )
     return f'<div class="qa-answer"><span class="qa-answer-label">Answer, quoted:</span>{" ".join(parts)}</div>'
 
 
-def excerpt_html(number: int, excerpt: Excerpt, before: Passage | None = None, after: Passage | None = None) -> str:
-    """One excerpt card: the verbatim quote with its highlight, citation, relevance and context.
+def original_url(doc_id: str) -> str:
+    """Where the page downloads a document's original file: relative, so it holds behind a proxy's prefix."""
+    return f"original/{quote(doc_id, safe='')}"
+
+
+def _tools(excerpt: Excerpt, removed: bool) -> str:
+    """The buttons under a card: copy the exact quote, copy its citation, open the original file.
+
+    What to copy travels in ``data-copy``; the page's script puts it on the clipboard.
+    """
+    line = visible_controls(citation(excerpt, offsets=True))
+    buttons = [
+        f'<button type="button" class="qa-tool qa-copy" data-copy="{_attr(excerpt.text)}">Copy quote</button>',
+        f'<button type="button" class="qa-tool qa-copy" data-copy="{_attr(line)}">Copy citation</button>',
+    ]
+    if not removed:
+        buttons.append(
+            f'<a class="qa-tool qa-original" href="{_attr(original_url(excerpt.source))}" target="_blank" '
+            'rel="noopener noreferrer" title="Download the file this passage is quoted from">Open original</a>'
+        )
+    return f'<div class="qa-tools">{"".join(buttons)}</div>'
+
+
+def excerpt_html(
+    number: int,
+    excerpt: Excerpt,
+    before: Passage | None = None,
+    after: Passage | None = None,
+    removed: bool = False,
+) -> str:
+    """One excerpt card: the verbatim quote with its highlight, citation, relevance, tools and context.
 
     The card and its ``[n]`` carry ``data-source``/``data-start``/``data-end``: clicking the
-    citation line opens the passage in the Source view.
+    citation line opens the passage in the Source view. A card whose document was
+    ``removed`` from the index since says so, and offers no original to open.
     """
     width = max(4, int(round(excerpt.score * 80)))
     context = ""
@@ -193,28 +247,36 @@ def excerpt_html(number: int, excerpt: Excerpt, before: Passage | None = None, a
     if excerpt.also:
         cites = "; ".join(f"{escape(c.title)} ({escape(c.source)}, ¶{c.paragraph})" for c in excerpt.also)
         also = f'<div class="qa-also">Also, nearly word for word, in: {cites}</div>'
-    kind = " near-miss" if excerpt.near_miss else ""
+    kind = (" near-miss" if excerpt.near_miss else "") + (" removed" if removed else "")
+    badge = (
+        '<div><span class="qa-removed-badge">Removed from the index: its source can no longer be opened</span></div>'
+        if removed
+        else ""
+    )
     note = f'<div class="qa-note">{escape(excerpt.note.capitalize())}</div>' if excerpt.note else ""
+    hint = "Removed from the index" if removed else "Show in its document"
     return (
         f'<div class="qa-excerpt{kind}" {_target(excerpt)}>'
-        f'{note}<blockquote class="qa-quote">{_highlighted(excerpt)}</blockquote>'
-        f'<div class="qa-cite" role="button" tabindex="0" title="Show in its document">'
+        f'{badge}{note}<blockquote class="qa-quote">{_highlighted(excerpt)}</blockquote>'
+        f'<div class="qa-cite" role="button" tabindex="0" title="{hint}">'
         f'<span class="qa-num">[{number}]</span> {escape(excerpt.section or excerpt.title)} — '
         f"<code>{escape(excerpt.source)}</code>, "
         f"¶{excerpt.paragraph}, characters {excerpt.start}–{excerpt.end} · relevance {excerpt.score:.2f}"
-        f'<span class="qa-bar" style="width:{width}px"></span></div>{also}{context}</div>'
+        f'<span class="qa-bar" style="width:{width}px"></span></div>{_tools(excerpt, removed)}{also}{context}</div>'
     )
 
 
 def answer_html(
     answer: Answer,
-    neighbours: list[tuple[Passage | None, Passage | None]] | None = None,
-    scope: list[str] | None = None,
+    neighbours: Sequence[tuple[Passage | None, Passage | None]] | None = None,
+    scope: Sequence[str] | None = None,
+    removed: Collection[str] = (),
 ) -> str:
     """A question and its answer: the answer line and excerpt cards, or a plain statement that nothing answers.
 
     Weak excerpts of an answer (see ``is_weak``) are folded under "More passages".
     ``scope`` names the documents the search was limited to, shown above the answer.
+    Excerpts (and markers) citing a document id in ``removed`` are marked as removed.
     """
     neighbours = neighbours or [(None, None)] * len(answer.excerpts)
     body = [f'<div class="qa-question">Q: {escape(answer.question)}</div>']
@@ -231,11 +293,11 @@ def answer_html(
         if answer.excerpts:
             body.append('<div class="qa-near">Closest passages (not answers)</div>')
     else:
-        body.append(answer_line_html(answer))
+        body.append(answer_line_html(answer, removed))
     cards = list(zip(answer.excerpts, neighbours, strict=True))
     weak = []
     for number, (excerpt, (before, after)) in enumerate(cards, start=1):
-        card = excerpt_html(number, excerpt, before, after)
+        card = excerpt_html(number, excerpt, before, after, removed=excerpt.source in removed)
         if answer.answered and is_weak(excerpt, answer.excerpts[0]):
             weak.append(card)
         else:
@@ -245,25 +307,51 @@ def answer_html(
     return f'<div class="qa-turn">{"".join(body)}</div>'
 
 
-def answer_markdown(answer: Answer) -> str:
-    """An answer as Markdown, each excerpt a block quote followed by its citation."""
+@dataclass(frozen=True)
+class Turn:
+    """One question and its answer, kept as data so the page can be drawn again when documents come and go."""
+
+    answer: Answer
+    neighbours: tuple[tuple[Passage | None, Passage | None], ...] = ()
+    scope: tuple[str, ...] = ()
+
+
+def conversation_html(turns: Sequence[Turn], indexed: Collection[str]) -> str:
+    """The turns, in the order given; excerpts citing a document no longer ``indexed`` are marked removed."""
+    cited = {e.source for turn in turns for e in turn.answer.excerpts}
+    removed = cited.difference(indexed)
+    return "".join(answer_html(t.answer, t.neighbours or None, t.scope or None, removed) for t in turns)
+
+
+def answer_markdown(answer: Answer, scope: Sequence[str] | None = None) -> str:
+    """An answer as Markdown: the answer line, then each excerpt as a block quote followed by its citation."""
     lines = [f"## {answer.question}", ""]
+    if scope:
+        lines += [f"*Searched only in: {', '.join(scope)}*", ""]
     if not answer.answered:
         lines += ["*The documents do not answer this question.*", ""]
         if answer.excerpts:
             lines += ["Closest passages (not answers):", ""]
+    line = answer_line(answer)
+    if line:
+        lines += ["**Answer, quoted:** " + " ".join(f"“{sentence}” [{n}]" for n, _, sentence in line), ""]
     for number, e in enumerate(answer.excerpts, start=1):
         if e.note:
             lines += [f"*{e.note.capitalize()}:*", ""]
-        lines += [f"> {line}" if line else ">" for line in e.text.split("\n")]
+        lines += [f"> {text}" if text else ">" for text in e.text.split("\n")]
         s, t = e.highlight
         lines += [
             "",
-            f"[{number}] {citation(e)}, characters {e.start}–{e.end}, relevance {e.score:.2f}",
+            f"[{number}] {citation(e, offsets=True)}, relevance {e.score:.2f}",
             f"Answering sentence: “{e.text[s:t]}”",
             "",
         ]
     return "\n".join(lines)
+
+
+def conversation_markdown(turns: Sequence[Turn]) -> str:
+    """A whole conversation as Markdown, oldest turn first (``turns`` are given newest first, as shown)."""
+    return "\n".join(["# Conversation", "", *(answer_markdown(t.answer, t.scope) for t in reversed(turns))])
 
 
 def source_html(document: Document, start: int, end: int) -> str:

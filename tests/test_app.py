@@ -68,3 +68,90 @@ def test_a_clicked_citation_opens_its_passage_and_nothing_else(engine):
     assert "not in the document" in show(f"{document.id}|40|10")
     assert "could not be read" in show("no offsets here") and "could not be read" in show(None)
     assert "<script>" not in show("<script>alert(1)</script>|0|5")
+
+
+def _originals(engine, sign_in: bool = False, token: str | None = None):
+    """A client of the /original route alone, on an app holding sign-in tokens as Gradio's does;
+    with ``token``, the client carries it in Gradio's cookie."""
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from app import original_route
+
+    app = Starlette(routes=[original_route(engine, sign_in=sign_in)])
+    app.cookie_id, app.tokens = "c00kie", {"t0ken": "ada"}
+    return TestClient(app, cookies={"access-token-unsecure-c00kie": token} if token else None)
+
+
+def test_open_original_serves_an_indexed_file_as_a_safe_download(engine):
+    from rag.render import original_url
+
+    document = engine.documents()[0]
+    response = _originals(engine).get("/" + original_url(document.id))
+    assert response.status_code == 200 and response.content == Path(document.path).read_bytes()
+    assert response.headers["content-disposition"] == f"attachment; filename*=UTF-8''{document.id}"
+    assert response.headers["content-type"] == "application/octet-stream"
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+REFUSED = "No document with that id is indexed now; only indexed documents can be opened.\n"
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        "%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+        "%2Fetc%2Fpasswd",
+        "app.py",
+        "..%2Fapp.py",
+        "seeds%2F..%2Fapp.py",
+        "nothing-like-it.txt",
+        "../../../../etc/passwd",  # dot segments: the client, like any browser, resolves them away
+        "/etc/passwd",
+    ],
+)
+def test_open_original_refuses_any_id_not_indexed(engine, asked: str):
+    response = _originals(engine).get("/original/" + asked)
+    assert response.status_code == 404
+    assert response.text == ("Not Found" if "../" in asked else REFUSED)
+
+
+def test_open_original_refuses_a_file_changed_or_gone_since_it_was_indexed(engine, tmp_path: Path):
+    note = tmp_path / "note.txt"
+    note.write_text("Note\n\nThe ferry to Elin leaves at nine.", encoding="utf-8")
+    engine.add([note])
+    client = _originals(engine)
+    assert client.get("/original/note.txt").status_code == 200
+    note.write_text("Note\n\nThe ferry to Elin leaves at ten.", encoding="utf-8")
+    changed = client.get("/original/note.txt")
+    assert changed.status_code == 410 and "changed since it was indexed" in changed.text and "ten" not in changed.text
+    note.unlink()
+    gone = client.get("/original/note.txt")
+    assert gone.status_code == 410 and gone.text.count("\n") == 1
+
+
+def test_open_original_needs_sign_in_when_sign_in_is_on(engine):
+    url = f"/original/{engine.documents()[0].id}"
+    for token in (None, "forged"):
+        refused = _originals(engine, sign_in=True, token=token).get(url)
+        assert (refused.status_code, refused.text) == (401, "Sign in to open original files.\n")
+    assert _originals(engine, sign_in=True, token="t0ken").get(url).status_code == 200
+    assert _originals(engine).get(url).status_code == 200  # no sign-in: open to all, like the page
+
+
+def test_a_turn_is_kept_as_data_redrawn_marked_when_its_document_goes_and_clean_when_it_returns(engine):
+    from app import build_app
+
+    demo = build_app(engine)
+    chat_turn, page_of = _function(demo, "chat_turn"), _function(demo, "page_of")
+    first = chat_turn("Who leads the Hamas delegation to Damascus?", 5, None, [], [])
+    second = chat_turn("Who commands Liwa al-Quds?", 5, None, first[2], first[3])
+    turns, conversation = second[3], second[6]
+    assert [t.answer.question for t in turns] == ["Who commands Liwa al-Quds?", first[3][0].answer.question]
+    assert conversation.index("## Who leads the Hamas") < conversation.index("## Who commands Liwa")
+    cited = turns[0].answer.excerpts[0].source
+    document = engine.document(cited)
+    engine.remove(cited)
+    assert 'class="qa-excerpt removed"' in page_of(turns) and "Removed from the index" in page_of(turns)
+    engine.restore([document])
+    assert page_of(turns) == second[1]  # as first drawn: nothing marked

@@ -294,3 +294,21 @@ def test_the_encoder_cache_is_the_users_unless_configured_or_unwritable(tmp_path
     blocked.write_text("a file where the cache folder would go")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
     assert encoder_cache_dir("", index) == index
+
+
+def test_original_is_the_indexed_files_bytes_and_only_while_unchanged(fake_engine: Engine, tmp_path: Path):
+    from rag.errors import UnknownDocument, UnreadableDocument
+
+    path = tmp_path / "note.txt"
+    path.write_text("The harbour reopened on Tuesday after repairs to the northern pier.\n", encoding="utf-8")
+    fake_engine.add([path])
+    document, data = fake_engine.original("note.txt")
+    assert data == path.read_bytes() and document.id == "note.txt"
+    with pytest.raises(UnknownDocument):
+        fake_engine.original("../note.txt")
+    path.write_text("Something else entirely.\n", encoding="utf-8")
+    with pytest.raises(UnreadableDocument, match="changed since it was indexed"):
+        fake_engine.original("note.txt")
+    path.unlink()
+    with pytest.raises(UnreadableDocument):
+        fake_engine.original("note.txt")

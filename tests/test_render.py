@@ -4,7 +4,20 @@ answer opens with its answering sentences, quoted verbatim and cited."""
 import html
 import re
 
-from rag.render import answer_html, answer_line, escape, excerpt_label, is_weak, visible_controls
+from rag.render import (
+    Turn,
+    answer_html,
+    answer_line,
+    citation,
+    conversation_html,
+    conversation_markdown,
+    escape,
+    excerpt_html,
+    excerpt_label,
+    is_weak,
+    original_url,
+    visible_controls,
+)
 from rag.types import Answer, Excerpt
 
 
@@ -120,3 +133,50 @@ def test_excerpt_labels_are_distinct_and_name_title_paragraph_and_opening():
     two = excerpt_label(2, _excerpt(FIRST.text, "More words.", 0.7, paragraph=1))
     assert one == "[1] Doc ¶1 — “Intro words. The brigade was formed…”"
     assert one != two
+
+
+def _card(page: str, source: str) -> str:
+    """The excerpt card citing ``source`` in ``page``."""
+    return re.search(rf'<div class="qa-excerpt[^"]*" data-source="{re.escape(source)}".*?</div></div>', page).group(0)
+
+
+def test_excerpts_citing_a_removed_document_are_marked_and_offer_no_original():
+    answer = Answer("When was it formed?", True, (FIRST, CLOSE))
+    turns = [Turn(answer)]
+    page = conversation_html(turns, indexed={"a.txt", "b.txt"})
+    assert "removed" not in page and page.count('class="qa-tool qa-original"') == 2
+    page = conversation_html(turns, indexed={"a.txt"})
+    gone, kept = _card(page, "b.txt"), _card(page, "a.txt")
+    assert 'class="qa-excerpt removed"' in gone and "Removed from the index" in gone and "qa-original" not in gone
+    assert "removed" not in kept and 'href="original/a.txt"' in kept
+    assert re.search(r'class="qa-ref removed" data-source="b.txt"[^>]*>\[2\]', page)  # its marker too
+    assert re.search(r'class="qa-ref" data-source="a.txt"[^>]*>\[1\]', page)
+    assert conversation_html(turns, indexed={"a.txt", "b.txt"}) == conversation_html(turns, ["a.txt", "b.txt"])
+
+
+def test_copy_buttons_carry_the_exact_quote_and_a_one_line_citation():
+    text = 'He said "yes" & left. \u202eThe answer.'
+    excerpt = _excerpt(text, "The answer.", 0.9, source="x y/<b>.txt", title="Doc", section="Doc › Part", start=10)
+    card = excerpt_html(3, excerpt)
+    copies = [html.unescape(c) for c in re.findall(r'class="qa-tool qa-copy" data-copy="([^"]*)"', card)]
+    assert copies[0] == text  # the document's own characters, controls and all
+    assert copies[1] == f"Doc › Part (x y/<b>.txt, ¶1, characters 10–{10 + len(text)})"
+    assert citation(excerpt, offsets=True) == copies[1] and "<b>" not in card
+    assert 'href="original/x%20y%2F%3Cb%3E.txt"' in card and original_url("a/../b.txt") == "original/a%2F..%2Fb.txt"
+
+
+def test_the_conversation_exports_every_turn_oldest_first_with_its_answer_line_and_citations():
+    first = Turn(Answer("When was it formed?", True, (FIRST, CLOSE)), scope=("a.txt", "b.txt"))
+    second = Turn(Answer("How do I bake bread?", False, (FAR,)))
+    markdown = conversation_markdown([second, first])  # as the page keeps them: newest first
+    assert markdown.startswith("# Conversation\n")
+    assert markdown.index("## When was it formed?") < markdown.index("## How do I bake bread?")
+    assert "*Searched only in: a.txt, b.txt*" in markdown
+    assert "**Answer, quoted:** “The brigade was formed in 2013.” [1] “It was set up by al-Sa'eed.” [2]" in markdown
+    assert "> Intro words. The brigade was formed in 2013. More words." in markdown
+    assert "[1] Doc (a.txt, ¶1, characters 0–56), relevance 0.80" in markdown
+    assert f"[2] Doc (b.txt, ¶1, characters 500–{CLOSE.end}), relevance 0.76" in markdown
+    bread = markdown[markdown.index("## How do I bake bread?") :]
+    assert "*The documents do not answer this question.*" in bread and "Answer, quoted" not in bread
+    assert "[1] Doc (c.txt, ¶1, characters 0–39), relevance 0.60" in bread
+    assert conversation_markdown([]) == "# Conversation\n"

@@ -1,11 +1,13 @@
-"""The app in a real headless Chromium: ask, read the citation, open the source, upload, hostile text."""
+"""The app in a real headless Chromium: ask, cite, copy, export, upload, remove, a phone screen, hostile text."""
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+from ..conftest import SEEDS
 from .conftest import ARTIFACTS, HOSTILE_NAME
 
 pytestmark = pytest.mark.slow
@@ -30,17 +32,26 @@ def browser():
         browser.close()
 
 
+@contextlib.contextmanager
+def open_page(browser, app_url: str, **options):
+    """The app in a new browser context (1400x1000 unless ``options`` say otherwise), ready to ask."""
+    context = browser.new_context(**{"viewport": {"width": 1400, "height": 1000}, **options})
+    try:
+        page = context.new_page()
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.dialogs = dialogs
+        page.goto(app_url)
+        page.wait_for_selector("#question textarea", timeout=60_000)
+        yield page
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def page(browser, app_url: str):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.dialogs = dialogs
-    page.goto(app_url)
-    page.wait_for_selector("#question textarea", timeout=60_000)
-    yield page
-    context.close()
+    with open_page(browser, app_url) as page:
+        yield page
 
 
 def shot(page, name: str) -> None:
@@ -182,7 +193,7 @@ def test_concurrent_sessions_each_download_their_own_answer(browser, app_url: st
         page.wait_for_function(
             "q => document.querySelector('#transcript').innerText.includes(q)", arg=question, timeout=120_000
         )
-        page.get_by_text("Export answer").click()
+        page.get_by_text("Export", exact=True).click()
         with page.expect_download(timeout=30_000) as download:
             page.click("#download")
         text = Path(download.value.path()).read_text(encoding="utf-8")
@@ -265,12 +276,24 @@ def test_remove_asks_first_and_can_be_undone(page, tmp_path: Path):
         timeout=60_000,
     )
     assert "kite-festival.txt" not in page.locator("#documents").inner_text()
+    # The answer already on screen says its source is gone, and its citation says so too.
+    page.wait_for_selector("#transcript .qa-excerpt.removed", timeout=30_000)
+    gone = page.locator("#transcript .qa-excerpt.removed")
+    assert gone.count() == 1 and "kite-festival.txt" in gone.locator(".qa-cite").inner_text()
+    assert "Removed from the index" in gone.inner_text() and gone.locator(".qa-original").count() == 0
+    assert page.locator("#transcript .qa-ref.removed").count() >= 1
+    gone.locator(".qa-cite").click()
+    page.wait_for_function(
+        "() => document.querySelector('#source-view').innerText.includes('not in the index')", timeout=30_000
+    )
     page.click("#remove-undo")
     page.wait_for_function(
         "() => document.querySelector('#upload-status textarea').value.includes('Put back: kite-festival.txt')",
         timeout=60_000,
     )
     assert "kite-festival.txt" in page.locator("#documents").inner_text()
+    page.wait_for_function("() => !document.querySelector('#transcript .removed')", timeout=30_000)
+    assert page.locator("#transcript .qa-excerpt").first.locator(".qa-original").count() == 1
     ask(page, "Who judges the kite festival on the dunes?")
     assert "Petra Lindgren" in page.locator("#transcript .qa-excerpt").first.inner_text()
 
@@ -390,11 +413,7 @@ def _contrast(page, selector: str) -> float:
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_answers_read_well_in_light_and_dark_mode(browser, app_url: str, scheme: str):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, color_scheme=scheme)
-    page = context.new_page()
-    try:
-        page.goto(app_url)
-        page.wait_for_selector("#question textarea", timeout=60_000)
+    with open_page(browser, app_url, color_scheme=scheme) as page:
         ask(page, "When was Liwa al-Quds formed?")
         page.wait_for_selector("#source-view #qa-target", timeout=30_000)
         page.wait_for_timeout(300)
@@ -410,10 +429,114 @@ def test_answers_read_well_in_light_and_dark_mode(browser, app_url: str, scheme:
                 "#transcript .qa-note",
                 "#transcript .qa-answer q",
                 "#transcript .qa-ref",
+                "#transcript .qa-tool",
                 "#source-view .qa-source",
                 "#source-view #qa-target",
             )
         }
         assert all(ratio >= 4.5 for ratio in ratios.values()), ratios
-    finally:
-        context.close()
+
+
+def _box(page, selector: str) -> dict:
+    return page.evaluate(
+        "s => { const r = document.querySelector(s).getBoundingClientRect();"
+        " return {top: r.top, bottom: r.bottom, left: r.left, right: r.right}; }",
+        selector,
+    )
+
+
+def test_on_a_phone_the_answer_comes_first_stays_in_view_and_the_page_fits(browser, app_url: str):
+    with open_page(browser, app_url, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True) as page:
+        ask(page, "Who leads the Hamas delegation to Damascus?")
+        page.wait_for_selector("#source-view #qa-target", timeout=30_000)
+        page.wait_for_timeout(600)  # the Source view scrolls itself after 150 ms; nothing else may scroll
+        answer, source = _box(page, "#transcript .qa-answer"), _box(page, "#source-view")
+        assert page.evaluate("window.scrollY") == 0
+        assert 0 <= answer["top"] < 844  # the answer line is on screen, not scrolled past
+        assert answer["bottom"] < source["top"]  # one column: the answers first, the Source view below
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
+        shot(page, "answer-390px")
+
+
+def test_the_documents_table_shows_every_column_inside_its_panel(page):
+    panel = _box(page, "#documents")
+    headers = page.locator("#documents thead th")
+    names = [headers.nth(i).inner_text().strip() for i in range(headers.count())]
+    assert names[:3] == ["Title", "File", "Paragraphs"]
+    for i in range(3):
+        cell = headers.nth(i).bounding_box()
+        assert panel["left"] - 1 <= cell["x"] and cell["x"] + cell["width"] <= panel["right"] + 1, (names[i], panel)
+
+
+# Watches the page while it indexes: the most progress bars shown at once, where, and whether
+# the documents table was ever covered by one (or hidden).
+WATCH_INDEXING_JS = """() => {
+  const seen = window.qaSeen = {most: 0, where: [], listCovered: false};
+  const look = () => {
+    const bars = [...document.querySelectorAll('.progress-text')].filter(e => e.offsetParent !== null);
+    seen.most = Math.max(seen.most, bars.length);
+    for (const bar of bars) {
+      const id = (bar.closest('[id]') || {}).id;
+      if (!seen.where.includes(id)) seen.where.push(id);
+    }
+    const docs = document.querySelector('#documents');
+    if (!docs || docs.offsetParent === null || docs.querySelector('.wrap.default:not(.hide)')) seen.listCovered = true;
+  };
+  new MutationObserver(look).observe(document.body, {subtree: true, childList: true, attributes: true});
+}"""
+
+
+def test_indexing_shows_one_progress_bar_keeps_the_list_and_empties_the_drop_zone(page, tmp_path: Path):
+    note = tmp_path / "harbour-notes.txt"
+    note.write_text("Harbour notes\n\nThe harbour master of Port Elin is Mara Quist.", encoding="utf-8")
+    page.evaluate(WATCH_INDEXING_JS)
+    page.locator("#upload input[type=file]").set_input_files(str(note))
+    page.wait_for_function(
+        "() => document.querySelector('#upload-status textarea').value.includes('Indexed: harbour-notes.txt')",
+        timeout=120_000,
+    )
+    seen = page.evaluate("window.qaSeen")
+    assert seen["most"] == 1 and seen["where"] == ["upload-status"], seen
+    assert not seen["listCovered"], seen
+    assert "harbour-notes.txt" in page.locator("#documents").inner_text()
+    page.wait_for_function("() => !document.querySelector('#upload').innerText.includes('harbour-notes')")
+    assert page.locator("#upload input[type=file]").count() == 1  # ready for the next file
+
+
+def test_the_whole_conversation_downloads_as_markdown(browser, app_url: str):
+    with open_page(browser, app_url, accept_downloads=True) as page:
+        ask(page, "When was Liwa al-Quds formed?")
+        ask(page, "Who leads the Hamas delegation to Damascus?")
+        page.get_by_text("Export", exact=True).click()
+        with page.expect_download(timeout=30_000) as download:
+            page.click("#download-conversation")
+        assert download.value.suggested_filename == "conversation.md"
+        text = Path(download.value.path()).read_text(encoding="utf-8")
+    assert text.startswith("# Conversation")
+    assert text.index("## When was Liwa al-Quds formed?") < text.index("## Who leads the Hamas delegation to Damascus?")
+    assert "**Answer, quoted:**" in text and "(004_ea17900e9b06a4c9.txt, ¶" in text and ", characters " in text
+
+
+def test_copy_quote_and_copy_citation_put_them_on_the_clipboard(browser, app_url: str):
+    with open_page(browser, app_url, permissions=["clipboard-read", "clipboard-write"]) as page:
+        ask(page, "Who leads the Hamas delegation to Damascus?")
+        card = page.locator("#transcript .qa-excerpt").first
+        cite = card.locator(".qa-cite").inner_text()
+        card.get_by_role("button", name="Copy citation").click()
+        card.get_by_role("button", name="Copied").wait_for(timeout=10_000)
+        copied = page.evaluate("navigator.clipboard.readText()")
+        title, _, rest = copied.partition(" (")
+        assert title == "Hamas: We Started a New Chapter with Damascus"
+        assert rest.startswith("004_ea17900e9b06a4c9.txt, ¶") and rest.endswith(")")
+        paragraph, offsets = rest[:-1].split(", ")[1:]
+        assert f"{paragraph}, {offsets}" in cite  # ¶ and "characters start–end", as the card shows them
+        card.get_by_role("button", name="Copy citation").wait_for(timeout=10_000)  # its label is back
+        card.get_by_role("button", name="Copy quote").click()
+        card.get_by_role("button", name="Copied").wait_for(timeout=10_000)
+        assert page.evaluate("navigator.clipboard.readText()") == card.locator(".qa-quote").inner_text()
+        # Open original: a download of the indexed file, from a link that names only the id.
+        href = card.locator(".qa-original").get_attribute("href")
+        assert href == "original/004_ea17900e9b06a4c9.txt"
+        response = page.request.get(app_url + href)
+        assert response.status == 200 and "attachment" in response.headers["content-disposition"]
+        assert response.body() == (SEEDS / "004_ea17900e9b06a4c9.txt").read_bytes()
