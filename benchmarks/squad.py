@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from squad_corpus import SQUAD, write_corpus  # noqa: E402
 
 from rag import Engine, Settings  # noqa: E402
-from rag.lexical import terms  # noqa: E402
+from rag.analysis import terms  # noqa: E402
 from rag.search import Query, question_type  # noqa: E402
 
 TUNE_ARTICLES = 24
@@ -39,6 +39,8 @@ def minmax(x: np.ndarray) -> np.ndarray:
     return (x - x.min()) / span if span > 0 else np.zeros_like(x)
 
 
+#: The ranking signals the baselines below are made of (columns 0-2).
+FEATURES = ("paragraph", "sentence", "bm25")
 BASELINES = {
     "dense, whole paragraph (FAISS)": lambda h: h[:, 0],
     "BM25 (stemmed, stopwords)": lambda h: h[:, 2],
@@ -121,7 +123,7 @@ def main() -> None:
 
         query = Query(q.question, vector, tuple(terms(q.question)))
         hits = index.rank(query, settings, limit=10_000)
-        features = np.array([[h.paragraph, h.sentence, h.lexical, h.coverage] for h in hits])
+        features = np.array([[h.evidence[n] for n in FEATURES] for h in hits])
         hit_rows = np.array([h.row for h in hits])
         for name, score in BASELINES.items():
             order = np.argsort(-score(features), kind="stable")

@@ -123,6 +123,10 @@ class Settings:
             values["index_dir"] = Path(values["index_dir"])  # type: ignore[arg-type]
         return replace(cls(), **values)  # type: ignore[arg-type]
 
+    def weight(self, signal: str) -> float:
+        """The fusion weight of a ranking signal (``search.SIGNALS``): its ``<signal>_weight``."""
+        return float(getattr(self, f"{signal}_weight"))
+
     def to_env(self) -> dict[str, str]:
         """These settings as ``RAG_*`` variables: what a child process needs to read them back."""
         env = {}

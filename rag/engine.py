@@ -21,13 +21,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import sandbox, store
+from .analysis import terms
 from .answer import build_answer
 from .config import Settings
 from .documents import file_sha256, is_supported, iter_files, read_regular_file
 from .embedding import Embedder, encoder_cache_dir, load_embedder, model_id_for
 from .errors import BadQuestion, IndexWriteError, RagError, UnknownDocument, UnreadableDocument
 from .index import PROGRESS_MIN_DOCUMENTS, Progress, Snapshot, build
-from .lexical import terms
 from .rerank import CrossEncoderReranker, Reranker
 from .search import Hit, Query, SearchIndex, follow_up_text, question_type
 from .types import AddReport, Answer, Document, Passage, Refusal

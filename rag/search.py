@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from .analysis import terms
+from .arrays import ranges
 from .config import Settings
 from .index import Snapshot
-from .lexical import ranges, terms
 from .types import Span
 
 #: Words that make a question lean on the one before it ("When was it formed?").
@@ -40,19 +42,12 @@ class Query:
 
 @dataclass(frozen=True)
 class Hit:
-    """A passage and the evidence that it answers.
-
-    ``paragraph`` and ``sentence`` are cosines of the best window and best sentence,
-    ``lexical`` is BM25 relative to the best passage in the corpus, ``coverage`` the
-    IDF-weighted share of the question's terms present; ``score`` fuses them.
-    """
+    """A passage and the evidence that it answers: each signal's value (see ``SIGNALS``),
+    and ``score``, their fusion."""
 
     row: int
     score: float
-    paragraph: float
-    sentence: float
-    lexical: float
-    coverage: float
+    evidence: Mapping[str, float] = field(default_factory=dict)
 
 
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
@@ -144,8 +139,8 @@ class SearchIndex:
         self.lexical = snapshot.lexical
         self.rows_by_doc = snapshot.passages.rows_by_document()
         n = np.arange(len(snapshot.passages) + 1)
-        self._window_bounds = np.searchsorted(snapshot.windows.owner, n)
-        self._sentence_bounds = np.searchsorted(snapshot.sentences.owner, n)
+        self.window_bounds = np.searchsorted(snapshot.windows.owner, n)
+        self.sentence_bounds = np.searchsorted(snapshot.sentences.owner, n)
         # Filled on demand: term sets of a passage's sentences (for highlights), and
         # the expansion of recent queries (a query is highlighted k times).
         self._sentence_terms: dict[int, list[set[str]]] = {}
@@ -198,27 +193,12 @@ class SearchIndex:
         rows = self._candidates(query.vector, bm25, depth, allowed)
         if len(rows) == 0:
             return []
-        paragraph = self._best(snap.windows, self._window_bounds, rows, query.vector)
-        sentence = self._best(snap.sentences, self._sentence_bounds, rows, query.vector)
-        top = float(bm25.max())
-        lexical = bm25[rows] / top if top > 0 else np.zeros(len(rows), dtype=np.float32)
-        coverage = self.lexical.coverage_of(weights, rows)
-        score = fuse(paragraph, sentence, lexical, coverage, settings)
-        wanted = query.wanted if query.kind in FACT_TYPES else None
-        if wanted is not None and settings.answer_type_weight:
-            # "When was it founded?" prefers the passage that holds a date ("formed in 2013").
-            holds = np.array([bool(wanted.search(snap.passages.text(int(r)))) for r in rows])
-            score = score + settings.answer_type_weight * holds
+        candidates = Candidates(self, query, rows, bm25, weights)
+        evidence = {name: signal(candidates) for name, signal in SIGNALS.items() if settings.weight(name)}
+        score = fuse(evidence, settings)
         order = np.lexsort((rows, -score))[:limit]
         return [
-            Hit(
-                int(rows[i]),
-                float(score[i]),
-                float(paragraph[i]),
-                float(sentence[i]),
-                float(lexical[i]),
-                float(coverage[i]),
-            )
+            Hit(int(rows[i]), float(score[i]), {name: float(values[i]) for name, values in evidence.items()})
             for i in order
         ]
 
@@ -251,7 +231,7 @@ class SearchIndex:
 
     def sentence_vectors(self, row: int) -> np.ndarray:
         """The vectors of passage ``row``'s sentences, in order."""
-        lo, hi = int(self._sentence_bounds[row]), int(self._sentence_bounds[row + 1])
+        lo, hi = int(self.sentence_bounds[row]), int(self.sentence_bounds[row + 1])
         return self.snapshot.sentences.vectors(np.arange(lo, hi))
 
     def similarity(self, row: int, span: Span, others: list[int]) -> np.ndarray:
@@ -285,7 +265,7 @@ class SearchIndex:
         return np.array(sorted(found), dtype=np.int64)
 
     @staticmethod
-    def _best(index, bounds: np.ndarray, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    def best(index, bounds: np.ndarray, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
         """Exact best cosine among each row's vectors (its windows, or its sentences)."""
         starts, ends = bounds[rows], bounds[rows + 1]
         sizes = ends - starts
@@ -299,11 +279,60 @@ class SearchIndex:
         return best
 
 
-def fuse(paragraph: np.ndarray, sentence: np.ndarray, lexical: np.ndarray, coverage: np.ndarray, settings: Settings):
-    """One relevance per passage from its four pieces of evidence (weights in settings)."""
-    return (
-        settings.paragraph_weight * paragraph
-        + settings.sentence_weight * sentence
-        + settings.bm25_weight * lexical
-        + settings.coverage_weight * coverage
-    )
+@dataclass(frozen=True)
+class Candidates:
+    """What the ranking signals read: the candidate passage rows of one query, and the
+    query's BM25 scores and term weights over the whole corpus."""
+
+    index: SearchIndex
+    query: Query
+    rows: np.ndarray
+    bm25: np.ndarray
+    weights: list[tuple[set[str], float]]
+
+
+def _paragraph(c: Candidates) -> np.ndarray:
+    """Cosine of the passage's best window."""
+    return c.index.best(c.index.snapshot.windows, c.index.window_bounds, c.rows, c.query.vector)
+
+
+def _sentence(c: Candidates) -> np.ndarray:
+    """Cosine of the passage's best sentence."""
+    return c.index.best(c.index.snapshot.sentences, c.index.sentence_bounds, c.rows, c.query.vector)
+
+
+def _bm25(c: Candidates) -> np.ndarray:
+    """BM25 relative to the best passage in the corpus."""
+    top = float(c.bm25.max())
+    return c.bm25[c.rows] / top if top > 0 else np.zeros(len(c.rows), dtype=np.float32)
+
+
+def _coverage(c: Candidates) -> np.ndarray:
+    """IDF-weighted share of the question's terms present in the passage."""
+    return c.index.lexical.coverage_of(c.weights, c.rows)
+
+
+def _answer_type(c: Candidates) -> np.ndarray:
+    """1 where the passage holds what a "when" or "how many" question asks for: "When was
+    it founded?" prefers the passage that holds a date ("formed in 2013")."""
+    wanted = c.query.wanted if c.query.kind in FACT_TYPES else None
+    if wanted is None:
+        return np.zeros(len(c.rows), dtype=np.float32)
+    text = c.index.snapshot.passages.text
+    return np.array([bool(wanted.search(text(int(r)))) for r in c.rows], dtype=np.float32)
+
+
+#: The evidence for a passage. Each signal is fused with the weight ``Settings.<name>_weight``
+#: (a signal weighted 0 is not computed): a new signal is one function here and one weight there.
+SIGNALS: dict[str, Callable[[Candidates], np.ndarray]] = {
+    "paragraph": _paragraph,
+    "sentence": _sentence,
+    "bm25": _bm25,
+    "coverage": _coverage,
+    "answer_type": _answer_type,
+}
+
+
+def fuse(evidence: Mapping[str, np.ndarray], settings: Settings) -> np.ndarray:
+    """One relevance per passage: the signals' weighted sum (weights in settings)."""
+    return sum(settings.weight(name) * values for name, values in evidence.items())

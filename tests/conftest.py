@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from rag import Engine, Settings
-from rag.lexical import terms
+from rag.analysis import terms
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

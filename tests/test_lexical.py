@@ -4,8 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import lexical
-from rag.lexical import LexicalIndex, terms
+from rag import analysis, lexical
+from rag.analysis import terms
+from rag.lexical import LexicalIndex
 
 
 def test_terms_fold_apostrophes_doubled_letters_and_accents():
@@ -112,7 +113,7 @@ def test_save_and_load_round_trip(tmp_path):
 def test_terms_of_another_analyzer_are_not_used(tmp_path):
     LexicalIndex.build(["apples and pears"]).save(tmp_path)
     vocab = json.loads((tmp_path / "lexical.vocab.json").read_text())
-    vocab["analyzer"] = lexical.ANALYZER + 1
+    vocab["analyzer"] = analysis.ANALYZER + 1
     (tmp_path / "lexical.vocab.json").write_text(json.dumps(vocab))
     assert LexicalIndex.load(tmp_path) is None
 

@@ -140,7 +140,8 @@ def test_an_index_saved_before_terms_were_saved_is_read(built: Engine):
 
 
 def test_the_terms_after_adds_and_removes_are_those_of_a_fresh_build(built: Engine, tmp_path: Path):
-    from rag.lexical import LexicalIndex, terms
+    from rag.analysis import terms
+    from rag.lexical import LexicalIndex
     from rag.passages import lexical_texts
 
     extra = tmp_path / "extra.txt"
