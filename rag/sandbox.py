@@ -2,7 +2,7 @@
 
 PDF and DOCX parsers are large C and Python code bases fed by strangers' files:
 a crafted file can make them loop, balloon or crash. Each file is read by a
-worker process (``python -m rag.sandbox``) whose address space is capped with
+worker process (:func:`serve`) whose address space is capped with
 ``RLIMIT_AS``; the parent waits at most ``timeout`` seconds for the answer, then
 kills the worker and refuses the file. The worker is reused across files and
 restarted after a kill or crash, so a bad file costs one restart, never the app.
@@ -22,8 +22,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Protocol
 
 from . import errors
 from .documents import load_document
@@ -37,15 +39,23 @@ _HEADER = struct.Struct(">Q")
 RESTART_ABOVE_MB = 512
 
 
+class Parser(Protocol):
+    """What reads a file into a Document (the engine's default: the shared :class:`Sandbox`)."""
+
+    def load(self, path: Path, doc_id: str, max_bytes: int) -> Document: ...
+
+
 class Sandbox:
     """One worker process that reads files with a time and memory limit.
 
     Thread-safe: requests are serialised (a worker reads one file at a time).
     """
 
-    def __init__(self, timeout: float, memory_mb: int) -> None:
+    def __init__(self, timeout: float, memory_mb: int, worker: Sequence[str] | None = None) -> None:
+        """``worker``: the command that starts a worker (:func:`serve` by default)."""
         self.timeout = timeout
         self.memory_mb = memory_mb
+        self.worker = list(worker or [sys.executable, "-c", f"from rag.sandbox import serve; serve({int(memory_mb)})"])
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._peak_mb = 0.0
@@ -107,7 +117,7 @@ class Sandbox:
     def _ensure(self) -> subprocess.Popen[bytes]:
         if self._proc is None or self._proc.poll() is not None:
             self._proc = subprocess.Popen(
-                [sys.executable, "-c", f"from rag.sandbox import serve; serve({int(self.memory_mb)})"],
+                self.worker,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 cwd=str(Path(__file__).resolve().parent.parent),
@@ -242,7 +252,3 @@ def serve(memory_mb: int) -> None:
         except (MemoryError, UnicodeEncodeError):
             payload = json.dumps({"error": "UnreadableDocument", "message": "the text is too large to return"}).encode()
         _write_frame(channel_out, payload)
-
-
-if __name__ == "__main__":
-    serve(int(sys.argv[1]) if len(sys.argv) > 1 else 2048)

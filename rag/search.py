@@ -8,14 +8,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .analysis import terms
+from .analysis import PRONOUNS, terms
 from .arrays import ranges
 from .config import Settings
 from .index import Snapshot
 from .types import Span
-
-#: Words that make a question lean on the one before it ("When was it formed?").
-_REFERRING = frozenset("it its they them their theirs he him his she her hers these those".split())
 
 
 @dataclass(frozen=True)
@@ -121,7 +118,7 @@ def refers_back(question: str) -> bool:
     words = re.findall(r"[\w']+", question)
     if any(w[0].isupper() and w != "I" for w in words[1:]):  # a name of its own
         return False
-    return bool(_REFERRING.intersection(w.lower() for w in words)) or len(terms(question)) <= 1
+    return bool(PRONOUNS.intersection(w.lower() for w in words)) or len(terms(question)) <= 1
 
 
 def follow_up_text(question: str, history: list[str] | None) -> str | None:

@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from . import dense
+from .documents import file_sha256
 from .errors import IndexCorrupt, IndexWriteError, ModelMismatch
 from .index import Snapshot, VectorSet
 from .lexical import FILES as lexical_files
@@ -257,7 +258,7 @@ def _load_generation(index_dir: Path, manifest: dict) -> Snapshot:
             path = gen_dir / name
             if not path.exists():
                 raise IndexCorrupt(f"{path} is missing")
-            if path.stat().st_size != meta["bytes"] or _sha256(path) != meta["sha256"]:
+            if path.stat().st_size != meta["bytes"] or file_sha256(path) != meta["sha256"]:
                 raise IndexCorrupt(f"{path} does not match its checksum in the manifest (truncated or altered)")
         documents = {d["id"]: Document(**d) for d in _read_jsonl(gen_dir / "documents.jsonl")}
         passages = PassageTable.build(
@@ -359,7 +360,7 @@ def _write_generation(gen_dir: Path, snapshot: Snapshot, generation: int) -> dic
     for name in names:
         path = gen_dir / name
         _fsync(path)
-        files[name] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+        files[name] = {"sha256": file_sha256(path), "bytes": path.stat().st_size}
     manifest = {
         "format": FORMAT,
         "generation": generation,
@@ -442,14 +443,6 @@ def _write_jsonl(path: Path, records) -> None:
         for record in records:
             fh.write(json.dumps(record, ensure_ascii=False))
             fh.write("\n")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync(path: Path) -> None:

@@ -38,7 +38,7 @@ def _slow(name: str, fn):
 def main(argv: list[str]) -> int:
     mode, index_dir, files = argv[0], Path(argv[1]), [Path(f) for f in argv[2:]]
     if mode == "slow":
-        for name in ("_write_jsonl", "_fsync", "_sha256", "_write_json", "_remove_old_generations"):
+        for name in ("_write_jsonl", "_fsync", "file_sha256", "_write_json", "_remove_old_generations"):
             setattr(store, name, _slow(name, getattr(store, name)))
         store.os.replace = _slow("os.replace", store.os.replace)
     elif mode.startswith("fsize="):

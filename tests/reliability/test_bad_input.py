@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import random
 import resource
+import sys
 import threading
 import time
 from pathlib import Path
@@ -236,52 +237,42 @@ def test_pdf_decompression_bomb_is_refused(seeded: Engine, bombs: Path):
     _refused(seeded, bombs / "flate-bomb.pdf", ("cannot be parsed", "parser crashed", "memory"))
 
 
-def test_parser_that_runs_out_of_time_is_killed_and_the_file_refused(tmp_path: Path, monkeypatch):
-    # A stand-in for a parser that hangs: the worker's reader sleeps on this file.
-    engine = Engine.open(settings=Settings(index_dir=tmp_path / "index", parse_timeout=2), embedder=TokenizerEmbedder())
+def _worker_failing_on(name: str, failure: str) -> list[str]:
+    """A real parser worker command, except that reading a file called ``name`` runs
+    ``failure`` (Python statements on one line) instead."""
+    code = (
+        "import os, sys, time\nimport rag.sandbox as worker\nread = worker.load_document\n"
+        "def load_document(path, *args, **kwargs):\n"
+        f"    if path.name == {name!r}:\n        {failure}\n"
+        "    return read(path, *args, **kwargs)\n"
+        f"worker.load_document = load_document\nworker.serve({Settings().parse_memory_mb})"
+    )
+    return [sys.executable, "-c", code]
+
+
+def _engine_with_parser(tmp_path: Path, parser: sandbox.Sandbox) -> Engine:
+    settings = Settings(index_dir=tmp_path / "index", parse_timeout=parser.timeout)
+    engine = Engine.open(settings=settings, embedder=TokenizerEmbedder(), parser=parser)
     engine.add([_write(tmp_path / "fine.txt", "A fine paragraph about the harbour and its boats.")])
-    hang = _write(tmp_path / "hang.txt", "HANG")
-    worker = sandbox.shared(2, Settings().parse_memory_mb)
-    worker.close()
-    monkeypatch.setattr(worker, "_ensure", lambda: _hanging_worker(worker))
-    _refused(engine, hang, "longer than 2 s")
-    monkeypatch.undo()
+    return engine
+
+
+def test_parser_that_runs_out_of_time_is_killed_and_the_file_refused(tmp_path: Path):
+    parser = sandbox.Sandbox(2, Settings().parse_memory_mb, _worker_failing_on("hang.txt", "time.sleep(600)"))
+    engine = _engine_with_parser(tmp_path, parser)
+    _refused(engine, _write(tmp_path / "hang.txt", "A paragraph the stuck worker never reads."), "longer than 2 s")
     report = engine.add([_write(tmp_path / "after.txt", "Another fine paragraph about the lighthouse.")])
     assert report.added == ["after.txt"]  # a fresh worker took over
+    parser.close()
 
 
-def _hanging_worker(worker: sandbox.Sandbox):
-    import subprocess
-    import sys
-
-    worker._proc = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(600)"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-    )
-    return worker._proc
-
-
-def test_parser_that_crashes_is_reported_and_replaced(tmp_path: Path, monkeypatch):
-    engine = Engine.open(settings=Settings(index_dir=tmp_path / "index"), embedder=TokenizerEmbedder())
-    engine.add([_write(tmp_path / "fine.txt", "A fine paragraph about the harbour and its boats.")])
-    worker = sandbox.shared(Settings().parse_timeout, Settings().parse_memory_mb)
-    worker.close()
-    monkeypatch.setattr(worker, "_ensure", lambda: _crashing_worker(worker))
-    _refused(engine, _write(tmp_path / "crash.txt", "CRASH"), "parser crashed")
-    monkeypatch.undo()
+def test_parser_that_crashes_is_reported_and_replaced(tmp_path: Path):
+    crash = _worker_failing_on("crash.txt", "os.abort()")
+    parser = sandbox.Sandbox(Settings().parse_timeout, Settings().parse_memory_mb, crash)
+    engine = _engine_with_parser(tmp_path, parser)
+    _refused(engine, _write(tmp_path / "crash.txt", "A paragraph the crashing worker never reads."), "parser crashed")
     assert engine.add([_write(tmp_path / "after.txt", "Another paragraph about the lighthouse.")]).added
-
-
-def _crashing_worker(worker: sandbox.Sandbox):
-    import subprocess
-    import sys
-
-    worker._proc = subprocess.Popen(
-        [sys.executable, "-c", "import os, sys; sys.stdin.buffer.read(8); os.abort()"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    return worker._proc
+    parser.close()
 
 
 # -- DOCX -----------------------------------------------------------------------------------

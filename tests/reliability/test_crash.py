@@ -210,7 +210,7 @@ def test_consistent_looking_but_misaligned_index_is_refused(states, tmp_path: Pa
         np.save(gen / name, np.load(gen / name)[keep], allow_pickle=False)
     manifest = json.loads((index_dir / "manifest.json").read_text())
     for name in ("windows.npy", "windows.vec.npy", "windows.keys.npy"):
-        manifest["files"][name] = {"sha256": store._sha256(gen / name), "bytes": (gen / name).stat().st_size}
+        manifest["files"][name] = {"sha256": store.file_sha256(gen / name), "bytes": (gen / name).stat().st_size}
     manifest["counts"]["windows"] = int(keep.sum())
     (index_dir / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(IndexCorrupt, match="no vector"):
