@@ -3,71 +3,29 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
-import stat
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import unicodedata
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from . import sandbox, store
+from . import ingest, sandbox, store
 from .analysis import terms
 from .answer import build_answer
 from .config import Settings
-from .documents import file_sha256, is_supported, iter_files, read_regular_file
+from .documents import read_regular_file
 from .embedding import Embedder, encoder_cache_dir, load_embedder, model_id_for
-from .errors import BadQuestion, IndexWriteError, RagError, UnknownDocument, UnreadableDocument
-from .index import PROGRESS_MIN_DOCUMENTS, Progress, Snapshot, build
+from .errors import BadQuestion, RagError, UnknownDocument, UnreadableDocument
+from .index import Progress, Snapshot, build
 from .rerank import CrossEncoderReranker, Reranker
 from .search import Hit, Query, SearchIndex, follow_up_text, question_type
 from .types import AddReport, Answer, Document, Passage, Refusal
 
 log = logging.getLogger(__name__)
-
-def _free_id(doc_id: str, folder: str, taken: Container[str]) -> str:
-    """An id for a file whose id is taken: prefixed with the folder it was given in
-    (``b/report.txt`` next to ``report.txt`` from ``a``), else numbered."""
-    if folder and f"{folder}/{doc_id}" not in taken:
-        return f"{folder}/{doc_id}"
-    stem, dot, suffix = doc_id.rpartition(".")
-    stem, suffix = (stem, dot + suffix) if stem and "/" not in suffix else (doc_id, "")
-    n = 2
-    while f"{stem} ({n}){suffix}" in taken:
-        n += 1
-    return f"{stem} ({n}){suffix}"
-
-
-def _rename_taken(
-    loaded: dict[str, Document],
-    holders: dict[str, Document],
-    report: AddReport,
-    why: str,
-    same_file_keeps: bool = False,
-) -> dict[str, Document]:
-    """``loaded`` with each document whose id one of ``holders`` has renamed (with a
-    warning); with ``same_file_keeps``, a holder read from the same file is no clash."""
-    taken = {**holders, **loaded}
-    out: dict[str, Document] = {}
-    for doc_id, doc in loaded.items():
-        holder = holders.get(doc_id)
-        if holder is not None and not (same_file_keeps and holder.path == doc.path):
-            new_id = _free_id(doc_id, "", taken)
-            taken[new_id] = doc
-            report.warnings.append(Refusal(doc.path, f"{doc_id!r} {why}; indexed as {new_id!r}"))
-            doc = replace(doc, id=new_id)
-        out[doc.id] = doc
-    return out
-
 
 class Engine:
     """Documents in, cited verbatim excerpts out.
@@ -374,46 +332,6 @@ class Engine:
         pairs = self._assign_ids(paths, replace, report)[0]
         return self._add_files(pairs, report, progress, bar=True, take_over=replace)
 
-    def _assign_ids(
-        self, paths: Iterable[str | Path], replace: bool, report: AddReport
-    ) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
-        """The ``(file, doc_id)`` pairs to read, with refusals and renames noted in ``report``,
-        and the ``(file, id)`` clashes: files whose id another file's document holds.
-
-        A file already indexed (under whatever id) keeps its id. Another file whose id is
-        taken is renamed (``folder/name``, ``name (2)``), or with ``replace`` takes it over.
-        """
-        clashes: list[tuple[str, str]] = []
-        taken = {d.id: d.path for d in self.documents()}
-        id_of = {path: doc_id for doc_id, path in taken.items()}
-        pairs: list[tuple[Path, str]] = []
-        read: set[str] = set()
-        for raw in paths:
-            path = Path(raw).absolute()  # the parser process runs elsewhere: never hand it a relative path
-            if not path.exists():
-                report.refused.append(Refusal(str(raw), "no such file or folder"))
-                continue
-            found, skipped = iter_files(path, follow_links=self.settings.follow_links)
-            report.refused.extend(Refusal(str(file), reason) for file, reason in skipped)
-            for file, doc_id in found:
-                source = str(file.resolve())
-                if source in read:
-                    continue  # the same file twice (a link to it, a folder given twice): read once
-                read.add(source)
-                if source in id_of:
-                    doc_id = id_of[source]
-                elif doc_id in taken and replace:
-                    clashes.append((str(file), doc_id))
-                elif doc_id in taken:
-                    clashes.append((str(file), doc_id))
-                    new_id = _free_id(doc_id, path.name if path.is_dir() else "", taken)
-                    reason = f"{doc_id!r} is already the id of {taken[doc_id]}; indexed as {new_id!r}"
-                    report.warnings.append(Refusal(str(file), reason))
-                    doc_id = new_id
-                taken[doc_id], id_of[source] = source, doc_id
-                pairs.append((file, doc_id))
-        return pairs, clashes
-
     def add_isolated(
         self, paths: Iterable[str | Path], progress: Progress | None = None, replace: bool = False
     ) -> AddReport:
@@ -427,43 +345,34 @@ class Engine:
         Raises:
             IndexWriteError: the child failed without a report (its last words are in the message).
         """
-        command = [sys.executable, "-m", "rag", "ingest", "--json", "--progress"]
-        command += ["--replace"] if replace else []
-        command += ["--", *(str(Path(p).absolute()) for p in paths)]
-        env = {**os.environ, **self.settings.to_env(), "RAG_INDEX_DIR": str(self.index_dir.absolute())}
         if self._embedder is not None and self._embedder.model_id != model_id_for(
             self.settings.model, self.settings.encoder
         ):
             raise RagError("an engine with an injected embedder cannot ingest in a separate process")
-        # The report (any size) goes to a file, so that the child never blocks on a full pipe
-        # while its progress lines are read here.
-        with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as report_file:
-            child = subprocess.Popen(
-                command,
-                stdout=report_file,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=env,
-                cwd=str(Path(__file__).resolve().parent.parent),
-            )
-            last = ""
-            for line in child.stderr:  # progress lines while it works; the last other line explains a failure
-                if line.startswith("progress "):
-                    done, _, what = line[len("progress ") :].strip().partition(" ")
-                    if progress is not None:
-                        progress(float(done), what)
-                elif line.strip():
-                    last = line.strip()
-            child.wait()
-            report_file.seek(0)
-            out = report_file.read()
-        self.sync(force=True)
         try:
-            return AddReport.from_dict(json.loads(out.strip().splitlines()[-1]))
-        except (ValueError, IndexError, TypeError, KeyError):
-            raise IndexWriteError(
-                f"indexing failed (exit status {child.returncode}): {last or 'no message'}; the index is unchanged"
-            ) from None
+            return ingest.add_in_child(paths, self.settings, progress, replace)
+        finally:
+            self.sync(force=True)
+
+    def _assign_ids(
+        self, paths: Iterable[str | Path], replace: bool, report: AddReport
+    ) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
+        """See ``ingest.assign_ids``: the files to read as which ids, and the id clashes."""
+        return ingest.assign_ids(paths, self.documents(), replace, self.settings.follow_links, report)
+
+    def _add_files(
+        self,
+        pairs: list[tuple[Path, str]],
+        report: AddReport,
+        progress: Progress | None,
+        bar: bool = False,
+        take_over: bool = False,
+    ) -> AddReport:
+        self.sync(force=True)
+        known = self._index.snapshot.documents if self._index is not None else {}
+        parser = self._parser or sandbox.shared(self.settings.parse_timeout, self.settings.parse_memory_mb)
+        loaded = ingest.read_files(pairs, known, parser, self.settings.max_file_bytes, report, bar)
+        return self._commit(loaded, report, progress, take_over)
 
     def conflicts(self, paths: Iterable[str | Path]) -> list[tuple[str, str]]:
         """The ``(file, indexed document id)`` pairs that ``add(paths)`` would rename
@@ -502,42 +411,6 @@ class Engine:
                 pairs.append((path, doc.id))
         return self._add_files(pairs, report, progress)
 
-    def _add_files(
-        self,
-        pairs: list[tuple[Path, str]],
-        report: AddReport,
-        progress: Progress | None,
-        bar: bool = False,
-        take_over: bool = False,
-    ) -> AddReport:
-        self.sync(force=True)
-        known = self._index.snapshot.documents if self._index is not None else {}
-        loaded: dict[str, Document] = {}
-        parser = self._parser or sandbox.shared(self.settings.parse_timeout, self.settings.parse_memory_mb)
-        # A refresh reads nothing in the common case: it shows no bar (``ask`` calls it every time).
-        files = tqdm(pairs, desc="reading", unit="file", disable=not bar or len(pairs) <= PROGRESS_MIN_DOCUMENTS)
-        for file, doc_id in files:
-            if not is_supported(file):
-                report.refused.append(Refusal(str(file), f"unsupported file type {file.suffix or '(none)'!r}"))
-                continue
-            old = known.get(doc_id)
-            try:
-                if old is not None and self._unchanged(file, old):
-                    report.unchanged.append(doc_id)
-                    continue
-                loaded[doc_id] = doc = parser.load(file, doc_id, self.settings.max_file_bytes)
-                if damaged := doc.text.count("\ufffd"):
-                    report.warnings.append(
-                        Refusal(
-                            str(file),
-                            f"{damaged} character(s) of the text are U+FFFD replacement characters: the text "
-                            "was damaged before it reached here, and quotes show them as \ufffd",
-                        )
-                    )
-            except (RagError, OSError) as exc:
-                report.refused.append(Refusal(str(file), str(exc)))
-        return self._commit(loaded, report, progress, take_over)
-
     def restore(self, documents: Iterable[Document]) -> AddReport:
         """Put documents back from their own stored text: the undo of a removal.
 
@@ -547,7 +420,7 @@ class Engine:
         self.sync(force=True)
         report = AddReport()
         # Any document holding the id now is newer than this one: it stays, this one is renamed.
-        back = _rename_taken(
+        back = ingest.rename_taken(
             {d.id: d for d in documents}, self._snapshot().documents, report, "is taken by a newer document"
         )
         return self._commit(back, report, None, take_over=False)
@@ -569,7 +442,7 @@ class Engine:
             current = self._snapshot()
             if (current.generation, current.checksum) != (base.generation, base.checksum):
                 if not take_over:  # another writer may have given one of these ids to another file meanwhile
-                    loaded = _rename_taken(
+                    loaded = ingest.rename_taken(
                         loaded, current.documents, report, "was just given to another file", same_file_keeps=True
                     )
                 draft = build(current, set(loaded), list(loaded.values()), self.embedder, self.settings, None, cache)
@@ -581,17 +454,6 @@ class Engine:
             else:
                 (report.updated if doc_id in current.documents else report.added).append(doc_id)
         return report
-
-    def _unchanged(self, file: Path, doc: Document) -> bool:
-        """Whether ``file`` still holds what ``doc`` was read from. Anything but a regular
-        file within the size limit counts as changed (and is then refused by the reader),
-        so that this check never blocks on a pipe or hashes a device."""
-        info = file.stat()
-        if not stat.S_ISREG(info.st_mode) or info.st_size > self.settings.max_file_bytes:
-            return False
-        if info.st_size == doc.size and info.st_mtime_ns == doc.mtime_ns:
-            return True
-        return file_sha256(file) == doc.sha256
 
     def _snapshot(self) -> Snapshot:
         return self._index.snapshot if self._index is not None else self._empty()
