@@ -23,6 +23,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from .backends import Backend
 from .config import ANN_THRESHOLD
 from .errors import IndexCorrupt, MissingDependency
 
@@ -40,6 +41,8 @@ class VectorIndex(Protocol):
     """Rows of L2-normalised vectors searched by inner product (= cosine)."""
 
     dim: int
+    #: The name of the backend it belongs to (see backends.py).
+    backend: str
 
     def __len__(self) -> int: ...
 
@@ -83,17 +86,6 @@ def _empty_result(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros((n, 0), dtype=np.float32), np.zeros((n, 0), dtype=np.int64)
 
 
-def empty(dim: int, backend: str = "faiss", location: str = "") -> VectorIndex:
-    """An index with no rows, on the configured backend ("faiss" or "qdrant")."""
-    if backend == "faiss":
-        return FlatIndex(dim)
-    if backend == "qdrant":
-        from .qdrant_backend import QdrantIndex
-
-        return QdrantIndex(dim, location)
-    raise ValueError(f"unknown vector backend {backend!r}; choose faiss or qdrant")
-
-
 def build(vectors: np.ndarray, dim: int, ann_threshold: int = ANN_THRESHOLD, trained=None) -> VectorIndex:
     """The index for ``vectors``: exact below ``ann_threshold`` rows, approximate above."""
     vectors = _as_matrix(vectors, dim)
@@ -105,6 +97,7 @@ def build(vectors: np.ndarray, dim: int, ann_threshold: int = ANN_THRESHOLD, tra
 class _Rows:
     """The float32 rows an index holds (possibly memory-mapped): length and exact lookup."""
 
+    backend = "faiss"
     dim: int
     _x: np.ndarray
 
@@ -267,10 +260,6 @@ def load(folder: Path, name: str, dim: int, files: set[str]) -> VectorIndex:
     Raises:
         IndexCorrupt: a file is unreadable or does not match the dimension.
     """
-    if f"{name}.qdrant.json" in files:
-        from .qdrant_backend import QdrantIndex
-
-        return QdrantIndex.load(folder / f"{name}.qdrant.json", dim)
     faiss = _faiss()
     try:
         if f"{name}.vec.npy" in files:
@@ -295,3 +284,12 @@ def load(folder: Path, name: str, dim: int, files: set[str]) -> VectorIndex:
     if index.d != dim or index.ntotal != len(vectors):
         raise IndexCorrupt(f"{name}.ivf.faiss holds {index.ntotal} {index.d}-d codes for {len(vectors)} rows")
     return IVFIndex(dim, vectors, index, int(meta["nprobe"]), float(meta["recall_at_10"]))
+
+
+BACKEND = Backend(
+    "faiss",
+    files=("vec.npy", "ivf.faiss", "ivf.json"),
+    required=("vec.npy",),
+    empty=lambda dim, location: FlatIndex(dim),
+    load=load,
+)

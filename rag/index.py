@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import dense
+from . import backends
 from .cleaning import shared_lines
 from .config import Settings
 from .dense import VectorIndex
@@ -53,7 +53,7 @@ class VectorSet:
     @classmethod
     def empty(cls, dim: int, backend: str = "faiss", location: str = "") -> VectorSet:
         none = np.zeros(0, dtype=np.int64)
-        return cls(dense.empty(dim, backend, location), none, none.astype(np.uint64))
+        return cls(backends.get(backend).empty(dim, location), none, none.astype(np.uint64))
 
     def __len__(self) -> int:
         return len(self.owner)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .backends import Backend
 from .errors import IndexCorrupt, MissingDependency
 
 _clients: dict[str, object] = {}
@@ -63,6 +64,7 @@ class QdrantIndex:
     """Rows of vectors in one immutable Qdrant collection (points 0..n-1)."""
 
     kind = "qdrant"
+    backend = "qdrant"
 
     def __init__(self, dim: int, location: str, collection: str | None = None, size: int = 0) -> None:
         self.dim = dim
@@ -156,3 +158,13 @@ def drop_generation(folder: Path) -> None:
                 client_for(data["location"]).delete_collection(data["collection"])
         except (OSError, ValueError, MissingDependency, RuntimeError):
             continue  # best effort: an orphan collection wastes space, never correctness
+
+
+BACKEND = Backend(
+    "qdrant",
+    files=("qdrant.json",),
+    required=("qdrant.json",),
+    empty=lambda dim, location: QdrantIndex(dim, location),
+    load=lambda folder, name, dim, files: QdrantIndex.load(folder / f"{name}.qdrant.json", dim),
+    drop=drop_generation,
+)

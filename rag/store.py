@@ -2,14 +2,17 @@
 
 Layout of the index folder::
 
-    manifest.json            which generation is current, model id, dimension, counts, checksums
+    manifest.json            which generation is current, model id, dimension, counts, checksums,
+                             and which vector backend holds each vector set (see backends.py)
     gen-000007/
         documents.jsonl      one Document per line (with its full text)
         passages.jsonl       one Passage per line
-        windows.vec.npy      paragraph (window) vectors    windows.npy    their passage rows
-        sentences.vec.npy    sentence vectors              sentences.npy  their passage rows
+        windows.npy          each paragraph (window) vector's passage row
+        sentences.npy        each sentence vector's passage row
         *.keys.npy           content hash of each vector's text (the embedding cache)
-        *.ivf.faiss, *.ivf.json   approximate index of a large vector set (see dense.py)
+        windows.*, sentences.*   the vectors, in the files of their backend: with FAISS
+                             *.vec.npy, plus *.ivf.faiss and *.ivf.json for a large set
+                             (dense.py); with Qdrant, *.qdrant.json naming a collection
         lexical.*            each passage's terms and counts (see lexical.py), so that
                              opening an index analyses no text
 
@@ -44,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import dense
+from . import backends
 from .documents import file_sha256
 from .errors import IndexCorrupt, IndexWriteError, ModelMismatch
 from .index import Snapshot, VectorSet
@@ -75,9 +78,8 @@ _FILES_V3 = (
 )
 #: Files every generation of the current format has (the vector files depend on the index kind).
 _FILES = (*_FILES_V3, *(f"lexical.{suffix}" for suffix in lexical_files))
-_VECTOR_FILES = {
-    f"{kind}.{ext}" for kind in ("windows", "sentences") for ext in ("vec.npy", "ivf.faiss", "ivf.json", "qdrant.json")
-}
+#: The vector sets of a generation.
+_SETS = ("windows", "sentences")
 
 
 @contextmanager
@@ -248,8 +250,14 @@ def _load_generation(index_dir: Path, manifest: dict) -> Snapshot:
         listed = set(files)
         if manifest["format"] >= 3:
             required = set(_FILES if manifest["format"] >= 4 else _FILES_V3)
-            valid = required <= listed <= required | _VECTOR_FILES
-            valid = valid and all({f"{k}.vec.npy", f"{k}.qdrant.json"} & listed for k in ("windows", "sentences"))
+            recorded = manifest.get("backends", {})
+            vector_files = {f for k in _SETS for f in backends.known_files(k, set(recorded.values()))}
+            valid = required <= listed <= required | vector_files
+            valid = valid and all(
+                f"{k}.{suffix}" in listed
+                for k in _SETS
+                for suffix in backends.of_saved(k, listed, recorded.get(k)).required
+            )
         else:
             valid = listed == set(_FILES_V2 if manifest["format"] == 2 else _FILES_V1)
         if not valid or Path(manifest["folder"]).name != manifest["folder"]:
@@ -278,7 +286,7 @@ def _load_generation(index_dir: Path, manifest: dict) -> Snapshot:
                 gen_dir,
                 manifest["format"],
             )
-        windows, sentences = (_load_vector_set(gen_dir, kind, dim, manifest) for kind in ("windows", "sentences"))
+        windows, sentences = (_load_vector_set(gen_dir, kind, dim, manifest) for kind in _SETS)
         snapshot = Snapshot(
             manifest["model_id"],
             dim,
@@ -298,12 +306,18 @@ def _load_generation(index_dir: Path, manifest: dict) -> Snapshot:
     return snapshot
 
 
+def _vector_sets(snapshot: Snapshot) -> list[tuple[str, VectorSet]]:
+    return list(zip(_SETS, (snapshot.windows, snapshot.sentences), strict=True))
+
+
 def _load_vector_set(gen_dir: Path, kind: str, dim: int, manifest: dict) -> VectorSet:
     """One kind of vectors (``windows`` or ``sentences``): the vectors, their passage rows
     and their content keys (unknown, 0, in an index of format 1)."""
     owner = np.load(gen_dir / f"{kind}.npy", allow_pickle=False)
     keys = np.load(gen_dir / f"{kind}.keys.npy", allow_pickle=False) if manifest["format"] >= 2 else None
-    return VectorSet(dense.load(gen_dir, kind, dim, set(manifest["files"])), owner, keys)
+    files = set(manifest["files"])
+    backend = backends.of_saved(kind, files, manifest.get("backends", {}).get(kind))
+    return VectorSet(backend.load(gen_dir, kind, dim, files), owner, keys)
 
 
 def save(index_dir: Path, snapshot: Snapshot) -> Snapshot:
@@ -352,7 +366,7 @@ def _write_generation(gen_dir: Path, snapshot: Snapshot, generation: int) -> dic
     _write_jsonl(gen_dir / "passages.jsonl", (asdict(p) for p in snapshot.passages))
     names = [*_FILES_V3]
     names += snapshot.lexical.save(gen_dir, "lexical")
-    for kind, vector_set in (("windows", snapshot.windows), ("sentences", snapshot.sentences)):
+    for kind, vector_set in _vector_sets(snapshot):
         names += vector_set.index.save(gen_dir, kind)
         np.save(gen_dir / f"{kind}.npy", vector_set.owner, allow_pickle=False)
         np.save(gen_dir / f"{kind}.keys.npy", vector_set.keys, allow_pickle=False)
@@ -369,6 +383,7 @@ def _write_generation(gen_dir: Path, snapshot: Snapshot, generation: int) -> dic
         "dim": snapshot.dim,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "counts": _counts(snapshot),
+        "backends": {kind: backends.of_index(v.index) for kind, v in _vector_sets(snapshot)},
         "files": files,
         "checksum": hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest(),
     }
@@ -420,11 +435,17 @@ def _verify(snapshot: Snapshot, counts: dict[str, int]) -> None:
 def _remove_old_generations(index_dir: Path, keep: set[str]) -> None:
     for path in _generation_dirs(index_dir):
         if path.name not in keep:
-            if any(path.glob("*.qdrant.json")):  # its vectors live in a Qdrant collection
-                from .qdrant_backend import drop_generation
-
-                drop_generation(path)
+            # Vectors may live outside the folder (a Qdrant collection): each backend drops its own.
+            for name in {*backends.BUILT_IN, *_recorded_backends(path)}:
+                backends.get(name).drop(path)
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _recorded_backends(gen_dir: Path) -> set[str]:
+    try:
+        return set(_read_json(gen_dir / MANIFEST).get("backends", {}).values())
+    except IndexCorrupt:
+        return set()
 
 
 def _read_jsonl(path: Path) -> list[dict]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import dense
+from rag import backends, dense
 
 DIM = 48
 QDRANT_DIR = tempfile.mkdtemp(prefix="rag-qdrant-")  # Qdrant's local mode: the same API as a server
@@ -107,7 +107,7 @@ def test_save_and_load_round_trip_without_rebuilding(backend: str, tmp_path: Pat
     index = _make(backend, vectors)
     files = index.save(tmp_path, "windows")
     assert all((tmp_path / f).exists() for f in files)
-    loaded = dense.load(tmp_path, "windows", DIM, set(files))
+    loaded = backends.get(index.backend).load(tmp_path, "windows", DIM, set(files))
     assert type(loaded) is type(index) and len(loaded) == len(index)
     queries = _near(vectors, 50, seed=3)
     assert np.array_equal(index.search(queries, 10)[1], loaded.search(queries, 10)[1])
@@ -121,7 +121,7 @@ def test_an_index_loaded_from_disk_takes_updates(backend: str, tmp_path: Path):
     """A loaded index (memory-mapped rows and codes) updates like the one that was saved."""
     vectors = _clustered(2500)
     index = _make(backend, vectors)
-    loaded = dense.load(tmp_path, "windows", DIM, set(index.save(tmp_path, "windows")))
+    loaded = backends.get(index.backend).load(tmp_path, "windows", DIM, set(index.save(tmp_path, "windows")))
     mask = np.arange(2500) % 4 != 0
     extra = _clustered(300, seed=5)
     from_disk = loaded.update(mask, extra, _threshold(backend))
@@ -133,7 +133,7 @@ def test_an_index_loaded_from_disk_takes_updates(backend: str, tmp_path: Path):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_empty_and_small_indexes(backend: str):
-    empty = dense.empty(DIM, "qdrant", QDRANT_DIR) if backend == "qdrant" else dense.FlatIndex(DIM)
+    empty = backends.get("qdrant" if backend == "qdrant" else "faiss").empty(DIM, QDRANT_DIR)
     scores, rows = empty.search(_clustered(2), 5)
     assert scores.shape == rows.shape == (2, 0)
     grown = empty.update(np.zeros(0, dtype=bool), _clustered(3), _threshold(backend))
@@ -196,3 +196,33 @@ def test_engine_on_qdrant_answers_reopens_and_drops_pruned_collections(tmp_path:
         reopened.remove(doc)
     # Two generations are kept (current + previous), each with two collections.
     assert len(client.get_collections().collections) == 4
+
+
+def test_a_backend_is_one_module_named_in_the_settings(tmp_path: Path):
+    """tests/npz_backend.py, a backend defined outside rag/, serves an engine end to end; the
+    manifest records it, so the index is read back by it; answers are those of FAISS."""
+    import json
+
+    from rag import Engine, Settings
+    from tests.conftest import SEEDS, FakeEmbedder
+
+    settings = Settings(index_dir=tmp_path / "npz", min_score=0.2, vector_backend="tests.npz_backend")
+    engine = Engine.open(settings=settings, embedder=FakeEmbedder())
+    engine.add([SEEDS])
+    faiss_engine = Engine.open(settings=Settings(index_dir=tmp_path / "faiss", min_score=0.2), embedder=FakeEmbedder())
+    faiss_engine.add([SEEDS])
+    manifest = json.loads((tmp_path / "npz" / "manifest.json").read_text())
+    assert manifest["backends"] == {"windows": "tests.npz_backend", "sentences": "tests.npz_backend"}
+    assert {"windows.rows.npz", "sentences.rows.npz"} <= set(manifest["files"])
+    assert not any(name.endswith(".vec.npy") for name in manifest["files"])
+    reopened = Engine.open(settings=Settings(index_dir=tmp_path / "npz", min_score=0.2), embedder=FakeEmbedder())
+    assert reopened._index.snapshot.windows.index.kind == "npz"  # read back by the backend that wrote it
+    question = "Who leads the Hamas delegation to Damascus?"
+    assert reopened.ask(question).to_dict() == faiss_engine.ask(question).to_dict()
+
+
+def test_an_unknown_backend_is_refused_by_name():
+    with pytest.raises(ValueError, match="unknown vector backend 'milvus'"):
+        backends.get("milvus")
+    with pytest.raises(ValueError, match="does not define BACKEND"):
+        backends.get("tests.conftest")
