@@ -131,20 +131,19 @@ def layout_passages(document: Document, shared: frozenset[str] = frozenset(), ma
             header = ""
             continue
         key = normalise(body)
-        # Cells joined by " | " look like a breadcrumb: a table row is furniture only when shared.
-        # A term ("-a", "--all") is content however short or common.
-        if kind in ("header", "row", "code"):
-            furniture = key in shared
-        else:
-            furniture = kind != "term" and is_furniture(body, shared)
         where = SECTION_SEPARATOR.join(h for _, h in path)
         current = groups[-1] if groups else None
-        # A term, or a description repeated under another term ("New in version 1.5."), is
-        # that definition's own, not a repeat.
+        # A definition's term ("-a", "--all") and description are its own content, however
+        # short, common or repeated under another term ("New in version 1.5.").
         defining = kind == "term" or (
             kind == "desc" and current is not None and current.path == where and current.blocks[0][2] == "term"
         )
-        if furniture or key in seen and not defining:
+        # Cells joined by " | " look like a breadcrumb: a table row is furniture only when shared.
+        if kind in ("header", "row", "code"):
+            furniture = key in shared
+        else:
+            furniture = not defining and is_furniture(body, shared)
+        if furniture or (key in seen and not defining):
             continue
         seen.add(key)
         if kind == "header":
@@ -184,24 +183,41 @@ def _join_scraps(groups: list[_Group], max_chars: int, layout: tuple[Block, ...]
     """Scraps that nothing after them in their section could join, joined to a neighbour.
 
     A short last line of a section (a caption, a lone item) joins the block just before
-    it. A line that is no sentence and all its section has (a man page's NAME line, a
-    title page's date) leads the next section's first passage, or, at the end of the
-    document (a SEE ALSO line), ends the passage before it, when only headings lie
-    between them.
+    it. A single line that is no sentence and all its section has (a man page's NAME
+    line) leads the next section's first passage, unless that is such a line too (a
+    contact page's Phone, Email, Address sections keep their own labels); at the end of
+    the document (a SEE ALSO line) it ends the passage before it. Only headings may lie
+    between them, and the passage is cited under the section holding both.
     """
     out: list[_Group] = []
     for group in groups:
         prev = out[-1] if out else None
-        if prev is not None and _joinable(prev, group, max_chars, layout) and (
-            _lone_line(prev, text) and prev.path != group.path
-            or _scrap(group) and prev.path == group.path
-        ):
-            prev.blocks.extend(group.blocks)
-            continue
+        if prev is not None and prev.path != group.path and _lone_line(prev, text) and not _lone_line(group, text):
+            if _joinable(prev, group, max_chars, layout):
+                out[-1] = _spanning(prev, group)
+                continue
+        elif prev is not None and prev.path == group.path and _scrap(group):
+            if _joinable(prev, group, max_chars, layout):
+                prev.blocks.extend(group.blocks)
+                continue
         out.append(group)
-    if len(out) > 1 and _lone_line(out[-1], text) and _joinable(out[-2], out[-1], max_chars, layout):
-        out[-2].blocks.extend(out.pop().blocks)
+    last = out[-1] if out else None
+    if len(out) > 1 and _lone_line(last, text) and not _lone_line(out[-2], text) and out[-2].path != last.path:
+        if _joinable(out[-2], last, max_chars, layout):
+            out[-2:] = [_spanning(out[-2], last)]
     return out
+
+
+def _spanning(first: _Group, then: _Group) -> _Group:
+    """Two groups of neighbouring sections as one, cited under the section holding both;
+    the later group's section is the one that further blocks may continue."""
+    a, b = first.section.split(SECTION_SEPARATOR), then.section.split(SECTION_SEPARATOR)
+    common = []
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        common.append(x)
+    return _Group(then.path, SECTION_SEPARATOR.join(common), [*first.blocks, *then.blocks])
 
 
 def _joinable(first: _Group, then: _Group, max_chars: int, layout: tuple[Block, ...]) -> bool:
@@ -220,7 +236,9 @@ def _scrap(group: _Group) -> bool:
 
 
 def _lone_line(group: _Group, text: str) -> bool:
-    """A scrap that is no sentence: shown alone it reads as a stray heading."""
+    """A single block, no definition, short and no sentence: shown alone it reads as a stray heading."""
+    if len(group.blocks) != 1 or group.blocks[0][2] == "term":
+        return False
     return _scrap(group) and not ends_sentence(text[group.blocks[0][0] : group.blocks[-1][1]])
 
 

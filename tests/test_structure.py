@@ -186,35 +186,61 @@ def _man_page(tmp_path: Path, name: str, options: str) -> Document:
     page = tmp_path / f"{name}.html"
     page.write_text(
         f"<html><body><h1>{name}(1) Manual Page</h1><h2>NAME</h2><p>{name} - Record changes to the widget</p>"
-        f"<h2>SYNOPSIS</h2><pre>{name} [-a | --all] [-s] &lt;file&gt;...</pre>"
-        f"<h2>OPTIONS</h2><dl>{options}</dl><h2>SEE ALSO</h2><p>widget-add(1), {name}-log(1)</p></body></html>"
+        f"<h2>SYNOPSIS</h2><pre>{name} [-a | --all] [-q | --quiet | --silent] [-v | --verbose] &lt;file&gt;...</pre>"
+        f"<h2>OPTIONS</h2><dl>{options}</dl><h2>EXAMPLES</h2><p>{name} --all records every widget of the folder.</p>"
+        f"<h2>SEE ALSO</h2><p>widget-add(1), {name}-log(1)</p></body></html>"
     )
     return load_document(page, page.name)
 
 
+def _lone(text: str) -> bool:
+    """As benchmarks/realdocs.py counts a heading or scrap shown alone: one short line without end punctuation."""
+    return "\n" not in text and len(text) < 80 and text.rstrip()[-1:] not in ".:;!?"
+
+
 def test_a_man_page_has_no_scrap_passages(tmp_path: Path):
-    """Shaped like Git's manual pages: terms that are common to many pages ("-a", "--all")
-    and several terms over one description stay with it; a description that repeats
-    another term's is kept under its own; the NAME line and the SEE ALSO line join a
-    neighbour instead of standing alone."""
+    """Shaped like Git's manual pages, three of them: terms common to every page ("-a",
+    "--all") and several terms over one description stay with it; a description shared by
+    every page, or repeated under another term, is kept under its own; the NAME line and
+    the SEE ALSO line join a neighbour instead of standing alone, cited under the section
+    holding both; a short last option does not swallow the next section."""
     from rag.cleaning import shared_lines
 
     same = "<dd><p>Do not print anything; the exit status tells the result.</p></dd>"
     options = (
         "<dt>-a</dt><dt>--all</dt><dd><p>Record every changed widget, not only the named ones.</p></dd>"
         f"<dt>-q</dt><dt>--quiet</dt>{same}<dt>--silent</dt>{same}"
+        "<dt>-v</dt><dt>--verbose</dt><dd><p>Be verbose</p></dd>"
     )
-    docs = [_man_page(tmp_path, name, options) for name in ("widget-commit", "widget-push")]
+    docs = [_man_page(tmp_path, f"widget-{n}", options) for n in ("commit", "push", "pull")]
     shared = shared_lines(d.text for d in docs)
-    assert "-a" in docs[0].text and "--all" in shared  # common to both pages, yet kept below
+    assert {"--all", "Do not print anything; the exit status tells the result."} <= shared  # on every page
     passages = split_passages(docs[0], shared)
     assert_exact_slices(docs[0], passages)
     texts = [p.text for p in passages]
-    assert all(len(t) >= 100 or "\n" in t or t.rstrip()[-1:] in ".:;!?" for t in texts), texts
+    assert not [t for t in texts if _lone(t)], texts
     every = next(t for t in texts if "Record every changed widget" in t)
     assert every.startswith("-a\n\n--all\n\n")
-    silent = next(t for t in texts if t.startswith("--silent"))
-    assert "Do not print anything; the exit status tells the result." in silent
+    quiet, silent = (next(p for p in passages if p.text.startswith(term)) for term in ("-q", "--silent"))
+    for p in (quiet, silent):  # the shared description is its definition's own, and a sentence of it
+        assert "the exit status tells the result." in p.text[p.sentences[-1][0] - p.start :]
     assert texts[0].startswith("widget-commit - Record changes to the widget\n\nSYNOPSIS\n\nwidget-commit [-a")
-    assert passages[0].heading == "widget-commit(1) Manual Page › NAME"
-    assert silent.endswith("SEE ALSO\n\nwidget-add(1), widget-commit-log(1)")
+    assert passages[0].heading == "widget-commit(1) Manual Page"  # NAME and SYNOPSIS: the page holds both
+    verbose = next(p for p in passages if p.text.startswith("-v"))
+    assert "EXAMPLES" not in verbose.text and verbose.heading.endswith("OPTIONS")
+    see_also = next(p for p in passages if "widget-commit-log(1)" in p.text)
+    assert see_also.text.startswith("widget-commit --all records every widget")  # EXAMPLES, then SEE ALSO
+    assert see_also.heading == "widget-commit(1) Manual Page"
+
+
+def test_short_sections_of_one_line_each_keep_their_own_labels(tmp_path: Path):
+    page = tmp_path / "contact.html"
+    page.write_text(
+        "<html><body><h1>Harbour office</h1><p>The harbour office handles berths and fuel for visiting boats.</p>"
+        "<h2>Phone</h2><p>+44 1234 567890</p><h2>Email</h2><p>office@harbour.example</p>"
+        "<h2>Address</h2><p>1 Quay Street, Elin</p></body></html>"
+    )
+    document, passages = read(page)
+    labelled = {p.text: p.heading for p in passages}
+    assert labelled["+44 1234 567890"] == "Harbour office › Phone"
+    assert labelled["1 Quay Street, Elin"] == "Harbour office › Address"
