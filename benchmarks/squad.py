@@ -123,7 +123,7 @@ def main() -> None:
 
         query = Query(q.question, vector, tuple(terms(q.question)))
         hits = index.rank(query, settings, limit=10_000)
-        features = np.array([[h.evidence[n] for n in FEATURES] for h in hits])
+        features = np.array([[h.evidence.get(n, 0.0) for n in FEATURES] for h in hits])
         hit_rows = np.array([h.row for h in hits])
         for name, score in BASELINES.items():
             order = np.argsort(-score(features), kind="stable")

@@ -27,6 +27,7 @@ from .types import AddReport, Answer, Document, Passage, Refusal
 
 log = logging.getLogger(__name__)
 
+
 class Engine:
     """Documents in, cited verbatim excerpts out.
 
@@ -349,6 +350,8 @@ class Engine:
             self.settings.model, self.settings.encoder
         ):
             raise RagError("an engine with an injected embedder cannot ingest in a separate process")
+        if self._parser is not None:
+            raise RagError("an engine with an injected parser cannot ingest in a separate process")
         try:
             return ingest.add_in_child(paths, self.settings, progress, replace)
         finally:
@@ -390,7 +393,7 @@ class Engine:
             for doc_id in doc_ids:
                 self.document(doc_id)
             if doc_ids:
-                self._publish(build(self._snapshot(), set(doc_ids), [], self.embedder, self.settings).snapshot)
+                self._publish(build(self._snapshot(), set(doc_ids), [], None, self.settings).snapshot)
 
     def refresh(self, progress: Progress | None = None) -> AddReport:
         """Re-index documents whose file changed on disk since they were indexed.

@@ -35,7 +35,7 @@ ENCODE_CHUNK = 256
 Progress = Callable[[float, str], None]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class VectorSet:
     """Vectors of one kind: row ``i`` embeds (part of) passage ``owner[i]``, and
     ``keys[i]`` is the content hash of the text it embeds (0: unknown). Owners are
@@ -43,9 +43,10 @@ class VectorSet:
 
     index: VectorIndex
     owner: np.ndarray
-    keys: np.ndarray
+    keys: np.ndarray | None
 
     def __post_init__(self) -> None:
+        # ``keys`` may be given as None: unknown (an index saved before keys were kept).
         object.__setattr__(self, "owner", np.asarray(self.owner, dtype=np.int64))
         keys = np.zeros(len(self.owner), dtype=np.uint64) if self.keys is None else self.keys
         object.__setattr__(self, "keys", np.asarray(keys, dtype=np.uint64))
@@ -141,7 +142,7 @@ def build(
     base: Snapshot,
     remove: set[str],
     documents: list[Document],
-    embedder: Embedder,
+    embedder: Embedder | None,
     settings: Settings,
     progress: Progress | None = None,
     cache: dict[int, np.ndarray] | None = None,
@@ -151,7 +152,23 @@ def build(
     Vectors come from ``base`` or ``cache`` (content key -> vector, filled with what
     this call embeds) when they hold the same text; only the rest is embedded, so a
     redone merge embeds nothing and an edited file only its changed passages.
+
+    Args:
+        base: the snapshot to start from.
+        remove: ids of documents to leave out (a document being replaced, too).
+        documents: documents to add, already read.
+        embedder: the model; may be ``None`` when ``documents`` is empty (a removal
+            splits and embeds nothing, so it loads no model).
+        settings: splitting limits, late chunking and the approximate-index threshold.
+        progress: called with (fraction done, description) while embedding.
+        cache: see above; filled in place.
+
+    Returns:
+        The snapshot, the ids of ``documents`` left out for having no passage, and how
+        many texts (late-chunked: windows) ran through the model.
     """
+    if documents and embedder is None:
+        raise ValueError("adding documents needs an embedder")
     keep = ~base.passages.of_documents(remove)
     kept = int(keep.sum())
     docs = {i: d for i, d in base.documents.items() if i not in remove}
@@ -362,9 +379,7 @@ class _Embedding:
 
     def _chunks(self, order: list[int]) -> Iterator[list[int]]:
         """``order`` in chunks to embed, with a progress bar (for large batches) and progress calls."""
-        bar = tqdm(
-            total=len(order), desc="embedding", unit="text", disable=self.n_documents <= PROGRESS_MIN_DOCUMENTS
-        )
+        bar = tqdm(total=len(order), desc="embedding", unit="text", disable=self.n_documents <= PROGRESS_MIN_DOCUMENTS)
         for lo in range(0, len(order), ENCODE_CHUNK):
             chunk = order[lo : lo + ENCODE_CHUNK]
             yield chunk

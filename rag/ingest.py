@@ -65,7 +65,6 @@ def assign_ids(
     return pairs, clashes
 
 
-
 def free_id(doc_id: str, folder: str, taken: Container[str]) -> str:
     """An id for a file whose id is taken: prefixed with the folder it was given in
     (``b/report.txt`` next to ``report.txt`` from ``a``), else numbered."""
@@ -99,7 +98,6 @@ def rename_taken(
             doc = replace(doc, id=new_id)
         out[doc.id] = doc
     return out
-
 
 
 def read_files(
@@ -148,7 +146,6 @@ def unchanged(file: Path, doc: Document, max_bytes: int) -> bool:
     if info.st_size == doc.size and info.st_mtime_ns == doc.mtime_ns:
         return True
     return file_sha256(file) == doc.sha256
-
 
 
 def add_in_child(

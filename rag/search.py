@@ -39,8 +39,8 @@ class Query:
 
 @dataclass(frozen=True)
 class Hit:
-    """A passage and the evidence that it answers: each signal's value (see ``SIGNALS``),
-    and ``score``, their fusion."""
+    """A passage and the evidence that it answers: the value of each signal computed (see
+    ``SIGNALS``; those weighted 0 are not), and ``score``, their fusion."""
 
     row: int
     score: float
@@ -192,7 +192,7 @@ class SearchIndex:
             return []
         candidates = Candidates(self, query, rows, bm25, weights)
         evidence = {name: signal(candidates) for name, signal in SIGNALS.items() if settings.weight(name)}
-        score = fuse(evidence, settings)
+        score = fuse(evidence, settings, len(rows))
         order = np.lexsort((rows, -score))[:limit]
         return [
             Hit(int(rows[i]), float(score[i]), {name: float(values[i]) for name, values in evidence.items()})
@@ -330,6 +330,9 @@ SIGNALS: dict[str, Callable[[Candidates], np.ndarray]] = {
 }
 
 
-def fuse(evidence: Mapping[str, np.ndarray], settings: Settings) -> np.ndarray:
-    """One relevance per passage: the signals' weighted sum (weights in settings)."""
-    return sum(settings.weight(name) * values for name, values in evidence.items())
+def fuse(evidence: Mapping[str, np.ndarray], settings: Settings, size: int) -> np.ndarray:
+    """One relevance for each of ``size`` passages: the signals' weighted sum (weights in settings)."""
+    total = np.zeros(size, dtype=np.float32)
+    for name, values in evidence.items():
+        total = total + settings.weight(name) * values
+    return total

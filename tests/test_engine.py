@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import Engine, UnknownDocument
+from rag import Engine, Settings, UnknownDocument
 
 from .conftest import SEEDS, FakeEmbedder
 
@@ -312,3 +312,20 @@ def test_original_is_the_indexed_files_bytes_and_only_while_unchanged(fake_engin
     path.unlink()
     with pytest.raises(UnreadableDocument):
         fake_engine.original("note.txt")
+
+
+def test_remove_loads_no_model(tmp_path: Path, monkeypatch):
+    import rag.engine
+
+    for name, text in (("a.txt", "Alpha paragraph about the harbour."), ("b.txt", "Cats sleep a lot during the day.")):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "index", model=FakeEmbedder.model_id)
+    Engine.open(settings=settings, embedder=FakeEmbedder()).add([tmp_path / "a.txt", tmp_path / "b.txt"])
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("remove loaded the model")
+
+    monkeypatch.setattr(rag.engine, "load_embedder", no_model)
+    engine = Engine.open(settings=settings)
+    engine.remove("b.txt")
+    assert [d.id for d in engine.documents()] == ["a.txt"]

@@ -77,3 +77,19 @@ def test_highlight_is_the_matching_sentence(fake_engine: Engine, tmp_path: Path)
     fake_engine.add([tmp_path / "n.txt"])
     e = fake_engine.ask("When does the museum open?").excerpts[0]
     assert e.text[e.highlight[0] : e.highlight[1]] == "The museum opens at nine."
+
+
+def test_signals_weighted_zero_are_not_computed_and_all_zero_still_ranks(fake_engine, tmp_path):
+    from dataclasses import replace
+
+    from rag.search import SIGNALS, Query
+
+    (tmp_path / "a.txt").write_text("The harbour reopened on Tuesday after repairs to the pier.", encoding="utf-8")
+    fake_engine.add([tmp_path / "a.txt"])
+    index = fake_engine._current()
+    text = "When did the harbour reopen?"
+    query = Query(text, fake_engine.embedder.encode_queries([text])[0], ("harbour", "reopen"))
+    hits = index.rank(query, replace(fake_engine.settings, bm25_weight=0.0))
+    assert hits and "bm25" not in hits[0].evidence and set(hits[0].evidence) == set(SIGNALS) - {"bm25"}
+    silent = replace(fake_engine.settings, **{f"{name}_weight": 0.0 for name in SIGNALS})
+    assert [h.score for h in index.rank(query, silent)] == [0.0]
