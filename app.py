@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -22,7 +24,7 @@ from starlette.routing import Route
 
 from rag import Engine, RagError, Settings, UnknownDocument
 from rag.accounts import Account, check_password, hash_password, load_accounts
-from rag.documents import SUPPORTED_SUFFIXES
+from rag.documents import SUPPORTED_SUFFIXES, file_sha256
 from rag.render import (
     STYLE,
     Turn,
@@ -136,6 +138,12 @@ class RequestLimits:
         return True
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope.get("method") == "GET" and "/original/" in scope.get("path", ""):
+            # Each one reads and hashes a whole file: an original counts like any call.
+            address = (scope.get("client") or ("?", 0))[0]
+            if self.per_minute and not self._allow(address):
+                await _refuse(send, 429, "too many requests from your address; wait a moment and try again")
+                return
         if scope["type"] == "http" and scope.get("method") == "POST":
             headers = dict(scope.get("headers") or [])
             length = headers.get(b"content-length")
@@ -165,15 +173,7 @@ class RequestLimits:
                     message = await receive()
                     while message.get("more_body"):
                         message = await receive()
-                body = json.dumps({"error": refusal[1]}).encode()
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": refusal[0],
-                        "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
+                await _refuse(send, *refusal)
                 return
             if upload:
                 self._arriving += size
@@ -183,6 +183,53 @@ class RequestLimits:
                     self._arriving -= size
                 return
         await self.app(scope, receive, send)
+
+
+async def _refuse(send, status: int, message: str) -> None:
+    """Answer an ASGI request with ``status`` and a one-line JSON error."""
+    body = json.dumps({"error": message}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+#: Uploaded files are kept here, inside the index folder, so that "Open original" serves
+#: them after Gradio has cleaned its upload cache (an hour later, or at a restart).
+ORIGINALS = "originals"
+#: A kept upload that no indexed document reads from (a cancelled or replaced upload) goes
+#: once it is this old.
+ORIGINALS_GRACE_S = 3600
+
+
+def keep_uploads(paths: list[str], index_dir: Path) -> list[str]:
+    """Copies of uploaded files under ``<index>/originals/<content hash>/<name>``: a file
+    uploaded twice is one copy (and one document), a changed one another."""
+    kept = []
+    for path in map(Path, paths):
+        folder = index_dir / ORIGINALS / file_sha256(path)[:32]
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / path.name
+        if not target.exists():
+            staging = folder / f".{path.name}.{os.getpid()}.tmp"
+            shutil.copyfile(path, staging)
+            os.replace(staging, target)
+        kept.append(str(target))
+    return kept
+
+
+def prune_originals(index_dir: Path, indexed: set[str], now: float | None = None) -> None:
+    """Delete kept uploads that no indexed document reads from, once past the grace period
+    (another session may be about to index one)."""
+    now = time.time() if now is None else now
+    indexed = {str(Path(path).resolve()) for path in indexed}
+    for folder in (index_dir / ORIGINALS).glob("*"):
+        try:
+            files = list(folder.iterdir()) if folder.is_dir() else []
+            if any(str(f.resolve()) in indexed or now - f.stat().st_mtime < ORIGINALS_GRACE_S for f in files):
+                continue
+        except OSError:
+            continue  # another process is pruning it
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _signed_in(request: Request) -> bool:
@@ -206,6 +253,10 @@ def _refusal(status: int, message: str) -> PlainTextResponse:
     )
 
 
+#: Original files read at once (each is held in memory while it is checked and sent).
+ORIGINAL_READS = 4
+
+
 def original_route(engine: Engine, sign_in: bool = False) -> Route:
     """``GET /original/{id}``: the file of a document indexed now, as a download; any other id is refused.
 
@@ -214,11 +265,14 @@ def original_route(engine: Engine, sign_in: bool = False) -> Route:
     Served in read-only mode too (it changes nothing); with ``sign_in``, only to those signed in.
     """
 
+    reading = asyncio.Semaphore(ORIGINAL_READS)
+
     async def original(request: Request) -> Response:
         if sign_in and not _signed_in(request):
             return _refusal(401, "Sign in to open original files.")
         try:
-            document, data = await run_in_threadpool(engine.original, request.path_params["doc_id"])
+            async with reading:  # each read holds a whole file in memory: a few at a time
+                document, data = await run_in_threadpool(engine.original, request.path_params["doc_id"])
         except UnknownDocument:
             return _refusal(404, "No document with that id is indexed now; only indexed documents can be opened.")
         except RagError as exc:
@@ -319,6 +373,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--read-only", action="store_true", help="serve questions only: no upload or remove, in the page or the API"
     )
     parser.add_argument(
+        "--no-originals",
+        action="store_true",
+        help="do not serve the original files (Open original): readers see only the quoted text, not "
+        "what else a file holds (comments, tracked changes, metadata)",
+    )
+    parser.add_argument(
         "--auth",
         type=Path,
         default=None,
@@ -376,7 +436,9 @@ def open_engine(settings: Settings, docs: Path, read_only: bool = False) -> Engi
     return engine
 
 
-def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Account] | None = None):
+def build_app(
+    engine: Engine, read_only: bool = False, accounts: dict[str, Account] | None = None, originals: bool = True
+):
     """The Gradio Blocks around ``engine``; nothing here ranks or reads documents itself.
 
     Args:
@@ -384,6 +446,7 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
         read_only: build no upload or remove controls and no routes for them.
         accounts: when given, only editors may add or remove documents (checked on
             every request; readers do not see the controls either).
+        originals: offer each excerpt's original file (served by ``original_route``).
     """
 
     def may_edit(request: gr.Request | None) -> bool:
@@ -419,7 +482,7 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
 
     def page_of(turns: list[Turn]) -> str:
         """The transcript, newest first, marking excerpts whose document has been removed since."""
-        return conversation_html(turns, set(doc_ids()))
+        return conversation_html(turns, {d.id: d for d in engine.documents()}, originals)
 
     def chat_turn(question: str, k: float, sources: list[str] | None, history: list[dict], turns: list[Turn]):
         question = (question or "").strip()
@@ -464,19 +527,21 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
             return f"<em>{escape(str(exc))}</em>"
         return source_html(document, excerpt["start"], excerpt["end"])
 
-    def show_request(request: str | None):
+    def show_request(request: str | None, turns: list[Turn] | None = None):
         """The Source view for a clicked citation, sent as "source|start|end" by the page."""
         try:
             doc_id, start, end = (request or "").rsplit("|", 2)
             start, end = int(start), int(end)
         except ValueError:
             return "<em>That citation could not be read.</em>"
+        key = (doc_id, start, end)
         try:
             document = engine.document(doc_id)
         except RagError:
             return "<em>That document is not in the index (it may have been removed).</em>"
-        if not 0 <= start < end <= len(document.text):
-            return "<em>That passage is not in the document as it is indexed now.</em>"
+        quoted = {e.text for t in turns or () for e in t.answer.excerpts if (e.source, e.start, e.end) == key}
+        if not 0 <= start < end <= len(document.text) or (quoted and document.text[start:end] not in quoted):
+            return "<em>That passage is not in the document as it is indexed now (it was indexed again).</em>"
         return source_html(document, start, end)
 
     def index(paths: list[str], replace: bool, progress) -> tuple:
@@ -501,7 +566,11 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
             return refused_edit()
         if not files:
             return upload_panel("No file chosen.")
-        paths = [str(f if isinstance(f, str) else f.name) for f in files]
+        try:
+            paths = keep_uploads([str(f if isinstance(f, str) else f.name) for f in files], engine.index_dir)
+        except OSError as exc:
+            return upload_panel(f"Nothing was indexed: the upload could not be stored ({exc.strerror or exc}).")
+        prune_originals(engine.index_dir, {d.path for d in engine.documents()})
         clashes = engine.conflicts(paths)
         if clashes:  # never replace a document silently: ask first
             names = ", ".join(doc_id for _, doc_id in clashes)
@@ -723,7 +792,7 @@ def build_app(engine: Engine, read_only: bool = False, accounts: dict[str, Accou
         excerpt_choice.input(show_source, [excerpt_choice, last_answer], source, api_visibility="private").then(
             None, None, None, js=SCROLL_JS, api_visibility="private"
         )
-        source_request.input(show_request, source_request, source, api_visibility="private").then(
+        source_request.input(show_request, [source_request, transcript], source, api_visibility="private").then(
             None, None, None, js=SCROLL_JS, api_visibility="private"
         )
         new_chat.click(  # every panel that shows the old conversation starts again
@@ -824,7 +893,7 @@ def main(argv: list[str] | None = None) -> None:
             "Use --read-only, or --auth FILE for sign-in with reader and editor roles.",
             flush=True,
         )
-    demo = build_app(engine, read_only=args.read_only, accounts=accounts)
+    demo = build_app(engine, read_only=args.read_only, accounts=accounts, originals=not args.no_originals)
     # A bounded queue: past it, a request is told at once that the server is busy.
     # api_open=False: every call goes through the queue (and its bound); no direct /run/ route.
     demo.queue(default_concurrency_limit=4, max_size=args.max_queue, api_open=False)
@@ -838,7 +907,7 @@ def main(argv: list[str] | None = None) -> None:
         footer_links=["api"],
         auth=(lambda name, password: _signs_in(accounts, name, password)) if accounts is not None else None,
         app_kwargs={
-            "routes": [original_route(engine, sign_in=accounts is not None)],
+            "routes": [] if args.no_originals else [original_route(engine, sign_in=accounts is not None)],
             "middleware": [
                 Middleware(
                     RequestLimits,

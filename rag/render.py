@@ -7,7 +7,7 @@ Document text, titles and file names are untrusted: every piece is passed throug
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape as _escape
 from urllib.parse import quote
@@ -178,18 +178,34 @@ def is_weak(excerpt: Excerpt, first: Excerpt) -> bool:
     return excerpt.near_miss or excerpt.score < first.score - FOLD_BELOW - _EPSILON
 
 
-def answer_line_html(answer: Answer, removed: Collection[str] = ()) -> str:
+#: What a card says when its quote is no longer in the index as it was answered.
+STALE = {
+    "removed": "Removed from the index: its source can no longer be opened",
+    "changed": "Changed since this answer: its document was indexed again without this quote here",
+}
+
+
+def stale(excerpt: Excerpt, documents: Mapping[str, Document]) -> str:
+    """ "removed" when the excerpt's document is no longer indexed, "changed" when it no longer
+    holds the quote at its offsets (indexed again since), else ""."""
+    document = documents.get(excerpt.source)
+    if document is None:
+        return "removed"
+    return "" if document.text[excerpt.start : excerpt.end] == excerpt.text else "changed"
+
+
+def answer_line_html(answer: Answer, stale: Sequence[str] = ()) -> str:
     """The answer line: each answering sentence, quoted verbatim, with a clickable ``[n]`` marker.
 
-    A marker citing a document in ``removed`` is struck through and says so.
+    A marker whose excerpt is stale (``stale[n - 1]``, see :func:`stale`) is struck through and says so.
     """
     line = answer_line(answer)
     if not line:
         return ""
     parts = []
     for number, excerpt, sentence in line:
-        gone = excerpt.source in removed
-        kind, hint = ("qa-ref removed", "removed from the index") if gone else ("qa-ref", "in its document")
+        status = stale[number - 1] if number <= len(stale) else ""
+        kind, hint = ("qa-ref removed", status) if status else ("qa-ref", "in its document")
         parts.append(
             f'<q>{escape(sentence)}</q><button type="button" class="{kind}" {_target(excerpt)} '
             f'title="Show [{number}] {hint}">[{number}]</button>'
@@ -202,8 +218,9 @@ def original_url(doc_id: str) -> str:
     return f"original/{quote(doc_id, safe='')}"
 
 
-def _tools(excerpt: Excerpt, removed: bool) -> str:
-    """The buttons under a card: copy the exact quote, copy its citation, open the original file.
+def _tools(excerpt: Excerpt, original: bool) -> str:
+    """The buttons under a card: copy the exact quote, copy its citation, and with ``original``
+    open the original file.
 
     What to copy travels in ``data-copy``; the page's script puts it on the clipboard.
     """
@@ -212,7 +229,7 @@ def _tools(excerpt: Excerpt, removed: bool) -> str:
         f'<button type="button" class="qa-tool qa-copy" data-copy="{_attr(excerpt.text)}">Copy quote</button>',
         f'<button type="button" class="qa-tool qa-copy" data-copy="{_attr(line)}">Copy citation</button>',
     ]
-    if not removed:
+    if original:
         buttons.append(
             f'<a class="qa-tool qa-original" href="{_attr(original_url(excerpt.source))}" target="_blank" '
             'rel="noopener noreferrer" title="Download the file this passage is quoted from">Open original</a>'
@@ -225,13 +242,15 @@ def excerpt_html(
     excerpt: Excerpt,
     before: Passage | None = None,
     after: Passage | None = None,
-    removed: bool = False,
+    stale: str = "",
+    originals: bool = True,
 ) -> str:
     """One excerpt card: the verbatim quote with its highlight, citation, relevance, tools and context.
 
     The card and its ``[n]`` carry ``data-source``/``data-start``/``data-end``: clicking the
-    citation line opens the passage in the Source view. A card whose document was
-    ``removed`` from the index since says so, and offers no original to open.
+    citation line opens the passage in the Source view. A ``stale`` card ("removed" or
+    "changed", see :func:`stale`) says so and offers no original to open; with
+    ``originals`` off, no card does.
     """
     width = max(4, int(round(excerpt.score * 80)))
     context = ""
@@ -247,14 +266,11 @@ def excerpt_html(
     if excerpt.also:
         cites = "; ".join(f"{escape(c.title)} ({escape(c.source)}, ¶{c.paragraph})" for c in excerpt.also)
         also = f'<div class="qa-also">Also, nearly word for word, in: {cites}</div>'
-    kind = (" near-miss" if excerpt.near_miss else "") + (" removed" if removed else "")
-    badge = (
-        '<div><span class="qa-removed-badge">Removed from the index: its source can no longer be opened</span></div>'
-        if removed
-        else ""
-    )
+    kind = (" near-miss" if excerpt.near_miss else "") + (" removed" if stale else "")
+    badge = f'<div><span class="qa-removed-badge">{STALE[stale]}</span></div>' if stale else ""
     note = f'<div class="qa-note">{escape(excerpt.note.capitalize())}</div>' if excerpt.note else ""
-    hint = "Removed from the index" if removed else "Show in its document"
+    hint = STALE[stale].split(":")[0] if stale else "Show in its document"
+    tools = _tools(excerpt, originals and not stale)
     return (
         f'<div class="qa-excerpt{kind}" {_target(excerpt)}>'
         f'{badge}{note}<blockquote class="qa-quote">{_highlighted(excerpt)}</blockquote>'
@@ -262,7 +278,7 @@ def excerpt_html(
         f'<span class="qa-num">[{number}]</span> {escape(excerpt.section or excerpt.title)} — '
         f"<code>{escape(excerpt.source)}</code>, "
         f"¶{excerpt.paragraph}, characters {excerpt.start}–{excerpt.end} · relevance {excerpt.score:.2f}"
-        f'<span class="qa-bar" style="width:{width}px"></span></div>{_tools(excerpt, removed)}{also}{context}</div>'
+        f'<span class="qa-bar" style="width:{width}px"></span></div>{tools}{also}{context}</div>'
     )
 
 
@@ -270,13 +286,15 @@ def answer_html(
     answer: Answer,
     neighbours: Sequence[tuple[Passage | None, Passage | None]] | None = None,
     scope: Sequence[str] | None = None,
-    removed: Collection[str] = (),
+    stale: Sequence[str] = (),
+    originals: bool = True,
 ) -> str:
     """A question and its answer: the answer line and excerpt cards, or a plain statement that nothing answers.
 
     Weak excerpts of an answer (see ``is_weak``) are folded under "More passages".
     ``scope`` names the documents the search was limited to, shown above the answer.
-    Excerpts (and markers) citing a document id in ``removed`` are marked as removed.
+    ``stale[i]`` marks excerpt ``i`` (and its marker) as removed or changed since (see
+    :func:`stale`); ``originals`` offers each excerpt's original file.
     """
     neighbours = neighbours or [(None, None)] * len(answer.excerpts)
     body = [f'<div class="qa-question">Q: {escape(answer.question)}</div>']
@@ -293,11 +311,12 @@ def answer_html(
         if answer.excerpts:
             body.append('<div class="qa-near">Closest passages (not answers)</div>')
     else:
-        body.append(answer_line_html(answer, removed))
+        body.append(answer_line_html(answer, stale))
     cards = list(zip(answer.excerpts, neighbours, strict=True))
     weak = []
     for number, (excerpt, (before, after)) in enumerate(cards, start=1):
-        card = excerpt_html(number, excerpt, before, after, removed=excerpt.source in removed)
+        status = stale[number - 1] if number <= len(stale) else ""
+        card = excerpt_html(number, excerpt, before, after, stale=status, originals=originals)
         if answer.answered and is_weak(excerpt, answer.excerpts[0]):
             weak.append(card)
         else:
@@ -316,11 +335,19 @@ class Turn:
     scope: tuple[str, ...] = ()
 
 
-def conversation_html(turns: Sequence[Turn], indexed: Collection[str]) -> str:
-    """The turns, in the order given; excerpts citing a document no longer ``indexed`` are marked removed."""
-    cited = {e.source for turn in turns for e in turn.answer.excerpts}
-    removed = cited.difference(indexed)
-    return "".join(answer_html(t.answer, t.neighbours or None, t.scope or None, removed) for t in turns)
+def conversation_html(turns: Sequence[Turn], documents: Mapping[str, Document], originals: bool = True) -> str:
+    """The turns, in the order given, each excerpt checked against the ``documents`` indexed
+    now: one whose document was removed, or no longer holds the quote, is marked."""
+    return "".join(
+        answer_html(
+            t.answer,
+            t.neighbours or None,
+            t.scope or None,
+            [stale(e, documents) for e in t.answer.excerpts],
+            originals,
+        )
+        for t in turns
+    )
 
 
 def answer_markdown(answer: Answer, scope: Sequence[str] | None = None) -> str:

@@ -155,3 +155,66 @@ def test_a_turn_is_kept_as_data_redrawn_marked_when_its_document_goes_and_clean_
     assert 'class="qa-excerpt removed"' in page_of(turns) and "Removed from the index" in page_of(turns)
     engine.restore([document])
     assert page_of(turns) == second[1]  # as first drawn: nothing marked
+
+
+def test_uploads_are_kept_by_the_index_so_their_originals_outlive_the_upload_cache(fake_engine, tmp_path: Path):
+    """Gradio deletes its uploads after an hour (and at a restart); "Open original" must not."""
+    import os
+    import time
+
+    from app import ORIGINALS, ORIGINALS_GRACE_S, keep_uploads, prune_originals
+
+    cache = tmp_path / "gradio-cache"
+    cache.mkdir()
+    upload = cache / "ferry.txt"
+    upload.write_text("Ferries\n\nThe ferry to Elin leaves at nine.", encoding="utf-8")
+    kept = keep_uploads([str(upload)], fake_engine.index_dir)
+    assert kept == keep_uploads([str(upload)], fake_engine.index_dir)  # the same file twice: one copy
+    fake_engine.add(kept)
+    upload.unlink()  # the upload cache is cleaned
+    document, data = fake_engine.original("ferry.txt")
+    assert data == b"Ferries\n\nThe ferry to Elin leaves at nine." and "/originals/" in document.path
+
+    stray = cache / "draft.txt"  # uploaded, then cancelled: never indexed
+    stray.write_text("A draft nobody indexed.", encoding="utf-8")
+    orphan = Path(keep_uploads([str(stray)], fake_engine.index_dir)[0])
+    indexed = {d.path for d in fake_engine.documents()}
+    prune_originals(fake_engine.index_dir, indexed)
+    assert orphan.exists()  # within the grace period another session may be about to index it
+    later = time.time() + ORIGINALS_GRACE_S + 1
+    for copy in (fake_engine.index_dir / ORIGINALS).glob("*/*"):  # both copies now long past the grace period
+        os.utime(copy, (later - 2 * ORIGINALS_GRACE_S, later - 2 * ORIGINALS_GRACE_S))
+    prune_originals(fake_engine.index_dir, indexed, now=later)
+    assert not orphan.exists() and fake_engine.original("ferry.txt")[1]  # the indexed one stays
+    assert len(list((fake_engine.index_dir / ORIGINALS).iterdir())) == 1
+
+
+def test_opening_originals_counts_toward_the_per_address_limit(engine):
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.testclient import TestClient
+
+    from app import RequestLimits, original_route
+
+    app = Starlette(routes=[original_route(engine)], middleware=[Middleware(RequestLimits, per_minute=30)])
+    client = TestClient(app)
+    seed = engine.documents()[0].id
+    codes = [client.get(f"/original/{seed}").status_code for _ in range(6)]
+    assert codes[:3] == [200, 200, 200] and codes[-1] == 429  # bursts of a tenth of 30 a minute
+
+
+def test_a_citation_of_a_document_indexed_again_opens_no_other_text(engine, tmp_path: Path):
+    from app import build_app
+
+    note = tmp_path / "ferry.txt"
+    note.write_text("Ferries\n\nThe ferry to Elin leaves at nine every morning.", encoding="utf-8")
+    engine.add([note])
+    demo = build_app(engine)
+    chat_turn, show_request = _function(demo, "chat_turn"), _function(demo, "show_request")
+    turns = chat_turn("When does the ferry to Elin leave?", 5, None, [], [])[3]
+    quoted = next(e for e in turns[0].answer.excerpts if e.source == "ferry.txt")
+    click = f"ferry.txt|{quoted.start}|{quoted.end}"
+    assert "qa-target" in show_request(click, turns)
+    note.write_text("Ferries\n\nThe ferry to Elin now leaves at ten, on weekdays only.", encoding="utf-8")
+    engine.add([note])
+    assert "indexed again" in show_request(click, turns)

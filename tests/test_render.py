@@ -3,6 +3,7 @@ answer opens with its answering sentences, quoted verbatim and cited."""
 
 import html
 import re
+from dataclasses import replace
 
 from rag.render import (
     Turn,
@@ -18,7 +19,7 @@ from rag.render import (
     original_url,
     visible_controls,
 )
-from rag.types import Answer, Excerpt
+from rag.types import Answer, Document, Excerpt
 
 
 def test_a_right_to_left_override_is_written_out_not_obeyed():
@@ -140,18 +141,32 @@ def _card(page: str, source: str) -> str:
     return re.search(rf'<div class="qa-excerpt[^"]*" data-source="{re.escape(source)}".*?</div></div>', page).group(0)
 
 
-def test_excerpts_citing_a_removed_document_are_marked_and_offer_no_original():
+def _holding(*excerpts: Excerpt) -> dict[str, Document]:
+    """Documents that hold each excerpt at its offsets, as the index would."""
+    docs: dict[str, Document] = {}
+    for e in excerpts:
+        text = " " * e.start + e.text
+        docs[e.source] = Document(e.source, e.title, path=e.source, sha256="", text=text)
+    return docs
+
+
+def test_excerpts_citing_a_removed_or_changed_document_are_marked_and_offer_no_original():
     answer = Answer("When was it formed?", True, (FIRST, CLOSE))
     turns = [Turn(answer)]
-    page = conversation_html(turns, indexed={"a.txt", "b.txt"})
+    both = _holding(FIRST, CLOSE)
+    page = conversation_html(turns, both)
     assert "removed" not in page and page.count('class="qa-tool qa-original"') == 2
-    page = conversation_html(turns, indexed={"a.txt"})
+    page = conversation_html(turns, {"a.txt": both["a.txt"]})
     gone, kept = _card(page, "b.txt"), _card(page, "a.txt")
     assert 'class="qa-excerpt removed"' in gone and "Removed from the index" in gone and "qa-original" not in gone
     assert "removed" not in kept and 'href="original/a.txt"' in kept
     assert re.search(r'class="qa-ref removed" data-source="b.txt"[^>]*>\[2\]', page)  # its marker too
     assert re.search(r'class="qa-ref" data-source="a.txt"[^>]*>\[1\]', page)
-    assert conversation_html(turns, indexed={"a.txt", "b.txt"}) == conversation_html(turns, ["a.txt", "b.txt"])
+    # b.txt indexed again with other text where the quote was: the quote is not there any more.
+    edited = replace(both["b.txt"], text=" " * CLOSE.start + "Elsewhere. It was set up by someone else.")
+    changed = _card(conversation_html(turns, {**both, "b.txt": edited}), "b.txt")
+    assert "Changed since this answer" in changed and "qa-original" not in changed
+    assert "qa-original" not in conversation_html(turns, both, originals=False)  # --no-originals
 
 
 def test_copy_buttons_carry_the_exact_quote_and_a_one_line_citation():
