@@ -135,6 +135,7 @@ def test_decoding_never_invents_replacement_characters():
 # -- one enormous line ----------------------------------------------------------------------
 
 
+@pytest.mark.slow  # many seconds: a large input, a bomb or many processes
 def test_ten_megabyte_single_line_is_cut_into_bounded_passages_quickly(tmp_path: Path):
     rng = random.Random(3)
     words = "the army said on Monday that its forces had taken several villages near Aleppo".split()
@@ -232,6 +233,7 @@ def test_pdf_with_a_false_stream_length_is_read_as_a_viewer_reads_it(seeded: Eng
     assert report.added == ["huge_length.pdf"] and "Hello" in seeded.document("huge_length.pdf").text
 
 
+@pytest.mark.slow  # many seconds: a large input, a bomb or many processes
 def test_pdf_decompression_bomb_is_refused(seeded: Engine, bombs: Path):
     # pdfium inflates until the worker's memory limit stops it: the worker dies, the file is refused.
     _refused(seeded, bombs / "flate-bomb.pdf", ("cannot be parsed", "parser crashed", "memory"))
@@ -278,6 +280,7 @@ def test_parser_that_crashes_is_reported_and_replaced(tmp_path: Path):
 # -- DOCX -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # many seconds: a large input, a bomb or many processes
 def test_docx_zip_bomb_is_refused_from_its_declared_sizes(seeded: Engine, bombs: Path):
     _refused(seeded, bombs / "zip-bomb.docx", "zip bomb")
 
@@ -332,6 +335,7 @@ def _big_page(path: Path, size: int) -> Path:
     return path
 
 
+@pytest.mark.slow  # many seconds: a large input, a bomb or many processes
 def test_fifty_megabyte_page_is_parsed_within_the_memory_bound(tmp_path: Path):
     engine = Engine.open(settings=Settings(index_dir=tmp_path / "index"), embedder=TokenizerEmbedder())
     page = _big_page(tmp_path / "big.html", 50_000_000)

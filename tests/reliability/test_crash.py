@@ -78,6 +78,7 @@ def _child(mode: str, index_dir: Path, files: list[Path]) -> subprocess.Popen:
     )
 
 
+@pytest.mark.slow  # many seconds: a large input, a bomb or many processes
 def test_kill_9_at_random_moments_leaves_the_old_or_the_new_index(states, tmp_path: Path):
     index_a, files, state_a, state_b = states
     rng = random.Random(20261122)
