@@ -290,6 +290,15 @@ def original_route(engine: Engine, sign_in: bool = False) -> Route:
     return Route("/original/{doc_id:path}", original, methods=["GET"])
 
 
+# Switch between the dark and light themes; the choice goes into the address (Gradio's own
+# ``__theme`` parameter), so a reload or a bookmark keeps it.
+THEME_JS = """() => {
+  const dark = !document.body.classList.contains('dark');
+  document.body.classList.toggle('dark', dark);
+  const url = new URL(window.location.href);
+  url.searchParams.set('__theme', dark ? 'dark' : 'light');
+  history.replaceState(null, '', url);
+}"""
 #: Turns kept in a conversation: its follow-up context and the answers on the page.
 MAX_TURNS = 10
 # Scroll the source view, and only it (never the page), to the highlighted passage once it is shown.
@@ -683,10 +692,13 @@ def build_app(
 
     # Uploads that were never indexed (or whose indexing ended long ago) are deleted after an hour.
     with gr.Blocks(title="Quote-first document QA", delete_cache=(900, 3600)) as demo:
-        gr.Markdown(
-            "# Ask your documents\nEvery answer is a **verbatim excerpt** with its citation; "
-            "nothing is paraphrased, and when the documents do not answer, you are told so."
-        )
+        with gr.Row(equal_height=False):
+            gr.Markdown(
+                "# Ask your documents\nEvery answer is a **verbatim excerpt** with its citation; "
+                "nothing is paraphrased, and when the documents do not answer, you are told so.",
+            )
+            theme = gr.Button("Dark / light", size="sm", scale=0, min_width=120, elem_id="theme-toggle")
+        theme.click(None, None, None, js=THEME_JS, api_visibility="private")
         if engine.notice:  # the index was damaged and an earlier generation is served
             gr.Markdown(f"**Warning:** {engine.notice}", elem_id="index-notice")
         history = gr.State([])

@@ -437,6 +437,21 @@ def test_answers_read_well_in_light_and_dark_mode(browser, app_url: str, scheme:
         assert all(ratio >= 4.5 for ratio in ratios.values()), ratios
 
 
+def test_the_theme_toggle_switches_and_a_reload_keeps_the_choice(browser, app_url: str):
+    with open_page(browser, app_url, color_scheme="light") as page:
+        ask(page, "When was Liwa al-Quds formed?")
+        assert not page.evaluate("() => document.body.classList.contains('dark')")
+        page.click("#theme-toggle")
+        assert page.evaluate("() => document.body.classList.contains('dark')")
+        assert _contrast(page, "#transcript .qa-quote") >= 4.5  # readable in the theme switched to
+        assert "__theme=dark" in page.url
+        page.reload()
+        page.wait_for_selector("#question textarea", timeout=60_000)
+        assert page.evaluate("() => document.body.classList.contains('dark')")  # the choice survives a reload
+        page.click("#theme-toggle")
+        assert not page.evaluate("() => document.body.classList.contains('dark')") and "__theme=light" in page.url
+
+
 def _box(page, selector: str) -> dict:
     return page.evaluate(
         "s => { const r = document.querySelector(s).getBoundingClientRect();"
