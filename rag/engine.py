@@ -94,7 +94,7 @@ class Engine:
         if index_dir is not None:
             settings = replace(settings, index_dir=Path(index_dir))
         version = store.version(Path(settings.index_dir))  # before the load: a save meanwhile is seen later
-        snapshot = store.load(Path(settings.index_dir))
+        snapshot = store.load(Path(settings.index_dir), settings.vector_backend)
         if snapshot is not None:
             model_id = embedder.model_id if embedder else model_id_for(settings.model, settings.encoder)
             store.check_model(
@@ -166,13 +166,13 @@ class Engine:
             if seen == self._version:
                 return False
             try:
-                snapshot = store.load(self.index_dir)
+                snapshot = store.load(self.index_dir, self.settings.vector_backend)
                 if snapshot is not None and snapshot.notice and force:
                     # A writer must not merge into an earlier generation because of a passing
                     # read error: look again before accepting the fallback.
                     time.sleep(0.2)
                     seen = store.version(self.index_dir)
-                    snapshot = store.load(self.index_dir)
+                    snapshot = store.load(self.index_dir, self.settings.vector_backend)
                 if snapshot is not None:
                     model_id = self._embedder.model_id if self._embedder else None
                     if model_id is not None:

@@ -188,7 +188,7 @@ def check_model(manifest: dict, model_id: str, dim: int | None = None) -> None:
         )
 
 
-def load(index_dir: Path) -> Snapshot | None:
+def load(index_dir: Path, backend: str = "faiss") -> Snapshot | None:
     """Load the current generation, verifying checksums, counts and offsets.
 
     When the current generation (or the manifest) is damaged, the newest other
@@ -213,21 +213,21 @@ def load(index_dir: Path) -> Snapshot | None:
                     waited = True
                     continue  # a first save was between its generation and its manifest
                 raise IndexCorrupt(f"{index_dir / MANIFEST} is missing")
-            return _load_generation(index_dir, manifest)
+            return _load_generation(index_dir, manifest, backend)
         except IndexCorrupt as problem:
             if version(index_dir) != seen:
                 continue  # a writer saved meanwhile, and may have pruned the generation being read
-            return _load_fallback(index_dir, problem)
+            return _load_fallback(index_dir, problem, backend)
     raise IndexCorrupt(f"the index in {index_dir} kept changing while it was read; try again")
 
 
-def _load_fallback(index_dir: Path, problem: IndexCorrupt) -> Snapshot:
+def _load_fallback(index_dir: Path, problem: IndexCorrupt, backend: str) -> Snapshot:
     """The newest generation that verifies on its own (each carries a copy of its manifest)."""
     failures: list[str] = []
     for gen_dir in reversed(_generation_dirs(index_dir)):
         try:
             manifest = _read_json(gen_dir / MANIFEST)
-            snapshot = _load_generation(index_dir, manifest)
+            snapshot = _load_generation(index_dir, manifest, backend)
         except IndexCorrupt as exc:
             failures.append(str(exc))
             continue
@@ -242,7 +242,7 @@ def _load_fallback(index_dir: Path, problem: IndexCorrupt) -> Snapshot:
     raise problem
 
 
-def _load_generation(index_dir: Path, manifest: dict) -> Snapshot:
+def _load_generation(index_dir: Path, manifest: dict, backend: str = "faiss") -> Snapshot:
     try:
         gen_dir = index_dir / manifest["folder"]
         files = manifest["files"]
@@ -250,7 +250,7 @@ def _load_generation(index_dir: Path, manifest: dict) -> Snapshot:
         listed = set(files)
         if manifest["format"] >= 3:
             required = set(_FILES if manifest["format"] >= 4 else _FILES_V3)
-            recorded = manifest.get("backends", {})
+            recorded = _recorded(manifest, backend)
             vector_files = {f for k in _SETS for f in backends.known_files(k, set(recorded.values()))}
             valid = required <= listed <= required | vector_files
             valid = valid and all(
@@ -286,7 +286,7 @@ def _load_generation(index_dir: Path, manifest: dict) -> Snapshot:
                 gen_dir,
                 manifest["format"],
             )
-        windows, sentences = (_load_vector_set(gen_dir, kind, dim, manifest) for kind in _SETS)
+        windows, sentences = (_load_vector_set(gen_dir, kind, dim, manifest, backend) for kind in _SETS)
         snapshot = Snapshot(
             manifest["model_id"],
             dim,
@@ -310,13 +310,33 @@ def _vector_sets(snapshot: Snapshot) -> list[tuple[str, VectorSet]]:
     return list(zip(_SETS, (snapshot.windows, snapshot.sentences), strict=True))
 
 
-def _load_vector_set(gen_dir: Path, kind: str, dim: int, manifest: dict) -> VectorSet:
+def _recorded(manifest: dict, configured: str) -> dict[str, str]:
+    """The backend of each vector set as the manifest records it. Only a built-in backend or
+    the configured one is accepted: a backend is code, and whoever can write an index folder
+    must not choose code to run.
+
+    Raises:
+        IndexCorrupt: the manifest names another backend.
+    """
+    recorded = manifest.get("backends", {})
+    if not isinstance(recorded, dict):
+        raise IndexCorrupt("the manifest's vector backends are malformed")
+    for name in recorded.values():
+        if name not in backends.BUILT_IN and name != configured:
+            raise IndexCorrupt(
+                f"the index keeps its vectors with the backend {name!r}, which is not configured here; "
+                f"set RAG_VECTOR_BACKEND={name} to read it"
+            )
+    return recorded
+
+
+def _load_vector_set(gen_dir: Path, kind: str, dim: int, manifest: dict, configured: str) -> VectorSet:
     """One kind of vectors (``windows`` or ``sentences``): the vectors, their passage rows
     and their content keys (unknown, 0, in an index of format 1)."""
     owner = np.load(gen_dir / f"{kind}.npy", allow_pickle=False)
     keys = np.load(gen_dir / f"{kind}.keys.npy", allow_pickle=False) if manifest["format"] >= 2 else None
     files = set(manifest["files"])
-    backend = backends.of_saved(kind, files, manifest.get("backends", {}).get(kind))
+    backend = backends.of_saved(kind, files, _recorded(manifest, configured).get(kind))
     return VectorSet(backend.load(gen_dir, kind, dim, files), owner, keys)
 
 
@@ -353,7 +373,7 @@ def save(index_dir: Path, snapshot: Snapshot) -> Snapshot:
     # The previous generation (and the one this snapshot was loaded from) stay as
     # fallbacks; older ones, and debris of saves that crashed, go.
     keep = {folder, f"gen-{snapshot.generation:06d}"} | ({previous["folder"]} if previous else set())
-    _remove_old_generations(index_dir, keep=keep)
+    _remove_old_generations(index_dir, keep, {backends.of_index(v.index) for _, v in _vector_sets(snapshot)})
     return Snapshot(**{**snapshot.__dict__, "generation": generation, "checksum": manifest["checksum"], "notice": ""})
 
 
@@ -432,18 +452,22 @@ def _verify(snapshot: Snapshot, counts: dict[str, int]) -> None:
     # Each passage's text was checked against its document when the table was built.
 
 
-def _remove_old_generations(index_dir: Path, keep: set[str]) -> None:
+def _remove_old_generations(index_dir: Path, keep: set[str], writing: set[str]) -> None:
+    """Delete generation folders not in ``keep``. Vectors may live outside a folder (a
+    Qdrant collection): each backend drops its own, built-in ones and the ``writing``
+    ones only (a manifest never chooses code to run)."""
     for path in _generation_dirs(index_dir):
         if path.name not in keep:
-            # Vectors may live outside the folder (a Qdrant collection): each backend drops its own.
-            for name in {*backends.BUILT_IN, *_recorded_backends(path)}:
+            allowed = {*backends.BUILT_IN, *writing}
+            for name in allowed & {*backends.BUILT_IN, *_recorded_backends(path)}:
                 backends.get(name).drop(path)
             shutil.rmtree(path, ignore_errors=True)
 
 
 def _recorded_backends(gen_dir: Path) -> set[str]:
     try:
-        return set(_read_json(gen_dir / MANIFEST).get("backends", {}).values())
+        recorded = _read_json(gen_dir / MANIFEST).get("backends", {})
+        return set(recorded.values()) if isinstance(recorded, dict) else set()
     except IndexCorrupt:
         return set()
 

@@ -200,7 +200,8 @@ def test_engine_on_qdrant_answers_reopens_and_drops_pruned_collections(tmp_path:
 
 def test_a_backend_is_one_module_named_in_the_settings(tmp_path: Path):
     """tests/npz_backend.py, a backend defined outside rag/, serves an engine end to end; the
-    manifest records it, so the index is read back by it; answers are those of FAISS."""
+    manifest records it, so the index is read back by it (while it is configured: see the
+    next test); answers are those of FAISS."""
     import json
 
     from rag import Engine, Settings
@@ -215,7 +216,7 @@ def test_a_backend_is_one_module_named_in_the_settings(tmp_path: Path):
     assert manifest["backends"] == {"windows": "tests.npz_backend", "sentences": "tests.npz_backend"}
     assert {"windows.rows.npz", "sentences.rows.npz"} <= set(manifest["files"])
     assert not any(name.endswith(".vec.npy") for name in manifest["files"])
-    reopened = Engine.open(settings=Settings(index_dir=tmp_path / "npz", min_score=0.2), embedder=FakeEmbedder())
+    reopened = Engine.open(settings=settings, embedder=FakeEmbedder())
     assert reopened._index.snapshot.windows.index.kind == "npz"  # read back by the backend that wrote it
     question = "Who leads the Hamas delegation to Damascus?"
     assert reopened.ask(question).to_dict() == faiss_engine.ask(question).to_dict()
@@ -226,3 +227,28 @@ def test_an_unknown_backend_is_refused_by_name():
         backends.get("milvus")
     with pytest.raises(ValueError, match="does not define BACKEND"):
         backends.get("tests.conftest")
+
+
+def test_a_manifest_never_chooses_code_to_run(tmp_path: Path, monkeypatch):
+    """A backend is code: one named by an index folder's manifest, but neither built in nor
+    configured, is refused and never imported (writing the folder must not mean running code)."""
+    import json
+
+    from rag import Engine, IndexCorrupt, Settings
+    from tests.conftest import SEEDS, FakeEmbedder
+
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    ran = tmp_path / "it-ran"
+    (planted / "planted_backend.py").write_text(f"open({str(ran)!r}, 'w').close()\nBACKEND = None\n")
+    monkeypatch.syspath_prepend(str(planted))
+    settings = Settings(index_dir=tmp_path / "index", min_score=0.2)
+    Engine.open(settings=settings, embedder=FakeEmbedder()).add([SEEDS])
+    manifest_path = tmp_path / "index" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["backends"] = {"windows": "planted_backend", "sentences": "planted_backend"}
+    for path in (manifest_path, tmp_path / "index" / manifest["folder"] / "manifest.json"):
+        path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexCorrupt, match="not configured here"):
+        Engine.open(settings=settings, embedder=FakeEmbedder())
+    assert not ran.exists()
