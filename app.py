@@ -8,7 +8,6 @@ import functools
 import json
 import logging
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -22,9 +21,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from rag import Engine, RagError, Settings, UnknownDocument
+from rag import Engine, RagError, Settings, UnknownDocument, originals
 from rag.accounts import Account, check_password, hash_password, load_accounts
-from rag.documents import SUPPORTED_SUFFIXES, file_sha256
+from rag.documents import SUPPORTED_SUFFIXES
 from rag.render import (
     STYLE,
     Turn,
@@ -138,7 +137,8 @@ class RequestLimits:
         return True
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope.get("method") == "GET" and "/original/" in scope.get("path", ""):
+        original = scope.get("method") in ("GET", "HEAD") and "/original/" in scope.get("path", "")
+        if scope["type"] == "http" and original:
             # Each one reads and hashes a whole file: an original counts like any call.
             address = (scope.get("client") or ("?", 0))[0]
             if self.per_minute and not self._allow(address):
@@ -193,45 +193,6 @@ async def _refuse(send, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-#: Uploaded files are kept here, inside the index folder, so that "Open original" serves
-#: them after Gradio has cleaned its upload cache (an hour later, or at a restart).
-ORIGINALS = "originals"
-#: A kept upload that no indexed document reads from (a cancelled or replaced upload) goes
-#: once it is this old.
-ORIGINALS_GRACE_S = 3600
-
-
-def keep_uploads(paths: list[str], index_dir: Path) -> list[str]:
-    """Copies of uploaded files under ``<index>/originals/<content hash>/<name>``: a file
-    uploaded twice is one copy (and one document), a changed one another."""
-    kept = []
-    for path in map(Path, paths):
-        folder = index_dir / ORIGINALS / file_sha256(path)[:32]
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / path.name
-        if not target.exists():
-            staging = folder / f".{path.name}.{os.getpid()}.tmp"
-            shutil.copyfile(path, staging)
-            os.replace(staging, target)
-        kept.append(str(target))
-    return kept
-
-
-def prune_originals(index_dir: Path, indexed: set[str], now: float | None = None) -> None:
-    """Delete kept uploads that no indexed document reads from, once past the grace period
-    (another session may be about to index one)."""
-    now = time.time() if now is None else now
-    indexed = {str(Path(path).resolve()) for path in indexed}
-    for folder in (index_dir / ORIGINALS).glob("*"):
-        try:
-            files = list(folder.iterdir()) if folder.is_dir() else []
-            if any(str(f.resolve()) in indexed or now - f.stat().st_mtime < ORIGINALS_GRACE_S for f in files):
-                continue
-        except OSError:
-            continue  # another process is pruning it
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 def _signed_in(request: Request) -> bool:
     """Whether the request carries a sign-in token of the Gradio app serving it.
 
@@ -253,8 +214,10 @@ def _refusal(status: int, message: str) -> PlainTextResponse:
     )
 
 
-#: Original files read at once (each is held in memory while it is checked and sent).
+#: Original files read and checked at once (the reading and hashing, not the sending).
 ORIGINAL_READS = 4
+#: The Source view for a citation whose quote its document no longer holds there.
+STALE_SOURCE = "<em>That passage is not in the document as it is indexed now.</em>"
 
 
 def original_route(engine: Engine, sign_in: bool = False) -> Route:
@@ -271,7 +234,7 @@ def original_route(engine: Engine, sign_in: bool = False) -> Route:
         if sign_in and not _signed_in(request):
             return _refusal(401, "Sign in to open original files.")
         try:
-            async with reading:  # each read holds a whole file in memory: a few at a time
+            async with reading:  # each reads and hashes a whole file: a few at a time
                 document, data = await run_in_threadpool(engine.original, request.path_params["doc_id"])
         except UnknownDocument:
             return _refusal(404, "No document with that id is indexed now; only indexed documents can be opened.")
@@ -446,7 +409,10 @@ def open_engine(settings: Settings, docs: Path, read_only: bool = False) -> Engi
 
 
 def build_app(
-    engine: Engine, read_only: bool = False, accounts: dict[str, Account] | None = None, originals: bool = True
+    engine: Engine,
+    read_only: bool = False,
+    accounts: dict[str, Account] | None = None,
+    offer_originals: bool = True,
 ):
     """The Gradio Blocks around ``engine``; nothing here ranks or reads documents itself.
 
@@ -455,7 +421,8 @@ def build_app(
         read_only: build no upload or remove controls and no routes for them.
         accounts: when given, only editors may add or remove documents (checked on
             every request; readers do not see the controls either).
-        originals: offer each excerpt's original file (served by ``original_route``).
+        offer_originals: offer each excerpt's original file (served by ``original_route``),
+            and keep uploads in the index folder for it (``rag.originals``).
     """
 
     def may_edit(request: gr.Request | None) -> bool:
@@ -490,8 +457,8 @@ def build_app(
         return upload_panel("Only editors may add or remove documents.")
 
     def page_of(turns: list[Turn]) -> str:
-        """The transcript, newest first, marking excerpts whose document has been removed since."""
-        return conversation_html(turns, {d.id: d for d in engine.documents()}, originals)
+        """The transcript, newest first, marking excerpts whose document was removed or changed since."""
+        return conversation_html(turns, {d.id: d for d in engine.documents()}, offer_originals)
 
     def chat_turn(question: str, k: float, sources: list[str] | None, history: list[dict], turns: list[Turn]):
         question = (question or "").strip()
@@ -534,6 +501,8 @@ def build_app(
             document = engine.document(excerpt["source"])
         except RagError as exc:
             return f"<em>{escape(str(exc))}</em>"
+        if document.text[excerpt["start"] : excerpt["end"]] != excerpt["text"]:
+            return STALE_SOURCE
         return source_html(document, excerpt["start"], excerpt["end"])
 
     def show_request(request: str | None, turns: list[Turn] | None = None):
@@ -550,7 +519,7 @@ def build_app(
             return "<em>That document is not in the index (it may have been removed).</em>"
         quoted = {e.text for t in turns or () for e in t.answer.excerpts if (e.source, e.start, e.end) == key}
         if not 0 <= start < end <= len(document.text) or (quoted and document.text[start:end] not in quoted):
-            return "<em>That passage is not in the document as it is indexed now (it was indexed again).</em>"
+            return STALE_SOURCE
         return source_html(document, start, end)
 
     def index(paths: list[str], replace: bool, progress) -> tuple:
@@ -575,11 +544,14 @@ def build_app(
             return refused_edit()
         if not files:
             return upload_panel("No file chosen.")
-        try:
-            paths = keep_uploads([str(f if isinstance(f, str) else f.name) for f in files], engine.index_dir)
-        except OSError as exc:
-            return upload_panel(f"Nothing was indexed: the upload could not be stored ({exc.strerror or exc}).")
-        prune_originals(engine.index_dir, {d.path for d in engine.documents()})
+        paths = [str(f if isinstance(f, str) else f.name) for f in files]
+        if offer_originals:  # kept by the index, so that Open original outlives Gradio's upload cache
+            try:
+                indexed = [d.path for d in engine.documents()]
+                paths = originals.keep(paths, engine.index_dir, engine.settings.max_file_bytes, indexed)
+            except (OSError, RagError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                return upload_panel(f"Nothing was indexed: the upload could not be stored ({reason}).")
         clashes = engine.conflicts(paths)
         if clashes:  # never replace a document silently: ask first
             names = ", ".join(doc_id for _, doc_id in clashes)
@@ -905,7 +877,7 @@ def main(argv: list[str] | None = None) -> None:
             "Use --read-only, or --auth FILE for sign-in with reader and editor roles.",
             flush=True,
         )
-    demo = build_app(engine, read_only=args.read_only, accounts=accounts, originals=not args.no_originals)
+    demo = build_app(engine, read_only=args.read_only, accounts=accounts, offer_originals=not args.no_originals)
     # A bounded queue: past it, a request is told at once that the server is busy.
     # api_open=False: every call goes through the queue (and its bound); no direct /run/ route.
     demo.queue(default_concurrency_limit=4, max_size=args.max_queue, api_open=False)

@@ -3,6 +3,7 @@
 from .config import Settings
 from .engine import Engine
 from .errors import (
+    BackendMismatch,
     BadQuestion,
     EmptyDocument,
     IndexCorrupt,
@@ -27,6 +28,7 @@ __all__ = [
     "IndexCorrupt",
     "IndexWriteError",
     "MissingDependency",
+    "BackendMismatch",
     "ModelMismatch",
     "Passage",
     "RagError",

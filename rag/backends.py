@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 #: The built-in backends and the modules that define them (imported on first use).
 BUILT_IN = {"faiss": "rag.dense", "qdrant": "rag.qdrant_backend"}
+#: The backend whose vectors are files in the index folder: the only one an index is read
+#: with when it is not the configured one.
+LOCAL = "faiss"
 
 
 @dataclass(frozen=True)

@@ -85,8 +85,9 @@ class Settings:
     max_file_bytes: int = MAX_FILE_BYTES
     #: Passages longer than this many characters are cut at sentence boundaries.
     max_passage_chars: int = 2000
-    #: Where vectors live: "faiss" (embedded, default) or "qdrant" (a server or cluster at
-    #: ``qdrant_url``, or Qdrant's local mode in <index>/qdrant when no URL is set).
+    #: Where vectors live: "faiss" (embedded, default), "qdrant" (a server or cluster at
+    #: ``qdrant_url``, or Qdrant's local mode in <index>/qdrant when no URL is set), or the
+    #: module path of another backend (see backends.py).
     vector_backend: str = "faiss"
     qdrant_url: str = ""
     #: Vector sets with at least this many rows are searched with an approximate index

@@ -29,6 +29,10 @@ class ModelMismatch(RagError):
     """The index was built with another embedding model or dimension."""
 
 
+class BackendMismatch(RagError):
+    """The index keeps its vectors with a backend that is not the configured one."""
+
+
 class UnknownDocument(RagError):
     """No document with that id is in the index."""
 

@@ -151,13 +151,8 @@ def unchanged(file: Path, doc: Document, max_bytes: int) -> bool:
 def add_in_child(
     paths: Iterable[str | Path], settings: Settings, progress: Progress | None = None, replace: bool = False
 ) -> AddReport:
-    """``Engine.add`` run by a separate process (``python -m rag ingest``) over the index
-    folder of ``settings``.
-
-    Parsing, splitting, embedding and saving happen in the child, whose memory is
-    returned to the system when it exits; this process only loads the saved
-    result. A server should add documents this way: whatever it is sent, its
-    own memory grows only by the index it then serves.
+    """``Engine.add`` run by ``python -m rag ingest`` over the index folder of ``settings``
+    (see ``Engine.add_isolated``), with its progress lines passed to ``progress``.
 
     Raises:
         IndexWriteError: the child failed without a report (its last words are in the message).

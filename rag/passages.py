@@ -209,15 +209,18 @@ def _join_scraps(groups: list[_Group], max_chars: int, layout: tuple[Block, ...]
 
 
 def _spanning(first: _Group, then: _Group) -> _Group:
-    """Two groups of neighbouring sections as one, cited under the section holding both;
-    the later group's section is the one that further blocks may continue."""
+    """Two groups of neighbouring sections as one, cited under the section holding both (or,
+    when none does, the later one); the later group's section is the one that further
+    blocks may continue."""
     a, b = first.section.split(SECTION_SEPARATOR), then.section.split(SECTION_SEPARATOR)
     common = []
     for x, y in zip(a, b, strict=False):
         if x != y:
             break
         common.append(x)
-    return _Group(then.path, SECTION_SEPARATOR.join(common), [*first.blocks, *then.blocks])
+    # Sections with no parent in common: the later one, which holds most of the passage.
+    section = SECTION_SEPARATOR.join(common) or then.section
+    return _Group(then.path, section, [*first.blocks, *then.blocks])
 
 
 def _joinable(first: _Group, then: _Group, max_chars: int, layout: tuple[Block, ...]) -> bool:

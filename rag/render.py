@@ -94,9 +94,9 @@ STYLE = """
  background:var(--button-secondary-background-fill);color:var(--button-secondary-text-color);cursor:pointer;
  text-decoration:none}
 .qa-tool:hover,.qa-tool:focus-visible{background:var(--button-secondary-background-fill-hover)}
-.qa-excerpt.removed{border-style:dashed}
-.qa-excerpt.removed .qa-cite{cursor:default;text-decoration:none}
-.qa-ref.removed{text-decoration:line-through}
+.qa-excerpt.stale{border-style:dashed}
+.qa-excerpt.stale .qa-cite{cursor:default;text-decoration:none}
+.qa-ref.stale{text-decoration:line-through}
 .qa-removed-badge{display:inline-block;font-size:.8em;font-weight:600;padding:.1em .5em;margin-bottom:.3em;
  border:1px solid var(--color-accent);border-radius:6px;color:var(--body-text-color);
  background:var(--background-fill-secondary)}
@@ -194,21 +194,22 @@ def stale(excerpt: Excerpt, documents: Mapping[str, Document]) -> str:
     return "" if document.text[excerpt.start : excerpt.end] == excerpt.text else "changed"
 
 
-def answer_line_html(answer: Answer, stale: Sequence[str] = ()) -> str:
+def answer_line_html(answer: Answer, marks: Sequence[str] = ()) -> str:
     """The answer line: each answering sentence, quoted verbatim, with a clickable ``[n]`` marker.
 
-    A marker whose excerpt is stale (``stale[n - 1]``, see :func:`stale`) is struck through and says so.
+    A marker whose excerpt is stale (``marks[n - 1]``, see :func:`stale`) is struck through and says so.
     """
     line = answer_line(answer)
     if not line:
         return ""
     parts = []
     for number, excerpt, sentence in line:
-        status = stale[number - 1] if number <= len(stale) else ""
-        kind, hint = ("qa-ref removed", status) if status else ("qa-ref", "in its document")
+        status = marks[number - 1] if number <= len(marks) else ""
+        kind = f"qa-ref stale {status}" if status else "qa-ref"
+        title = f"[{number}] {STALE[status].split(':')[0].lower()}" if status else f"Show [{number}] in its document"
         parts.append(
             f'<q>{escape(sentence)}</q><button type="button" class="{kind}" {_target(excerpt)} '
-            f'title="Show [{number}] {hint}">[{number}]</button>'
+            f'title="{title}">[{number}]</button>'
         )
     return f'<div class="qa-answer"><span class="qa-answer-label">Answer, quoted:</span>{" ".join(parts)}</div>'
 
@@ -242,13 +243,13 @@ def excerpt_html(
     excerpt: Excerpt,
     before: Passage | None = None,
     after: Passage | None = None,
-    stale: str = "",
+    mark: str = "",
     originals: bool = True,
 ) -> str:
     """One excerpt card: the verbatim quote with its highlight, citation, relevance, tools and context.
 
     The card and its ``[n]`` carry ``data-source``/``data-start``/``data-end``: clicking the
-    citation line opens the passage in the Source view. A ``stale`` card ("removed" or
+    citation line opens the passage in the Source view. A card with a ``mark`` ("removed" or
     "changed", see :func:`stale`) says so and offers no original to open; with
     ``originals`` off, no card does.
     """
@@ -266,11 +267,11 @@ def excerpt_html(
     if excerpt.also:
         cites = "; ".join(f"{escape(c.title)} ({escape(c.source)}, ¶{c.paragraph})" for c in excerpt.also)
         also = f'<div class="qa-also">Also, nearly word for word, in: {cites}</div>'
-    kind = (" near-miss" if excerpt.near_miss else "") + (" removed" if stale else "")
-    badge = f'<div><span class="qa-removed-badge">{STALE[stale]}</span></div>' if stale else ""
+    kind = (" near-miss" if excerpt.near_miss else "") + (f" stale {mark}" if mark else "")
+    badge = f'<div><span class="qa-removed-badge">{STALE[mark]}</span></div>' if mark else ""
     note = f'<div class="qa-note">{escape(excerpt.note.capitalize())}</div>' if excerpt.note else ""
-    hint = STALE[stale].split(":")[0] if stale else "Show in its document"
-    tools = _tools(excerpt, originals and not stale)
+    hint = STALE[mark].split(":")[0] if mark else "Show in its document"
+    tools = _tools(excerpt, originals and not mark)
     return (
         f'<div class="qa-excerpt{kind}" {_target(excerpt)}>'
         f'{badge}{note}<blockquote class="qa-quote">{_highlighted(excerpt)}</blockquote>'
@@ -286,14 +287,14 @@ def answer_html(
     answer: Answer,
     neighbours: Sequence[tuple[Passage | None, Passage | None]] | None = None,
     scope: Sequence[str] | None = None,
-    stale: Sequence[str] = (),
+    marks: Sequence[str] = (),
     originals: bool = True,
 ) -> str:
     """A question and its answer: the answer line and excerpt cards, or a plain statement that nothing answers.
 
     Weak excerpts of an answer (see ``is_weak``) are folded under "More passages".
     ``scope`` names the documents the search was limited to, shown above the answer.
-    ``stale[i]`` marks excerpt ``i`` (and its marker) as removed or changed since (see
+    ``marks[i]`` marks excerpt ``i`` (and its marker) as removed or changed since (see
     :func:`stale`); ``originals`` offers each excerpt's original file.
     """
     neighbours = neighbours or [(None, None)] * len(answer.excerpts)
@@ -311,12 +312,12 @@ def answer_html(
         if answer.excerpts:
             body.append('<div class="qa-near">Closest passages (not answers)</div>')
     else:
-        body.append(answer_line_html(answer, stale))
+        body.append(answer_line_html(answer, marks))
     cards = list(zip(answer.excerpts, neighbours, strict=True))
     weak = []
     for number, (excerpt, (before, after)) in enumerate(cards, start=1):
-        status = stale[number - 1] if number <= len(stale) else ""
-        card = excerpt_html(number, excerpt, before, after, stale=status, originals=originals)
+        mark = marks[number - 1] if number <= len(marks) else ""
+        card = excerpt_html(number, excerpt, before, after, mark=mark, originals=originals)
         if answer.answered and is_weak(excerpt, answer.excerpts[0]):
             weak.append(card)
         else:

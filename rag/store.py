@@ -49,7 +49,7 @@ import numpy as np
 
 from . import backends
 from .documents import file_sha256
-from .errors import IndexCorrupt, IndexWriteError, ModelMismatch
+from .errors import BackendMismatch, IndexCorrupt, IndexWriteError, ModelMismatch, RagError
 from .index import Snapshot, VectorSet
 from .lexical import FILES as lexical_files
 from .lexical import LexicalIndex
@@ -311,23 +311,31 @@ def _vector_sets(snapshot: Snapshot) -> list[tuple[str, VectorSet]]:
 
 
 def _recorded(manifest: dict, configured: str) -> dict[str, str]:
-    """The backend of each vector set as the manifest records it. Only a built-in backend or
-    the configured one is accepted: a backend is code, and whoever can write an index folder
-    must not choose code to run.
+    """The backend of each vector set as the manifest records it, when this process may use it.
+
+    A backend is code, and may reach other machines (a Qdrant URL): whoever can write an
+    index folder must not choose either. So only FAISS (files in the folder) or the
+    configured backend is accepted.
 
     Raises:
-        IndexCorrupt: the manifest names another backend.
+        IndexCorrupt: the record is malformed.
+        BackendMismatch: it names another backend.
     """
     recorded = manifest.get("backends", {})
-    if not isinstance(recorded, dict):
+    if not isinstance(recorded, dict) or not all(isinstance(v, str) for v in recorded.values()):
         raise IndexCorrupt("the manifest's vector backends are malformed")
     for name in recorded.values():
-        if name not in backends.BUILT_IN and name != configured:
-            raise IndexCorrupt(
-                f"the index keeps its vectors with the backend {name!r}, which is not configured here; "
-                f"set RAG_VECTOR_BACKEND={name} to read it"
-            )
+        _check_backend(name, configured)
     return recorded
+
+
+def _check_backend(name: str, configured: str) -> None:
+    if name not in (backends.LOCAL, configured):
+        shown = name if name.replace(".", "").replace("_", "").isalnum() else "(a malformed name)"
+        raise BackendMismatch(
+            f"the index keeps its vectors with the backend {shown}, which is not the configured one "
+            f"({configured}); set RAG_VECTOR_BACKEND to it to read this index"
+        )
 
 
 def _load_vector_set(gen_dir: Path, kind: str, dim: int, manifest: dict, configured: str) -> VectorSet:
@@ -337,6 +345,7 @@ def _load_vector_set(gen_dir: Path, kind: str, dim: int, manifest: dict, configu
     keys = np.load(gen_dir / f"{kind}.keys.npy", allow_pickle=False) if manifest["format"] >= 2 else None
     files = set(manifest["files"])
     backend = backends.of_saved(kind, files, _recorded(manifest, configured).get(kind))
+    _check_backend(backend.name, configured)  # an index saved before backends were recorded
     return VectorSet(backend.load(gen_dir, kind, dim, files), owner, keys)
 
 
@@ -454,22 +463,29 @@ def _verify(snapshot: Snapshot, counts: dict[str, int]) -> None:
 
 def _remove_old_generations(index_dir: Path, keep: set[str], writing: set[str]) -> None:
     """Delete generation folders not in ``keep``. Vectors may live outside a folder (a
-    Qdrant collection): each backend drops its own, built-in ones and the ``writing``
-    ones only (a manifest never chooses code to run)."""
+    Qdrant collection): the backends of this save drop their own (a manifest never
+    chooses which code runs, nor which server is reached). Best effort: the new
+    generation is already current."""
     for path in _generation_dirs(index_dir):
         if path.name not in keep:
-            allowed = {*backends.BUILT_IN, *writing}
-            for name in allowed & {*backends.BUILT_IN, *_recorded_backends(path)}:
-                backends.get(name).drop(path)
+            for name in {backends.LOCAL, *writing} & _recorded_backends(path, {*writing}):
+                try:
+                    backends.get(name).drop(path)
+                except (OSError, ValueError, RagError) as exc:
+                    log.warning("could not release what %s held outside its folder: %s", path.name, exc)
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _recorded_backends(gen_dir: Path) -> set[str]:
+def _recorded_backends(gen_dir: Path, writing: set[str]) -> set[str]:
+    """The backends a generation folder's own manifest records (for one saved before they
+    were recorded: the ones writing now, which may have written it too)."""
     try:
-        recorded = _read_json(gen_dir / MANIFEST).get("backends", {})
-        return set(recorded.values()) if isinstance(recorded, dict) else set()
+        recorded = _read_json(gen_dir / MANIFEST).get("backends")
     except IndexCorrupt:
-        return set()
+        return set(writing)
+    if not isinstance(recorded, dict):
+        return set(writing)
+    return {v for v in recorded.values() if isinstance(v, str)}
 
 
 def _read_jsonl(path: Path) -> list[dict]:

@@ -152,7 +152,7 @@ def test_a_turn_is_kept_as_data_redrawn_marked_when_its_document_goes_and_clean_
     cited = turns[0].answer.excerpts[0].source
     document = engine.document(cited)
     engine.remove(cited)
-    assert 'class="qa-excerpt removed"' in page_of(turns) and "Removed from the index" in page_of(turns)
+    assert 'class="qa-excerpt stale removed"' in page_of(turns) and "Removed from the index" in page_of(turns)
     engine.restore([document])
     assert page_of(turns) == second[1]  # as first drawn: nothing marked
 
@@ -162,31 +162,51 @@ def test_uploads_are_kept_by_the_index_so_their_originals_outlive_the_upload_cac
     import os
     import time
 
-    from app import ORIGINALS, ORIGINALS_GRACE_S, keep_uploads, prune_originals
+    from rag import originals
 
+    limit = fake_engine.settings.max_file_bytes
     cache = tmp_path / "gradio-cache"
     cache.mkdir()
     upload = cache / "ferry.txt"
     upload.write_text("Ferries\n\nThe ferry to Elin leaves at nine.", encoding="utf-8")
-    kept = keep_uploads([str(upload)], fake_engine.index_dir)
-    assert kept == keep_uploads([str(upload)], fake_engine.index_dir)  # the same file twice: one copy
+    kept = originals.keep([upload], fake_engine.index_dir, limit)
+    assert kept == originals.keep([upload], fake_engine.index_dir, limit)  # the same file twice: one copy
     fake_engine.add(kept)
     upload.unlink()  # the upload cache is cleaned
     document, data = fake_engine.original("ferry.txt")
     assert data == b"Ferries\n\nThe ferry to Elin leaves at nine." and "/originals/" in document.path
 
+    def age_all() -> None:  # every copy last uploaded long ago
+        past = time.time() - 2 * originals.GRACE_S
+        for copy in (fake_engine.index_dir / originals.FOLDER).glob("*/*"):
+            os.utime(copy, (past, past))
+
     stray = cache / "draft.txt"  # uploaded, then cancelled: never indexed
     stray.write_text("A draft nobody indexed.", encoding="utf-8")
-    orphan = Path(keep_uploads([str(stray)], fake_engine.index_dir)[0])
-    indexed = {d.path for d in fake_engine.documents()}
-    prune_originals(fake_engine.index_dir, indexed)
+    orphan = Path(originals.keep([stray], fake_engine.index_dir, limit)[0])
+    indexed = [d.path for d in fake_engine.documents()]
+    originals.keep([], fake_engine.index_dir, limit, indexed)
     assert orphan.exists()  # within the grace period another session may be about to index it
-    later = time.time() + ORIGINALS_GRACE_S + 1
-    for copy in (fake_engine.index_dir / ORIGINALS).glob("*/*"):  # both copies now long past the grace period
-        os.utime(copy, (later - 2 * ORIGINALS_GRACE_S, later - 2 * ORIGINALS_GRACE_S))
-    prune_originals(fake_engine.index_dir, indexed, now=later)
+    age_all()
+    assert originals.keep([stray], fake_engine.index_dir, limit, indexed) == [str(orphan)]  # uploaded again
+    assert orphan.exists()  # ... so it is not pruned by that very upload
+    age_all()
+    originals.keep([], fake_engine.index_dir, limit, indexed)
     assert not orphan.exists() and fake_engine.original("ferry.txt")[1]  # the indexed one stays
-    assert len(list((fake_engine.index_dir / ORIGINALS).iterdir())) == 1
+    assert len(list((fake_engine.index_dir / originals.FOLDER).iterdir())) == 1
+    assert not list((fake_engine.index_dir / originals.FOLDER).glob("*/.*.tmp"))
+
+
+def test_simultaneous_uploads_of_one_file_each_get_the_whole_copy(fake_engine, tmp_path: Path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rag import originals
+
+    upload = tmp_path / "big.txt"
+    upload.write_bytes(b"The harbour reopened on Tuesday.\n" * 200_000)
+    with ThreadPoolExecutor(4) as pool:
+        kept = list(pool.map(lambda _: originals.keep([upload], fake_engine.index_dir, 10**8)[0], range(8)))
+    assert len(set(kept)) == 1 and Path(kept[0]).read_bytes() == upload.read_bytes()
 
 
 def test_opening_originals_counts_toward_the_per_address_limit(engine):
@@ -201,6 +221,8 @@ def test_opening_originals_counts_toward_the_per_address_limit(engine):
     seed = engine.documents()[0].id
     codes = [client.get(f"/original/{seed}").status_code for _ in range(6)]
     assert codes[:3] == [200, 200, 200] and codes[-1] == 429  # bursts of a tenth of 30 a minute
+    heads = [TestClient(app).head(f"/original/{seed}").status_code for _ in range(3)]
+    assert heads[-1] == 429  # a HEAD reads and hashes the file too
 
 
 def test_a_citation_of_a_document_indexed_again_opens_no_other_text(engine, tmp_path: Path):
@@ -217,4 +239,4 @@ def test_a_citation_of_a_document_indexed_again_opens_no_other_text(engine, tmp_
     assert "qa-target" in show_request(click, turns)
     note.write_text("Ferries\n\nThe ferry to Elin now leaves at ten, on weekdays only.", encoding="utf-8")
     engine.add([note])
-    assert "indexed again" in show_request(click, turns)
+    assert "not in the document as it is indexed now" in show_request(click, turns)

@@ -229,26 +229,29 @@ def test_an_unknown_backend_is_refused_by_name():
         backends.get("tests.conftest")
 
 
-def test_a_manifest_never_chooses_code_to_run(tmp_path: Path, monkeypatch):
-    """A backend is code: one named by an index folder's manifest, but neither built in nor
-    configured, is refused and never imported (writing the folder must not mean running code)."""
+def test_a_manifest_never_chooses_code_to_run_or_a_server_to_reach(tmp_path: Path, monkeypatch):
+    """A backend is code, and may reach other machines: one named by an index folder's
+    manifest but not configured (a planted module, or Qdrant in a FAISS deployment) is
+    refused, and the module is never imported."""
     import json
 
-    from rag import Engine, IndexCorrupt, Settings
+    from rag import BackendMismatch, Engine, Settings
     from tests.conftest import SEEDS, FakeEmbedder
 
     planted = tmp_path / "planted"
-    planted.mkdir()
+    (planted / "plantedpkg").mkdir(parents=True)
     ran = tmp_path / "it-ran"
-    (planted / "planted_backend.py").write_text(f"open({str(ran)!r}, 'w').close()\nBACKEND = None\n")
+    (planted / "plantedpkg" / "__init__.py").write_text("")
+    (planted / "plantedpkg" / "backend.py").write_text(f"open({str(ran)!r}, 'w').close()\nBACKEND = None\n")
     monkeypatch.syspath_prepend(str(planted))
     settings = Settings(index_dir=tmp_path / "index", min_score=0.2)
     Engine.open(settings=settings, embedder=FakeEmbedder()).add([SEEDS])
     manifest_path = tmp_path / "index" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    manifest["backends"] = {"windows": "planted_backend", "sentences": "planted_backend"}
-    for path in (manifest_path, tmp_path / "index" / manifest["folder"] / "manifest.json"):
-        path.write_text(json.dumps(manifest))
-    with pytest.raises(IndexCorrupt, match="not configured here"):
-        Engine.open(settings=settings, embedder=FakeEmbedder())
+    for name in ("plantedpkg.backend", "qdrant"):
+        manifest["backends"] = {"windows": name, "sentences": name}
+        for path in (manifest_path, tmp_path / "index" / manifest["folder"] / "manifest.json"):
+            path.write_text(json.dumps(manifest))
+        with pytest.raises(BackendMismatch, match="not the configured one"):
+            Engine.open(settings=settings, embedder=FakeEmbedder())
     assert not ran.exists()

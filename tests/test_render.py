@@ -158,9 +158,9 @@ def test_excerpts_citing_a_removed_or_changed_document_are_marked_and_offer_no_o
     assert "removed" not in page and page.count('class="qa-tool qa-original"') == 2
     page = conversation_html(turns, {"a.txt": both["a.txt"]})
     gone, kept = _card(page, "b.txt"), _card(page, "a.txt")
-    assert 'class="qa-excerpt removed"' in gone and "Removed from the index" in gone and "qa-original" not in gone
+    assert 'class="qa-excerpt stale removed"' in gone and "Removed from the index" in gone and "qa-original" not in gone
     assert "removed" not in kept and 'href="original/a.txt"' in kept
-    assert re.search(r'class="qa-ref removed" data-source="b.txt"[^>]*>\[2\]', page)  # its marker too
+    assert re.search(r'class="qa-ref stale removed" data-source="b.txt"[^>]*>\[2\]', page)  # its marker too
     assert re.search(r'class="qa-ref" data-source="a.txt"[^>]*>\[1\]', page)
     # b.txt indexed again with other text where the quote was: the quote is not there any more.
     edited = replace(both["b.txt"], text=" " * CLOSE.start + "Elsewhere. It was set up by someone else.")

@@ -244,3 +244,11 @@ def test_short_sections_of_one_line_each_keep_their_own_labels(tmp_path: Path):
     labelled = {p.text: p.heading for p in passages}
     assert labelled["+44 1234 567890"] == "Harbour office › Phone"
     assert labelled["1 Quay Street, Elin"] == "Harbour office › Address"
+
+
+def test_a_lone_line_joining_a_section_with_no_parent_in_common_is_cited_under_that_section(tmp_path: Path):
+    page = tmp_path / "release.html"
+    body = "The widget renders a folder of notes as a website, with search and a table of contents."
+    page.write_text(f"<html><body><h1>Version</h1><p>2.4.1</p><h1>Overview</h1><p>{body}</p></body></html>")
+    document, passages = read(page)
+    assert [(p.heading, p.text) for p in passages] == [("Overview", f"2.4.1\n\nOverview\n\n{body}")]

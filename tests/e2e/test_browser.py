@@ -277,11 +277,11 @@ def test_remove_asks_first_and_can_be_undone(page, tmp_path: Path):
     )
     assert "kite-festival.txt" not in page.locator("#documents").inner_text()
     # The answer already on screen says its source is gone, and its citation says so too.
-    page.wait_for_selector("#transcript .qa-excerpt.removed", timeout=30_000)
-    gone = page.locator("#transcript .qa-excerpt.removed")
+    page.wait_for_selector("#transcript .qa-excerpt.stale", timeout=30_000)
+    gone = page.locator("#transcript .qa-excerpt.stale")
     assert gone.count() == 1 and "kite-festival.txt" in gone.locator(".qa-cite").inner_text()
     assert "Removed from the index" in gone.inner_text() and gone.locator(".qa-original").count() == 0
-    assert page.locator("#transcript .qa-ref.removed").count() >= 1
+    assert page.locator("#transcript .qa-ref.stale").count() >= 1
     gone.locator(".qa-cite").click()
     page.wait_for_function(
         "() => document.querySelector('#source-view').innerText.includes('not in the index')", timeout=30_000
@@ -292,7 +292,7 @@ def test_remove_asks_first_and_can_be_undone(page, tmp_path: Path):
         timeout=60_000,
     )
     assert "kite-festival.txt" in page.locator("#documents").inner_text()
-    page.wait_for_function("() => !document.querySelector('#transcript .removed')", timeout=30_000)
+    page.wait_for_function("() => !document.querySelector('#transcript .stale')", timeout=30_000)
     assert page.locator("#transcript .qa-excerpt").first.locator(".qa-original").count() == 1
     ask(page, "Who judges the kite festival on the dunes?")
     assert "Petra Lindgren" in page.locator("#transcript .qa-excerpt").first.inner_text()

@@ -129,12 +129,12 @@ def test_a_reader_retries_when_the_generation_it_reads_is_pruned(tmp_path: Path,
     writer.add([_folder(tmp_path, "east", 1)])
     real, calls = store._load_generation, []
 
-    def pruned_under_it(folder, manifest):
+    def pruned_under_it(folder, manifest, backend):
         if not calls:  # the first read races with a save that prunes what it reads
             calls.append(manifest["generation"])
             writer.add([_folder(tmp_path, "west", 1)])
             raise store.IndexCorrupt("gen-000001/passages.jsonl is missing")
-        return real(folder, manifest)
+        return real(folder, manifest, backend)
 
     monkeypatch.setattr(store, "_load_generation", pruned_under_it)
     snapshot = store.load(index_dir)
