@@ -396,7 +396,14 @@ def _write_generation(gen_dir: Path, snapshot: Snapshot, generation: int) -> dic
     names = [*_FILES_V3]
     names += snapshot.lexical.save(gen_dir, "lexical")
     for kind, vector_set in _vector_sets(snapshot):
-        names += vector_set.index.save(gen_dir, kind)
+        saved = vector_set.index.save(gen_dir, kind)
+        # Saved as its backend says it is read back, or the next load would refuse the index.
+        backend = backends.get(backends.of_index(vector_set.index))
+        if not set(saved) <= {f"{kind}.{suffix}" for suffix in backend.files} or not all(
+            f"{kind}.{suffix}" in saved for suffix in backend.required
+        ):
+            raise ValueError(f"the {backend.name} backend wrote {saved}, not the files it declares")
+        names += saved
         np.save(gen_dir / f"{kind}.npy", vector_set.owner, allow_pickle=False)
         np.save(gen_dir / f"{kind}.keys.npy", vector_set.keys, allow_pickle=False)
     files = {}

@@ -255,3 +255,17 @@ def test_a_manifest_never_chooses_code_to_run_or_a_server_to_reach(tmp_path: Pat
         with pytest.raises(BackendMismatch, match="not the configured one"):
             Engine.open(settings=settings, embedder=FakeEmbedder())
     assert not ran.exists()
+
+
+def test_an_index_saved_unlike_its_backend_declares_is_refused_at_save_not_at_the_next_load(
+    tmp_path: Path, monkeypatch
+):
+    from rag import Engine, IndexWriteError, Settings
+    from tests import npz_backend
+    from tests.conftest import SEEDS, FakeEmbedder
+
+    monkeypatch.setattr(npz_backend.NpzIndex, "backend", "faiss")  # forgot to say whose it is
+    settings = Settings(index_dir=tmp_path / "npz", min_score=0.2, vector_backend="tests.npz_backend")
+    with pytest.raises(IndexWriteError, match="not the files it declares"):
+        Engine.open(settings=settings, embedder=FakeEmbedder()).add([SEEDS])
+    assert not (tmp_path / "npz" / "manifest.json").exists()
