@@ -33,6 +33,7 @@ from rag.render import (
     escape,
     excerpt_label,
     source_html,
+    stale,
 )
 
 ROOT = Path(__file__).resolve().parent
@@ -517,8 +518,8 @@ def build_app(
             document = engine.document(doc_id)
         except RagError:
             return "<em>That document is not in the index (it may have been removed).</em>"
-        quoted = {e.text for t in turns or () for e in t.answer.excerpts if (e.source, e.start, e.end) == key}
-        if not 0 <= start < end <= len(document.text) or (quoted and document.text[start:end] not in quoted):
+        quoted = [e for t in turns or () for e in t.answer.excerpts if (e.source, e.start, e.end) == key]
+        if not 0 <= start < end <= len(document.text) or (quoted and all(stale(e, {doc_id: document}) for e in quoted)):
             return STALE_SOURCE
         return source_html(document, start, end)
 

@@ -501,7 +501,9 @@ WATCH_INDEXING_JS = """() => {
 }"""
 
 
-def test_indexing_shows_one_progress_bar_keeps_the_list_and_empties_the_drop_zone(page, tmp_path: Path):
+def test_indexing_shows_one_progress_bar_keeps_the_list_and_empties_the_drop_zone(
+    page, app_url: str, app_index: Path, tmp_path: Path
+):
     note = tmp_path / "harbour-notes.txt"
     note.write_text("Harbour notes\n\nThe harbour master of Port Elin is Mara Quist.", encoding="utf-8")
     page.evaluate(WATCH_INDEXING_JS)
@@ -516,6 +518,11 @@ def test_indexing_shows_one_progress_bar_keeps_the_list_and_empties_the_drop_zon
     assert "harbour-notes.txt" in page.locator("#documents").inner_text()
     page.wait_for_function("() => !document.querySelector('#upload').innerText.includes('harbour-notes')")
     assert page.locator("#upload input[type=file]").count() == 1  # ready for the next file
+    # The real server kept the upload in the index folder and serves its original from there.
+    kept = list(app_index.glob("originals/*/harbour-notes.txt"))
+    assert len(kept) == 1 and kept[0].read_bytes() == note.read_bytes()
+    original = page.request.get(f"{app_url.rstrip('/')}/original/harbour-notes.txt")
+    assert original.status == 200 and original.body() == note.read_bytes()
 
 
 def test_the_whole_conversation_downloads_as_markdown(browser, app_url: str):
