@@ -67,8 +67,8 @@ def download_js(filename: str) -> str:
 #: The largest JSON request the API accepts. A question is at most 2,000 characters, so a
 #: larger body is refused from its Content-Length, before it is parsed.
 MAX_JSON_BODY = 256 * 1024
-#: A refused body is read and dropped (so the client reads the refusal, not a reset
-#: connection) only up to this size; a larger one is answered at once.
+#: A refused body is still read and dropped by the server (so the client reads the refusal,
+#: not a reset connection) up to this size; past it the connection is closed.
 DRAIN_AT_MOST = 64 * 1024 * 1024
 
 
@@ -96,8 +96,9 @@ class RequestLimits:
     - more calls from one address than ``per_minute`` allows, past a burst of a tenth of
       it (HTTP 429): one client flooding the queue leaves room for the others.
 
-    The body of a refused request is read and dropped unparsed, so that the client gets
-    this answer rather than a reset connection.
+    A refusal is sent before the body is read; the server then drops the body unparsed
+    as it arrives (up to ``DRAIN_AT_MOST``), so that the client gets this answer rather
+    than a reset connection.
     """
 
     def __init__(
@@ -170,11 +171,17 @@ class RequestLimits:
                         ),
                     )
             if refusal is not None:
-                if (size or 0) <= DRAIN_AT_MOST:  # read and dropped, so the client sees this answer
+                # A kept-alive connection is answered at once, before the body is read: the
+                # server then drops the rest as it arrives, without a turn of the event loop
+                # per chunk. One the client asks to close is closed right after the answer,
+                # so its body is read and dropped first: either way the client sees this
+                # answer rather than a reset connection. Past DRAIN_AT_MOST nothing more is
+                # read and the connection is closed.
+                if _closes(scope) and (size or 0) <= DRAIN_AT_MOST:
                     message = await receive()
                     while message.get("more_body"):
                         message = await receive()
-                await _refuse(send, *refusal)
+                await _refuse(send, *refusal, close=(size or 0) > DRAIN_AT_MOST)
                 return
             if upload:
                 self._arriving += size
@@ -186,10 +193,20 @@ class RequestLimits:
         await self.app(scope, receive, send)
 
 
-async def _refuse(send, status: int, message: str) -> None:
-    """Answer an ASGI request with ``status`` and a one-line JSON error."""
+def _closes(scope) -> bool:
+    """Whether the client asked for its connection to be closed after this request."""
+    connection = dict(scope.get("headers") or []).get(b"connection", b"").lower()
+    if scope.get("http_version") == "1.0":
+        return b"keep-alive" not in connection
+    return b"close" in connection
+
+
+async def _refuse(send, status: int, message: str, close: bool = False) -> None:
+    """Answer an ASGI request with ``status`` and a one-line JSON error; ``close``: and end the connection."""
     body = json.dumps({"error": message}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    if close:
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

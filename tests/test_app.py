@@ -240,3 +240,52 @@ def test_a_citation_of_a_document_indexed_again_opens_no_other_text(engine, tmp_
     note.write_text("Ferries\n\nThe ferry to Elin now leaves at ten, on weekdays only.", encoding="utf-8")
     engine.add([note])
     assert "not in the document as it is indexed now" in show_request(click, turns)
+
+
+def test_a_body_too_large_is_refused_before_it_is_read():
+    """On a kept-alive connection the refusal goes out before any of the body is read (the
+    server then drops it as it arrives, without the middleware waiting on it chunk by
+    chunk); past DRAIN_AT_MOST the connection is closed as well, so nothing more is read.
+    A client that asks to close the connection has its body read first (closing on unread
+    data would reset the connection before it reads the answer)."""
+    import asyncio
+
+    from app import DRAIN_AT_MOST, MAX_JSON_BODY, RequestLimits
+
+    async def never_called(scope, receive, send):
+        raise AssertionError("a refused request reached the app")
+
+    async def receive():  # a body that never finishes arriving
+        await asyncio.Event().wait()
+
+    def refuse(size: int, receive=receive, headers=()) -> list[dict]:
+        sent: list[dict] = []
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/gradio_api/call/ask",
+            "headers": [(b"content-length", str(size).encode()), *headers],
+            "client": ("127.0.0.1", 5000),
+        }
+        asyncio.run(asyncio.wait_for(RequestLimits(never_called)(scope, receive, send), timeout=5))
+        return sent
+
+    for size, closes in ((10_000_000, False), (DRAIN_AT_MOST + 1, True)):
+        start, body = refuse(size)
+        assert start["status"] == 413 and b"at most 2,000" in body["body"]
+        assert ((b"connection", b"close") in start["headers"]) is closes
+    assert MAX_JSON_BODY < 10_000_000
+
+    chunks = [{"type": "http.request", "body": b"x" * 1000, "more_body": True}] * 9
+    chunks.append({"type": "http.request", "body": b"x" * 1000, "more_body": False})
+    arriving = iter(chunks)
+
+    async def body():
+        return next(arriving)
+
+    start, _ = refuse(MAX_JSON_BODY + 1, body, [(b"connection", b"close")])
+    assert start["status"] == 413 and next(arriving, None) is None  # read to its end first
