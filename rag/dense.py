@@ -4,11 +4,13 @@ Two FAISS implementations, chosen by size (``build``):
 
 - ``FlatIndex``: exact inner-product search over a float32 matrix, which is
   memory-mapped from disk when loaded (nothing is rebuilt at start).
-- ``IVFIndex``: above ``ann_threshold`` rows, an inverted-file index with 8-bit
-  scalar-quantised codes (a quarter of the memory) searched approximately; its
-  ``nprobe`` is calibrated at build time so that recall@10 against exact search
-  reaches ``TARGET_RECALL``. The exact float32 rows stay on disk (memory-mapped)
-  for re-scoring, so only the search is approximate.
+- ``IVFIndex``: above ``ann_threshold`` rows, an inverted-file index of product-quantised
+  codes (``PQ_BYTES`` bytes a row, where the float32 row takes 1,536 at 384
+  dimensions) searched approximately; its best ``RESCORE`` candidates are then scored
+  exactly from the float32 rows, which stay on disk and are read with ``pread`` (not
+  mapped, so re-scoring adds nothing to the process's memory). Its ``nprobe`` is
+  calibrated at build time so that recall@10 against exact search reaches
+  ``TARGET_RECALL``.
 
 Both are copy-on-write: ``update`` returns a new index and leaves the receiver
 untouched, so a reader holding the old one is safe.
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import weakref
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -34,6 +38,12 @@ _CALIBRATION_QUERIES = 300
 _SMALL_BATCH = 16
 #: Below this many rows an inverted file has too few points per list to be worth it.
 MIN_IVF_ROWS = 1000
+#: Bytes of product-quantised code per row of an approximate index (8 bits for each of
+#: this many sub-vectors; 384 dimensions make sub-vectors of 8).
+PQ_BYTES = 48
+#: An approximate search takes at least this many candidates by their codes and re-scores
+#: them exactly, so the order it returns is the exact one among them.
+RESCORE = 100
 
 
 @runtime_checkable
@@ -109,6 +119,37 @@ class _Rows:
         return np.array(self._x[rows], dtype=np.float32) if len(rows) else np.zeros((0, self.dim), np.float32)
 
 
+class RowFile:
+    """The rows of a saved float32 matrix (``.npy``), read with ``pread``.
+
+    Nothing is mapped: rows read to re-score stay in the kernel's page cache, shared and
+    reclaimable, and never count in this process's memory (memory-mapped rows did, up to
+    the whole file, as the kernel maps pages around each one read). The file stays open
+    while the index is in use, so a generation pruned meanwhile is still read whole.
+    """
+
+    def __init__(self, matrix: np.memmap) -> None:
+        self.dim = matrix.shape[1]
+        self._offset = int(matrix.offset)
+        self._row_bytes = 4 * self.dim
+        self._fd = os.open(matrix.filename, os.O_RDONLY)
+        weakref.finalize(self, os.close, self._fd)
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        """Rows ``rows`` (any order, repeats allowed) as a float32 matrix."""
+        wanted, where = np.unique(np.asarray(rows, dtype=np.int64), return_inverse=True)
+        out = np.empty((len(wanted), self.dim), dtype=np.float32)
+        # One read per run of consecutive rows (a passage's windows or sentences are one run).
+        breaks = np.flatnonzero(np.diff(wanted) != 1) + 1
+        for lo, hi in zip(np.concatenate([[0], breaks]), np.concatenate([breaks, [len(wanted)]]), strict=True):
+            size = (hi - lo) * self._row_bytes
+            data = os.pread(self._fd, size, self._offset + int(wanted[lo]) * self._row_bytes)
+            if len(data) != size:
+                raise IndexCorrupt(f"vector rows end early: wanted row {int(wanted[hi - 1])}")
+            out[lo:hi] = np.frombuffer(data, dtype=np.float32).reshape(hi - lo, self.dim)
+        return out[where.reshape(-1)]
+
+
 class FlatIndex(_Rows):
     """Exact search (``faiss.knn``, BLAS) over a float32 matrix, possibly memory-mapped."""
 
@@ -145,48 +186,70 @@ class FlatIndex(_Rows):
 
 
 class IVFIndex(_Rows):
-    """Approximate search: FAISS ``IndexIVFScalarQuantizer`` (8-bit codes, inner product)
-    with a calibrated ``nprobe``; exact vectors kept (memory-mapped) for ``vectors``."""
+    """Approximate search: FAISS ``IndexIVFPQ`` (inner product) with a calibrated ``nprobe``,
+    whose best ``RESCORE`` candidates are re-scored exactly from the float32 rows (read
+    from disk through ``RowFile`` once saved)."""
 
-    kind = "ivf-sq8"
-
-    def __init__(self, dim: int, vectors: np.ndarray, index, nprobe: int, recall: float) -> None:
+    def __init__(
+        self, dim: int, vectors: np.ndarray, index, nprobe: int, recall: float, rows: RowFile | None = None
+    ) -> None:
         self.dim = dim
-        self._x = vectors
+        self._x = vectors  # memory-mapped once loaded: read whole only to build a new index
         self._index = index
+        self._rows = rows
         self.nprobe = nprobe
         self.recall = recall
+        # Indexes saved before product quantisation hold 8-bit scalar codes: read as they are.
+        self.kind = "ivf-pq" if isinstance(index, _faiss().IndexIVFPQ) else "ivf-sq8"
 
     @classmethod
     def build(cls, vectors: np.ndarray, dim: int, trained=None) -> IVFIndex:
-        """Index ``vectors``, reusing ``trained`` (an empty trained index) when it fits."""
+        """Index ``vectors``, reusing the centroids and codebooks of ``trained`` when they fit."""
         faiss = _faiss()
         n = len(vectors)
         nlist = max(8, min(4096, int(math.sqrt(n))))
-        if trained is None or trained.nlist * 8 < nlist or trained.nlist > 2 * nlist:
-            index = faiss.IndexIVFScalarQuantizer(
-                faiss.IndexFlatIP(dim), dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
-            )
-            sample = vectors[np.random.default_rng(0).choice(n, size=min(n, nlist * 64), replace=False)]
-            index.train(np.ascontiguousarray(sample))
+        fits = isinstance(trained, faiss.IndexIVFPQ) and trained.d == dim and nlist / 8 <= trained.nlist <= 2 * nlist
+        if fits:
+            index = faiss.clone_index(trained)  # its codes are a few dozen bytes a row
+            index.reset()
         else:
-            index = _untrained_copy(trained)
+            parts = max(d for d in range(1, min(PQ_BYTES, dim) + 1) if dim % d == 0)  # sub-vectors
+            index = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, nlist, parts, 8, faiss.METRIC_INNER_PRODUCT)
+            # Enough rows for the coarse centroids and for 256 codes in each sub-vector space.
+            size = min(n, max(nlist * 64, 256 * 64))
+            sample = vectors[np.sort(np.random.default_rng(0).choice(n, size=size, replace=False))]
+            index.train(np.ascontiguousarray(sample, dtype=np.float32))
         for lo in range(0, n, 65536):
-            index.add(np.ascontiguousarray(vectors[lo : lo + 65536]))
-        nprobe, recall = _calibrate(index, vectors)
+            index.add(np.ascontiguousarray(vectors[lo : lo + 65536], dtype=np.float32))
+        built = cls(dim, vectors, index, 1, 0.0)
+        built.nprobe, built.recall = _calibrate(built, vectors)
         # Real questions sit farther from their answers than the calibration's queries
         # (measured: recall@10 .95 at the calibrated nprobe, .97-.99 at a quarter of the
-        # lists), and probing a quarter costs under 2 ms at 300k rows: take the larger.
-        nprobe = max(nprobe, index.nlist // 4)
-        return cls(dim, vectors, index, nprobe, recall)
+        # lists), and probing a quarter costs a few ms at 300k rows: take the larger.
+        built.nprobe = max(built.nprobe, index.nlist // 4)
+        return built
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def vectors(self, rows: np.ndarray) -> np.ndarray:
+        if self._rows is None:
+            return super().vectors(rows)
+        rows = np.asarray(rows, dtype=np.int64)
+        return self._rows.read(rows) if len(rows) else np.zeros((0, self.dim), np.float32)
+
+    def search(self, queries: np.ndarray, k: int, nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         k = min(k, len(self))
         if k <= 0:
             return _empty_result(len(queries))
-        params = _faiss().SearchParametersIVF(nprobe=self.nprobe)
-        scores, rows = self._index.search(_as_matrix(queries, self.dim), k, params=params)
-        return scores.astype(np.float32), rows.astype(np.int64)
+        queries = _as_matrix(queries, self.dim)
+        params = _faiss().SearchParametersIVF(nprobe=nprobe or self.nprobe)
+        _, found = self._index.search(queries, min(len(self), max(k, RESCORE)), params=params)
+        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        rows = np.full((len(queries), k), -1, dtype=np.int64)
+        for i, (query, candidates) in enumerate(zip(queries, found, strict=True)):
+            candidates = candidates[candidates >= 0]
+            exact = self.vectors(candidates) @ query
+            top = np.lexsort((candidates, -exact))[:k]
+            scores[i, : len(top)], rows[i, : len(top)] = exact[top], candidates[top]
+        return scores, rows
 
     def update(self, mask: np.ndarray, vectors: np.ndarray, ann_threshold: int = ANN_THRESHOLD) -> VectorIndex:
         merged = np.concatenate([self._x[np.asarray(mask, dtype=bool)], _as_matrix(vectors, self.dim)])
@@ -200,25 +263,7 @@ class IVFIndex(_Rows):
         return [f"{name}.vec.npy", f"{name}.ivf.faiss", f"{name}.ivf.json"]
 
 
-def _untrained_copy(trained):
-    """An empty IVF-SQ8 index with the centroids and quantiser ranges of ``trained``.
-
-    Built field by field: ``faiss.clone_index`` would copy every code only to drop them."""
-    faiss = _faiss()
-    index = faiss.IndexIVFScalarQuantizer(
-        faiss.clone_index(trained.quantizer),
-        trained.d,
-        trained.nlist,
-        faiss.ScalarQuantizer.QT_8bit,
-        faiss.METRIC_INNER_PRODUCT,
-    )
-    faiss.copy_array_to_vector(faiss.vector_to_array(trained.sq.trained), index.sq.trained)
-    index.by_residual = trained.by_residual
-    index.is_trained = True
-    return index
-
-
-def _calibrate(index, vectors: np.ndarray) -> tuple[int, float]:
+def _calibrate(index: IVFIndex, vectors: np.ndarray) -> tuple[int, float]:
     """The smallest ``nprobe`` whose recall@10 against exact search reaches ``TARGET_RECALL``.
 
     The queries are stored rows moved off their place by random noise (cosine about .7 to
@@ -231,14 +276,15 @@ def _calibrate(index, vectors: np.ndarray) -> tuple[int, float]:
     noisy = rows + rng.normal(size=rows.shape).astype(np.float32) / np.sqrt(rows.shape[1])
     queries = np.ascontiguousarray(noisy / np.linalg.norm(noisy, axis=1, keepdims=True))
     exact_scores, _ = faiss.knn(queries, vectors, 10, metric=faiss.METRIC_INNER_PRODUCT)
+    nlist = index._index.nlist
     recall = 0.0
     nprobe = 1
-    while nprobe <= index.nlist:
-        _, found = index.search(queries, 10, params=faiss.SearchParametersIVF(nprobe=nprobe))
+    while nprobe <= nlist:
+        _, found = index.search(queries, 10, nprobe=nprobe)
         recall = recall_at(vectors, queries, exact_scores[:, 9], found)
-        if recall >= TARGET_RECALL or nprobe == index.nlist:
+        if recall >= TARGET_RECALL or nprobe == nlist:
             break
-        nprobe = min(index.nlist, nprobe * 2)
+        nprobe = min(nlist, nprobe * 2)
     return nprobe, recall
 
 
@@ -283,7 +329,8 @@ def load(folder: Path, name: str, dim: int, files: set[str]) -> VectorIndex:
         raise IndexCorrupt(f"{name} vectors are unreadable: {exc}") from exc
     if index.d != dim or index.ntotal != len(vectors):
         raise IndexCorrupt(f"{name}.ivf.faiss holds {index.ntotal} {index.d}-d codes for {len(vectors)} rows")
-    return IVFIndex(dim, vectors, index, int(meta["nprobe"]), float(meta["recall_at_10"]))
+    rows = RowFile(vectors) if isinstance(vectors, np.memmap) else None
+    return IVFIndex(dim, vectors, index, int(meta["nprobe"]), float(meta["recall_at_10"]), rows)
 
 
 BACKEND = Backend(

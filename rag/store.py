@@ -32,6 +32,7 @@ lock: :func:`version` tells them cheaply when the manifest was replaced.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import hashlib
 import json
@@ -303,7 +304,21 @@ def _load_generation(index_dir: Path, manifest: dict, backend: str = "faiss") ->
         raise
     except (OSError, ValueError, TypeError, KeyError, AttributeError, json.JSONDecodeError) as exc:
         raise IndexCorrupt(f"{index_dir / str(manifest.get('folder', '?'))} holds malformed records: {exc}") from exc
+    _release_freed_memory()
     return snapshot
+
+
+def _release_freed_memory() -> None:
+    """Hand the heap freed by reading an index back to the system (glibc's ``malloc_trim``).
+
+    Reading a large generation parses hundreds of MB of JSON into short-lived objects;
+    without this, a serving process keeps their space long after (measured: 25 MB of
+    54 MB at 54k passages). Elsewhere than glibc this does nothing.
+    """
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _vector_sets(snapshot: Snapshot) -> list[tuple[str, VectorSet]]:
@@ -342,7 +357,11 @@ def _load_vector_set(gen_dir: Path, kind: str, dim: int, manifest: dict, configu
     """One kind of vectors (``windows`` or ``sentences``): the vectors, their passage rows
     and their content keys (unknown, 0, in an index of format 1)."""
     owner = np.load(gen_dir / f"{kind}.npy", allow_pickle=False)
-    keys = np.load(gen_dir / f"{kind}.keys.npy", allow_pickle=False) if manifest["format"] >= 2 else None
+    keys = None
+    if manifest["format"] >= 2:
+        # Read only by writers (the embedding cache): a large file stays on disk, mapped.
+        path = gen_dir / f"{kind}.keys.npy"
+        keys = np.load(path, mmap_mode="r" if path.stat().st_size > 1 << 20 else None, allow_pickle=False)
     files = set(manifest["files"])
     backend = backends.of_saved(kind, files, _recorded(manifest, configured).get(kind))
     _check_backend(backend.name, configured)  # an index saved before backends were recorded

@@ -1,4 +1,4 @@
-"""The VectorIndex contract, run against every backend: exact FAISS, approximate FAISS (IVF-SQ8)."""
+"""The VectorIndex contract, run against every backend: exact FAISS, approximate FAISS (IVF-PQ), Qdrant."""
 
 from __future__ import annotations
 
@@ -149,6 +149,27 @@ def test_size_chooses_the_index_kind():
     assert ivf.recall >= dense.TARGET_RECALL and 1 <= ivf.nprobe <= ivf._index.nlist
     # Shrinking below the threshold goes back to exact search.
     assert isinstance(ivf.update(np.arange(1000) < 500, _clustered(0), 1000), dense.FlatIndex)
+
+
+def test_a_saved_approximate_index_reads_its_rows_from_disk_exactly(tmp_path: Path):
+    """Product-quantised codes choose the candidates; the rows they are re-scored with are
+    the exact float32 ones, read from the saved file (not mapped), in any order, and still
+    readable after the file is deleted (a generation pruned while a reader holds it)."""
+    vectors = _clustered(3000)
+    built = dense.build(vectors, DIM, ann_threshold=1000)
+    assert built.kind == "ivf-pq" and built._index.code_size <= dense.PQ_BYTES < vectors.shape[1] * 4
+    files = set(built.save(tmp_path, "rows"))
+    loaded = dense.load(tmp_path, "rows", DIM, files)
+    assert isinstance(loaded._rows, dense.RowFile)
+    asked = np.array([2999, 5, 6, 7, 5, 0, 1500])
+    assert np.array_equal(loaded.vectors(asked), vectors[asked])
+    queries = _near(vectors, 50)
+    scores, rows = loaded.search(queries, 10)
+    assert np.allclose(scores, np.einsum("qkd,qd->qk", vectors[rows], queries), atol=1e-6)  # exact scores
+    assert _recall(loaded, vectors, queries) >= 0.95
+    for name in files:
+        (tmp_path / name).unlink()
+    assert np.array_equal(loaded.vectors(asked), vectors[asked])
 
 
 def test_wrong_dimension_is_refused():
