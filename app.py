@@ -282,6 +282,10 @@ THEME_JS = """() => {
 }"""
 #: Turns kept in a conversation: its follow-up context and the answers on the page.
 MAX_TURNS = 10
+#: Sessions whose state the server keeps, least recently used dropped first. Gradio keeps
+#: one per page and one per API call (each call is a session of its own, of about 80 KB
+#: here); at its default of 10,000 a stream of API calls alone grew the server by 800 MB.
+SESSIONS = 2_000
 # Scroll the source view, and only it (never the page), to the highlighted passage once it is shown.
 SCROLL_JS = """() => { setTimeout(() => {
   const box = document.getElementById('qa-source'), mark = document.getElementById('qa-target');
@@ -907,6 +911,7 @@ def main(argv: list[str] | None = None) -> None:
         head=CITATION_HEAD,
         show_error=True,
         footer_links=["api"],
+        state_session_capacity=SESSIONS,
         auth=(lambda name, password: _signs_in(accounts, name, password)) if accounts is not None else None,
         app_kwargs={
             "routes": [] if args.no_originals else [original_route(engine, sign_in=accounts is not None)],

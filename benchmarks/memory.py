@@ -2,20 +2,23 @@
 
 Usage::
 
-    python benchmarks/memory.py [--text-mb 5] [--html-mb 50] [--files 10000]
+    python benchmarks/memory.py [--calls 5000] [--text-mb 50] [--html-mb 50] [--files 10000]
 
 Launches ``app.py`` over a fresh index of the seeds on a loopback port, then, one
-after the other: uploads a text file of short paragraphs, uploads an HTML page of
-mostly markup, and ingests a folder of small files with the CLI into the same
-index (the app picks that up on its own). For each it prints the app process's
-resident memory before and after, its peak, and the peak of the process that did
-the indexing (the app's ingest child, or the CLI). The baseline is the app's
-memory after start, in the same run.
+after the other: makes ``--calls`` API calls (each one a session of its own for
+Gradio), uploads an HTML page of mostly markup, and ingests a folder of small files
+with the CLI into the same index (the app picks that up on its own). Then a second
+fresh app: uploads a text file of short paragraphs (about 11,000 passages a MB), then
+one small file, which makes it switch from that large index to a newer generation.
+For each it prints the app process's resident memory before and after, its peak,
+and the peak of the CLI. The baseline is each app's memory after start and a first
+answer, in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import resource
 import subprocess
@@ -81,35 +84,83 @@ def small_files(folder: Path, n: int) -> Path:
     return folder
 
 
+def _api_calls(url: str, n: int) -> dict[str, int]:
+    """``n`` asks over the plain HTTP API, 4 at a time, from 50 loopback addresses in turn
+    (so that the per-address rate limit lets them all through): outcome -> count."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from benchmarks.load import QUESTIONS, _call
+
+    def one(i: int) -> str:
+        outcome, _ = _call(url, QUESTIONS[i % len(QUESTIONS)], source=f"127.0.0.{10 + i % 50}")
+        return outcome if not outcome.startswith("error") else "error"
+
+    counts: dict[str, int] = {}
+    with ThreadPoolExecutor(4) as pool:
+        for outcome in pool.map(one, range(n)):
+            counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+@contextlib.contextmanager
+def _fresh_app(work: Path, name: str):
+    """An app over a fresh index of the seeds, after a first answer: (url, pid, client, baseline MiB)."""
+    from gradio_client import Client
+
+    index = work / f"index-{name}"
+    with serve_app(index, work / f"app-{name}.log", "--docs", str(SEEDS)) as url:
+        pid = int(subprocess.check_output(["pgrep", "-f", f"app.py.*{index}"], text=True).split()[0])
+        client = Client(url, verbose=False)
+        client.predict("Who leads the Hamas delegation to Damascus?", 3, api_name="/ask")
+        yield url, pid, client, index, _status(pid)["VmRSS"]
+
+
+def _upload(client, pid: int, name: str, path: Path) -> tuple:
+    from gradio_client import handle_file
+
+    before = _status(pid)
+    started = time.perf_counter()
+    status, *_ = client.predict([handle_file(str(path))], api_name="/upload")
+    seconds = time.perf_counter() - started
+    client.predict("Who counted the fishing boats?", 3, api_name="/ask")
+    after = _status(pid)
+    return name, before["VmRSS"], after["VmRSS"], after["VmHWM"], float("nan"), seconds, status
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--text-mb", type=float, default=5)
+    parser.add_argument("--calls", type=int, default=5000)
+    parser.add_argument("--text-mb", type=float, default=50)
     parser.add_argument("--html-mb", type=float, default=50)
     parser.add_argument("--files", type=int, default=10_000)
     args = parser.parse_args(argv)
-    from gradio_client import Client, handle_file
 
-    rows = []
+    rows, baselines = [], []
     with tempfile.TemporaryDirectory(prefix="rag-memory-") as tmp:
         work = Path(tmp)
-        index = work / "index"
-        with serve_app(index, work / "app.log", "--docs", str(SEEDS)) as url:
-            pid = int(subprocess.check_output(["pgrep", "-f", f"app.py.*{index}"], text=True).split()[0])
-            client = Client(url, verbose=False)
-            client.predict("Who leads the Hamas delegation to Damascus?", 3, api_name="/ask")
-            baseline = _status(pid)["VmRSS"]
-            cases = [
-                (f"upload: {args.text_mb:g} MB text, short paragraphs", text_file(work / "short.txt", args.text_mb)),
-                (f"upload: {args.html_mb:g} MB HTML page", html_page(work / "big.html", args.html_mb)),
-            ]
-            for name, path in cases:
+        # One app: API calls, the HTML page, then the CLI's small files.
+        with _fresh_app(work, "a") as (url, pid, client, index, baseline):
+            baselines.append(baseline)
+            if args.calls:
                 before = _status(pid)
                 started = time.perf_counter()
-                status, *_ = client.predict([handle_file(str(path))], api_name="/upload")
+                outcomes = _api_calls(url, args.calls)
                 seconds = time.perf_counter() - started
-                client.predict("Who counted the fishing boats?", 3, api_name="/ask")
                 after = _status(pid)
-                rows.append((name, before["VmRSS"], after["VmRSS"], after["VmHWM"], float("nan"), seconds, status))
+                summary = ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items()))
+                rows.append(
+                    (
+                        f"API: {args.calls:,} asks",
+                        before["VmRSS"],
+                        after["VmRSS"],
+                        after["VmHWM"],
+                        float("nan"),
+                        seconds,
+                        summary,
+                    )
+                )
+            page = html_page(work / "big.html", args.html_mb)
+            rows.append(_upload(client, pid, f"upload: {args.html_mb:g} MB HTML page", page))
             folder = small_files(work / "notes", args.files)
             before = _status(pid)
             started = time.perf_counter()
@@ -136,19 +187,30 @@ def main(argv: list[str] | None = None) -> int:
                     + f"; app answers from them: {answer['excerpts'][0]['source'] if answer['excerpts'] else '-'}",
                 )
             )
-    print(f"App process after start and a first answer (baseline): {baseline:.0f} MiB resident")
+        # Another app: the big text, then one small file, which makes the app switch from
+        # the large index to a newer generation of it.
+        with _fresh_app(work, "b") as (url, pid, client, index, baseline):
+            baselines.append(baseline)
+            text = text_file(work / "short.txt", args.text_mb)
+            rows.append(_upload(client, pid, f"upload: {args.text_mb:g} MB text, short paragraphs", text))
+            note = work / "after.txt"
+            note.write_text("A note\n\nThe ferry to the island leaves at nine every morning.", encoding="utf-8")
+            rows.append(_upload(client, pid, "  then a one-paragraph file", note))
     print(
-        f"{'input':<40}{'app before':>11}{'app after':>10}{'growth':>8}{'app peak':>10}{'CLI peak':>10}"
-        f"{'seconds':>9}  result"
+        f"Each app after start and a first answer (baseline): {', '.join(f'{b:.0f}' for b in baselines)} MiB resident"
+    )
+    print(
+        f"{'input':<40}{'app before':>11}{'app after':>10}{'growth':>8}{'app peak':>10}{'peak growth':>12}"
+        f"{'CLI peak':>10}{'seconds':>9}  result"
     )
     for name, before, after, peak, cli, seconds, status in rows:
         cli_text = f"{cli:>10.0f}" if cli == cli else f"{'-':>10}"
         print(
-            f"{name:<40}{before:>11.0f}{after:>10.0f}{after - before:>+8.0f}{peak:>10.0f}{cli_text}{seconds:>9.1f}  "
-            f"{' '.join(status.split())[:90]}"
+            f"{name:<40}{before:>11.0f}{after:>10.0f}{after - before:>+8.0f}{peak:>10.0f}{peak - before:>+12.0f}"
+            f"{cli_text}{seconds:>9.1f}  {' '.join(status.split())[:90]}"
         )
-    print("(MiB. 'app peak' is the app's highest resident memory since it started; uploads are indexed by a")
-    print(" child process, so the app only loads the result. 'growth' is what the app holds for the new index.)")
+    print("(MiB. 'app peak' is the app's highest resident memory since it started, 'peak growth' that")
+    print(" less 'app before'; uploads are indexed by a child process, so the app only loads the result.)")
     return 0
 
 

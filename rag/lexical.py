@@ -32,6 +32,10 @@ def _deletions(term: str) -> set[str]:
     return {term[:i] + term[i + 1 :] for i in range(len(term))}
 
 
+#: Postings scored at a time when an index is built or opened.
+_SLICE = 1 << 20
+
+
 class LexicalIndex:
     """BM25 over passages plus what abstention needs: each passage's terms and their IDFs.
 
@@ -54,11 +58,17 @@ class LexicalIndex:
         # An empty passage counts as one (empty) token, as bm25s indexes it.
         length = np.maximum(np.bincount(row, weights=self.tf, minlength=self.n), 1.0)
         idf = np.log1p((self.n - self.df + 0.5) / (self.df + 0.5))
-        tf = self.tf.astype(np.float64)
-        norm = K1 * (1 - B + B * length[row] / (length.mean() if self.n else 1.0))
+        mean = length.mean() if self.n else 1.0
         order = np.argsort(self.term_ids, kind="stable")
         self._post_rows = row[order]
-        self._post_scores = (idf[self.term_ids] * tf / (tf + norm)).astype(np.float32)[order]
+        del row
+        self._post_scores = np.empty(len(order), dtype=np.float32)
+        # In slices: at 500k passages whole-array temporaries took 250 MB at every open.
+        for lo in range(0, len(order), _SLICE):
+            at = order[lo : lo + _SLICE]
+            tf = self.tf[at].astype(np.float64)
+            norm = K1 * (1 - B + B * length[self._post_rows[lo : lo + _SLICE]] / mean)
+            self._post_scores[lo : lo + _SLICE] = idf[self.term_ids[at]] * tf / (tf + norm)
         self._post_ptr = np.concatenate([[0], np.cumsum(self.df)])
         # Deletion neighbourhoods (hashed, sorted) find index terms one edit from a query
         # term in O(len): a few binary searches, whatever the vocabulary's size.
