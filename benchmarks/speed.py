@@ -101,7 +101,7 @@ def measure_ingest(workdir: Path, int8_sample: int, runs: int) -> dict:
         started = time.perf_counter()
         engine.add([corpus])
         ingest_times.append(time.perf_counter() - started)
-    passages = len(engine._index.snapshot.passages)
+    passages = len(engine._current().snapshot.passages)
     texts = recorder.texts
     # The same texts in the pipeline's length-sorted chunks, with no pipeline around them.
     chunks = [texts[lo : lo + ENCODE_CHUNK] for lo in range(0, len(texts), ENCODE_CHUNK)]
@@ -228,7 +228,7 @@ def query_child(index_dir: str, questions_file: str) -> None:
     engine = Engine.open(settings=Settings(index_dir=Path(index_dir)))
     engine.ask("warm up")
     open_s = time.perf_counter() - started
-    snap = engine._index.snapshot
+    snap = engine._current().snapshot
     shipped = _latencies(engine, questions)
     rss = _peak_rss_mib()
     result = {
@@ -259,7 +259,7 @@ def query_child(index_dir: str, questions_file: str) -> None:
             windows=replace(snap.windows, index=FlatIndex(snap.dim, snap.windows.index._x)),
             sentences=replace(snap.sentences, index=FlatIndex(snap.dim, snap.sentences.index._x)),
         )
-        engine._index = SearchIndex(exact_snapshot)
+        engine._served.index = SearchIndex(exact_snapshot)
         exact_latencies = _latencies(engine, questions)
         result["exact_p50"] = float(np.percentile(exact_latencies, 50))
         result["exact_p95"] = float(np.percentile(exact_latencies, 95))

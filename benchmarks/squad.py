@@ -86,7 +86,7 @@ def main() -> None:
     t0 = time.perf_counter()
     report = engine.add([work / "docs"])
     print(f"ingest: {len(report.added)} added, {len(report.unchanged)} unchanged in {time.perf_counter() - t0:.1f} s")
-    index = engine._index
+    index = engine._current()
     snap = index.snapshot
     by_doc: dict[str, list[tuple[int, int, int]]] = {}
     for row, p in enumerate(snap.passages):

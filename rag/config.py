@@ -51,20 +51,14 @@ class Settings:
     max_question_chars: int = 2000
     #: Near-misses shown when the engine abstains.
     near_misses: int = 3
-    #: Fusion weights of the evidence for a passage (see ``search.fuse``): cosine of its
-    #: best paragraph window, cosine of its best sentence, BM25 relative to the corpus's
-    #: best passage, and IDF-weighted coverage of the question's terms.
-    #: Tuned on the first 24 SQuAD dev articles (benchmarks/squad.py); they sum to 1.
-    paragraph_weight: float = 0.25
-    sentence_weight: float = 0.40
-    bm25_weight: float = 0.05
-    coverage_weight: float = 0.30
+    #: Fusion weights of ranking signals that differ from the signal's own default
+    #: (``search.SIGNALS``), as (name, weight) pairs; from the environment, each is
+    #: ``RAG_<NAME>_WEIGHT`` (e.g. ``RAG_BM25_WEIGHT=0.1``). See ``with_weights``.
+    weights: tuple[tuple[str, float], ...] = ()
     #: Passages taken from each retriever (paragraph, sentence, BM25) before fusion.
     candidates: int = 100
     #: Weight of term coverage against cosine when picking the highlighted sentence.
     highlight_lexical_weight: float = 0.5
-    #: Bonus for a passage holding what the question asks for (a date for "when", a name for "who").
-    answer_type_weight: float = 0.08
     #: Bonus for a sentence holding what the question asks for (a year for "when").
     highlight_type_weight: float = 0.1
     #: A neighbouring sentence joins the highlight when it scores this share of the best.
@@ -91,7 +85,8 @@ class Settings:
     vector_backend: str = "faiss"
     qdrant_url: str = ""
     #: Vector sets with at least this many rows are searched with an approximate index
-    #: (IVF, 8-bit codes, nprobe calibrated to recall@10 >= .98); smaller ones exactly.
+    #: (IVF, product-quantised codes re-scored exactly, nprobe calibrated to recall@10 >= .98);
+    #: smaller ones exactly.
     ann_threshold: int = ANN_THRESHOLD
     #: Follow symbolic links inside an ingested folder to files outside it (off: such links are refused).
     follow_links: bool = False
@@ -114,7 +109,20 @@ class Settings:
         """
         environ = os.environ if environ is None else environ
         values: dict[str, object] = {}
+        names = {f"RAG_{f.name.upper()}" for f in fields(cls)}
+        weights = []
+        for variable, raw in environ.items():
+            # Any other RAG_<NAME>_WEIGHT weighs the ranking signal <name> (search.SIGNALS checks the name).
+            if variable.startswith("RAG_") and variable.endswith("_WEIGHT") and variable not in names and raw:
+                try:
+                    weights.append((variable[4:-7].lower(), float(raw)))
+                except ValueError as exc:
+                    raise ValueError(f"{variable}={raw!r} is not a valid float") from exc
+        if weights:
+            values["weights"] = tuple(sorted(weights))
         for f in fields(cls):
+            if f.name == "weights":
+                continue
             raw = environ.get(f"RAG_{f.name.upper()}")
             if raw is None or raw == "":
                 continue
@@ -128,14 +136,20 @@ class Settings:
             values["index_dir"] = Path(values["index_dir"])  # type: ignore[arg-type]
         return replace(cls(), **values)  # type: ignore[arg-type]
 
-    def weight(self, signal: str) -> float:
-        """The fusion weight of a ranking signal (``search.SIGNALS``): its ``<signal>_weight``."""
-        return float(getattr(self, f"{signal}_weight"))
+    def weight(self, signal: str, default: float) -> float:
+        """The fusion weight of the ranking signal ``signal``: as set, else its ``default``."""
+        return dict(self.weights).get(signal, default)
+
+    def with_weights(self, **weights: float) -> Settings:
+        """These settings with some signals weighted otherwise (``bm25=0.0``)."""
+        return replace(self, weights=tuple(sorted({**dict(self.weights), **weights}.items())))
 
     def to_env(self) -> dict[str, str]:
         """These settings as ``RAG_*`` variables: what a child process needs to read them back."""
-        env = {}
+        env = {f"RAG_{name.upper()}_WEIGHT": str(weight) for name, weight in self.weights}
         for f in fields(self):
+            if f.name == "weights":
+                continue
             value = getattr(self, f.name)
             env[f"RAG_{f.name.upper()}"] = ("1" if value else "0") if isinstance(value, bool) else str(value)
         return env

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-import time
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -23,6 +22,8 @@ from .errors import BadQuestion, RagError, UnknownDocument, UnreadableDocument
 from .index import Progress, Snapshot, build
 from .rerank import CrossEncoderReranker, Reranker
 from .search import Hit, Query, SearchIndex, follow_up_text, question_type
+from .search import weight as signal_weight
+from .served import Served
 from .types import AddReport, Answer, Document, Passage, Refusal
 
 log = logging.getLogger(__name__)
@@ -58,11 +59,14 @@ class Engine:
         self._parser = parser
         self._embedder_lock = threading.Lock()
         self._write_lock = threading.RLock()
-        self._index = SearchIndex(snapshot) if snapshot is not None else None
-        #: The manifest version the served snapshot was read from (see ``store.version``).
-        self._version = version
-        self._checked = time.monotonic()
-        self._reload_lock = threading.Lock()
+        self._served = Served(
+            self.index_dir,
+            settings.vector_backend,
+            settings.reload_interval,
+            snapshot,
+            version,
+            lambda: self._embedder.model_id if self._embedder is not None else None,
+        )
         #: How many texts the last add or refresh actually ran through the model.
         self.last_embedded = 0
 
@@ -93,6 +97,8 @@ class Engine:
         settings = settings or Settings.from_env()
         if index_dir is not None:
             settings = replace(settings, index_dir=Path(index_dir))
+        for name, _ in settings.weights:
+            signal_weight(settings, name)  # a misspelt RAG_<NAME>_WEIGHT is refused, not ignored
         version = store.version(Path(settings.index_dir))  # before the load: a save meanwhile is seen later
         snapshot = store.load(Path(settings.index_dir), settings.vector_backend)
         if snapshot is not None:
@@ -118,9 +124,10 @@ class Engine:
                     self.settings.batch_size,
                     also=self.index_dir,
                 )
-                if self._index is not None:
+                served = self._served.index
+                if served is not None:
                     store.check_model(
-                        {"model_id": self._index.snapshot.model_id, "dim": self._index.snapshot.dim},
+                        {"model_id": served.snapshot.model_id, "dim": served.snapshot.dim},
                         embedder.model_id,
                         embedder.dim,
                     )
@@ -139,59 +146,11 @@ class Engine:
         return self._current() is not None
 
     def sync(self, force: bool = False) -> bool:
-        """Serve the newest index saved in the folder, by this process or another.
-
-        Cheap when nothing changed (one ``stat``, at most once per
-        ``settings.reload_interval`` unless ``force``). While one thread loads a
-        newer index, the others go on serving the current one.
-
-        Returns:
-            Whether a newer index was loaded.
-
-        Raises:
-            IndexCorrupt, ModelMismatch: only when ``force`` (writers must not merge
-                into an index they cannot read); otherwise logged, and the current
-                index stays in service.
-        """
-        now = time.monotonic()
-        if not force and now - self._checked < self.settings.reload_interval:
-            return False
-        self._checked = now
-        if store.version(self.index_dir) == self._version:
-            return False
-        if not self._reload_lock.acquire(blocking=force):
-            return False  # another thread is loading it
-        try:
-            seen = store.version(self.index_dir)
-            if seen == self._version:
-                return False
-            try:
-                snapshot = store.load(self.index_dir, self.settings.vector_backend)
-                if snapshot is not None and snapshot.notice and force:
-                    # A writer must not merge into an earlier generation because of a passing
-                    # read error: look again before accepting the fallback.
-                    time.sleep(0.2)
-                    seen = store.version(self.index_dir)
-                    snapshot = store.load(self.index_dir, self.settings.vector_backend)
-                if snapshot is not None:
-                    model_id = self._embedder.model_id if self._embedder else None
-                    if model_id is not None:
-                        store.check_model({"model_id": snapshot.model_id, "dim": snapshot.dim}, model_id)
-            except RagError as exc:
-                if force:
-                    raise
-                log.warning("kept serving the index loaded before: the newer one cannot be read (%s)", exc)
-                self._version = seen
-                return False
-            self._index = SearchIndex(snapshot) if snapshot is not None else None
-            self._version = seen
-            return True
-        finally:
-            self._reload_lock.release()
+        """Serve the newest index saved in the folder, by this process or another (see ``Served.sync``)."""
+        return self._served.sync(force)
 
     def _current(self) -> SearchIndex | None:
-        self.sync()
-        return self._index
+        return self._served.current()
 
     def documents(self) -> list[Document]:
         """The indexed documents, in the order they were added."""
@@ -372,7 +331,7 @@ class Engine:
         take_over: bool = False,
     ) -> AddReport:
         self.sync(force=True)
-        known = self._index.snapshot.documents if self._index is not None else {}
+        known = self._served.index.snapshot.documents if self._served.index is not None else {}
         parser = self._parser or sandbox.shared(self.settings.parse_timeout, self.settings.parse_memory_mb)
         loaded = ingest.read_files(pairs, known, parser, self.settings.max_file_bytes, report, bar)
         return self._commit(loaded, report, progress, take_over)
@@ -393,7 +352,7 @@ class Engine:
             for doc_id in doc_ids:
                 self.document(doc_id)
             if doc_ids:
-                self._publish(build(self._snapshot(), set(doc_ids), [], None, self.settings).snapshot)
+                self._served.publish(build(self._snapshot(), set(doc_ids), [], None, self.settings).snapshot)
 
     def refresh(self, progress: Progress | None = None) -> AddReport:
         """Re-index documents whose file changed on disk since they were indexed.
@@ -449,7 +408,7 @@ class Engine:
                         loaded, current.documents, report, "was just given to another file", same_file_keeps=True
                     )
                 draft = build(current, set(loaded), list(loaded.values()), self.embedder, self.settings, None, cache)
-            self._publish(draft.snapshot)
+            self._served.publish(draft.snapshot)
         self.last_embedded = draft.embedded
         for doc_id, doc in loaded.items():
             if doc_id in draft.empty:
@@ -459,14 +418,8 @@ class Engine:
         return report
 
     def _snapshot(self) -> Snapshot:
-        return self._index.snapshot if self._index is not None else self._empty()
+        return self._served.snapshot(self._empty)
 
     def _empty(self) -> Snapshot:
         location = self.settings.qdrant_url or str(self.index_dir / "qdrant")
         return Snapshot.empty(self.embedder.model_id, self.embedder.dim, self.settings.vector_backend, location)
-
-    def _publish(self, snapshot: Snapshot) -> None:
-        """Save (the caller holds the writer lock) and serve the saved snapshot."""
-        saved = store.save(self.index_dir, snapshot)
-        self._index = SearchIndex(saved)  # a single reference swap: readers see old or new
-        self._version = store.version(self.index_dir)

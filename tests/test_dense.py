@@ -190,7 +190,7 @@ def test_engine_switches_to_the_approximate_index_and_reopens_it(tmp_path: Path)
     engine = Engine.open(settings=settings, embedder=FakeEmbedder())
     engine.add([tmp_path / "survey.txt"])
     reopened = Engine.open(settings=settings, embedder=FakeEmbedder())
-    snap = reopened._index.snapshot
+    snap = reopened._current().snapshot
     assert isinstance(snap.windows.index, dense.IVFIndex) and isinstance(snap.sentences.index, dense.IVFIndex)
     answer = reopened.ask("pond 1234 count")
     assert answer.excerpts and "pond 1234 " in answer.excerpts[0].text
@@ -210,7 +210,7 @@ def test_engine_on_qdrant_answers_reopens_and_drops_pruned_collections(tmp_path:
     assert engine.ask(question).to_dict() == faiss_engine.ask(question).to_dict()  # same answers as FAISS
 
     reopened = Engine.open(settings=settings, embedder=FakeEmbedder())
-    assert isinstance(reopened._index.snapshot.windows.index, QdrantIndex)
+    assert isinstance(reopened._current().snapshot.windows.index, QdrantIndex)
     assert reopened.ask(question).to_dict() == faiss_engine.ask(question).to_dict()
     client = client_for(str(tmp_path / "index" / "qdrant"))
     for doc in ["000_40cf413a4e758f71.txt", "001_6ca5efe176715221.txt"]:
@@ -238,7 +238,7 @@ def test_a_backend_is_one_module_named_in_the_settings(tmp_path: Path):
     assert {"windows.rows.npz", "sentences.rows.npz"} <= set(manifest["files"])
     assert not any(name.endswith(".vec.npy") for name in manifest["files"])
     reopened = Engine.open(settings=settings, embedder=FakeEmbedder())
-    assert reopened._index.snapshot.windows.index.kind == "npz"  # read back by the backend that wrote it
+    assert reopened._current().snapshot.windows.index.kind == "npz"  # read back by the backend that wrote it
     question = "Who leads the Hamas delegation to Damascus?"
     assert reopened.ask(question).to_dict() == faiss_engine.ask(question).to_dict()
 

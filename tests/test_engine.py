@@ -73,7 +73,7 @@ def test_remove_drops_document_and_passages(fake_engine: Engine, docs: Path, fak
     assert all(e.source == "boats/sail.md" for e in fake_engine.ask("apples bananas masts").excerpts)
     reopened = Engine.open(settings=fake_engine.settings, embedder=fake_embedder)
     assert [d.id for d in reopened.documents()] == ["boats/sail.md"]
-    snap = reopened._index.snapshot
+    snap = reopened._current().snapshot
     assert len(snap.windows.index) == len(snap.windows.owner) == 1
     with pytest.raises(UnknownDocument):
         fake_engine.remove("fruit.txt")
@@ -96,7 +96,7 @@ def test_refresh_reindexes_files_changed_on_disk(fake_engine: Engine, docs: Path
 
 def test_bad_files_are_refused_and_the_rest_goes_in(fake_engine: Engine, tmp_path: Path, docs: Path):
     fake_engine.add([docs])
-    before = fake_engine._index.snapshot.checksum
+    before = fake_engine._current().snapshot.checksum
     batch = tmp_path / "batch"
     write(batch / "good.txt", "Good file about zebras and their stripes.")
     write(batch / "empty.txt", "   \n")
@@ -108,7 +108,7 @@ def test_bad_files_are_refused_and_the_rest_goes_in(fake_engine: Engine, tmp_pat
     reasons = {Path(r.path).name: r.reason for r in report.refused}
     assert set(reasons) == {"empty.txt", "binary.txt", "image.png", "furniture.txt", "missing.txt"}
     assert "binary" in reasons["binary.txt"] and "unsupported" in reasons["image.png"]
-    assert fake_engine._index.snapshot.checksum != before
+    assert fake_engine._current().snapshot.checksum != before
     assert {d.id for d in fake_engine.documents()} == {"fruit.txt", "boats/sail.md", "good.txt"}
 
 
@@ -155,7 +155,7 @@ def test_empty_index_and_empty_question(fake_engine: Engine):
 def test_long_paragraph_is_embedded_in_windows_but_cited_once(fake_engine: Engine, tmp_path: Path):
     sentences = " ".join(f"Fact {i} concerns the lighthouse keeper." for i in range(40))
     fake_engine.add([write(tmp_path / "long.txt", sentences)])
-    snap = fake_engine._index.snapshot
+    snap = fake_engine._current().snapshot
     assert len(snap.passages) == 1 and len(snap.windows) > 1  # fake model: 64 tokens
     answer = fake_engine.ask("lighthouse keeper")
     assert answer.excerpts[0].text == sentences and answer.excerpts[0].paragraph == 1
@@ -228,7 +228,7 @@ def test_text_seen_anywhere_in_the_index_is_not_embedded_again(
     assert len(texts) == len(set(texts))  # and what was new is embedded once
     assert fake_embedder.documents_embedded - before == len(texts)
     # The reused vectors are the same as freshly computed ones.
-    snap = fake_engine._index.snapshot
+    snap = fake_engine._current().snapshot
     rows = [i for i, p in enumerate(snap.passages) if p.doc_id == "b.txt"]
     sentence = snap.sentences.vectors(np.flatnonzero(snap.sentences.owner == rows[0]))[0]
     assert np.allclose(sentence, fake_embedder._vectors([shared])[0])

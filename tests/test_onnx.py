@@ -143,6 +143,6 @@ def test_an_index_embeds_each_window_once_with_late_chunking(tmp_path: Path, exp
     settings = Settings(index_dir=tmp_path / "index", encoder_cache=str(exported))
     engine = Engine.open(settings=settings)
     engine.add([SEEDS])
-    snap = engine._index.snapshot
+    snap = engine._current().snapshot
     assert engine.last_embedded == len(snap.windows.owner) < len(snap.sentences.owner)
     assert not (tmp_path / "index" / "encoders").exists()  # the export is the user's, not the index's

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from rag import Engine
 from rag.passages import contexts, split_passages
@@ -80,8 +81,6 @@ def test_highlight_is_the_matching_sentence(fake_engine: Engine, tmp_path: Path)
 
 
 def test_signals_weighted_zero_are_not_computed_and_all_zero_still_ranks(fake_engine, tmp_path):
-    from dataclasses import replace
-
     from rag.search import SIGNALS, Query
 
     (tmp_path / "a.txt").write_text("The harbour reopened on Tuesday after repairs to the pier.", encoding="utf-8")
@@ -89,7 +88,40 @@ def test_signals_weighted_zero_are_not_computed_and_all_zero_still_ranks(fake_en
     index = fake_engine._current()
     text = "When did the harbour reopen?"
     query = Query(text, fake_engine.embedder.encode_queries([text])[0], ("harbour", "reopen"))
-    hits = index.rank(query, replace(fake_engine.settings, bm25_weight=0.0))
+    hits = index.rank(query, fake_engine.settings.with_weights(bm25=0.0))
     assert hits and "bm25" not in hits[0].evidence and set(hits[0].evidence) == set(SIGNALS) - {"bm25"}
-    silent = replace(fake_engine.settings, **{f"{name}_weight": 0.0 for name in SIGNALS})
+    silent = fake_engine.settings.with_weights(**{name: 0.0 for name in SIGNALS})
     assert [h.score for h in index.rank(query, silent)] == [0.0]
+
+
+def test_a_new_signal_is_one_entry_in_search_and_its_weight_comes_from_the_environment(
+    fake_engine, tmp_path, monkeypatch
+):
+    """A signal added to ``search.SIGNALS`` alone is computed, fused with its own weight,
+    reported in the evidence, and weighed otherwise by ``RAG_<NAME>_WEIGHT``, in this
+    process and in a child process reading ``Settings.to_env``."""
+    import numpy as np
+
+    from rag import search
+    from rag.config import Settings
+
+    (tmp_path / "a.txt").write_text("The harbour reopened on Tuesday.\n\nThe pier was rebuilt.", encoding="utf-8")
+    fake_engine.add([tmp_path / "a.txt"])
+    index = fake_engine._current()
+    text = "When did the harbour reopen?"
+    query = search.Query(text, fake_engine.embedder.encode_queries([text])[0], ("harbour", "reopen"))
+    pier = index.rows_by_doc["a.txt"][1]
+
+    def mentions_the_pier(c: search.Candidates) -> np.ndarray:
+        return (c.rows == pier).astype(np.float32)
+
+    monkeypatch.setitem(search.SIGNALS, "pier", search.Signal(mentions_the_pier, 5.0))
+    top = index.rank(query, fake_engine.settings)[0]
+    assert top.row == pier and top.evidence["pier"] == 1.0
+    settings = Settings.from_env({"RAG_PIER_WEIGHT": "0", "RAG_BM25_WEIGHT": "0.5"})
+    assert settings.weights == (("bm25", 0.5), ("pier", 0.0))
+    assert Settings.from_env(settings.to_env()).weights == settings.weights
+    assert index.rank(query, settings)[0].row != pier
+    misspelt = Settings.from_env({"RAG_PEIR_WEIGHT": "1", "RAG_INDEX_DIR": str(tmp_path / "index")})
+    with pytest.raises(ValueError, match="no ranking signal is named 'peir'"):
+        Engine.open(settings=misspelt, embedder=fake_engine.embedder)

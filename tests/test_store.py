@@ -19,7 +19,7 @@ def built(tmp_path: Path, fake_engine: Engine) -> Engine:
 
 
 def test_round_trip_restores_everything(built: Engine):
-    before = built._index.snapshot
+    before = built._current().snapshot
     after = store.load(built.index_dir)
     assert after.documents == before.documents
     assert after.passages == before.passages
@@ -121,7 +121,7 @@ def test_opening_reads_the_saved_terms_and_analyses_no_text(built: Engine, monke
 
     monkeypatch.setattr(rag.lexical, "terms", no_analysis)
     loaded = store.load(built.index_dir)
-    assert loaded.lexical.vocab == built._index.snapshot.lexical.vocab
+    assert loaded.lexical.vocab == built._current().snapshot.lexical.vocab
 
 
 def test_an_index_saved_before_terms_were_saved_is_read(built: Engine):
@@ -136,7 +136,7 @@ def test_an_index_saved_before_terms_were_saved_is_read(built: Engine):
         path.write_text(json.dumps(manifest))
     loaded = store.load(built.index_dir)
     assert loaded.notice == ""
-    assert sorted(loaded.lexical.vocab) == sorted(built._index.snapshot.lexical.vocab)
+    assert sorted(loaded.lexical.vocab) == sorted(built._current().snapshot.lexical.vocab)
 
 
 def test_the_terms_after_adds_and_removes_are_those_of_a_fresh_build(built: Engine, tmp_path: Path):

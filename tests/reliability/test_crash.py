@@ -36,7 +36,7 @@ def _open(index_dir: Path) -> Engine:
 
 def _state(engine: Engine) -> tuple:
     """Everything observable: documents, passages, vector counts and the answers."""
-    snap = engine._index.snapshot
+    snap = engine._current().snapshot
     answers = tuple(json.dumps(engine.ask(q).to_dict(), sort_keys=True) for q in QUESTIONS)
     return (
         tuple(sorted((d.id, d.sha256) for d in snap.documents.values())),
