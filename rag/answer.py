@@ -2,14 +2,55 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 
+from .analysis import terms
 from .config import Settings
 from .passages import section_path
-from .search import FACT_TYPES, Hit, Query, SearchIndex
+from .rerank import Reranker
+from .search import FACT_TYPES, Hit, Query, SearchIndex, follow_up_text, question_type
 from .types import Answer, Citation, Excerpt, Span
+
+
+def respond(
+    question: str,
+    history: list[str],
+    index: SearchIndex,
+    allowed: set[str] | None,
+    k: int,
+    encode: Callable[[str], np.ndarray],
+    settings: Settings,
+    reranker: Reranker | None = None,
+) -> Answer:
+    """Answer ``question`` (normalised; ``history``: the questions before it) from ``index``.
+
+    A question is searched on its own. Only one that refers back ("When was it
+    formed?", "And in 2014?") is searched again joined with the previous question,
+    and that answer is taken when it clears the same abstention bar and beats the
+    question's own: a question that does not refer back ("What is the capital of
+    Australia?") never borrows an answer from the conversation.
+    """
+
+    def search(text: str) -> Answer:
+        query = Query(text, encode(text), tuple(terms(text)), question_type(question) or "")
+        hits = index.rank(query, settings, allowed, limit=max(50, k))
+        if reranker is not None and hits:
+            # The top hits in the cross-encoder's order; the rest after.
+            head, tail = hits[: settings.rerank_depth], hits[settings.rerank_depth :]
+            scores = reranker.score(text, [index.snapshot.passages[h.row].text for h in head])
+            hits = [head[i] for i in sorted(range(len(head)), key=lambda i: (-float(scores[i]), i))] + tail
+        return replace(build_answer(question, query, hits, index, settings, k), searched_as=text)
+
+    answer = search(question)
+    joined = follow_up_text(question, history)
+    if joined is not None:
+        followed = search(joined)
+        if followed.answered and (not answer.answered or followed.excerpts[0].score > answer.excerpts[0].score):
+            return followed
+    return answer
 
 
 def build_answer(

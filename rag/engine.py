@@ -13,15 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from . import ingest, sandbox, store
-from .analysis import terms
-from .answer import build_answer
+from .answer import respond
 from .config import Settings
 from .documents import read_regular_file
 from .embedding import Embedder, encoder_cache_dir, load_embedder, model_id_for
 from .errors import BadQuestion, RagError, UnknownDocument, UnreadableDocument
 from .index import Progress, Snapshot, build
 from .rerank import CrossEncoderReranker, Reranker
-from .search import Hit, Query, SearchIndex, follow_up_text, question_type
+from .search import SearchIndex
 from .search import weight as signal_weight
 from .served import Served
 from .types import AddReport, Answer, Document, Passage, Refusal
@@ -243,32 +242,10 @@ class Engine:
         if not question or index is None or not index.snapshot.passages:
             return Answer(question=question, answered=False)
         allowed = set(sources) if sources is not None else None
-        # A question is searched on its own. Only one that refers back ("When was it
-        # formed?", "And in 2014?") is searched again joined with the previous question,
-        # and that answer is taken when it clears the same abstention bar and beats the
-        # question's own: a question that does not refer back ("What is the capital of
-        # Australia?") never borrows an answer from the conversation.
-        answer = self._search(question, question, index, allowed, k)
-        joined = follow_up_text(question, history)
-        if joined is not None:
-            followed = self._search(question, joined, index, allowed, k)
-            if followed.answered and (not answer.answered or followed.excerpts[0].score > answer.excerpts[0].score):
-                return followed
-        return answer
+        return respond(question, history, index, allowed, k, self._encode, self.settings, self._reranker)
 
-    def _search(self, question: str, text: str, index: SearchIndex, allowed: set[str] | None, k: int) -> Answer:
-        query = Query(text, self.embedder.encode_queries([text])[0], tuple(terms(text)), question_type(question) or "")
-        hits = index.rank(query, self.settings, allowed, limit=max(50, k))
-        if self._reranker is not None and hits:
-            hits = self._rerank(text, hits, index)
-        return replace(build_answer(question, query, hits, index, self.settings, k), searched_as=text)
-
-    def _rerank(self, question: str, hits: list[Hit], index: SearchIndex) -> list[Hit]:
-        """The top ``settings.rerank_depth`` hits in the cross-encoder's order; the rest after."""
-        head, tail = hits[: self.settings.rerank_depth], hits[self.settings.rerank_depth :]
-        scores = self._reranker.score(question, [index.snapshot.passages[h.row].text for h in head])
-        order = sorted(range(len(head)), key=lambda i: (-float(scores[i]), i))
-        return [head[i] for i in order] + tail
+    def _encode(self, text: str) -> np.ndarray:
+        return self.embedder.encode_queries([text])[0]
 
     # -- writing -----------------------------------------------------------------------
 
