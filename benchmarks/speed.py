@@ -207,7 +207,9 @@ def build_corpus(size: int, cache: Path) -> Path:
         (docs / f"part-{f // per_file:04d}.txt").write_text("\n\n".join(passages[f : f + per_file]), encoding="utf-8")
     engine = Engine.open(settings=Settings(index_dir=index_dir))
     started = time.perf_counter()
-    report = engine.add([docs])
+    # replace: the copied smaller corpus's files are these (same names, same text) read from
+    # another folder; without it each would be kept twice, under a second id.
+    report = engine.add([docs], replace=True)
     print(
         f"  {size:,}-passage index: {len(report.added)} files added, {len(report.unchanged)} unchanged, "
         f"{engine.last_embedded:,} texts embedded in {time.perf_counter() - started:.0f} s",
