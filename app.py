@@ -67,8 +67,8 @@ def download_js(filename: str) -> str:
 #: The largest JSON request the API accepts. A question is at most 2,000 characters, so a
 #: larger body is refused from its Content-Length, before it is parsed.
 MAX_JSON_BODY = 256 * 1024
-#: A refused body is still read and dropped by the server (so the client reads the refusal,
-#: not a reset connection) up to this size; past it the connection is closed.
+#: A refused body of a connection closed after the request is read and dropped first (so
+#: the client reads the refusal, not a reset connection) only up to this size.
 DRAIN_AT_MOST = 64 * 1024 * 1024
 
 
@@ -97,8 +97,9 @@ class RequestLimits:
       it (HTTP 429): one client flooding the queue leaves room for the others.
 
     A refusal is sent before the body is read; the server then drops the body unparsed
-    as it arrives (up to ``DRAIN_AT_MOST``), so that the client gets this answer rather
-    than a reset connection.
+    as it arrives, so that the client gets this answer rather than a reset connection
+    (when the connection closes after the request, the body is read first, up to
+    ``DRAIN_AT_MOST``).
     """
 
     def __init__(
@@ -173,15 +174,14 @@ class RequestLimits:
             if refusal is not None:
                 # A kept-alive connection is answered at once, before the body is read: the
                 # server then drops the rest as it arrives, without a turn of the event loop
-                # per chunk. One the client asks to close is closed right after the answer,
-                # so its body is read and dropped first: either way the client sees this
-                # answer rather than a reset connection. Past DRAIN_AT_MOST nothing more is
-                # read and the connection is closed.
-                if _closes(scope) and (size or 0) <= DRAIN_AT_MOST:
+                # per chunk. One that closes after this request is closed right after the
+                # answer, so its body (up to DRAIN_AT_MOST) is read and dropped first: either
+                # way the client sees this answer rather than a reset connection.
+                if _closes(scope) and size is not None and size <= DRAIN_AT_MOST:
                     message = await receive()
                     while message.get("more_body"):
                         message = await receive()
-                await _refuse(send, *refusal, close=(size or 0) > DRAIN_AT_MOST)
+                await _refuse(send, *refusal)
                 return
             if upload:
                 self._arriving += size
@@ -194,19 +194,20 @@ class RequestLimits:
 
 
 def _closes(scope) -> bool:
-    """Whether the client asked for its connection to be closed after this request."""
-    connection = dict(scope.get("headers") or []).get(b"connection", b"").lower()
+    """Whether the server closes the connection after this request: as uvicorn decides it,
+    for every HTTP/1.0 request, and for any with a ``close`` token in a Connection header."""
     if scope.get("http_version") == "1.0":
-        return b"keep-alive" not in connection
-    return b"close" in connection
+        return True
+    tokens = (
+        t.strip().lower() for k, v in scope.get("headers") or [] if k.lower() == b"connection" for t in v.split(b",")
+    )
+    return b"close" in tokens
 
 
-async def _refuse(send, status: int, message: str, close: bool = False) -> None:
-    """Answer an ASGI request with ``status`` and a one-line JSON error; ``close``: and end the connection."""
+async def _refuse(send, status: int, message: str) -> None:
+    """Answer an ASGI request with ``status`` and a one-line JSON error."""
     body = json.dumps({"error": message}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    if close:
-        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

@@ -104,7 +104,7 @@ def _api_calls(url: str, n: int) -> dict[str, int]:
 
 @contextlib.contextmanager
 def _fresh_app(work: Path, name: str):
-    """An app over a fresh index of the seeds, after a first answer: (url, pid, client, baseline MiB)."""
+    """An app over a fresh index of the seeds, after a first answer: (url, pid, client, index, baseline MiB)."""
     from gradio_client import Client
 
     index = work / f"index-{name}"

@@ -5,10 +5,11 @@ Two FAISS implementations, chosen by size (``build``):
 - ``FlatIndex``: exact inner-product search over a float32 matrix, which is
   memory-mapped from disk when loaded (nothing is rebuilt at start).
 - ``IVFIndex``: above ``ann_threshold`` rows, an inverted-file index of product-quantised
-  codes (``PQ_BYTES`` bytes a row, where the float32 row takes 1,536 at 384
-  dimensions) searched approximately; its best ``RESCORE`` candidates are then scored
-  exactly from the float32 rows, which stay on disk and are read with ``pread`` (not
-  mapped, so re-scoring adds nothing to the process's memory). Its ``nprobe`` is
+  codes (``PQ_BYTES`` bytes a row and an 8-byte id, where the float32 row takes 1,536 at
+  384 dimensions) searched approximately; its best candidates (``RESCORE``, or twice
+  the number asked for) are then scored exactly from the float32 rows, which stay on
+  disk and are read with ``pread`` (not mapped, so re-scoring adds nothing to the
+  process's memory). Its ``nprobe`` is
   calibrated at build time so that recall@10 against exact search reaches
   ``TARGET_RECALL``.
 
@@ -41,9 +42,16 @@ MIN_IVF_ROWS = 1000
 #: Bytes of product-quantised code per row of an approximate index (8 bits for each of
 #: this many sub-vectors; 384 dimensions make sub-vectors of 8).
 PQ_BYTES = 48
-#: An approximate search takes at least this many candidates by their codes and re-scores
-#: them exactly, so the order it returns is the exact one among them.
+#: An approximate search takes at least this many candidates by their codes, and twice
+#: the number asked for, and re-scores them exactly: the order it returns is exact among
+#: them. Without the margin, recall of the top 300 against exact search was .63 (measured
+#: on 20k clustered 384-d rows; .96 for the top 100).
 RESCORE = 100
+#: At most this many candidates are re-scored (a search asked for every row, as a search
+#: filtered by source is, gets the rest in the order of their codes).
+RESCORE_AT_MOST = 2000
+#: Fewer product-quantisation sub-vectors than this lose too much: 8-bit scalar codes then.
+MIN_PQ_PARTS = 16
 
 
 @runtime_checkable
@@ -208,13 +216,18 @@ class IVFIndex(_Rows):
         faiss = _faiss()
         n = len(vectors)
         nlist = max(8, min(4096, int(math.sqrt(n))))
-        fits = isinstance(trained, faiss.IndexIVFPQ) and trained.d == dim and nlist / 8 <= trained.nlist <= 2 * nlist
-        if fits:
+        parts = max(d for d in range(1, min(PQ_BYTES, dim) + 1) if dim % d == 0)  # sub-vectors
+        kind = faiss.IndexIVFPQ if parts >= MIN_PQ_PARTS else faiss.IndexIVFScalarQuantizer
+        if type(trained) is kind and trained.d == dim and nlist / 8 <= trained.nlist <= 2 * nlist:
             index = faiss.clone_index(trained)  # its codes are a few dozen bytes a row
             index.reset()
         else:
-            parts = max(d for d in range(1, min(PQ_BYTES, dim) + 1) if dim % d == 0)  # sub-vectors
-            index = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, nlist, parts, 8, faiss.METRIC_INNER_PRODUCT)
+            if kind is faiss.IndexIVFPQ:
+                index = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, nlist, parts, 8, faiss.METRIC_INNER_PRODUCT)
+            else:
+                index = faiss.IndexIVFScalarQuantizer(
+                    faiss.IndexFlatIP(dim), dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+                )
             # Enough rows for the coarse centroids and for 256 codes in each sub-vector space.
             size = min(n, max(nlist * 64, 256 * 64))
             sample = vectors[np.sort(np.random.default_rng(0).choice(n, size=size, replace=False))]
@@ -241,14 +254,20 @@ class IVFIndex(_Rows):
             return _empty_result(len(queries))
         queries = _as_matrix(queries, self.dim)
         params = _faiss().SearchParametersIVF(nprobe=nprobe or self.nprobe)
-        _, found = self._index.search(queries, min(len(self), max(k, RESCORE)), params=params)
-        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        coded, found = self._index.search(queries, min(len(self), max(RESCORE, 2 * k)), params=params)
+        scores = np.full((len(queries), k), np.finfo(np.float32).min, dtype=np.float32)
         rows = np.full((len(queries), k), -1, dtype=np.int64)
-        for i, (query, candidates) in enumerate(zip(queries, found, strict=True)):
-            candidates = candidates[candidates >= 0]
-            exact = self.vectors(candidates) @ query
-            top = np.lexsort((candidates, -exact))[:k]
-            scores[i, : len(top)], rows[i, : len(top)] = exact[top], candidates[top]
+        for i, (query, candidates, approximate) in enumerate(zip(queries, found, coded, strict=True)):
+            keep = candidates >= 0
+            candidates, approximate = candidates[keep], approximate[keep]
+            head = candidates[:RESCORE_AT_MOST]
+            exact = self.vectors(head) @ query
+            order = np.lexsort((head, -exact))
+            best = np.concatenate([head[order], candidates[RESCORE_AT_MOST:]])[:k]
+            # The rest keep their codes' order, scored no higher than the last re-scored row.
+            rest = np.minimum(approximate[RESCORE_AT_MOST:], exact.min(initial=np.finfo(np.float32).max))
+            values = np.concatenate([exact[order], rest])[:k]
+            scores[i, : len(best)], rows[i, : len(best)] = values, best
         return scores, rows
 
     def update(self, mask: np.ndarray, vectors: np.ndarray, ann_threshold: int = ANN_THRESHOLD) -> VectorIndex:
@@ -329,7 +348,7 @@ def load(folder: Path, name: str, dim: int, files: set[str]) -> VectorIndex:
         raise IndexCorrupt(f"{name} vectors are unreadable: {exc}") from exc
     if index.d != dim or index.ntotal != len(vectors):
         raise IndexCorrupt(f"{name}.ivf.faiss holds {index.ntotal} {index.d}-d codes for {len(vectors)} rows")
-    rows = RowFile(vectors) if isinstance(vectors, np.memmap) else None
+    rows = RowFile(vectors) if isinstance(vectors, np.memmap) and vectors.flags.c_contiguous else None
     return IVFIndex(dim, vectors, index, int(meta["nprobe"]), float(meta["recall_at_10"]), rows)
 
 

@@ -160,7 +160,10 @@ def add_in_child(
     command = [sys.executable, "-m", "rag", "ingest", "--json", "--progress"]
     command += ["--replace"] if replace else []
     command += ["--", *(str(Path(p).absolute()) for p in paths)]
-    env = {**os.environ, **settings.to_env(), "RAG_INDEX_DIR": str(Path(settings.index_dir).absolute())}
+    # Signal weights are the parent's settings only: a RAG_<NAME>_WEIGHT left in this process's
+    # environment that its settings did not take must not reweigh the child's.
+    inherited = {k: v for k, v in os.environ.items() if not (k.startswith("RAG_") and k.endswith("_WEIGHT"))}
+    env = {**inherited, **settings.to_env(), "RAG_INDEX_DIR": str(Path(settings.index_dir).absolute())}
     # The report (any size) goes to a file, so that the child never blocks on a full pipe
     # while its progress lines are read here.
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as report_file:

@@ -167,6 +167,8 @@ class PassageTable(Sequence[Passage]):
             end.append(p.end)
             counts.append(len(p.sentences))
             for sentence in p.sentences:
+                if len(sentence) != 2:
+                    raise ValueError(f"passage {p.doc_id} ¶{p.paragraph} has a malformed sentence span {sentence!r}")
                 spans.extend(sentence)
         if not doc:
             columns = (self.doc, self.paragraph, self.start, self.end, self.headings, self.heading)

@@ -43,6 +43,7 @@ class Served:
         self._version = version
         self._checked = time.monotonic()
         self._lock = threading.Lock()
+        store.release_freed_memory()  # what reading the snapshot left behind
 
     def current(self) -> SearchIndex | None:
         """The index to answer from now (the newest saved, checked now and then)."""
@@ -99,7 +100,7 @@ class Served:
                 return False
             self.index = SearchIndex(snapshot) if snapshot is not None else None
             self._version = seen
-            store.release_freed_memory()  # the index served before, once no query holds it
+            store.release_freed_memory()  # what reading it left, and the index served before
             return True
         finally:
             self._lock.release()

@@ -304,7 +304,6 @@ def _load_generation(index_dir: Path, manifest: dict, backend: str = "faiss") ->
         raise
     except (OSError, ValueError, TypeError, KeyError, AttributeError, json.JSONDecodeError) as exc:
         raise IndexCorrupt(f"{index_dir / str(manifest.get('folder', '?'))} holds malformed records: {exc}") from exc
-    release_freed_memory()
     return snapshot
 
 
