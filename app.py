@@ -68,7 +68,8 @@ def download_js(filename: str) -> str:
 #: larger body is refused from its Content-Length, before it is parsed.
 MAX_JSON_BODY = 256 * 1024
 #: A refused body of a connection closed after the request is read and dropped first (so
-#: the client reads the refusal, not a reset connection) only up to this size.
+#: the client reads the refusal, not a reset connection) only up to this size; a refused
+#: question body larger than this has its connection closed unread.
 DRAIN_AT_MOST = 64 * 1024 * 1024
 
 
@@ -176,12 +177,15 @@ class RequestLimits:
                 # server then drops the rest as it arrives, without a turn of the event loop
                 # per chunk. One that closes after this request is closed right after the
                 # answer, so its body (up to DRAIN_AT_MOST) is read and dropped first: either
-                # way the client sees this answer rather than a reset connection.
-                if _closes(scope) and size is not None and size <= DRAIN_AT_MOST:
+                # way the client sees this answer rather than a reset connection. A client
+                # waiting for "100 Continue" has sent no body: reading would only invite it.
+                # A question body past DRAIN_AT_MOST is no client's mistake: it is cut off.
+                waiting = headers.get(b"expect", b"").lower() == b"100-continue"
+                if _closes(scope) and not waiting and size is not None and size <= DRAIN_AT_MOST:
                     message = await receive()
                     while message.get("more_body"):
                         message = await receive()
-                await _refuse(send, *refusal)
+                await _refuse(send, *refusal, close=not upload and (size or 0) > DRAIN_AT_MOST)
                 return
             if upload:
                 self._arriving += size
@@ -204,10 +208,12 @@ def _closes(scope) -> bool:
     return b"close" in tokens
 
 
-async def _refuse(send, status: int, message: str) -> None:
-    """Answer an ASGI request with ``status`` and a one-line JSON error."""
+async def _refuse(send, status: int, message: str, close: bool = False) -> None:
+    """Answer an ASGI request with ``status`` and a one-line JSON error; ``close``: and end the connection."""
     body = json.dumps({"error": message}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    if close:
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

@@ -218,7 +218,8 @@ class IVFIndex(_Rows):
         nlist = max(8, min(4096, int(math.sqrt(n))))
         parts = max(d for d in range(1, min(PQ_BYTES, dim) + 1) if dim % d == 0)  # sub-vectors
         kind = faiss.IndexIVFPQ if parts >= MIN_PQ_PARTS else faiss.IndexIVFScalarQuantizer
-        if type(trained) is kind and trained.d == dim and nlist / 8 <= trained.nlist <= 2 * nlist:
+        same = type(trained) is kind and (kind is not faiss.IndexIVFPQ or trained.pq.M == parts)
+        if same and trained.d == dim and nlist / 8 <= trained.nlist <= 2 * nlist:
             index = faiss.clone_index(trained)  # its codes are a few dozen bytes a row
             index.reset()
         else:

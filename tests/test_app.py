@@ -250,7 +250,7 @@ def test_a_body_too_large_is_refused_before_it_is_read():
     reset the connection before the client reads the answer."""
     import asyncio
 
-    from app import MAX_JSON_BODY, RequestLimits
+    from app import DRAIN_AT_MOST, MAX_JSON_BODY, RequestLimits
 
     async def never_called(scope, receive, send):
         raise AssertionError("a refused request reached the app")
@@ -284,8 +284,12 @@ def test_a_body_too_large_is_refused_before_it_is_read():
         return start, next(arriving, None) is None
 
     assert MAX_JSON_BODY < 10_000_000
-    refuse(10_000_000)  # kept alive: answered without reading
+    start, _ = refuse(10_000_000)  # kept alive: answered without reading
+    assert (b"connection", b"close") not in start["headers"]
     refuse(10_000_000, headers=[(b"connection", b"keep-alive")])
+    refuse(10_000_000, headers=[(b"connection", b"close"), (b"expect", b"100-continue")])  # sent nothing yet
+    start, _ = refuse(DRAIN_AT_MOST + 1, headers=[(b"connection", b"close")])  # cut off, unread
+    assert (b"connection", b"close") in start["headers"]
     for headers, version in (
         ([(b"connection", b"close")], "1.1"),
         ([(b"connection", b"Upgrade, Close")], "1.1"),

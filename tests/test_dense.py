@@ -202,6 +202,19 @@ def test_a_deep_approximate_search_keeps_its_recall_and_a_search_of_every_row_re
     assert np.all(np.diff(scores[0][: len(found)]) <= 1e-6)
 
 
+def test_too_few_sub_vectors_fall_back_to_8_bit_codes_and_are_reused_as_such():
+    dim = 12  # at most 12 sub-vectors of one dimension: too few for product quantisation
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(2000, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    built = dense.build(vectors, dim, ann_threshold=1000)
+    assert built.kind == "ivf-sq8"
+    grown = built.update(np.ones(2000, dtype=bool), vectors[:10], ann_threshold=1000)
+    assert grown.kind == "ivf-sq8" and len(grown) == 2010
+    scores, rows = grown.search(vectors[10:13], 5)  # rows 0-9 are there twice; these once
+    assert rows[:, 0].tolist() == [10, 11, 12] and np.all(np.diff(scores, axis=1) <= 1e-6)
+
+
 def test_wrong_dimension_is_refused():
     with pytest.raises(ValueError, match="dimension"):
         dense.FlatIndex(DIM).update(np.zeros(0, dtype=bool), np.zeros((2, DIM + 1), np.float32))
