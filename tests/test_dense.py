@@ -172,6 +172,7 @@ def test_a_saved_approximate_index_reads_its_rows_from_disk_exactly(tmp_path: Pa
     assert np.array_equal(loaded.vectors(asked), vectors[asked])
 
 
+@pytest.mark.slow  # builds a 384-d product-quantised index: about 20 s
 def test_a_deep_approximate_search_keeps_its_recall_and_a_search_of_every_row_reads_a_bounded_number(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
