@@ -43,6 +43,8 @@ def open_page(browser, app_url: str, **options):
         page.dialogs = dialogs
         page.goto(app_url)
         page.wait_for_selector("#question textarea", timeout=60_000)
+        # The question box renders before Gradio lifts its whole-page loading overlay (seen on a busy machine).
+        page.wait_for_function("() => !document.querySelector('.gradio-container .main > .wrap.full')", timeout=60_000)
         yield page
     finally:
         context.close()
