@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
 
 from .analysis import terms
 from .config import Settings
+from .errors import BadQuestion
 from .passages import section_path
 from .rerank import Reranker
 from .search import FACT_TYPES, Hit, Query, SearchIndex, follow_up_text, question_type
 from .types import Answer, Citation, Excerpt, Span
+
+
+def prepare(question: str, history: Sequence[str] | None, max_chars: int) -> tuple[str, list[str]]:
+    """The question and the conversation's earlier questions as they are searched.
+
+    Compatibility forms (fullwidth letters, ligatures) read as the letters they stand
+    for, and runs of white space as one space.
+
+    Raises:
+        BadQuestion: the question is longer than ``max_chars`` (checked before any work on it).
+    """
+    question = str(question)
+    if len(question) > max_chars:
+        raise BadQuestion(
+            f"the question is {len(question):,} characters long; ask in at most {max_chars:,} (a sentence or two)"
+        )
+    question = " ".join(unicodedata.normalize("NFKC", question).split())
+    return question, [unicodedata.normalize("NFKC", str(h))[:max_chars] for h in history or []]
 
 
 def respond(

@@ -79,6 +79,19 @@ def load_document(path: Path, doc_id: str, max_bytes: int = MAX_FILE_BYTES) -> D
 _READ_ATTEMPTS = 3
 
 
+def verified_original(document: Document, max_bytes: int) -> bytes:
+    """The bytes of a document's file, only while they are exactly the bytes it was
+    indexed from.
+
+    Raises:
+        UnreadableDocument: the file is gone, unreadable, or changed since it was indexed.
+    """
+    data, _ = read_regular_file(Path(document.path), max(max_bytes, document.size))
+    if hashlib.sha256(data).hexdigest() != document.sha256:
+        raise UnreadableDocument("the file has changed since it was indexed; index it again to open it")
+    return data
+
+
 def read_regular_file(
     path: Path, max_bytes: int, read: Callable[[int, int], bytes] = os.read
 ) -> tuple[bytes, os.stat_result]:

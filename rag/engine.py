@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -13,11 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from . import ingest, sandbox, store
-from .answer import respond
+from .answer import prepare, respond
 from .config import Settings
-from .documents import read_regular_file
+from .documents import verified_original
 from .embedding import Embedder, encoder_cache_dir, load_embedder, model_id_for
-from .errors import BadQuestion, RagError, UnknownDocument, UnreadableDocument
+from .errors import RagError, UnknownDocument
 from .index import Progress, Snapshot, build
 from .rerank import CrossEncoderReranker, Reranker
 from .search import SearchIndex
@@ -102,9 +100,7 @@ class Engine:
         snapshot = store.load(Path(settings.index_dir), settings.vector_backend)
         if snapshot is not None:
             model_id = embedder.model_id if embedder else model_id_for(settings.model, settings.encoder)
-            store.check_model(
-                {"model_id": snapshot.model_id, "dim": snapshot.dim}, model_id, embedder.dim if embedder else None
-            )
+            store.check_model(snapshot, model_id, embedder.dim if embedder else None)
         if reranker is None and settings.reranker:
             reranker = CrossEncoderReranker(settings.reranker)
         return cls(settings, snapshot, embedder, reranker, version, parser)
@@ -123,13 +119,8 @@ class Engine:
                     self.settings.batch_size,
                     also=self.index_dir,
                 )
-                served = self._served.index
-                if served is not None:
-                    store.check_model(
-                        {"model_id": served.snapshot.model_id, "dim": served.snapshot.dim},
-                        embedder.model_id,
-                        embedder.dim,
-                    )
+                if self._served.index is not None:
+                    store.check_model(self._served.index.snapshot, embedder.model_id, embedder.dim)
                 self._embedder = embedder
             return self._embedder
 
@@ -177,10 +168,7 @@ class Engine:
             UnreadableDocument: the file is gone, unreadable, or changed since it was indexed.
         """
         document = self.document(doc_id)
-        data, _ = read_regular_file(Path(document.path), max(self.settings.max_file_bytes, document.size))
-        if hashlib.sha256(data).hexdigest() != document.sha256:
-            raise UnreadableDocument("the file has changed since it was indexed; index it again to open it")
-        return document, data
+        return document, verified_original(document, self.settings.max_file_bytes)
 
     def passage_count(self, doc_id: str) -> int:
         """How many passages a document has (0 for an unknown id); builds none of them."""
@@ -200,11 +188,9 @@ class Engine:
 
     def neighbours(self, doc_id: str, start: int) -> tuple[Passage | None, Passage | None]:
         """The passages just before and after the one starting at ``start`` in ``doc_id``."""
-        passages = self.passages(doc_id)
-        for i, p in enumerate(passages):
-            if p.start == start:
-                return (passages[i - 1] if i else None), (passages[i + 1] if i + 1 < len(passages) else None)
-        return None, None
+        passages = [None, *self.passages(doc_id), None]
+        at = next((i for i in range(1, len(passages) - 1) if passages[i].start == start), None)
+        return (passages[at - 1], passages[at + 1]) if at is not None else (None, None)
 
     def ask(
         self,
@@ -228,15 +214,7 @@ class Engine:
         Raises:
             BadQuestion: the question is longer than ``settings.max_question_chars``.
         """
-        question = str(question)
-        if len(question) > self.settings.max_question_chars:  # checked before any work on it
-            raise BadQuestion(
-                f"the question is {len(question):,} characters long; ask in at most "
-                f"{self.settings.max_question_chars:,} (a sentence or two)"
-            )
-        # Compatibility forms (fullwidth letters, ligatures) are read as the letters they stand for.
-        question = " ".join(unicodedata.normalize("NFKC", question).split())
-        history = [unicodedata.normalize("NFKC", str(h))[: self.settings.max_question_chars] for h in history or []]
+        question, history = prepare(question, history, self.settings.max_question_chars)
         k = self.settings.k if k is None else max(1, int(k))
         index = self._current()  # one snapshot for the whole query, whatever writers do meanwhile
         if not question or index is None or not index.snapshot.passages:
@@ -266,7 +244,7 @@ class Engine:
         """
         report = AddReport()
         self.sync(force=True)
-        pairs = self._assign_ids(paths, replace, report)[0]
+        pairs = ingest.assign_ids(paths, self.documents(), replace, self.settings.follow_links, report)[0]
         return self._add_files(pairs, report, progress, bar=True, take_over=replace)
 
     def add_isolated(
@@ -293,12 +271,6 @@ class Engine:
         finally:
             self.sync(force=True)
 
-    def _assign_ids(
-        self, paths: Iterable[str | Path], replace: bool, report: AddReport
-    ) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
-        """See ``ingest.assign_ids``: the files to read as which ids, and the id clashes."""
-        return ingest.assign_ids(paths, self.documents(), replace, self.settings.follow_links, report)
-
     def _add_files(
         self,
         pairs: list[tuple[Path, str]],
@@ -316,7 +288,7 @@ class Engine:
     def conflicts(self, paths: Iterable[str | Path]) -> list[tuple[str, str]]:
         """The ``(file, indexed document id)`` pairs that ``add(paths)`` would rename
         (or, with ``replace``, replace): files whose id another file's document holds."""
-        return self._assign_ids(paths, False, AddReport())[1]
+        return ingest.assign_ids(paths, self.documents(), False, self.settings.follow_links, AddReport())[1]
 
     def remove(self, *doc_ids: str) -> None:
         """Remove documents and their passages from the index, all in one save.
@@ -337,17 +309,7 @@ class Engine:
         Files that no longer exist are left in the index and reported as refused.
         """
         report = AddReport()
-        pairs = []
-        for doc in self.documents():
-            path = Path(doc.path)  # the file itself: links were resolved when it was added
-            if path.is_symlink() and not self.settings.follow_links:
-                # Swapped for a link since (to /etc/passwd?): never followed behind the user's back.
-                reason = f"{doc.id}: the file is now a link to {path.resolve()}; not re-read, the indexed copy is kept"
-                report.refused.append(Refusal(doc.path, reason))
-            elif not path.exists():
-                report.refused.append(Refusal(doc.path, f"{doc.id}: source file is gone; the indexed copy is kept"))
-            else:
-                pairs.append((path, doc.id))
+        pairs = ingest.still_on_disk(self.documents(), self.settings.follow_links, report)
         return self._add_files(pairs, report, progress)
 
     def restore(self, documents: Iterable[Document]) -> AddReport:

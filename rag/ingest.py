@@ -136,6 +136,24 @@ def read_files(
     return loaded
 
 
+def still_on_disk(documents: Iterable[Document], follow_links: bool, report: AddReport) -> list[tuple[Path, str]]:
+    """The ``(file, id)`` pairs to re-read for a refresh: each document's own file, unless
+    it is gone or has become a link (links were resolved when it was added, and a link
+    put in its place, to /etc/passwd say, is never followed behind the user's back);
+    those are reported as refused and their indexed copies kept."""
+    pairs = []
+    for doc in documents:
+        path = Path(doc.path)
+        if path.is_symlink() and not follow_links:
+            reason = f"{doc.id}: the file is now a link to {path.resolve()}; not re-read, the indexed copy is kept"
+            report.refused.append(Refusal(doc.path, reason))
+        elif not path.exists():
+            report.refused.append(Refusal(doc.path, f"{doc.id}: source file is gone; the indexed copy is kept"))
+        else:
+            pairs.append((path, doc.id))
+    return pairs
+
+
 def unchanged(file: Path, doc: Document, max_bytes: int) -> bool:
     """Whether ``file`` still holds what ``doc`` was read from. Anything but a regular
     file within the size limit counts as changed (and is then refused by the reader),

@@ -91,7 +91,7 @@ class Served:
                     snapshot = store.load(self.index_dir, self._backend)
                 model_id = self._model_id()
                 if snapshot is not None and model_id is not None:
-                    store.check_model({"model_id": snapshot.model_id, "dim": snapshot.dim}, model_id)
+                    store.check_model(snapshot, model_id)
             except RagError as exc:
                 if force:
                     raise

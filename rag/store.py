@@ -175,16 +175,16 @@ def _read_json(path: Path) -> dict:
     return manifest
 
 
-def check_model(manifest: dict, model_id: str, dim: int | None = None) -> None:
-    """Refuse an index built with another model or dimension.
+def check_model(recorded: Snapshot, model_id: str, dim: int | None = None) -> None:
+    """Refuse an index (``recorded``: its snapshot) built with another model or dimension.
 
     Raises:
         ModelMismatch: with both model ids in the message.
     """
-    if manifest["model_id"] != model_id or (dim is not None and manifest["dim"] != dim):
+    if recorded.model_id != model_id or (dim is not None and recorded.dim != dim):
         raise ModelMismatch(
-            f"the index was built with {manifest['model_id']} ({manifest['dim']}-d) but the configured "
-            f"model is {model_id}{f' ({dim}-d)' if dim else ''}; set RAG_MODEL={manifest['model_id']} "
+            f"the index was built with {recorded.model_id} ({recorded.dim}-d) but the configured "
+            f"model is {model_id}{f' ({dim}-d)' if dim else ''}; set RAG_MODEL={recorded.model_id} "
             "or rebuild the index in another folder"
         )
 
