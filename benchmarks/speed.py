@@ -117,7 +117,7 @@ def measure_ingest(workdir: Path, int8_sample: int, runs: int) -> dict:
             torch_vectors = reference
     fp32 = np.concatenate([onnx.encode_documents(c) for c in chunks])
 
-    # int8 (opt-in, lossy) on a spread sample: speed next to fp32, quality against torch.
+    # int8 (the default encoder of a new index; lossy) on a spread sample: speed next to fp32, quality against torch.
     picks = np.linspace(0, len(texts) - 1, min(int8_sample, len(texts))).astype(int)
     sample = [texts[i] for i in picks]
     sample_chunks = [sample[lo : lo + ENCODE_CHUNK] for lo in range(0, len(sample), ENCODE_CHUNK)]

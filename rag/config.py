@@ -26,9 +26,11 @@ class Settings:
     index_dir: Path = Path("embeddings")
     #: A sentence-transformers model name or path, or the bundled default.
     model: str = BUNDLED_MODEL
-    #: How the model runs: "onnx" (default: an ONNX export verified against the model, torch as the
-    #: fallback), "onnx-int8" (quantised: faster, slightly lossy, its own model id) or "torch".
-    encoder: str = "onnx"
+    #: How the model runs: "onnx" (an ONNX export verified against the model, torch as the
+    #: fallback), "onnx-int8" (its int8-quantised variant: about twice as fast, its own model id),
+    #: "torch", or "auto" (default): the encoder an existing index was built with, and for a
+    #: new index "onnx-int8", or "onnx" where that cannot be made.
+    encoder: str = "auto"
     #: Folder where the ONNX export of each model is kept, once per user and model and shared
     #: by every index (checksummed); empty: ``$XDG_CACHE_HOME/rag`` (usually ``~/.cache/rag``),
     #: or the index folder when that is not writable.

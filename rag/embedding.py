@@ -35,14 +35,38 @@ class Embedder(Protocol):
     def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
 
 
-ENCODERS = ("onnx", "onnx-int8", "torch")
+ENCODERS = ("auto", "onnx", "onnx-int8", "torch")
+INT8_SUFFIX = "+onnx-int8"
 
 
 def model_id_for(model: str, encoder: str = "onnx") -> str:
     """The id an index records for a configured model name or path (and encoder:
-    int8 vectors differ from the model's, so they get an id of their own)."""
+    int8 vectors differ from the model's, so they get an id of their own; "auto"
+    stands for the int8 one it tries first)."""
     base = BUNDLED_MODEL_ID if model == BUNDLED_MODEL else model
-    return base + "+onnx-int8" if encoder == "onnx-int8" else base
+    return base + INT8_SUFFIX if encoder in ("onnx-int8", "auto") else base
+
+
+def resolve_encoder(encoder: str, model: str, recorded: str | None) -> str:
+    """The encoder to use for an index that recorded model id ``recorded`` (``None``: no
+    index yet). "auto" becomes the precision the index was built with, so an index
+    built with fp32 vectors keeps being searched with fp32 queries; any other choice
+    stands (and an index built otherwise is refused as built with another model).
+
+    Raises:
+        RagError: no such encoder.
+    """
+    if encoder not in ENCODERS:
+        raise RagError(f"unknown encoder {encoder!r}; choose one of {', '.join(ENCODERS)}")
+    if encoder != "auto" or recorded is None:
+        return encoder
+    return "onnx" if recorded == model_id_for(model, "onnx") else "onnx-int8"
+
+
+def encoder_of(embedder: Embedder) -> str:
+    """The encoder setting that loads ``embedder`` again (ONNX for a torch fallback:
+    the same vectors, and the export is retried)."""
+    return "onnx-int8" if embedder.model_id.endswith(INT8_SUFFIX) else "onnx"
 
 
 def encoder_cache_dir(configured: str, index_dir: Path) -> Path:
@@ -71,9 +95,17 @@ def load_embedder(
     An fp32 ONNX export that cannot be made or does not reproduce the model falls
     back to torch, with the reason logged; the int8 variant, asked for explicitly,
     raises instead (its vectors are not the model's, so torch is no substitute).
+    "auto" (for a new index: ``resolve_encoder`` settles it for an existing one) is
+    the int8 variant, or fp32 when that cannot be made.
     """
     if encoder not in ENCODERS:
         raise RagError(f"unknown encoder {encoder!r}; choose one of {', '.join(ENCODERS)}")
+    if encoder == "auto":  # a new index: int8 when it can be made, else what fp32 falls back to
+        try:
+            return load_embedder(model, "onnx-int8", cache_dir, batch_size, also)
+        except RagError as exc:
+            log.warning("%s; using the fp32 encoder", exc)
+            encoder = "onnx"
     if encoder == "torch":
         return SentenceTransformerEmbedder(model, batch_size)
     from .onnx_encoder import ExportError, OnnxEmbedder, cache_folder, export

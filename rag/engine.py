@@ -14,7 +14,7 @@ from . import ingest, sandbox, store
 from .answer import prepare, respond
 from .config import Settings
 from .documents import verified_original
-from .embedding import Embedder, encoder_cache_dir, load_embedder, model_id_for
+from .embedding import Embedder, encoder_cache_dir, encoder_of, load_embedder, model_id_for, resolve_encoder
 from .errors import RagError, UnknownDocument
 from .index import Progress, Snapshot, build
 from .rerank import CrossEncoderReranker, Reranker
@@ -98,6 +98,9 @@ class Engine:
             signal_weight(settings, name)  # a misspelt RAG_<NAME>_WEIGHT is refused, not ignored
         version = store.version(Path(settings.index_dir))  # before the load: a save meanwhile is seen later
         snapshot = store.load(Path(settings.index_dir), settings.vector_backend)
+        settings = replace(
+            settings, encoder=resolve_encoder(settings.encoder, settings.model, snapshot and snapshot.model_id)
+        )
         if snapshot is not None:
             model_id = embedder.model_id if embedder else model_id_for(settings.model, settings.encoder)
             store.check_model(snapshot, model_id, embedder.dim if embedder else None)
@@ -121,6 +124,8 @@ class Engine:
                 )
                 if self._served.index is not None:
                     store.check_model(self._served.index.snapshot, embedder.model_id, embedder.dim)
+                if self.settings.encoder == "auto":  # settled by what loaded: an ingest child loads the same
+                    self.settings = replace(self.settings, encoder=encoder_of(embedder))
                 self._embedder = embedder
             return self._embedder
 

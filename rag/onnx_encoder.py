@@ -8,8 +8,9 @@ torch and logs why). The export is cached once per user and model (see
 ``embedding.encoder_cache_dir``), so a new index folder does not export again and
 later starts load ONNX Runtime and the tokenizer only: no torch, no sentence-transformers.
 
-An int8 variant (dynamic quantisation) is opt-in: faster, but lossy, so an index
-built with it records a different model id and never mixes with fp32 vectors.
+An int8 variant (dynamic quantisation; the default encoder of a new index) is about
+twice as fast but lossy, so an index built with it records a different model id and
+never mixes with fp32 vectors.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .documents import file_sha256
+from .embedding import INT8_SUFFIX
 from .errors import MissingDependency, RagError
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,6 @@ FORMAT = 1
 MIN_COSINE = 0.9999
 #: The int8 variant is refused below this mean cosine (it is lossy by design).
 MIN_COSINE_INT8 = 0.97
-INT8_SUFFIX = "+onnx-int8"
 #: Most tokens (padded) per ONNX Runtime run: measured fastest on 2 cores (see ``_encode``).
 BATCH_TOKENS = 1024
 

@@ -104,17 +104,42 @@ def test_failed_export_falls_back_to_torch_and_says_why(tmp_path: Path, monkeypa
     assert "exporter is broken today" in caplog.text and "torch" in caplog.text
 
 
-def test_int8_is_opt_in_with_its_own_model_id(exported: Path, tmp_path: Path, torch_embedder):
+def test_int8_has_its_own_model_id_and_never_mixes_with_fp32(exported: Path, tmp_path: Path, torch_embedder):
     int8 = load_embedder("bundled:all-MiniLM-L6-v2", "onnx-int8", tmp_path)
     assert isinstance(int8, OnnxEmbedder) and int8.model_id == BUNDLED_MODEL_ID + "+onnx-int8"
     texts = _seed_texts()
     cosine = np.sum(int8.encode_documents(texts) * torch_embedder.encode_documents(texts), axis=1)
     assert 0.97 <= cosine.mean() < 0.9999  # close, but lossy: never mixed with fp32 vectors
     # An index built with fp32 refuses the int8 encoder, and the other way round.
-    engine = Engine.open(settings=Settings(index_dir=exported / "idx"))
-    engine.add([SEEDS / sorted(p.name for p in SEEDS.iterdir())[0]])
+    first_seed = SEEDS / sorted(p.name for p in SEEDS.iterdir())[0]
+    engine = Engine.open(settings=Settings(index_dir=exported / "idx", encoder="onnx"))
+    engine.add([first_seed])
     with pytest.raises(RagError, match="onnx-int8"):
         Engine.open(settings=Settings(index_dir=exported / "idx", encoder="onnx-int8"))
+    # The default ("auto") serves an fp32 index with fp32 queries, and starts a new index in int8.
+    old = Engine.open(settings=Settings(index_dir=exported / "idx", encoder_cache=str(exported)))
+    assert old.settings.encoder == "onnx" and old.ask("What did regime officials offer the Palestinians?").answered
+    assert old.embedder.model_id == BUNDLED_MODEL_ID
+    new = Engine.open(settings=Settings(index_dir=tmp_path / "new", encoder_cache=str(tmp_path)))
+    assert new.settings.encoder == "auto"
+    new.add([first_seed])
+    assert new.settings.encoder == "onnx-int8" and new.documents()
+    assert Engine.open(settings=Settings(index_dir=tmp_path / "new")).settings.encoder == "onnx-int8"
+
+
+def test_auto_falls_back_to_fp32_when_int8_cannot_be_made(exported: Path, monkeypatch, caplog):
+    real = load_embedder
+
+    def no_int8(model, encoder, *args, **kwargs):
+        if encoder == "onnx-int8":
+            raise RagError("the int8 ONNX encoder is unavailable: quantiser missing")
+        return real(model, encoder, *args, **kwargs)
+
+    monkeypatch.setattr("rag.embedding.load_embedder", no_int8)
+    with caplog.at_level(logging.WARNING, logger="rag.embedding"):
+        embedder = real("bundled:all-MiniLM-L6-v2", "auto", exported)
+    assert isinstance(embedder, OnnxEmbedder) and embedder.model_id == BUNDLED_MODEL_ID
+    assert "quantiser missing" in caplog.text
 
 
 def test_unknown_encoder_is_refused(tmp_path: Path):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rag import Engine, IndexWriteError, Settings, store
+from rag import Engine, IndexWriteError, RagError, Settings, store
 from tests.conftest import ROOT, FakeEmbedder
 
 ROUNDS = 20
@@ -188,8 +188,10 @@ def test_an_isolated_ingest_runs_in_a_child_and_a_failed_one_is_one_clear_error(
     assert progress and progress[-1] == 1.0
     answer = engine.ask("How many visitors did the north office count in spring?")
     assert answer.excerpts[0].source.startswith("north-")
-    broken = Engine.open(settings=Settings(index_dir=index, encoder="no-such-encoder"))
-    with pytest.raises(IndexWriteError, match="unknown encoder"):
+    with pytest.raises(RagError, match="unknown encoder"):  # refused at open, before any child
+        Engine.open(settings=Settings(index_dir=index, encoder="no-such-encoder"))
+    broken = Engine.open(settings=Settings(index_dir=index, parse_timeout="soon"))  # only the child reads it
+    with pytest.raises(IndexWriteError, match="RAG_PARSE_TIMEOUT='soon' is not a valid float"):
         broken.add_isolated([_folder(tmp_path, "south", 1)])
     assert len(Engine.open(settings=Settings(index_dir=index)).documents()) == 7
 
