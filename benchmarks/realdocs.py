@@ -40,6 +40,7 @@ from realdocs_peers import ensure_venv, run_peer  # noqa: E402
 
 from rag import Engine, Settings  # noqa: E402
 from rag.embedding import bundled_model_path  # noqa: E402
+from rag.passages import SECTION_SEPARATOR  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
@@ -50,8 +51,15 @@ _FLAT_CODE = re.compile(r"(?:^|\s)(?:\$|>>>) \S[^\n]*?[ \t](?:\$|>>>) \S")
 
 
 def _scrap(text: str) -> bool:
-    """One short line without end punctuation: a heading or a scrap shown alone."""
+    """One short line without end punctuation: a heading or a scrap shown alone (or a man
+    page's NAME line, a changelog item, a synopsis: counted, to be looked at)."""
     return "\n" not in text and len(text) < 80 and text.rstrip()[-1:] not in ".:;!?"
+
+
+def _heading_alone(excerpt) -> bool:
+    """An excerpt that is nothing but its document's title or one of its section headings."""
+    names = [excerpt.title, *excerpt.section.split(SECTION_SEPARATOR)]
+    return norm(excerpt.text) in {norm(n) for n in names if n.strip()}
 
 
 def norm(text: str) -> str:
@@ -102,7 +110,8 @@ def run_ours(corpus: Path, questions: list[dict], keep: Path | None = None) -> d
         report = engine.add([corpus])
         ingest = time.perf_counter() - t0
         engine.ask("warm up")
-        results, times, checks = {}, [], {"heading_only": 0, "contents_line": 0, "flattened_code": 0, "excerpts": 0}
+        results, times = {}, []
+        checks = {"heading_only": 0, "one_short_line": 0, "contents_line": 0, "flattened_code": 0, "excerpts": 0}
         for q in questions:
             t0 = time.perf_counter()
             answer = engine.ask(q["question"], k=5)
@@ -113,7 +122,8 @@ def run_ours(corpus: Path, questions: list[dict], keep: Path | None = None) -> d
                     lit = e.text[e.highlight[0] : e.highlight[1]]
                     found.append({"file": e.source, "text": e.text, "highlight": lit, "score": e.score})
                     checks["excerpts"] += 1
-                    checks["heading_only"] += _scrap(e.text)
+                    checks["heading_only"] += _heading_alone(e)
+                    checks["one_short_line"] += _scrap(e.text)
                     checks["contents_line"] += bool(_LEADER.search(e.text))
                     checks["flattened_code"] += bool(_FLAT_CODE.search(e.text))
             results[q["id"]] = found
@@ -130,8 +140,9 @@ def run_ours(corpus: Path, questions: list[dict], keep: Path | None = None) -> d
             shutil.rmtree(index, ignore_errors=True)
 
 
-def run_peers(corpus: Path, questions_file: Path, systems: list[str]) -> list[dict]:
-    """Each peer in its own venv, cached by the questions' and corpus's content."""
+def run_peers(corpus: Path, questions_file: Path, systems: list[str], fresh: bool = False) -> list[dict]:
+    """Each peer in its own venv, cached by the questions' and corpus's content (``fresh``:
+    measured again, for timings taken in the same run as ours)."""
     python = ensure_venv(CACHE)
     digest = hashlib.sha256(questions_file.read_bytes())
     for f in sorted(corpus.rglob("*")):
@@ -140,7 +151,7 @@ def run_peers(corpus: Path, questions_file: Path, systems: list[str]) -> list[di
     out = []
     for system in systems:
         path = CACHE / "realdocs" / f"peer-{system}-{digest.hexdigest()[:12]}.json"
-        if not path.exists():
+        if fresh or not path.exists():
             run_peer(python, system, corpus, questions_file, bundled_model_path(), path)
         data = json.loads(path.read_text())
         data["results"] = {r["id"]: r["hits"] for r in data["results"]}
@@ -152,6 +163,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--split", choices=("tune", "heldout", "all"), default="all")
     parser.add_argument("--skip-peers", action="store_true")
+    parser.add_argument("--fresh-peers", action="store_true", help="run the peers again instead of reading their cache")
     parser.add_argument("--show-misses", action="store_true", help="list the tune half's misses (never held-out)")
     parser.add_argument(
         "--index", type=Path, help="keep our index here and reuse it (its ingest time is then not a first one)"
@@ -163,7 +175,7 @@ def main() -> None:
     ours = run_ours(corpus, questions, args.index)
     systems = [ours]
     if not args.skip_peers:
-        systems += run_peers(corpus, QUESTIONS, ["haystack", "txtai"])
+        systems += run_peers(corpus, QUESTIONS, ["haystack", "txtai"], args.fresh_peers)
 
     splits = ("tune", "heldout") if args.split == "all" else (args.split,)
     for split in (*splits, "all") if args.split == "all" else splits:
