@@ -14,6 +14,10 @@ from .config import Settings
 from .index import Snapshot
 from .types import Span
 
+#: A source filter whose passages own at most this many vectors (of one set) has them
+#: scored exactly, read from the index (15 MB at 384 dimensions); a wider one searches all.
+EXACT_FILTER_ROWS = 10_000
+
 
 @dataclass(frozen=True)
 class Query:
@@ -246,9 +250,19 @@ class SearchIndex:
     def _candidates(self, vector: np.ndarray, bm25: np.ndarray, depth: int, allowed: np.ndarray | None) -> np.ndarray:
         snap = self.snapshot
         found: set[int] = set()
+        kept = np.flatnonzero(allowed) if allowed is not None else None
         # A passage has about one window and several sentences: search deeper among sentences.
-        for vector_set, fan in ((snap.windows, 1), (snap.sentences, 3)):
-            # A source filter can hide every dense hit: search all so the filtered passages are reached.
+        sets = ((snap.windows, self.window_bounds, 1), (snap.sentences, self.sentence_bounds, 3))
+        for vector_set, bounds, fan in sets:
+            if kept is not None and int((bounds[kept + 1] - bounds[kept]).sum()) <= EXACT_FILTER_ROWS:
+                # The filtered passages' own vectors, scored exactly: an approximate index
+                # would only reach those in the lists it probes.
+                ids = ranges(bounds[kept], bounds[kept + 1] - bounds[kept])
+                scores = vector_set.vectors(ids) @ vector if len(ids) else np.zeros(0, np.float32)
+                top = ids[np.lexsort((ids, -scores))[: depth * fan]]
+                found.update(list(dict.fromkeys(vector_set.owner[top].tolist()))[:depth])
+                continue
+            # A wide filter can hide every dense hit: search all so the filtered passages are reached.
             k = len(vector_set) if allowed is not None else depth * fan
             _, hits = vector_set.search(vector[None, :], k)
             owners = vector_set.owner[hits[0][hits[0] >= 0]]

@@ -125,3 +125,34 @@ def test_a_new_signal_is_one_entry_in_search_and_its_weight_comes_from_the_envir
     misspelt = Settings.from_env({"RAG_PEIR_WEIGHT": "1", "RAG_INDEX_DIR": str(tmp_path / "index")})
     with pytest.raises(ValueError, match="no ranking signal is named 'peir'"):
         Engine.open(settings=misspelt, embedder=fake_engine.embedder)
+
+
+def test_a_source_filter_reaches_every_passage_of_its_documents_on_an_approximate_index(tmp_path: Path, fake_embedder):
+    """With the vectors in an IVF index, a search limited to one document must still reach
+    that document's passages, although the lists it probes for the question hold none."""
+    from rag import Settings
+    from rag.dense import IVFIndex
+    from rag.search import Query
+
+    rng = np.random.default_rng(7)
+    syllables = ["ka", "lo", "mi", "ne", "su", "ta", "ri", "po", "vu", "de", "zo", "ga"]
+    words = sorted({"".join(rng.choice(syllables, 3)) for _ in range(3000)})
+    topics = [words[i : i + 40] for i in range(0, 1200, 40)]  # 30 topics: the index's lists follow them
+    big = "\n\n".join(
+        " ".join(rng.choice(topic, 12)) + ". " + " ".join(rng.choice(topic, 12)) + "."
+        for topic in (topics[i % len(topics)] for i in range(1300))
+    )
+    (tmp_path / "big.txt").write_text("Big\n\n" + big, encoding="utf-8")
+    (tmp_path / "zeta.txt").write_text(
+        "Zeta\n\nThe lighthouse keeper of Port Elin is Mara Quist, who rows out every morning.", encoding="utf-8"
+    )
+    settings = Settings(index_dir=tmp_path / "index", min_score=0.0, ann_threshold=1000)
+    engine = Engine.open(settings=settings, embedder=fake_embedder)
+    engine.add([tmp_path / "big.txt", tmp_path / "zeta.txt"])
+    index = engine._current()
+    assert isinstance(index.snapshot.windows.index, IVFIndex) and isinstance(index.snapshot.sentences.index, IVFIndex)
+    for topic in topics:  # each shares no word with zeta.txt: only its vectors can bring it
+        question = " ".join(topic[:6])
+        query = Query(question, fake_embedder.encode_queries([question])[0], tuple(question.split()), "")
+        hits = index.rank(query, settings, sources={"zeta.txt"}, limit=5)
+        assert hits and {index.snapshot.passages[h.row].doc_id for h in hits} == {"zeta.txt"}, question
