@@ -54,10 +54,15 @@ def resolve_encoder(encoder: str, model: str, recorded: str | None) -> str:
     stands (and an index built otherwise is refused as built with another model).
 
     Raises:
-        RagError: no such encoder.
+        RagError: no such encoder, or a model name carrying the int8 suffix.
     """
     if encoder not in ENCODERS:
         raise RagError(f"unknown encoder {encoder!r}; choose one of {', '.join(ENCODERS)}")
+    if model.endswith(INT8_SUFFIX):
+        raise RagError(
+            f"RAG_MODEL={model!r} names an encoder too: set RAG_MODEL={model.removesuffix(INT8_SUFFIX)!r} "
+            "and RAG_ENCODER=onnx-int8"
+        )
     if encoder != "auto" or recorded is None:
         return encoder
     return "onnx" if recorded == model_id_for(model, "onnx") else "onnx-int8"

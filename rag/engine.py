@@ -98,9 +98,10 @@ class Engine:
             signal_weight(settings, name)  # a misspelt RAG_<NAME>_WEIGHT is refused, not ignored
         version = store.version(Path(settings.index_dir))  # before the load: a save meanwhile is seen later
         snapshot = store.load(Path(settings.index_dir), settings.vector_backend)
-        settings = replace(
-            settings, encoder=resolve_encoder(settings.encoder, settings.model, snapshot and snapshot.model_id)
-        )
+        recorded = snapshot.model_id if snapshot is not None else None
+        settings = replace(settings, encoder=resolve_encoder(settings.encoder, settings.model, recorded))
+        if embedder is not None and settings.encoder == "auto":  # a new index: the injected model decides
+            settings = replace(settings, encoder=encoder_of(embedder))
         if snapshot is not None:
             model_id = embedder.model_id if embedder else model_id_for(settings.model, settings.encoder)
             store.check_model(snapshot, model_id, embedder.dim if embedder else None)
@@ -115,15 +116,18 @@ class Engine:
         """The model, loaded on first use (listing documents never needs it)."""
         with self._embedder_lock:
             if self._embedder is None:
+                encoder, served = self.settings.encoder, self._current()
+                if encoder == "auto" and served is not None:  # an index saved since open: its precision
+                    encoder = resolve_encoder(encoder, self.settings.model, served.snapshot.model_id)
                 embedder = load_embedder(
                     self.settings.model,
-                    self.settings.encoder,
+                    encoder,
                     encoder_cache_dir(self.settings.encoder_cache, self.index_dir),
                     self.settings.batch_size,
                     also=self.index_dir,
                 )
-                if self._served.index is not None:
-                    store.check_model(self._served.index.snapshot, embedder.model_id, embedder.dim)
+                if served is not None:
+                    store.check_model(served.snapshot, embedder.model_id, embedder.dim)
                 if self.settings.encoder == "auto":  # settled by what loaded: an ingest child loads the same
                     self.settings = replace(self.settings, encoder=encoder_of(embedder))
                 self._embedder = embedder

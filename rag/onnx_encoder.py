@@ -9,7 +9,7 @@ torch and logs why). The export is cached once per user and model (see
 later starts load ONNX Runtime and the tokenizer only: no torch, no sentence-transformers.
 
 An int8 variant (dynamic quantisation; the default encoder of a new index) is about
-twice as fast but lossy, so an index built with it records a different model id and
+1.8x faster to index but lossy, so an index built with it records a different model id and
 never mixes with fp32 vectors.
 """
 

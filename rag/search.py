@@ -259,8 +259,8 @@ class SearchIndex:
                 # would only reach those in the lists it probes.
                 ids = ranges(bounds[kept], bounds[kept + 1] - bounds[kept])
                 scores = vector_set.vectors(ids) @ vector if len(ids) else np.zeros(0, np.float32)
-                top = ids[np.lexsort((ids, -scores))[: depth * fan]]
-                found.update(list(dict.fromkeys(vector_set.owner[top].tolist()))[:depth])
+                owners = vector_set.owner[ids[np.lexsort((ids, -scores))]]
+                found.update(list(dict.fromkeys(owners.tolist()))[:depth])  # every score is known: no fan-out
                 continue
             # A wide filter can hide every dense hit: search all so the filtered passages are reached.
             k = len(vector_set) if allowed is not None else depth * fan

@@ -50,6 +50,7 @@ import numpy as np
 
 from . import backends
 from .documents import file_sha256
+from .embedding import INT8_SUFFIX
 from .errors import BackendMismatch, IndexCorrupt, IndexWriteError, ModelMismatch, RagError
 from .index import Snapshot, VectorSet
 from .lexical import FILES as lexical_files
@@ -182,10 +183,14 @@ def check_model(recorded: Snapshot, model_id: str, dim: int | None = None) -> No
         ModelMismatch: with both model ids in the message.
     """
     if recorded.model_id != model_id or (dim is not None and recorded.dim != dim):
+        base, int8 = recorded.model_id.removesuffix(INT8_SUFFIX), recorded.model_id.endswith(INT8_SUFFIX)
+        if base == model_id.removesuffix(INT8_SUFFIX):  # the same model in the other precision
+            hint = f"set RAG_ENCODER={'onnx-int8' if int8 else 'onnx'} (or auto)"
+        else:
+            hint = f"set RAG_MODEL={base}{' and RAG_ENCODER=onnx-int8' if int8 else ''}"
         raise ModelMismatch(
             f"the index was built with {recorded.model_id} ({recorded.dim}-d) but the configured "
-            f"model is {model_id}{f' ({dim}-d)' if dim else ''}; set RAG_MODEL={recorded.model_id} "
-            "or rebuild the index in another folder"
+            f"model is {model_id}{f' ({dim}-d)' if dim else ''}; {hint}, or rebuild the index in another folder"
         )
 
 

@@ -127,6 +127,20 @@ def test_int8_has_its_own_model_id_and_never_mixes_with_fp32(exported: Path, tmp
     assert Engine.open(settings=Settings(index_dir=tmp_path / "new")).settings.encoder == "onnx-int8"
 
 
+def test_auto_follows_an_index_built_by_another_process_after_open(exported: Path, tmp_path: Path):
+    folder, first_seed = tmp_path / "late", SEEDS / sorted(p.name for p in SEEDS.iterdir())[0]
+    waiting = Engine.open(settings=Settings(index_dir=folder, encoder_cache=str(exported), reload_interval=0))
+    assert waiting.settings.encoder == "auto"  # nothing there yet
+    Engine.open(settings=Settings(index_dir=folder, encoder="onnx", encoder_cache=str(exported))).add([first_seed])
+    assert waiting.ask("What did regime officials offer the Palestinians?").answered
+    assert waiting.embedder.model_id == BUNDLED_MODEL_ID and waiting.settings.encoder == "onnx"
+    # Asked for the other precision, the message names the setting that differs.
+    with pytest.raises(RagError, match="set RAG_ENCODER=onnx "):
+        Engine.open(settings=Settings(index_dir=folder, encoder="onnx-int8"))
+    with pytest.raises(RagError, match="names an encoder too"):
+        Engine.open(settings=Settings(index_dir=folder, model=BUNDLED_MODEL_ID + "+onnx-int8"))
+
+
 def test_auto_falls_back_to_fp32_when_int8_cannot_be_made(exported: Path, monkeypatch, caplog):
     real = load_embedder
 
