@@ -254,13 +254,12 @@ class SearchIndex:
         # A passage has about one window and several sentences: search deeper among sentences.
         sets = ((snap.windows, self.window_bounds, 1), (snap.sentences, self.sentence_bounds, 3))
         for vector_set, bounds, fan in sets:
-            if kept is not None and int((bounds[kept + 1] - bounds[kept]).sum()) <= EXACT_FILTER_ROWS:
+            owned = kept[bounds[kept + 1] > bounds[kept]] if kept is not None else None
+            if owned is not None and int((bounds[owned + 1] - bounds[owned]).sum()) <= EXACT_FILTER_ROWS:
                 # The filtered passages' own vectors, scored exactly: an approximate index
                 # would only reach those in the lists it probes.
-                ids = ranges(bounds[kept], bounds[kept + 1] - bounds[kept])
-                scores = vector_set.vectors(ids) @ vector if len(ids) else np.zeros(0, np.float32)
-                owners = vector_set.owner[ids[np.lexsort((ids, -scores))]]
-                found.update(list(dict.fromkeys(owners.tolist()))[:depth])  # every score is known: no fan-out
+                scores = self.best(vector_set, bounds, owned, vector)
+                found.update(owned[np.lexsort((owned, -scores))][:depth].tolist())
                 continue
             # A wide filter can hide every dense hit: search all so the filtered passages are reached.
             k = len(vector_set) if allowed is not None else depth * fan

@@ -114,3 +114,16 @@ def test_the_two_founding_years_are_shown_together_and_labelled(seed_engine: Eng
     # Honest order: by relevance, but for the source that differs, which says why it is there.
     ranked = [e.score for e in answer.excerpts if not e.note]
     assert ranked == sorted(ranked, reverse=True)
+
+
+def test_a_search_limited_to_one_document_quotes_only_it_and_finds_its_answer(seed_engine: Engine):
+    """The filtered documents' own vectors are scored exactly (search.EXACT_FILTER_ROWS), with the real model."""
+    gold = ("headed by Dr. Khalil Al-Hayya", "headed by Arab relations chief Khalil Al-Hayya")
+    holding = 0
+    for doc in seed_engine.documents():
+        answer = seed_engine.ask("Who leads the Hamas delegation to Damascus?", sources=[doc.id])
+        assert {e.source for e in answer.excerpts} <= {doc.id}
+        if any(g in doc.text for g in gold):
+            holding += 1
+            assert answer.answered and any(g in answer.excerpts[0].text for g in gold), doc.id
+    assert holding >= 1
