@@ -44,10 +44,13 @@ class Query:
 @dataclass(frozen=True)
 class Hit:
     """A passage and the evidence that it answers: the value of each signal computed (see
-    ``SIGNALS``; those weighted 0 are not), and ``score``, their fusion."""
+    ``SIGNALS``; those weighted 0 are not), ``score``, their fusion, which orders hits, and
+    ``relevance``, the fusion without the bonus signals (``Signal.bonus``): how strongly the
+    passage is evidenced to answer, which is what abstention and the support threshold compare."""
 
     row: int
     score: float
+    relevance: float
     evidence: Mapping[str, float] = field(default_factory=dict)
 
 
@@ -197,9 +200,15 @@ class SearchIndex:
         candidates = Candidates(self, query, rows, bm25, weights)
         evidence = {name: s.values(candidates) for name, s in SIGNALS.items() if weight(settings, name)}
         score = fuse(evidence, settings, len(rows))
+        bonus = fuse({n: v for n, v in evidence.items() if SIGNALS[n].bonus}, settings, len(rows))
         order = np.lexsort((rows, -score))[:limit]
         return [
-            Hit(int(rows[i]), float(score[i]), {name: float(values[i]) for name, values in evidence.items()})
+            Hit(
+                int(rows[i]),
+                float(score[i]),
+                float(score[i] - bonus[i]),
+                {name: float(values[i]) for name, values in evidence.items()},
+            )
             for i in order
         ]
 
@@ -339,6 +348,9 @@ class Signal:
 
     values: Callable[[Candidates], np.ndarray]
     weight: float
+    #: A preference among passages that answer (a date for "when"), not evidence that a
+    #: passage answers: it orders hits, but abstention and the support threshold leave it out.
+    bonus: bool = False
 
 
 #: The evidence for a passage, fused as a weighted sum (a signal weighted 0 is not computed).
@@ -349,7 +361,7 @@ SIGNALS: dict[str, Signal] = {
     "sentence": Signal(_sentence, 0.40),
     "bm25": Signal(_bm25, 0.05),
     "coverage": Signal(_coverage, 0.30),
-    "answer_type": Signal(_answer_type, 0.08),
+    "answer_type": Signal(_answer_type, 0.08, bonus=True),
 }
 
 
