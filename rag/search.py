@@ -231,12 +231,22 @@ class SearchIndex:
             scores = scores + settings.highlight_type_weight * np.array(
                 [bool(wanted.search(passage.text[s - passage.start : e - passage.start])) for s, e in passage.sentences]
             )
+        texts = [passage.text[s - passage.start : e - passage.start].strip() for s, e in passage.sentences]
+        asking = np.array([t.endswith("?") for t in texts])
+        if asking.any() and not asking.all():
+            # A sentence that asks ("How do I generate PDF documents?") restates the question; the answer is elsewhere.
+            scores = np.where(asking, -np.inf, scores)
         best = int(np.argmax(scores))
         first, last = best, best
-        for neighbour in (best - 1, best + 1):
-            if 0 <= neighbour < len(scores) and scores[neighbour] >= settings.highlight_join * scores[best]:
-                first, last = min(first, neighbour), max(last, neighbour)
-                break
+        if best + 1 < len(texts) and _leads_on(texts[best]):
+            # A term, a label or a lead-in ("-W", "You can change it as follows:") says
+            # nothing alone: it is highlighted with what it introduces.
+            last = best + 1
+        else:
+            for neighbour in (best - 1, best + 1):
+                if 0 <= neighbour < len(scores) and scores[neighbour] >= settings.highlight_join * scores[best]:
+                    first, last = min(first, neighbour), max(last, neighbour)
+                    break
         return passage.sentences[first][0] - passage.start, passage.sentences[last][1] - passage.start
 
     def sentence_vectors(self, row: int) -> np.ndarray:
@@ -296,6 +306,18 @@ class SearchIndex:
         scores = index.vectors(ids) @ vector
         best[has] = np.maximum.reduceat(scores, np.concatenate([[0], np.cumsum(sizes[has])[:-1]]))
         return best
+
+
+#: A term or label line: no sentence punctuation at its end, and short.
+_LABEL_CHARS = 80
+
+
+def _leads_on(sentence: str) -> bool:
+    """Whether a sentence only introduces what follows it: a lead-in ending with a colon, or
+    a term or label line (short, no end punctuation: "-W", "gc.auto", "Undo a commit")."""
+    if sentence.endswith(":"):
+        return True
+    return "\n" not in sentence and len(sentence) <= _LABEL_CHARS and sentence[-1:] not in ".!?;…)\"'”’"
 
 
 @dataclass(frozen=True)

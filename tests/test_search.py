@@ -80,6 +80,36 @@ def test_highlight_is_the_matching_sentence(fake_engine: Engine, tmp_path: Path)
     assert e.text[e.highlight[0] : e.highlight[1]] == "The museum opens at nine."
 
 
+_MANUAL = """<html><head><title>Router manual</title></head><body><main><h1>Router manual</h1>
+<h2>Questions</h2><p>How do I reset the router?</p><p>Hold the small button at the back for ten seconds.</p>
+<h2>Options</h2><dl><dt>--force</dt><dd>Overwrite existing files without asking.</dd>
+<dt>--quiet</dt><dd>Print nothing.</dd></dl>
+<h2>Cleaning</h2><p>To remove the build folder of the harbour project, run:</p><pre>$ make clean-harbour</pre>
+</main></body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("question", "lit"),
+    [
+        # A FAQ's own question matches the user's best; the answer is the sentence after it.
+        ("How do I reset the router?", "Hold the small button at the back for ten seconds."),
+        # A term, or a lead-in, is highlighted with what it introduces.
+        ("What does --force do?", "--force\n\nOverwrite existing files without asking."),
+        (
+            "How do I remove the build folder of the harbour project?",
+            "To remove the build folder of the harbour project, run:\n\n$ make clean-harbour",
+        ),
+    ],
+)
+def test_a_highlight_holds_the_answer_not_the_question_or_a_bare_term(
+    fake_engine: Engine, tmp_path: Path, question: str, lit: str
+):
+    (tmp_path / "router.html").write_text(_MANUAL, encoding="utf-8")
+    fake_engine.add([tmp_path / "router.html"])
+    e = fake_engine.ask(question).excerpts[0]
+    assert e.text[e.highlight[0] : e.highlight[1]] == lit
+
+
 def test_signals_weighted_zero_are_not_computed_and_all_zero_still_ranks(fake_engine, tmp_path):
     from rag.search import SIGNALS, Query
 
