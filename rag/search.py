@@ -12,6 +12,7 @@ from .analysis import PRONOUNS, terms
 from .arrays import ranges
 from .config import Settings
 from .index import Snapshot
+from .passages import section_path
 from .types import Span
 
 #: A source filter whose passages own at most this many vectors (of one set) has them
@@ -148,6 +149,7 @@ class SearchIndex:
         # Filled on demand: term sets of a passage's sentences (for highlights), and
         # the expansion of recent queries (a query is highlighted k times).
         self._sentence_terms: dict[int, list[set[str]]] = {}
+        self._path_terms: dict[tuple[int, int], set[str]] = {}
         self._weights: dict[tuple[str, ...], list[tuple[set[str], float]]] = {}
 
     def weights(self, query: Query) -> list[tuple[set[str], float]]:
@@ -168,6 +170,18 @@ class SearchIndex:
             p = self.snapshot.passages[row]
             cached = [set(terms(p.text[s - p.start : e - p.start])) for s, e in p.sentences]
             self._sentence_terms[row] = cached
+        return cached
+
+    def path_terms(self, row: int) -> set[str]:
+        """The terms of passage ``row``'s document title and section path (cached per section)."""
+        table = self.snapshot.passages
+        key = (int(table.doc[row]), int(table.heading[row]))
+        cached = self._path_terms.get(key)
+        if cached is None:
+            if len(self._path_terms) > 16384:  # bounded, as the sentence terms are
+                self._path_terms.clear()
+            title = self.snapshot.documents[table.doc_ids[key[0]]].title
+            cached = self._path_terms[key] = set(terms(section_path(title, table.headings[key[1]])))
         return cached
 
     def rank(self, query: Query, settings: Settings, sources: set[str] | None = None, limit: int = 50) -> list[Hit]:
@@ -353,6 +367,13 @@ def _coverage(c: Candidates) -> np.ndarray:
     return c.index.lexical.coverage_of(c.weights, c.rows)
 
 
+def _headings(c: Candidates) -> np.ndarray:
+    """IDF-weighted share of the question's terms in the passage's document title and section
+    headings: what the passage is about, by its author's words ("Undoing a commit")."""
+    lexical = c.index.lexical
+    return np.array([lexical.coverage(c.weights, c.index.path_terms(int(r))) for r in c.rows], dtype=np.float32)
+
+
 def _answer_type(c: Candidates) -> np.ndarray:
     """1 where the passage holds what a "when" or "how many" question asks for: "When was
     it founded?" prefers the passage that holds a date ("formed in 2013")."""
@@ -383,6 +404,7 @@ SIGNALS: dict[str, Signal] = {
     "sentence": Signal(_sentence, 0.40),
     "bm25": Signal(_bm25, 0.05),
     "coverage": Signal(_coverage, 0.30),
+    "headings": Signal(_headings, 0.05),
     "answer_type": Signal(_answer_type, 0.08, bonus=True),
 }
 

@@ -110,6 +110,27 @@ def test_a_highlight_holds_the_answer_not_the_question_or_a_bare_term(
     assert e.text[e.highlight[0] : e.highlight[1]] == lit
 
 
+def test_a_passage_whose_headings_name_the_question_is_preferred(fake_engine: Engine, tmp_path: Path):
+    """The ``headings`` signal: the question's terms in the passage's title and section path."""
+    from rag.analysis import terms
+    from rag.search import Query
+
+    page = """<html><head><title>Git manual</title></head><body><main><h1>Git manual</h1>
+    <h2>Pushing</h2><p>Run git reset with the hard option to drop the changes of a commit.</p>
+    <h2>Undoing a commit</h2><p>Run git reset with the soft option to keep the changes.</p>
+    </main></body></html>"""
+    (tmp_path / "git.html").write_text(page, encoding="utf-8")
+    fake_engine.add([tmp_path / "git.html"])
+    index = fake_engine._current()
+    question = "How do I undo a commit?"
+    query = Query(question, fake_engine.embedder.encode_queries([question])[0], tuple(terms(question)))
+    hits = index.rank(query, fake_engine.settings)
+    by_section = {index.snapshot.passages[h.row].heading.split(" › ")[-1]: h for h in hits}
+    assert by_section["Undoing a commit"].evidence["headings"] == pytest.approx(1.0)
+    assert by_section["Pushing"].evidence["headings"] == 0.0
+    assert index.snapshot.passages[hits[0].row].heading.endswith("Undoing a commit")
+
+
 def test_signals_weighted_zero_are_not_computed_and_all_zero_still_ranks(fake_engine, tmp_path):
     from rag.search import SIGNALS, Query
 
