@@ -40,6 +40,9 @@ _PERMALINK_TAIL = re.compile(r"[\s¶§🔗]+$")
 # What inside a table cell makes the table a page layout, not data.
 _LAYOUT_IN_CELL = ", ".join(f"{cell} {inner}" for cell in ("td", "th") for inner in ("table", "h1", "h2", "h3", "h4"))
 _LONGEST_CELL = 1500
+# Link relations of a navigation bar ("Next: …, Previous: …, Up: …"), and the longest such bar.
+_PAGE_RELATIONS = frozenset("next prev previous up".split())
+_NAVIGATION_LINE = 300
 
 
 class Blocks:
@@ -65,13 +68,17 @@ class Blocks:
         return "".join(self._parts), tuple(self._layout)
 
 
+def _hidden(attrs) -> bool:
+    return "hidden" in attrs or (attrs.get("aria-hidden") or "").lower() == "true"
+
+
 def is_furniture_element(node) -> bool:
     """Whether an element is navigation, a sidebar, a footer or a permalink mark, by its
     role, class and id, or is hidden."""
     attrs = node.attributes
     if not attrs:
         return False
-    if "hidden" in attrs or (attrs.get("aria-hidden") or "").lower() == "true":
+    if _hidden(attrs):
         return True
     if (attrs.get("role") or "").lower() in _FURNITURE_ROLES:
         return True
@@ -120,11 +127,25 @@ def _data_table(table) -> bool:
     return all(len(cell.text(deep=True)) <= _LONGEST_CELL for cell in table.css("td, th"))
 
 
+def _heading_link(node) -> bool:
+    """For a link inside a heading: True when its text is the heading's own (a heading that
+    links back to a table of contents), False when it is a mark ("¶", "#") or hidden."""
+    attrs = node.attributes or {}
+    return not _hidden(attrs) and any(ch.isalnum() for ch in node.text(deep=True))
+
+
+def _page_link(node) -> bool:
+    """A link to the next, previous or parent page (``rel``), as navigation bars carry."""
+    rel = (node.attributes or {}).get("rel") or ""
+    return not _PAGE_RELATIONS.isdisjoint(rel.lower().split())
+
+
 def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
     """The blocks of the content under ``root``, in reading order."""
     out = Blocks()
     buffer: list[str] = []
     kinds: list[tuple[str, int]] = [("text", 0)]
+    paging = [False]  # the block being read links to the next, previous or parent page
 
     def flush() -> None:
         joined = " ".join("".join(buffer).split())
@@ -132,6 +153,9 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
         kind, level = kinds[-1]
         if kind == "heading":
             joined = _PERMALINK_TAIL.sub("", joined)
+        if paging[0] and len(joined) <= _NAVIGATION_LINE:
+            joined = ""  # "Next: Parser, Previous: Exception handling, Up: R Language Definition"
+        paging[0] = False
         out.add(joined, kind, level)
 
     # Iterative walk: hostile pages can nest deeper than Python's recursion limit.
@@ -146,8 +170,13 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
         if tag == "-text":
             buffer.append(node.text(deep=False))  # type: ignore[attr-defined]
             continue
-        if tag in _SKIP_TAGS or is_furniture_element(node):
+        if tag == "a" and kinds[-1][0] == "heading":
+            if not _heading_link(node):
+                continue
+        elif tag in _SKIP_TAGS or is_furniture_element(node):
             continue
+        if tag == "a" and _page_link(node):
+            paging[0] = True
         if tag == "pre":
             flush()
             out.add(_code_text(node), "code")

@@ -27,11 +27,13 @@ _ENDS_WITH_PAGE = re.compile(r"^\s*(?:[\dA-Z]+(?:\.\d+)*\.?\s+)?\S.{0,90}?\s+(?:
 _NUMBERED_HEADING = re.compile(
     r"^(?:(?i:chapter|part|section|appendix)\s+)?(\d{1,2}(?:\.\d{1,2}){0,4}\.?|[A-Z](?:\.\d{1,2}){1,3}\.?|[A-Z]\.)\s+\S"
 )
+#: A line ending where no heading ends: on a comma or a word that needs what follows.
+_RUNS_ON = re.compile(r"(?:,|\b(?:and|or|of|the|a|an|to|in|for|with|by|from|on|at|as|is|are))$", re.I)
 _BULLET = re.compile(r"^(?:[•●▪◦‣∙·\-*–]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s+")
 _PROMPT = re.compile(r"^(?:\$|%|>>>|\.\.\.|#|[\w.-]+@[\w.-]+:\S*\$)\s")
 _CODE_CHARS = set("{}()[];=<>|&$\\/_*#")
 _SOFT_HYPHENS = ("\u00ad", "\x02", "\ufffe")
-_INNER_SOFT_HYPHEN = re.compile("([^\\W\\d_]*)[\u00ad\x02\ufffe](?!$)([^\\W\\d_]*)")
+_INNER_SOFT_HYPHEN = re.compile("[\u00ad\x02\ufffe](?!$)")
 
 
 def pdf_blocks(pages: list[str]) -> tuple[str, tuple[Block, ...]]:
@@ -42,7 +44,7 @@ def pdf_blocks(pages: list[str]) -> tuple[str, tuple[Block, ...]]:
     flat = [line for page in lines for line in page]
     long_lines = sorted(len(line) for line in flat if len(line) > 20)
     width = long_lines[int(0.9 * (len(long_lines) - 1))] if long_lines else 80
-    vocabulary = Counter(w.lower() for line in flat for w in re.findall(r"[^\W\d_]+(?:-[^\W\d_]+)+", line))
+    vocabulary = Counter(w.lower() for line in flat for w in re.findall(r"[^\W\d_]+(?:-[^\W\d_]+)*", line))
     # pdfium marks a word it rejoined across a line end with a soft hyphen ("well\x02known"): it
     # becomes a hyphen when the document writes the word hyphenated elsewhere, else nothing.
     lines = [[_rejoin(line, vocabulary) for line in page] for page in lines]
@@ -73,7 +75,7 @@ def pdf_blocks(pages: list[str]) -> tuple[str, tuple[Block, ...]]:
                 continue
             if code:
                 close()
-            level = _heading_level(text, paragraph, nxt, width)
+            level = _heading_level(text, paragraph, nxt, width, top=i == 0)
             if level:
                 close()
                 out.add(normalise(text), "heading", level)
@@ -98,9 +100,10 @@ def _drop_running(pages: list[list[str]]) -> list[list[str]]:
 
     def keys(line: str) -> set[str]:
         # The whole line, numbers aside; for a short line also its first and last three
-        # words, since a running header often pairs the book's title with the section's.
-        words = re.sub(r"\d+", "#", normalise(line).lower()).split()
-        found = {" ".join(words)}
+        # words, numbers and all, since a running header often pairs the book's title with
+        # the section's (numbers aside, "2 Installing R" and "3 Installing R" would be one).
+        words = normalise(line).lower().split()
+        found = {re.sub(r"\d+", "#", " ".join(words))}
         if 3 < len(words) <= 10:
             found |= {"^" + " ".join(words[:3]), " ".join(words[-3:]) + "$"}
         return found
@@ -147,18 +150,29 @@ def _is_code(line: str) -> bool:
     return symbols >= 3 and symbols >= 0.18 * len(stripped)
 
 
-def _heading_level(line: str, paragraph: list[str], nxt: str, width: int) -> int:
+def _heading_level(line: str, paragraph: list[str], nxt: str, width: int, top: bool = False) -> int:
     """The level of a heading line (0 when it is not one): short, unpunctuated, on a line
     of its own after a finished paragraph, and either numbered ("2.1 Layout") or followed
     by text that starts a sentence."""
     numbered = _NUMBERED_HEADING.match(line)
     # A paragraph that stops mid-sentence runs on, unless the line is a section number
-    # with a dot ("2.1.2 IRC Channels"): a strong enough sign on its own.
-    if paragraph and not ends_sentence(paragraph[-1]) and not (numbered and "." in numbered.group(1).rstrip(".")):
+    # with a dot ("2.1.2 IRC Channels") or a numbered line atop a page (a chapter's first
+    # page): strong enough signs on their own.
+    strong = numbered and (top or "." in numbered.group(1).rstrip("."))
+    if paragraph and not ends_sentence(paragraph[-1]) and not strong:
         return 0
     words = line.split()
-    if not words or len(words) > 12 or len(line) > 0.7 * width or ends_sentence(line) or line.endswith("-"):
+    asks = numbered is not None and line.rstrip().endswith("?")  # "2.10 What is CRAN?", a FAQ's question
+    if not words or len(words) > 12 or len(line) > 0.7 * width or (ends_sentence(line) and not asks):
         return 0
+    if line.endswith("-") or not re.search(r"[^\W\d_]{3}", line) or "://" in line or "www." in line:
+        return 0  # a word broken at the line's end, figures ("59, 46, 58, 43)"), a web address
+    if _RUNS_ON.search(line) or (
+        numbered and numbered.group(1).isdigit() and line[len(numbered.group(0)) - 1].islower()
+    ):
+        return 0  # a line that runs on ("… the Latin, Greek and"), a footnote ("17 which cover …")
+    if re.match(r"^appendix\s+[A-Z]\b", line, re.I):
+        return 1
     if not (words[0][:1].isupper() or words[0][:1].isdigit()) or _BULLET.match(line):
         return 0
     if numbered and re.search(r"\s\d{1,4}$", line):
@@ -184,25 +198,55 @@ def _ends_paragraph(line: str, nxt: str, width: int) -> bool:
 
 def _rejoin(line: str, vocabulary: Counter[str]) -> str:
     """A line's inner soft hyphens resolved (see ``pdf_blocks``); one at its end is left for ``_join``."""
+    return _INNER_SOFT_HYPHEN.sub(
+        lambda m: "-" if _keeps_hyphen(line[: m.start()], line[m.end() :], vocabulary) else "", line
+    )
 
-    def word(match: re.Match[str]) -> str:
-        head, tail = match.group(1), match.group(2)
-        return f"{head}-{tail}" if vocabulary[f"{head}-{tail}".lower()] > 0 else head + tail
 
-    return _INNER_SOFT_HYPHEN.sub(word, line)
+def _keeps_hyphen(before: str, after: str, vocabulary: Counter[str]) -> bool:
+    """Whether a hyphen at a line's end belongs to the word ("cut-and-paste", "--with-x",
+    "OS-dependent", "variable-length") rather than to hyphenation ("configu- ration").
+
+    By the document's own words (``vocabulary``: every word and hyphenated word, lowercased):
+    the hyphenated form written elsewhere keeps it, the joined one written elsewhere drops
+    it. Otherwise it stays in a compound or an option (a hyphen before the split part),
+    after an abbreviation or a name ("OS-", "Debian-"), and between two words the document
+    uses on their own; else it was hyphenation.
+    """
+    head = re.search(r"(-?)([^\W\d_]+)$", before)
+    tail = re.match(r"[^\W\d_]+", after)
+    if not head or not tail:
+        return False
+    before, part, rest = head.group(1), head.group(2), tail.group(0)
+    if vocabulary[f"{part}-{rest}".lower()] > 0:
+        return True
+    if vocabulary[f"{part}{rest}".lower()] > 0:
+        return False
+    if before or (len(part) > 1 and part[1:] != part[1:].lower()):
+        return True
+    # Each part is counted once where it is split: "used on its own" means elsewhere too.
+    if part[:1].isupper() and vocabulary[part.lower()] > 1:
+        return True
+    return len(part) >= 3 and vocabulary[part.lower()] > 1 and vocabulary[rest.lower()] > 1
+
+
+#: A line ending inside a web address ("https://www.", "example.org/"), and a next line that
+#: goes on with it ("gnumeric.org", "mirrors.html"): joined without a space.
+_URL_END = re.compile(r"(?:https?://|www\.)\S*[./\-_#?=&]$")
+_URL_GOES_ON = re.compile(r"^[\w-]+[./#?=&]\S")
 
 
 def _join(lines: list[str], vocabulary: Counter[str]) -> str:
     """Lines of one paragraph as one line; a word split at a line end is rejoined, keeping
-    its hyphen only when the document also writes the word hyphenated ("well-known")."""
+    its hyphen when it belongs to the word (see ``_keeps_hyphen``); a web address split at
+    a line end is rejoined without a space."""
     out = lines[0].rstrip("".join(_SOFT_HYPHENS)) if len(lines) == 1 else lines[0]
     for line in lines[1:]:
         soft = out.endswith(_SOFT_HYPHENS)
         if soft or (len(out) > 1 and out.endswith("-") and out[-2].isalpha() and line[:1].islower()):
-            head = re.search(r"[^\W\d_]+.$", out)
-            tail = re.match(r"[^\W\d_]+", line)
-            hyphenated = f"{head.group(0)[:-1]}-{tail.group(0)}".lower() if head and tail else ""
-            out = out[:-1] + ("-" if vocabulary[hyphenated] > 0 else "") + line
+            out = out[:-1] + ("-" if _keeps_hyphen(out[:-1], line, vocabulary) else "") + line
+        elif _URL_END.search(out) and _URL_GOES_ON.match(line):
+            out = out + line
         else:
             out = f"{out} {line}"
     return " ".join(out.rstrip("".join(_SOFT_HYPHENS)).split())

@@ -252,3 +252,125 @@ def test_a_lone_line_joining_a_section_with_no_parent_in_common_is_cited_under_t
     page.write_text(f"<html><body><h1>Version</h1><p>2.4.1</p><h1>Overview</h1><p>{body}</p></body></html>")
     document, passages = read(page)
     assert [(p.heading, p.text) for p in passages] == [("Overview", f"2.4.1\n\nOverview\n\n{body}")]
+
+
+def test_pdf_compounds_options_and_web_addresses_split_at_a_line_end(tmp_path: Path):
+    """A hyphen that belongs to the word stays ("cut-and-paste", "--with-internal-tzcode",
+    "OS-dependent", "variable-length"), hyphenation goes ("configu- ration"), and a web
+    address broken at a line end is joined without a space."""
+    page = [
+        "2 Installing",
+        "The table can be copied with a cut-and-",
+        "paste from the manual, and the build is configured with --with-",
+        "internal-tzcode on systems whose time zone code is OS-",
+        "dependent. Every variable-",
+        "length field is read as text, and the configu-",
+        "ration is kept. The length of a variable is fixed. Mirrors are listed at https://www.",
+        "example.org/mirrors.html for everyone.",
+    ]
+    path = make_pages_pdf(tmp_path / "admin.pdf", [page])
+    document, passages = read(path)
+    for kept in ("cut-and-paste", "--with-internal-tzcode", "OS-dependent", "variable-length field"):
+        assert kept in document.text, kept
+    assert "configuration is kept" in document.text
+    assert "https://www.example.org/mirrors.html for everyone." in document.text
+    assert_exact_slices(document, passages)
+
+
+def test_pdf_headings_that_ask_are_headings_and_figures_or_addresses_are_not(tmp_path: Path):
+    """A FAQ's numbered question is a heading; a footnote's web address, a row of figures
+    and a lone value are not; an appendix is a top-level heading."""
+    pages = [
+        [
+            "2 R Basics",
+            "This chapter answers the questions that new users ask most often about the system.",
+            "2.10 What is CRAN?",
+            "The Comprehensive R Archive Network is a collection of sites which carry identical material.",
+            "25 https://example.org/faq.html",
+            "59, 46, 58, 43)",
+            "The figures above are the incomes of the sample, in thousands, as collected in the survey.",
+            "K 0.7651",
+            "The value above is the estimate of the rate constant that the model gives for this sample.",
+        ],
+        [
+            "Appendix A A sample session",
+            "The following session introduces some features of the environment by using them directly.",
+        ],
+    ]
+    path = make_pages_pdf(tmp_path / "faq.pdf", pages)
+    document, passages = read(path)
+    cran = next(p for p in passages if "Comprehensive R Archive Network" in p.text)
+    assert cran.heading == "2 R Basics › 2.10 What is CRAN?"
+    figures = next(p for p in passages if "incomes of the sample" in p.text)
+    assert figures.heading == cran.heading  # no heading made of an address or of figures
+    assert "59, 46, 58, 43)" in figures.text or "59, 46, 58, 43)" in cran.text
+    value = next(p for p in passages if "rate constant" in p.text)
+    assert value.heading == cran.heading
+    session = next(p for p in passages if "sample session" in p.heading)
+    assert session.heading == "Appendix A A sample session"
+    assert_exact_slices(document, passages)
+
+
+def test_a_heading_that_links_back_to_the_contents_keeps_its_text(tmp_path: Path):
+    """Sphinx FAQ pages put each question heading inside a link back to the page's contents
+    (``toc-backref``): the link's words are the heading; its permalink mark is not."""
+    page = tmp_path / "general.html"
+    page.write_text(
+        "<html><body><div role='main'><section><h1><a class='toc-backref' href='#id1' role='doc-backlink'>"
+        "General FAQ</a><a class='headerlink' href='#general'>¶</a></h1>"
+        "<section><h2><a class='toc-backref' href='#id2' role='doc-backlink'>Why is it called Widget?</a>"
+        "<a class='headerlink' href='#why'>¶</a></h2><p>Its author was reading a book about widgets.</p></section>"
+        "<section><h2><a class='toc-backref' href='#id3' role='doc-backlink'>Is it free?</a></h2>"
+        "<p>Yes, it is free software under a permissive licence.</p></section></section></div></body></html>",
+        encoding="utf-8",
+    )
+    document, passages = read(page)
+    why = next(p for p in passages if "reading a book" in p.text)
+    free = next(p for p in passages if "permissive licence" in p.text)
+    assert why.heading == "General FAQ › Why is it called Widget?"
+    assert free.heading == "General FAQ › Is it free?" and why is not free
+    assert "¶" not in document.text
+    assert_exact_slices(document, passages)
+
+
+def test_a_bar_of_links_to_the_next_previous_and_parent_pages_is_not_text(tmp_path: Path):
+    """Texinfo's HTML heads every node with "Next: …, Previous: …, Up: …" (links marked rel=next,
+    prev and up); a sentence with an ordinary link in it stays."""
+    nav = (
+        "<div class='header'><p>Next: <a href='#b' rel='next'>Parser</a>, Previous: "
+        "<a href='#a' rel='prev'>Exceptions</a>, Up: <a href='#top' rel='up'>Language Definition</a> "
+        "[<a href='#toc' rel='contents'>Contents</a>]</p></div>"
+    )
+    page = tmp_path / "lang.html"
+    page.write_text(
+        f"<html><body>{nav}<h2>3 Evaluation</h2><p>Arguments are evaluated lazily, when first used; "
+        "see <a href='#promises'>promises</a> for how.</p></body></html>",
+        encoding="utf-8",
+    )
+    document, passages = read(page)
+    assert "Next:" not in document.text and "Previous:" not in document.text
+    assert "see promises for how." in document.text
+    assert_exact_slices(document, passages)
+
+
+def test_pdf_chapter_headings_alike_but_for_their_number_are_not_running_headers(tmp_path: Path):
+    """ "2 Installing widgets under Linux", "3 Installing widgets under Windows", … open four
+    chapters: their first words recur at the top of pages, but they are headings, not a
+    running header (which the real one, "Chapter N: …", is)."""
+    systems = ("Linux", "Windows", "macOS", "BSD")
+    words = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike".split()
+
+    def body(n: int, page: int) -> list[str]:  # lines unlike those of any other page
+        return [
+            f"Step {words[(n * 3 + page + k) % 13]} {k} of chapter {n} is described in this line." for k in range(4)
+        ]
+
+    pages = []
+    for n, system in enumerate(systems, start=2):
+        pages.append([f"{n} Installing widgets under {system}", *body(n, 0), str(3 * n)])
+        for page in (1, 2, 3):  # the chapter's later pages carry its running header
+            pages.append([f"Chapter {n}: Installing widgets under {system} {3 * n + page}", *body(n, page)])
+    path = make_pages_pdf(tmp_path / "install.pdf", pages)
+    document, passages = read(path)
+    assert "Chapter" not in document.text
+    assert {p.heading for p in passages} == {f"{n} Installing widgets under {s}" for n, s in enumerate(systems, 2)}
