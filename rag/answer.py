@@ -182,14 +182,25 @@ def _other_source(
 
 
 def _merge_duplicates(hits: list[Hit], index: SearchIndex, settings: Settings, k: int) -> list[tuple[Hit, list[Hit]]]:
-    """The first ``k`` groups of near-identical passages; the best-ranked one leads each."""
-    lexical = index.lexical
+    """The first ``k`` groups of near-identical passages; the best-ranked one leads each.
+
+    Passages are compared by the terms of their own text, not of their context: two entries
+    of one reference page share their title and section path ("copy — Shallow and deep copy
+    operations"), and "Return a shallow copy of x." is not "Return a deep copy of x.".
+    """
+    own: dict[int, set[str]] = {}
+
+    def words(row: int) -> set[str]:
+        if row not in own:
+            own[row] = set().union(*index.sentence_terms(row))
+        return own[row]
+
     groups: list[tuple[Hit, list[Hit]]] = []
     for hit in hits:
         for lead, duplicates in groups:
-            a, b = lexical.terms_of(lead.row), lexical.terms_of(hit.row)
-            shared = len(np.intersect1d(a, b, assume_unique=True))
-            if shared and shared / (len(a) + len(b) - shared) >= settings.duplicate_overlap:
+            a, b = words(lead.row), words(hit.row)
+            shared = len(a & b)
+            if shared and shared / len(a | b) >= settings.duplicate_overlap:
                 duplicates.append(hit)
                 break
         else:

@@ -10,6 +10,7 @@ import numpy as np
 
 from .analysis import PRONOUNS, terms
 from .arrays import ranges
+from .cleaning import ends_sentence
 from .config import Settings
 from .index import Snapshot
 from .passages import section_path
@@ -58,11 +59,18 @@ class Hit:
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _MONTH_ABBREVIATIONS = "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec"
 _ANSWER_TYPES = {
-    # "When ..." and "What year ...": the answer holds a year or a date.
+    # "When ...", "What year ..." and, of software, "In which version ...": the answer holds a
+    # year, a date or a version ("New in version 3.8").
     "when": (
-        re.compile(r"^\s*(when|since when|in what year|what year|which year|what date|on what date)\b", re.I),
         re.compile(
-            rf"\b(1\d{{3}}|20\d{{2}}|\d{{1,2}}(st|nd|rd|th)?\s+({_MONTHS})|({_MONTHS}|{_MONTH_ABBREVIATIONS})\.?\s+\d{{1,2}})\b"
+            r"^\s*(when|since when|in what year|what year|which year|what date|on what date"
+            r"|(in|since|from|as of)?\s*(which|what) ([\w.-]+ )?(version|release)"
+            r"(\s+(of|did|was|is|does|do|were|are|has|have|had|will|first|introduced|added)\b|\s*\?))",
+            re.I,
+        ),
+        re.compile(
+            rf"\b(1\d{{3}}|20\d{{2}}|\d{{1,2}}(st|nd|rd|th)?\s+({_MONTHS})|({_MONTHS}|{_MONTH_ABBREVIATIONS})\.?\s+\d{{1,2}}"
+            r"|(?i:version|release|v)\s?\d+(\.\d+)+)\b"
         ),
     ),
     # "How many ...", "How much ...", "What percentage ...": the answer holds a number.
@@ -331,7 +339,7 @@ def _leads_on(sentence: str) -> bool:
     a term or label line (short, no end punctuation: "-W", "gc.auto", "Undo a commit")."""
     if sentence.endswith(":"):
         return True
-    return "\n" not in sentence and len(sentence) <= _LABEL_CHARS and sentence[-1:] not in ".!?;…)\"'”’"
+    return "\n" not in sentence and len(sentence) <= _LABEL_CHARS and not ends_sentence(sentence.rstrip(";,"))
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,12 @@ def test_answer_type_from_the_wording():
     assert answer_type("Where is it based?").search("based in Aleppo")
     assert answer_type("Why did it happen?") is None
     assert question_type("In what year was it founded?") == "when"
+    # Of software, "when" is often asked as "in which version", and answered by one.
+    assert question_type("In which version was math.isqrt added?") == "when"
+    assert question_type("Since which Sphinx version is napoleon available?") == "when"
+    assert answer_type("In which version was it added?").search("New in version 3.8.")
+    assert not answer_type("In which version was it added?").search("an estimate of 0.7651")
+    assert question_type("Which version control system does Debian use?") is None
 
 
 def test_a_follow_up_keeps_its_own_answer_type():
@@ -72,6 +78,24 @@ def test_near_duplicates_are_merged_and_cited(fake_engine: Engine, tmp_path: Pat
     assert fake_engine.document(other.source).text[other.start : other.end] == same
 
 
+def test_entries_of_one_page_are_not_merged_for_sharing_its_title(fake_engine: Engine, tmp_path: Path):
+    """Two short reference entries under one long title share most of their indexed terms
+    (the title's); they are not near-identical: neither is hidden under the other."""
+    page = tmp_path / "copy.html"
+    page.write_text(
+        "<html><head><title>copy - Shallow and deep copy operations of objects in the standard library</title>"
+        "</head><body><main><h1>copy - Shallow and deep copy operations of objects in the standard library</h1>"
+        "<dl><dt>copy.copy(x)</dt><dd>Return a shallow copy of x.</dd></dl>"
+        "<dl><dt>copy.deepcopy(x[, memo])</dt><dd>Return a deep copy of x.</dd></dl></main></body></html>",
+        encoding="utf-8",
+    )
+    fake_engine.add([page])
+    answer = fake_engine.ask("What does copy.deepcopy return, a shallow or a deep copy?")
+    texts = [e.text for e in answer.excerpts]
+    assert any("deepcopy" in t for t in texts) and any("shallow copy of x" in t for t in texts)
+    assert all(not e.also for e in answer.excerpts)
+
+
 def test_highlight_is_the_matching_sentence(fake_engine: Engine, tmp_path: Path):
     text = "Notes\n\nThe ferry leaves at noon. The museum opens at nine. Tickets cost five euros."
     (tmp_path / "n.txt").write_text(text, encoding="utf-8")
@@ -84,6 +108,8 @@ _MANUAL = """<html><head><title>Router manual</title></head><body><main><h1>Rout
 <h2>Questions</h2><p>How do I reset the router?</p><p>Hold the small button at the back for ten seconds.</p>
 <h2>Options</h2><dl><dt>--force</dt><dd>Overwrite existing files without asking.</dd>
 <dt>--quiet</dt><dd>Print nothing.</dd></dl>
+<h2>Functions</h2><dl><dt>router.isqrt(n)</dt>
+<dd>Return the integer square root of the number. It never fails.</dd></dl>
 <h2>Cleaning</h2><p>To remove the build folder of the harbour project, run:</p><pre>$ make clean-harbour</pre>
 </main></body></html>"""
 
@@ -95,6 +121,7 @@ _MANUAL = """<html><head><title>Router manual</title></head><body><main><h1>Rout
         ("How do I reset the router?", "Hold the small button at the back for ten seconds."),
         # A term, or a lead-in, is highlighted with what it introduces.
         ("What does --force do?", "--force\n\nOverwrite existing files without asking."),
+        ("What does router.isqrt do?", "router.isqrt(n)\n\nReturn the integer square root of the number."),
         (
             "How do I remove the build folder of the harbour project?",
             "To remove the build folder of the harbour project, run:\n\n$ make clean-harbour",
