@@ -30,7 +30,7 @@ _NUMBERED_HEADING = re.compile(
 #: A line ending where no heading ends: on a comma or a word that needs what follows.
 _RUNS_ON = re.compile(r"(?:,|\b(?:and|or|of|the|a|an|to|in|for|with|by|from|on|at|as|is|are))$", re.I)
 _BULLET = re.compile(r"^(?:[•●▪◦‣∙·\-*–]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s+")
-_PROMPT = re.compile(r"^(?:\$|%|>>>|\.\.\.|#|[\w.-]+@[\w.-]+:\S*\$)\s")
+_PROMPT = re.compile(r"^(?:\$|%|>>>|>|\.\.\.|#|[\w.-]+@[\w.-]+:\S*\$)\s")
 _CODE_CHARS = set("{}()[];=<>|&$\\/_*#")
 _SOFT_HYPHENS = ("\u00ad", "\x02", "\ufffe")
 _INNER_SOFT_HYPHEN = re.compile("[\u00ad\x02\ufffe](?!$)")

@@ -374,3 +374,17 @@ def test_pdf_chapter_headings_alike_but_for_their_number_are_not_running_headers
     document, passages = read(path)
     assert "Chapter" not in document.text
     assert {p.heading for p in passages} == {f"{n} Installing widgets under {s}" for n, s in enumerate(systems, 2)}
+
+
+def test_pdf_lines_at_a_repl_prompt_keep_their_line_breaks(tmp_path: Path):
+    """R's (and many REPLs') "> " prompt marks a code line, as "$ " and ">>> " do."""
+    page = [
+        "3 Means by group",
+        "To calculate the sample mean income for each state we can now use the function tapply():",
+        "> incmeans <- tapply(incomes, statef, mean)",
+        "> incmeans",
+        "giving a means vector with the components labelled by the levels.",
+    ]
+    document, passages = read(make_pages_pdf(tmp_path / "intro.pdf", [page]))
+    assert "> incmeans <- tapply(incomes, statef, mean)\n> incmeans" in document.text
+    assert_exact_slices(document, passages)
