@@ -11,7 +11,6 @@ import numpy as np
 from .analysis import terms
 from .config import Settings
 from .errors import BadQuestion
-from .passages import section_path
 from .rerank import Reranker
 from .search import FACT_TYPES, Hit, Query, SearchIndex, follow_up_text, question_type
 from .types import Answer, Citation, Excerpt, Span
@@ -226,7 +225,7 @@ def _excerpt(
         p = snap.passages[dup.row]
         also.append(Citation(p.doc_id, snap.documents[p.doc_id].title, p.paragraph, p.start, p.end))
     return Excerpt(
-        section=section_path(document.title, passage.heading),
+        section=index.section(document.title, passage.heading),
         # Always the document's own characters: a citation must lead to exactly this text.
         text=document.text[passage.start : passage.end],
         source=document.id,

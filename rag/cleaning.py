@@ -107,3 +107,37 @@ def headline(text: str) -> str | None:
             continue
         return heading_text(line) if looks_like_heading(line) else None
     return None
+
+
+#: What separates a page's own title from its site's name ("Quickstart — Sphinx 5.3.0 documentation").
+_TITLE_SEPARATOR = re.compile(r"\s+[—–|·:-]\s+")
+
+
+def site_names(titles: Iterable[str]) -> frozenset[str]:
+    """Title parts that many documents share, as a site puts its name at one end of every
+    page's title ("… — Python 3.11.2 documentation", "Acme Docs | …"): in at least 3 of the
+    titles and 20% of them, as furniture shared by many documents is."""
+    counts: Counter[str] = Counter()
+    documents = 0
+    for title in titles:
+        documents += 1
+        parts = _TITLE_SEPARATOR.split(title.strip())
+        if len(parts) > 1:
+            counts.update({parts[0], parts[-1]})
+    many = max(SHARED_LONG_LINE_MIN_DOCUMENTS, SHARED_LONG_LINE_MIN_SHARE * documents)
+    return frozenset(part for part, n in counts.items() if n >= many)
+
+
+def page_title(title: str, names: frozenset[str]) -> str:
+    """``title`` without a site name (see ``site_names``) at either end; never empty."""
+    parts = _TITLE_SEPARATOR.split(title.strip())
+    if len(parts) < 2 or not names:
+        return title
+    separators = _TITLE_SEPARATOR.findall(title.strip())
+    start, end = (1 if parts[0] in names else 0), (len(parts) - 1 if parts[-1] in names else len(parts))
+    if start >= end:
+        return title
+    kept = parts[start]
+    for separator, part in zip(separators[start : end - 1], parts[start + 1 : end], strict=True):
+        kept += separator + part
+    return kept

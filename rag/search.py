@@ -10,7 +10,7 @@ import numpy as np
 
 from .analysis import PRONOUNS, terms
 from .arrays import ranges
-from .cleaning import ends_sentence
+from .cleaning import ends_sentence, page_title, site_names
 from .config import Settings
 from .index import Snapshot
 from .passages import section_path
@@ -158,6 +158,8 @@ class SearchIndex:
         # the expansion of recent queries (a query is highlighted k times).
         self._sentence_terms: dict[int, list[set[str]]] = {}
         self._path_terms: dict[tuple[int, int], set[str]] = {}
+        #: Parts of titles that name the site rather than the page ("Python 3.11.2 documentation").
+        self.site_names = site_names(d.title for d in snapshot.documents.values())
         self._weights: dict[tuple[str, ...], list[tuple[set[str], float]]] = {}
 
     def weights(self, query: Query) -> list[tuple[set[str], float]]:
@@ -180,6 +182,11 @@ class SearchIndex:
             self._sentence_terms[row] = cached
         return cached
 
+    def section(self, title: str, heading: str) -> str:
+        """Where a passage sits, as a reader names it: "Page title › Section › Subsection",
+        without the site's name that every page's title repeats."""
+        return section_path(page_title(title, self.site_names), heading)
+
     def path_terms(self, row: int) -> set[str]:
         """The terms of passage ``row``'s document title and section path (cached per section)."""
         table = self.snapshot.passages
@@ -189,7 +196,7 @@ class SearchIndex:
             if len(self._path_terms) > 16384:  # bounded, as the sentence terms are
                 self._path_terms.clear()
             title = self.snapshot.documents[table.doc_ids[key[0]]].title
-            cached = self._path_terms[key] = set(terms(section_path(title, table.headings[key[1]])))
+            cached = self._path_terms[key] = set(terms(self.section(title, table.headings[key[1]])))
         return cached
 
     def rank(self, query: Query, settings: Settings, sources: set[str] | None = None, limit: int = 50) -> list[Hit]:

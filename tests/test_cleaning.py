@@ -40,3 +40,14 @@ def test_headings_are_short_lines_without_end_punctuation():
 def test_headline_skips_furniture_and_refuses_prose():
     assert headline("News / Politics / Syria\n\nIran, Syria share views\n\nBody text.") == "Iran, Syria share views"
     assert headline("This is a sentence, not a headline.\n\nMore.") is None
+
+
+def test_site_names_are_title_parts_many_documents_share():
+    from rag.cleaning import page_title, site_names
+
+    titles = [f"{page} — Python 3.11.2 documentation" for page in ("os — Miscellaneous interfaces", "json", "re")]
+    names = site_names([*titles, "R FAQ", "Acme | Home"])
+    assert names == {"Python 3.11.2 documentation"}
+    assert page_title(titles[0], names) == "os — Miscellaneous interfaces"
+    assert page_title("Python 3.11.2 documentation", names) == "Python 3.11.2 documentation"  # never empty
+    assert page_title("R FAQ", names) == "R FAQ"

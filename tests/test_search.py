@@ -96,6 +96,20 @@ def test_entries_of_one_page_are_not_merged_for_sharing_its_title(fake_engine: E
     assert all(not e.also for e in answer.excerpts)
 
 
+def test_a_citation_path_leaves_out_the_site_name_every_title_repeats(fake_engine: Engine, tmp_path: Path):
+    for name, text in (("install", "Install the harbour tools"), ("usage", "Use the harbour tools"), ("faq", "Ask")):
+        (tmp_path / f"{name}.html").write_text(
+            f"<html><head><title>{name.title()} — Harbour 2.1 documentation</title></head><body><main>"
+            f"<h1>{name.title()}</h1><h2>First steps</h2><p>{text} with care, every day of the week.</p>"
+            "</main></body></html>",
+            encoding="utf-8",
+        )
+    fake_engine.add([tmp_path])
+    e = fake_engine.ask("How do I install the harbour tools?").excerpts[0]
+    assert e.section == "Install › First steps"
+    assert e.title == "Install — Harbour 2.1 documentation"  # the document's own title, as it is
+
+
 def test_highlight_is_the_matching_sentence(fake_engine: Engine, tmp_path: Path):
     text = "Notes\n\nThe ferry leaves at noon. The museum opens at nine. Tickets cost five euros."
     (tmp_path / "n.txt").write_text(text, encoding="utf-8")
