@@ -165,8 +165,8 @@ def _heading_level(line: str, paragraph: list[str], nxt: str, width: int, top: b
     asks = numbered is not None and line.rstrip().endswith("?")  # "2.10 What is CRAN?", a FAQ's question
     if not words or len(words) > 12 or len(line) > 0.7 * width or (ends_sentence(line) and not asks):
         return 0
-    if line.endswith("-") or not re.search(r"[^\W\d_]{3}", line) or "://" in line or "www." in line:
-        return 0  # a word broken at the line's end, figures ("59, 46, 58, 43)"), a web address
+    if line.endswith("-") or not re.search(r"[^\W\d_]{3}", line) or re.search(r"://|www\.|[\\{}=]", line):
+        return 0  # a word broken at the line's end, figures ("59, 46, 58, 43)"), a web address, code
     if _RUNS_ON.search(line) or (
         numbered and numbered.group(1).isdigit() and line[len(numbered.group(0)) - 1].islower()
     ):

@@ -291,6 +291,8 @@ def test_pdf_headings_that_ask_are_headings_and_figures_or_addresses_are_not(tmp
             "The figures above are the incomes of the sample, in thousands, as collected in the survey.",
             "K 0.7651",
             "The value above is the estimate of the rate constant that the model gives for this sample.",
+            "49 \\wrongchoice{Claude Monet}",
+            "The listing above, line by line, shows how a wrong choice is written in the source file.",
         ],
         [
             "Appendix A A sample session",
@@ -306,6 +308,8 @@ def test_pdf_headings_that_ask_are_headings_and_figures_or_addresses_are_not(tmp
     assert "59, 46, 58, 43)" in figures.text or "59, 46, 58, 43)" in cran.text
     value = next(p for p in passages if "rate constant" in p.text)
     assert value.heading == cran.heading
+    listing = next(p for p in passages if "line by line" in p.text)
+    assert listing.heading == cran.heading  # a numbered line of code is no heading
     session = next(p for p in passages if "sample session" in p.heading)
     assert session.heading == "Appendix A A sample session"
     assert_exact_slices(document, passages)
