@@ -180,6 +180,13 @@ def _other_source(
     return others[best] if similarity[best] >= settings.corroboration_similarity else None
 
 
+#: Passages whose lengths differ by more than this share are never near-identical.
+_LENGTH_SPREAD = 0.25
+#: ... or share less than this share of their indexed terms (a lower bar than
+#: ``Settings.duplicate_overlap``: two documents' contexts differ).
+_STORED_OVERLAP = 0.5
+
+
 def _merge_duplicates(hits: list[Hit], index: SearchIndex, settings: Settings, k: int) -> list[tuple[Hit, list[Hit]]]:
     """The first ``k`` groups of near-identical passages; the best-ranked one leads each.
 
@@ -188,18 +195,32 @@ def _merge_duplicates(hits: list[Hit], index: SearchIndex, settings: Settings, k
     operations"), and "Return a shallow copy of x." is not "Return a deep copy of x.".
     """
     own: dict[int, set[str]] = {}
+    table = index.snapshot.passages
 
     def words(row: int) -> set[str]:
         if row not in own:
             own[row] = set().union(*index.sentence_terms(row))
         return own[row]
 
+    def near_identical(a: int, b: int) -> bool:
+        # Cheap first: near-identical passages are about as long, and share most of their
+        # indexed terms (their own and their context's) ...
+        length_a, length_b = int(table.end[a] - table.start[a]), int(table.end[b] - table.start[b])
+        if abs(length_a - length_b) > _LENGTH_SPREAD * max(length_a, length_b):
+            return False
+        stored_a, stored_b = index.lexical.terms_of(a), index.lexical.terms_of(b)
+        common = len(np.intersect1d(stored_a, stored_b, assume_unique=True))
+        if common < _STORED_OVERLAP * (len(stored_a) + len(stored_b) - common):
+            return False
+        # ... then by their own words alone.
+        x, y = words(a), words(b)
+        shared = len(x & y)
+        return bool(shared) and shared / len(x | y) >= settings.duplicate_overlap
+
     groups: list[tuple[Hit, list[Hit]]] = []
     for hit in hits:
         for lead, duplicates in groups:
-            a, b = words(lead.row), words(hit.row)
-            shared = len(a & b)
-            if shared and shared / len(a | b) >= settings.duplicate_overlap:
+            if near_identical(lead.row, hit.row):
                 duplicates.append(hit)
                 break
         else:

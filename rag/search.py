@@ -19,6 +19,8 @@ from .types import Span
 #: A source filter whose passages own at most this many vectors (of one set) has them
 #: scored exactly, read from the index (15 MB at 384 dimensions); a wider one searches all.
 EXACT_FILTER_ROWS = 10_000
+#: Candidates that signals marked ``narrow`` score: the best 50 by the other signals.
+NARROW_ROWS = 50
 
 
 @dataclass(frozen=True)
@@ -226,9 +228,18 @@ class SearchIndex:
         rows = self._candidates(query.vector, bm25, depth, allowed)
         if len(rows) == 0:
             return []
+        used = {name: signal for name, signal in SIGNALS.items() if weight(settings, name)}
         candidates = Candidates(self, query, rows, bm25, weights)
-        evidence = {name: s.values(candidates) for name, s in SIGNALS.items() if weight(settings, name)}
+        evidence = {name: s.values(candidates) for name, s in used.items() if not s.narrow}
         score = fuse(evidence, settings, len(rows))
+        if narrow := [name for name, s in used.items() if s.narrow]:
+            # Signals that cost per candidate score only the best by the others; the rest get 0.
+            best = np.lexsort((rows, -score))[:NARROW_ROWS]
+            few = Candidates(self, query, rows[best], bm25, weights)
+            for name in narrow:
+                evidence[name] = np.zeros(len(rows), dtype=np.float32)
+                evidence[name][best] = used[name].values(few)
+            score = fuse(evidence, settings, len(rows))
         bonus = fuse({n: v for n, v in evidence.items() if SIGNALS[n].bonus}, settings, len(rows))
         order = np.lexsort((rows, -score))[:limit]
         return [
@@ -406,6 +417,9 @@ class Signal:
 
     values: Callable[[Candidates], np.ndarray]
     weight: float
+    #: Computed only for the ``NARROW_ROWS`` best candidates by the other signals (it costs
+    #: per candidate, e.g. analysing text); the others get 0.
+    narrow: bool = False
     #: A preference among passages that answer (a date for "when"), not evidence that a
     #: passage answers: it orders hits, but abstention and the support threshold leave it out.
     bonus: bool = False
@@ -419,7 +433,7 @@ SIGNALS: dict[str, Signal] = {
     "sentence": Signal(_sentence, 0.40),
     "bm25": Signal(_bm25, 0.05),
     "coverage": Signal(_coverage, 0.30),
-    "headings": Signal(_headings, 0.05),
+    "headings": Signal(_headings, 0.05, narrow=True),
     "answer_type": Signal(_answer_type, 0.08, bonus=True),
 }
 
