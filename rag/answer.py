@@ -78,8 +78,7 @@ def build_answer(
     """Quote the passages that clear the relevance threshold, or abstain.
 
     The top passage must reach ``settings.min_score``; the excerpts after it need
-    ``settings.min_support``. Both compare a hit's ``relevance``: a bonus (a date for
-    "when") orders passages but is no evidence that one answers.
+    ``settings.min_support``.
 
     Excerpts are in relevance order. Near-identical passages are merged into one
     excerpt that cites them all. The closest passage of another document saying
@@ -99,11 +98,11 @@ def build_answer(
         k: the most excerpts to return.
     """
     # With a re-ranker the order is its own; whether anything answers is still the evidence's call.
-    if not hits or max(h.relevance for h in hits) < settings.min_score:
+    if not hits or max(h.score for h in hits) < settings.min_score:
         near = hits[: min(k, settings.near_misses)]
         return Answer(question, False, tuple(_excerpt(h, query, index, settings, True) for h in near))
     top_span = index.highlight(hits[0].row, query, settings)
-    answering = [h for h in hits if h.relevance >= min(settings.min_support, settings.min_score)]
+    answering = [h for h in hits if h.score >= min(settings.min_support, settings.min_score)]
     other = _other_source(query, hits[0], top_span, hits, index, settings)
     groups = _merge_duplicates(answering, index, settings, k)
     excerpts = []
@@ -170,7 +169,7 @@ def _other_source(
         h
         for h in hits
         if passages.doc_id(h.row) != top_doc
-        and h.relevance >= floor
+        and h.score >= floor
         and (wanted is None or wanted.search(passages[h.row].text))
     ]
     if not others:

@@ -43,10 +43,10 @@ class Settings:
     batch_size: int = 32
     #: Excerpts returned by default.
     k: int = 5
-    #: Minimum relevance (0..1, the evidence without bonus signals) for a passage to count as
-    #: an answer; below it the engine abstains. Calibrated on SQuAD (benchmarks/squad.py), the
-    #: seed questions and the tune half of the real-documents questions (benchmarks/realdocs.py).
-    min_score: float = 0.46
+    #: Minimum relevance (0..1) for a passage to count as an answer; below it the
+    #: engine abstains. Calibrated on SQuAD (benchmarks/squad.py), the seed questions and the
+    #: tune half of the real-documents questions (benchmarks/realdocs.py).
+    min_score: float = 0.47
     #: Once the top passage answers, further excerpts need only this much relevance.
     min_support: float = 0.35
     #: Longer questions are refused with a message (a question is a sentence or two, not a document).

@@ -48,13 +48,10 @@ class Query:
 @dataclass(frozen=True)
 class Hit:
     """A passage and the evidence that it answers: the value of each signal computed (see
-    ``SIGNALS``; those weighted 0 are not), ``score``, their fusion, which orders hits, and
-    ``relevance``, the fusion without the bonus signals (``Signal.bonus``): how strongly the
-    passage is evidenced to answer, which is what abstention and the support threshold compare."""
+    ``SIGNALS``; those weighted 0 are not), and ``score``, their fusion."""
 
     row: int
     score: float
-    relevance: float
     evidence: Mapping[str, float] = field(default_factory=dict)
 
 
@@ -240,15 +237,9 @@ class SearchIndex:
                 evidence[name] = np.zeros(len(rows), dtype=np.float32)
                 evidence[name][best] = used[name].values(few)
             score = fuse(evidence, settings, len(rows))
-        bonus = fuse({n: v for n, v in evidence.items() if SIGNALS[n].bonus}, settings, len(rows))
         order = np.lexsort((rows, -score))[:limit]
         return [
-            Hit(
-                int(rows[i]),
-                float(score[i]),
-                float(score[i] - bonus[i]),
-                {name: float(values[i]) for name, values in evidence.items()},
-            )
+            Hit(int(rows[i]), float(score[i]), {name: float(values[i]) for name, values in evidence.items()})
             for i in order
         ]
 
@@ -420,21 +411,19 @@ class Signal:
     #: Computed only for the ``NARROW_ROWS`` best candidates by the other signals (it costs
     #: per candidate, e.g. analysing text); the others get 0.
     narrow: bool = False
-    #: A preference among passages that answer (a date for "when"), not evidence that a
-    #: passage answers: it orders hits, but abstention and the support threshold leave it out.
-    bonus: bool = False
 
 
 #: The evidence for a passage, fused as a weighted sum (a signal weighted 0 is not computed).
 #: A new signal is one function and one entry here. The first four weights were tuned on the
-#: first 24 SQuAD dev articles (benchmarks/squad.py) and sum to 1; ``answer_type`` is a bonus.
+#: first 24 SQuAD dev articles (benchmarks/squad.py) and sum to 1; ``headings`` (chosen on the
+#: tuning half of benchmarks/realdocs.py) and ``answer_type`` are small additions to them.
 SIGNALS: dict[str, Signal] = {
     "paragraph": Signal(_paragraph, 0.25),
     "sentence": Signal(_sentence, 0.40),
     "bm25": Signal(_bm25, 0.05),
     "coverage": Signal(_coverage, 0.30),
     "headings": Signal(_headings, 0.05, narrow=True),
-    "answer_type": Signal(_answer_type, 0.08, bonus=True),
+    "answer_type": Signal(_answer_type, 0.08),
 }
 
 

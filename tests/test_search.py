@@ -186,32 +186,6 @@ def test_signals_weighted_zero_are_not_computed_and_all_zero_still_ranks(fake_en
     assert [h.score for h in index.rank(query, silent)] == [0.0]
 
 
-def test_the_answer_type_bonus_orders_passages_but_is_no_evidence_that_one_answers(fake_engine, tmp_path):
-    """A "when" question prefers the passage that holds a date; the date alone never lifts a
-    passage over the abstention threshold, which weighs the evidence without the bonus."""
-    from dataclasses import replace
-
-    from rag.analysis import terms
-    from rag.search import SIGNALS, Query
-
-    text = "Harbour news\n\nThe harbour reopened in 1998 after repairs.\n\nThe harbour reopened after the storm."
-    (tmp_path / "a.txt").write_text(text, encoding="utf-8")
-    fake_engine.add([tmp_path / "a.txt"])
-    question = "When did the harbour reopen?"
-    query = Query(question, fake_engine.embedder.encode_queries([question])[0], tuple(terms(question)))
-    hits = fake_engine._current().rank(query, fake_engine.settings)
-    top = hits[0]
-    assert "1998" in fake_engine._current().snapshot.passages[top.row].text
-    assert top.score - top.relevance == pytest.approx(SIGNALS["answer_type"].weight)
-    assert all(h.score == h.relevance for h in hits if not h.evidence["answer_type"])
-    assert fake_engine.ask(question).answered
-    # A threshold above every passage's evidence but below the dated passage's score: refused.
-    best = max(h.relevance for h in hits)
-    assert best < top.score
-    strict = replace(fake_engine.settings, min_score=(best + top.score) / 2)
-    assert not Engine.open(settings=strict, embedder=fake_engine.embedder).ask(question).answered
-
-
 def test_a_new_signal_is_one_entry_in_search_and_its_weight_comes_from_the_environment(
     fake_engine, tmp_path, monkeypatch
 ):
