@@ -217,12 +217,12 @@ def _keeps_hyphen(before: str, after: str, vocabulary: Counter[str]) -> bool:
     tail = re.match(r"[^\W\d_]+", after)
     if not head or not tail:
         return False
-    before, part, rest = head.group(1), head.group(2), tail.group(0)
+    joined_on, part, rest = head.group(1), head.group(2), tail.group(0)
     if vocabulary[f"{part}-{rest}".lower()] > 0:
         return True
     if vocabulary[f"{part}{rest}".lower()] > 0:
         return False
-    if before or (len(part) > 1 and part[1:] != part[1:].lower()):
+    if joined_on or (len(part) > 1 and part[1:] != part[1:].lower()):
         return True
     # Each part is counted once where it is split: "used on its own" means elsewhere too.
     if part[:1].isupper() and vocabulary[part.lower()] > 1:

@@ -257,12 +257,10 @@ class SearchIndex:
         weights = self.weights(query)
         lexical = np.array([self.lexical.coverage(weights, present) for present in self.sentence_terms(row)])
         scores = dense + settings.highlight_lexical_weight * lexical
+        texts = [passage.text[s - passage.start : e - passage.start].strip() for s, e in passage.sentences]
         wanted = query.wanted
         if wanted is not None:  # "When ...?" is answered by the sentence that holds a date
-            scores = scores + settings.highlight_type_weight * np.array(
-                [bool(wanted.search(passage.text[s - passage.start : e - passage.start])) for s, e in passage.sentences]
-            )
-        texts = [passage.text[s - passage.start : e - passage.start].strip() for s, e in passage.sentences]
+            scores = scores + settings.highlight_type_weight * np.array([bool(wanted.search(t)) for t in texts])
         asking = np.array([t.endswith("?") for t in texts])
         if asking.any() and not asking.all():
             # A sentence that asks ("How do I generate PDF documents?") restates the question; the answer is elsewhere.
