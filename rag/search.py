@@ -271,6 +271,13 @@ class SearchIndex:
             # A term, a label or a lead-in ("-W", "You can change it as follows:") says
             # nothing alone: it is highlighted with what it introduces.
             last = best + 1
+        elif best + 1 < len(texts) and _completes(query, texts[best], texts[best + 1]):
+            # The sentence that matches the question best often only restates it ("Ubuntu's
+            # development depends on the release cycle."); the next one answers ("We release
+            # a new version every six months").
+            last = best + 1
+            if last + 1 < len(texts) and _leads_on(texts[last]):
+                last += 1
         else:
             for neighbour in (best - 1, best + 1):
                 if 0 <= neighbour < len(scores) and scores[neighbour] >= settings.highlight_join * scores[best]:
@@ -341,12 +348,45 @@ class SearchIndex:
 _LABEL_CHARS = 80
 
 
+#: A lead-in that ends as a sentence: "You can change it by the following.", "... as shown below."
+_LEAD_IN = re.compile(r"\b(?:the following|as follows|like this|below)\s*\.$", re.I)
+
+
 def _leads_on(sentence: str) -> bool:
     """Whether a sentence only introduces what follows it: a lead-in ending with a colon, or
     a term or label line (short, no end punctuation: "-W", "gc.auto", "Undo a commit")."""
-    if sentence.endswith(":"):
+    if sentence.endswith(":") or _LEAD_IN.search(sentence):
         return True
     return "\n" not in sentence and len(sentence) <= _LABEL_CHARS and not ends_sentence(sentence.rstrip(";,"))
+
+
+#: "How do I ...?", "How can I ...?", "How to ...?", "Which command ...?": the answer is
+#: something to do.
+_ASKS_HOW = re.compile(
+    r"\bhow (?:do|can|could|should|would|may|shall) (?:i|you|we|one)\b|\bhow to\b"
+    r"|\bshould (?:i|we)\b|^\s*(?:which|what) (?:[\w-]+ )?(?:command|option|setting|flag|switch)s?\b",
+    re.I,
+)
+#: An instruction: a command line, "To do X, ...", "You can ...", or an imperative opening.
+_INSTRUCTS = re.compile(
+    r"^(?:[$#%>] |>>> |to \w+\b[^.?!]*,|(?:you|one) (?:can|could|should|must|may|need|have)\b"
+    r"|(?:use|run|set|add|turn|type|enter|install|call|pass|create|edit|open|click|select|choose|change"
+    r"|specify|put|write|remove|delete|copy|move|replace|include|configure|enable|disable|invoke|execute"
+    r"|start|define|mark|prefix|append|give|make|try|press|insert|load|import|apply|upgrade|update)\b)",
+    re.I,
+)
+
+
+def _completes(query: Query, sentence: str, following: str) -> bool:
+    """Whether ``following`` holds what the question asks and ``sentence``, the best match,
+    lacks: the date, number, name or place its wording asks for, or, for "How do I ...?",
+    an instruction."""
+    wanted = query.wanted
+    if wanted is not None:
+        return not wanted.search(sentence) and bool(wanted.search(following))
+    if _ASKS_HOW.search(query.text):
+        return not _INSTRUCTS.match(sentence) and bool(_INSTRUCTS.match(following))
+    return False
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,12 @@ _MANUAL = """<html><head><title>Router manual</title></head><body><main><h1>Rout
 <h2>Functions</h2><dl><dt>router.isqrt(n)</dt>
 <dd>Return the integer square root of the number. It never fails.</dd></dl>
 <h2>Cleaning</h2><p>To remove the build folder of the harbour project, run:</p><pre>$ make clean-harbour</pre>
+<h2>Printing</h2><p>Some laser printers cannot print pages set in the lighthouse fonts. To resolve this problem,
+turn partial font downloading off.</p>
+<h2>Releases</h2><p>The development of the dock depends on the stage of its release cycle. We release a new
+version of the dock every six months.</p>
+<h2>Editor</h2><p>The pier tool opens the system's default editor. You can change it by the following.</p>
+<pre>$ pier-config --editor vim</pre>
 </main></body></html>"""
 
 
@@ -139,6 +145,24 @@ _MANUAL = """<html><head><title>Router manual</title></head><body><main><h1>Rout
         (
             "How do I remove the build folder of the harbour project?",
             "To remove the build folder of the harbour project, run:\n\n$ make clean-harbour",
+        ),
+        # The sentence that restates the question, with the next one that answers it: the
+        # instruction a "How do I" asks for, the number a "How long" asks for, and a lead-in
+        # that ends as a sentence with what it introduces.
+        (
+            "How do I fix printers that cannot print pages set in the lighthouse fonts?",
+            "Some laser printers cannot print pages set in the lighthouse fonts. To resolve this problem, "
+            "turn partial font downloading off.",
+        ),
+        (
+            "How long is the release cycle of the dock?",
+            "The development of the dock depends on the stage of its release cycle. We release a new "
+            "version of the dock every six months.",
+        ),
+        (
+            "How can I change the editor that the pier tool opens?",
+            "The pier tool opens the system's default editor. You can change it by the following.\n\n"
+            "$ pier-config --editor vim",
         ),
     ],
 )
