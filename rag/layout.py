@@ -151,6 +151,8 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
         joined = " ".join("".join(buffer).split())
         buffer.clear()
         kind, level = kinds[-1]
+        if kind == "desc":
+            level -= 1  # a description is as deep as its term
         if kind == "heading":
             joined = _PERMALINK_TAIL.sub("", joined)
         if paging[0] and len(joined) <= _NAVIGATION_LINE:
@@ -179,7 +181,7 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
             paging[0] = True
         if tag == "pre":
             flush()
-            out.add(_code_text(node), "code")
+            out.add(_code_text(node), "code", kinds[-1][1] if kinds[-1][0] != "heading" else 0)
             continue
         if tag == "table" and _data_table(node):
             flush()
@@ -190,7 +192,9 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
             if tag in _HEADINGS:
                 kinds.append(("heading", _HEADINGS[tag]))
             elif tag in _KINDS:
-                kinds.append((_KINDS[tag], 0))
+                # Outside headings, the second value counts the descriptions (dd) the block is in.
+                inside = kinds[-1][1] if kinds[-1][0] != "heading" else 0
+                kinds.append((_KINDS[tag], inside + (tag == "dd")))
             else:
                 kinds.append(kinds[-1])
             stack.append((node, True))

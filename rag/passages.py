@@ -97,6 +97,12 @@ class _Group:
     path: str  # the section it belongs to
     section: str  # what the passage shows as its section (a table's rows add the table's header)
     blocks: list[tuple[int, int, str, int]]  # (start, end, kind, paragraph number)
+    #: How many definitions' descriptions its first block is in (a term: those it is nested in).
+    inside: int = 0
+
+    @property
+    def definition(self) -> bool:
+        return self.blocks[0][2] == "term"
 
     @property
     def size(self) -> int:
@@ -122,6 +128,7 @@ def layout_passages(document: Document, shared: frozenset[str] = frozenset(), ma
     seen: set[str] = set()
     groups: list[_Group] = []
     header = ""  # the header row of the table being read
+    defined: dict[int, str] = {}  # the term being described at each depth of nested definitions
     for number, (start, end, kind, level) in enumerate(document.layout, 1):
         body = text[start:end]
         if kind == "heading":
@@ -129,7 +136,13 @@ def layout_passages(document: Document, shared: frozenset[str] = frozenset(), ma
                 path.pop()
             path.append((level, heading_text(body)))
             header = ""
+            defined.clear()
             continue
+        if kind == "term":
+            # Terms in a row ("-a", "--all") name one definition: the first names it.
+            same = number > 1 and document.layout[number - 2][2:] == ("term", level) and level in defined
+            defined = {d: t for d, t in defined.items() if d < level or (same and d == level)}
+            defined.setdefault(level, _term_line(body))
         key = normalise(body)
         where = SECTION_SEPARATOR.join(h for _, h in path)
         current = groups[-1] if groups else None
@@ -150,21 +163,30 @@ def layout_passages(document: Document, shared: frozenset[str] = frozenset(), ma
             header = key
         elif kind != "row":
             header = ""
+        inside = level + (kind == "desc")  # how many descriptions the block is in
         if (
             current is not None
             and current.path == where
-            and _joins(current, kind, body, end - current.blocks[0][0], max_chars, text)
+            and _joins(current, kind, body, end - current.blocks[0][0], max_chars, text, inside)
         ):
             current.blocks.append((start, end, kind, number))
             continue
         section = where
         if kind == "row" and header:  # rows read away from their header say what their columns are
             section = f"{where}{SECTION_SEPARATOR}{header}" if where else header
-        groups.append(_Group(where, section, [(start, end, kind, number)]))
+        elif inside and (owner := [defined[d] for d in range(inside) if d in defined]):
+            # A description read away from its term, or what it holds (a function's "Parameters:"),
+            # says what it belongs to.
+            section = SECTION_SEPARATOR.join([where, *owner] if where else owner)
+        groups.append(_Group(where, section, [(start, end, kind, number)], inside))
     passages = []
     for group in _join_scraps(groups, max_chars, document.layout, text):
         spans = [span for s, e, kind, _ in group.blocks for span in _block_sentences(text, s, e, kind)]
-        for start, end, piece in _pieces(text, spans, max_chars):
+        for i, (start, end, piece) in enumerate(_pieces(text, spans, max_chars)):
+            section = group.section
+            if i and group.definition:  # a long definition's later pieces say whose they are
+                term = _term_line(text[group.blocks[0][0] : group.blocks[0][1]])
+                section = f"{section}{SECTION_SEPARATOR}{term}" if section else term
             passages.append(
                 Passage(
                     doc_id=document.id,
@@ -173,7 +195,7 @@ def layout_passages(document: Document, shared: frozenset[str] = frozenset(), ma
                     end=end,
                     text=text[start:end],
                     sentences=tuple(piece),
-                    heading=group.section,
+                    heading=section,
                 )
             )
     return passages
@@ -206,6 +228,12 @@ def _join_scraps(groups: list[_Group], max_chars: int, layout: tuple[Block, ...]
         if _joinable(out[-2], last, max_chars, layout):
             out[-2:] = [_spanning(out[-2], last)]
     return out
+
+
+def _term_line(body: str, longest: int = 100) -> str:
+    """A term as a section name: its first line, cut at a word near ``longest`` characters."""
+    line = " ".join(body.split("\n", 1)[0].split()).rstrip(":")
+    return line if len(line) <= longest else line[:longest].rsplit(" ", 1)[0] + " …"
 
 
 def _spanning(first: _Group, then: _Group) -> _Group:
@@ -245,11 +273,16 @@ def _lone_line(group: _Group, text: str) -> bool:
     return _scrap(group) and not ends_sentence(text[group.blocks[0][0] : group.blocks[-1][1]])
 
 
-def _joins(group: _Group, kind: str, body: str, joined: int, max_chars: int, text: str) -> bool:
-    """Whether a block of ``kind`` continues ``group`` (``joined``: the size together)."""
+def _joins(group: _Group, kind: str, body: str, joined: int, max_chars: int, text: str, inside: int = 0) -> bool:
+    """Whether a block of ``kind`` continues ``group`` (``joined``: the size together;
+    ``inside``: how many definitions' descriptions the block is in)."""
     last = group.last
     if joined > max_chars:
         return False
+    if group.definition and group.inside < inside:
+        return True  # inside this definition's description: its items, code, "Parameters:" list
+    if inside < group.inside:
+        return False  # the description the group is in has ended
     if kind == "desc" and last in ("term", "desc"):
         return True  # a description stays with its term
     s, e = group.blocks[-1][:2]

@@ -72,6 +72,53 @@ def test_a_definition_term_travels_with_its_description(sphinx):
     assert "hsv_to_rgb(h, s, v)" in to_rgb.text and to_hsv is not to_rgb
 
 
+_API_PAGE = """<html><head><title>Application API</title></head><body><main><h1>Application API</h1>
+<dl class="py method"><dt class="sig">Sphinx.connect(event, callback, priority=500)</dt>
+<dd><p>Register callback to be called when event is emitted.</p>
+<dl class="field-list"><dt class="field-odd">Parameters:</dt><dd><ul>
+<li><p>event – The name of the target event</p></li>
+<li><p>priority – The priority of the callback, in ascending order.</p></li></ul></dd>
+<dt class="field-even">Returns:</dt><dd><p>A listener ID.</p></dd></dl>
+<pre>app.connect("build-finished", on_done)</pre>
+<p>Changed in version 3.0: Support priority</p></dd>
+<dt class="sig">Sphinx.disconnect(listener_id)</dt><dd><p>Unregister callback by listener_id.</p>
+<dl class="field-list"><dt>Parameters:</dt><dd><p>listener_id – A listener_id that connect() returns</p></dd></dl></dd>
+<dt class="sig">Sphinx.add_node(node, **kwargs)</dt><dd><p>Register a Docutils node class.</p>
+<dl class="field-list"><dt>Parameters:</dt><dd><ul>LONG</ul></dd></dl></dd>
+</dl><p>Events are emitted in the order they were connected, and a callback that raises an exception
+stops the build with that exception's message.</p></main></body></html>"""
+
+
+def test_a_definition_keeps_what_its_description_holds_and_its_later_pieces_name_it(tmp_path: Path):
+    """An API entry is one passage with its "Parameters:" list, code and notes (each of those
+    read alone was a passage that named no function); a description too long for one
+    passage has its later pieces cited under the entry's name."""
+    items = "".join(
+        f"<li><p>visitor{i} – The visit function of output format number {i}, a pair.</p></li>" for i in range(40)
+    )
+    page = tmp_path / "appapi.html"
+    page.write_text(_API_PAGE.replace("LONG", items), encoding="utf-8")
+    document, passages = read(page)
+    assert_exact_slices(document, passages)
+    connect = next(p for p in passages if "Register callback" in p.text)
+    assert connect.text.startswith("Sphinx.connect(event, callback, priority=500)")
+    for part in (
+        "priority – The priority",
+        "Returns:",
+        "A listener ID.",
+        'app.connect("build-finished"',
+        "Support priority",
+    ):
+        assert part in connect.text
+    assert "Unregister" not in connect.text and connect.heading == "Application API"
+    disconnect = next(p for p in passages if "Unregister" in p.text)
+    assert "listener_id – A listener_id" in disconnect.text and "Sphinx.add_node" not in disconnect.text
+    later = [p for p in passages if "visitor39" in p.text or "visitor30" in p.text]
+    assert later and all(p.heading.startswith("Application API › Sphinx.add_node(node, **kwargs)") for p in later)
+    after = next(p for p in passages if "Events are emitted" in p.text)
+    assert "Sphinx.add_node" not in after.heading
+
+
 def test_main_content_is_read_when_the_page_marks_it(tmp_path: Path):
     page = tmp_path / "news.html"
     page.write_text(
