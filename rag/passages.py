@@ -297,18 +297,34 @@ def _joins(group: _Group, kind: str, body: str, joined: int, max_chars: int, tex
     return (group.size < FRAGMENT_CHARS or len(body) < FRAGMENT_CHARS // 3) and joined <= TARGET_CHARS
 
 
+#: A line typed at a shell or REPL prompt ("$ make", ">>> json.dumps(x)", "> summary(x)").
+_PROMPT = re.compile(r"^\s*(?:\$|%|>>>|>|[\w.-]+@[\w.-]+:\S*[$#])\s")
+#: A code block's "sentences" are runs of lines of about this many characters.
+CODE_PIECE_CHARS = 200
+
+
 def _block_sentences(text: str, start: int, end: int, kind: str) -> list[Span]:
-    """A block's sentence spans: code by runs of lines (its "sentences"), the rest by sentences."""
+    """A block's sentence spans: code by runs of lines (its "sentences"), the rest by sentences.
+
+    In a session at a prompt, a run ends only before a prompt line, so that what a command
+    printed stays with the command (up to three runs' size).
+    """
     if kind != "code":
         return sentence_spans(text, start, end)
+    lines = text[start:end].split("\n")
+    session = sum(bool(_PROMPT.match(line)) for line in lines) >= 2
     spans: list[Span] = []
     pos = start
     piece_start = None
-    for line in text[start:end].split("\n"):
+    for line in lines:
         line_end = pos + len(line)
         if line.strip():
+            if session and piece_start is not None and _PROMPT.match(line) and pos - piece_start >= CODE_PIECE_CHARS:
+                spans.append(_trim(text, piece_start, pos))
+                piece_start = None
             piece_start = pos if piece_start is None else piece_start
-            if line_end - piece_start >= 200:
+            size = line_end - piece_start
+            if size >= CODE_PIECE_CHARS * (3 if session else 1):
                 spans.append(_trim(text, piece_start, line_end))
                 piece_start = None
         pos = line_end + 1

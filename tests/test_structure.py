@@ -439,3 +439,28 @@ def test_pdf_lines_at_a_repl_prompt_keep_their_line_breaks(tmp_path: Path):
     document, passages = read(make_pages_pdf(tmp_path / "intro.pdf", [page]))
     assert "> incmeans <- tapply(incomes, statef, mean)\n> incmeans" in document.text
     assert_exact_slices(document, passages)
+
+
+def test_a_command_at_a_prompt_keeps_what_it_printed_in_one_code_piece(tmp_path: Path):
+    """A code block is cut into runs of lines for its sentence vectors and highlights; in a
+    session at a prompt a run ends only before a prompt line, never between a command and
+    its output. A block without prompts is still cut into runs of about 200 characters."""
+    listing = "\n".join(f"-rw-r--r-- 1 root root {1000 + i:6d} Oct 16 21:25 /etc/file{i}" for i in range(8))
+    script = "\n".join(f"value_{i} = compute_something(argument_{i}, option_{i}=True)" for i in range(12))
+    page = tmp_path / "shell.html"
+    page.write_text(
+        "<html><head><title>Shell</title></head><body><main><h1>Files</h1><p>List them:</p>"
+        f"<pre>$ cd /etc\n$ ls -l /etc\n{listing}\n$ ls -l /etc/shadow\n"
+        "-rw-r----- 1 root shadow 1695 Aug 30 /etc/shadow</pre>"
+        f"<p>A script:</p><pre>{script}</pre></main></body></html>",
+        encoding="utf-8",
+    )
+    document, passages = read(page)
+    assert_exact_slices(document, passages)
+    pieces = [document.text[s:e] for p in passages for s, e in p.sentences]
+    listed = next(piece for piece in pieces if "/etc/file7" in piece)
+    assert "$ ls -l /etc\n" in listed and "/etc/file0" in listed  # the command with all it printed
+    assert "$ ls -l /etc/shadow" not in listed
+    assert next(piece for piece in pieces if "root shadow" in piece).startswith("$ ls -l /etc/shadow")
+    script_pieces = [piece for piece in pieces if "compute_something" in piece]
+    assert len(script_pieces) >= 3 and all(len(piece) < 300 for piece in script_pieces)
