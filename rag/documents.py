@@ -355,7 +355,7 @@ def _read_pdf(data: bytes) -> Read:
                 textpage = page.get_textpage()
                 # pdfium marks a word it sees broken at a line end with \x02: a soft hyphen
                 # for pdf_blocks, which decides whether the word keeps its hyphen.
-                raw = textpage.get_text_bounded().replace("\x02", "\u00ad")
+                raw = _drop_footnote_marks(textpage, textpage.get_text_bounded()).replace("\x02", "\u00ad")
                 text = _CONTROL.sub(" ", raw)
                 textpage.close()
                 page.close()
@@ -373,6 +373,40 @@ def _read_pdf(data: bytes) -> Read:
         document.close()
     body, layout = pdf_blocks(pages)
     return title, body, layout
+
+
+#: Digits right after a word of three letters or more, or after its punctuation, and before a
+#: space or a line end: where a footnote's mark sits ("models.1 Model", "the CSV format1").
+_MARK_PLACE = re.compile(r"(?<=[^\W\d_]{3})([.,;:)’”]?)(\d{1,2})(?=\s|$)")
+
+
+def _drop_footnote_marks(textpage, text: str) -> str:
+    """``text`` (the page's bounded text) without its footnote marks: digits set smaller than
+    the character before them and raised above its baseline. Left in, they glue to the word
+    ("Australia1") and are quoted as part of it. Same-size digits (command1, log10) and
+    lowered ones (H2O) are text and stay.
+
+    Fonts are read per character index, which ``get_text_range`` follows (``text`` may lack
+    a line break that it has): the two texts' candidate marks are paired in order, and a
+    page whose candidates differ keeps its text as it is.
+    """
+    here = list(_MARK_PLACE.finditer(text))
+    if not here:
+        return text
+    chars = textpage.get_text_range()
+    there = list(_MARK_PLACE.finditer(chars))
+    if len(chars) != textpage.count_chars() or [m.group(0) for m in here] != [m.group(0) for m in there]:
+        return text
+    import pypdfium2.raw as pdfium_c
+
+    def box(i: int) -> tuple[float, float]:  # (font size, bottom of the glyph's box)
+        return pdfium_c.FPDFText_GetFontSize(textpage.raw, i), textpage.get_charbox(i)[1]
+
+    for mark, at in reversed(list(zip(here, there, strict=True))):
+        size, bottom = box(at.start(2) - 1)
+        if size > 0 and all(s < 0.85 * size and b > bottom + 0.15 * size for s, b in map(box, range(*at.span(2)))):
+            text = text[: mark.start(2)] + text[mark.end(2) :]
+    return text
 
 
 def _page_keys(data: bytes, count: int) -> list[tuple | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 
@@ -21,17 +22,26 @@ def make_pdf(path: Path, lines: list[str], title: str | None = None) -> Path:
 
 
 def make_pages_pdf(path: Path, pages: list[list[str]], title: str | None = None) -> Path:
-    """A PDF of several pages, each showing its ``lines`` top to bottom in Helvetica."""
+    """A PDF of several pages, each showing its ``lines`` top to bottom in Helvetica at 11
+    points; ``^{...}`` in a line is set smaller and raised, as a footnote mark is."""
 
     def escape(text: str) -> str:
         return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+    def show(line: str) -> str:
+        runs = re.split(r"\^\{(.*?)\}", line)  # text, raised, text, raised, ...
+        ops = [
+            f"/F1 7 Tf 4 Ts ({escape(run)}) Tj /F1 11 Tf 0 Ts" if i % 2 else f"({escape(run)}) Tj"
+            for i, run in enumerate(runs)
+        ]
+        return " ".join(ops) + " T*"
 
     n = len(pages)
     font = 3 + 2 * n  # catalog, pages tree, then a page and its stream per page, then the font
     kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(n))
     objects = [b"<< /Type /Catalog /Pages 2 0 R >>", f"<< /Type /Pages /Kids [{kids}] /Count {n} >>".encode()]
     for i, lines in enumerate(pages):
-        ops = ["BT", "/F1 11 Tf", "14 TL", "72 740 Td", *(f"({escape(line)}) Tj T*" for line in lines), "ET"]
+        ops = ["BT", "/F1 11 Tf", "14 TL", "72 740 Td", *(show(line) for line in lines), "ET"]
         stream = "\n".join(ops).encode("latin-1")
         objects.append(
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * i} 0 R "

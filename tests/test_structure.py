@@ -464,3 +464,21 @@ def test_a_command_at_a_prompt_keeps_what_it_printed_in_one_code_piece(tmp_path:
     assert next(piece for piece in pieces if "root shadow" in piece).startswith("$ ls -l /etc/shadow")
     script_pieces = [piece for piece in pieces if "compute_something" in piece]
     assert len(script_pieces) >= 3 and all(len(piece) < 300 for piece in script_pieces)
+
+
+def test_pdf_footnote_marks_are_not_glued_to_words(tmp_path: Path):
+    """A footnote's mark (set smaller and raised) is left out of the text: quoted, it read as
+    part of the word ("models.1", "format1"). Digits set as text stay (command1, log10)."""
+    body = [
+        "GNU MathProg is a language for describing linear programming models.^{1} Model",
+        "descriptions are written in plain text files that any editor can open and change.",
+        "Read tables in the CSV format^{2} with the table statement of the language.",
+        "Run command1 and then log10 of the value to see the result of the computation.",
+    ]
+    pdf = make_pages_pdf(tmp_path / "notes.pdf", [body])
+    document, passages = read(pdf)
+    assert_exact_slices(document, passages)
+    assert "programming models. Model descriptions" in document.text
+    assert "the CSV format with the table" in document.text
+    assert "command1" in document.text and "log10" in document.text
+    assert "models.1" not in document.text and "format2" not in document.text
