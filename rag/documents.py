@@ -381,10 +381,12 @@ _MARK_PLACE = re.compile(r"(?<=[^\W\d_]{3})([.,;:)’”]?)(\d{1,2})(?=\s|$)")
 
 
 def _drop_footnote_marks(textpage, text: str) -> str:
-    """``text`` (the page's bounded text) without its footnote marks: digits set smaller than
-    the character before them and raised above its baseline. Left in, they glue to the word
-    ("Australia1") and are quoted as part of it. Same-size digits (command1, log10) and
-    lowered ones (H2O) are text and stay.
+    """``text`` (the page's bounded text) without its footnote marks. A mark is digits set
+    smaller than the word before them and raised above its baseline, whose footnote
+    follows on the page: a line opening with the same digits, set small too ("¹The GNU
+    MathProg language is a subset of AMPL"). Left in, a mark glues to the word
+    ("Australia1") and is quoted as part of it. Digits set as text (command1, log10),
+    lowered ones (H2O) and raised ones with no footnote (sin² x, metres²) stay.
 
     Fonts are read per character index, which ``get_text_range`` follows (``text`` may lack
     a line break that it has): the two texts' candidate marks are paired in order, and a
@@ -399,12 +401,28 @@ def _drop_footnote_marks(textpage, text: str) -> str:
         return text
     import pypdfium2.raw as pdfium_c
 
-    def box(i: int) -> tuple[float, float]:  # (font size, bottom of the glyph's box)
-        return pdfium_c.FPDFText_GetFontSize(textpage.raw, i), textpage.get_charbox(i)[1]
+    def size(i: int) -> float:
+        return pdfium_c.FPDFText_GetFontSize(textpage.raw, i)
+
+    def small(i: int, than: int) -> bool:
+        return 0 < size(i) < 0.85 * size(than)
+
+    def raised(mark: re.Match) -> bool:
+        letter = mark.start(2) - 1 - len(mark.group(1))  # the word's last letter, on the baseline
+        bottom, height = textpage.get_charbox(letter)[1], size(letter)
+        return all(
+            small(i, letter) and textpage.get_charbox(i)[1] > bottom + 0.15 * height for i in range(*mark.span(2))
+        )
+
+    def has_footnote(mark: re.Match) -> bool:
+        for line in re.finditer(rf"(?m)^[ \t]*({mark.group(2)})[ \t]*(?=[^\d\s])", chars[mark.end(2) :]):
+            first, after = mark.end(2) + line.start(1), mark.end(2) + line.end(0)
+            if small(first, after):
+                return True
+        return False
 
     for mark, at in reversed(list(zip(here, there, strict=True))):
-        size, bottom = box(at.start(2) - 1)
-        if size > 0 and all(s < 0.85 * size and b > bottom + 0.15 * size for s, b in map(box, range(*at.span(2)))):
+        if raised(at) and has_footnote(at):
             text = text[: mark.start(2)] + text[mark.end(2) :]
     return text
 

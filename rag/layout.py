@@ -179,13 +179,14 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
             continue
         if tag == "a" and _page_link(node):
             paging[0] = True
+        inside = kinds[-1][1] if kinds[-1][0] != "heading" else 0  # descriptions (dd) this is in
         if tag == "pre":
             flush()
-            out.add(_code_text(node), "code", kinds[-1][1] if kinds[-1][0] != "heading" else 0)
+            out.add(_code_text(node), "code", inside)
             continue
         if tag == "table" and _data_table(node):
             flush()
-            _table(node, out)
+            _table(node, out, inside)
             continue
         if tag in _BLOCK_TAGS:
             flush()
@@ -193,7 +194,6 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
                 kinds.append(("heading", _HEADINGS[tag]))
             elif tag in _KINDS:
                 # Outside headings, the second value counts the descriptions (dd) the block is in.
-                inside = kinds[-1][1] if kinds[-1][0] != "heading" else 0
                 kinds.append((_KINDS[tag], inside + (tag == "dd")))
             else:
                 kinds.append(kinds[-1])
@@ -227,11 +227,12 @@ def _code_text(node) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _table(table, out: Blocks) -> None:
-    """A data table row by row: each row its cells joined by " | ", header rows marked."""
+def _table(table, out: Blocks, inside: int = 0) -> None:
+    """A data table row by row: each row its cells joined by " | ", header rows marked
+    (``inside``: how many definitions' descriptions the table is in)."""
     caption = table.css_first("caption")
     if caption is not None:
-        out.add(inline_text(caption), "text")
+        out.add(inline_text(caption), "text", inside)
     for row in table.css("tr"):
         cells = [c for c in row.iter() if c.tag in ("td", "th")]
         texts = [inline_text(c) for c in cells]
@@ -239,4 +240,4 @@ def _table(table, out: Blocks) -> None:
             continue
         in_head = row.parent is not None and row.parent.tag == "thead"
         header = in_head or all(c.tag == "th" for c in cells)
-        out.add(" | ".join(texts), "header" if header else "row")
+        out.add(" | ".join(texts), "header" if header else "row", inside)

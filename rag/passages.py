@@ -138,11 +138,14 @@ def layout_passages(document: Document, shared: frozenset[str] = frozenset(), ma
             header = ""
             defined.clear()
             continue
+        inside = level + (kind == "desc")  # how many descriptions the block is in
         if kind == "term":
             # Terms in a row ("-a", "--all") name one definition: the first names it.
             same = number > 1 and document.layout[number - 2][2:] == ("term", level) and level in defined
             defined = {d: t for d, t in defined.items() if d < level or (same and d == level)}
             defined.setdefault(level, _term_line(body))
+        else:  # a block outside a description closes its definition
+            defined = {d: t for d, t in defined.items() if d < inside}
         key = normalise(body)
         where = SECTION_SEPARATOR.join(h for _, h in path)
         current = groups[-1] if groups else None
@@ -163,7 +166,6 @@ def layout_passages(document: Document, shared: frozenset[str] = frozenset(), ma
             header = key
         elif kind != "row":
             header = ""
-        inside = level + (kind == "desc")  # how many descriptions the block is in
         if (
             current is not None
             and current.path == where
@@ -174,9 +176,9 @@ def layout_passages(document: Document, shared: frozenset[str] = frozenset(), ma
         section = where
         if kind == "row" and header:  # rows read away from their header say what their columns are
             section = f"{where}{SECTION_SEPARATOR}{header}" if where else header
-        elif inside and (owner := [defined[d] for d in range(inside) if d in defined]):
+        elif inside and (owner := [defined[d] for d in range(inside) if defined.get(d)][-_OWNERS:]):
             # A description read away from its term, or what it holds (a function's "Parameters:"),
-            # says what it belongs to.
+            # says what it belongs to (the innermost terms, however deep the nesting).
             section = SECTION_SEPARATOR.join([where, *owner] if where else owner)
         groups.append(_Group(where, section, [(start, end, kind, number)], inside))
     passages = []
@@ -230,6 +232,10 @@ def _join_scraps(groups: list[_Group], max_chars: int, layout: tuple[Block, ...]
     return out
 
 
+#: A section path names at most this many of the definitions a passage is nested in.
+_OWNERS = 2
+
+
 def _term_line(body: str, longest: int = 100) -> str:
     """A term as a section name: its first line, cut at a word near ``longest`` characters."""
     line = " ".join(body.split("\n", 1)[0].split()).rstrip(":")
@@ -281,8 +287,8 @@ def _joins(group: _Group, kind: str, body: str, joined: int, max_chars: int, tex
         return False
     if group.definition and group.inside < inside:
         return True  # inside this definition's description: its items, code, "Parameters:" list
-    if inside < group.inside:
-        return False  # the description the group is in has ended
+    if inside < group.inside or (group.definition and kind != "term"):
+        return False  # the description the group is in, or this definition, has ended
     if kind == "desc" and last in ("term", "desc"):
         return True  # a description stays with its term
     s, e = group.blocks[-1][:2]

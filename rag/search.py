@@ -276,7 +276,7 @@ class SearchIndex:
             # development depends on the release cycle."); the next one answers ("We release
             # a new version every six months").
             last = best + 1
-            if last + 1 < len(texts) and _leads_on(texts[last]):
+            if last + 1 < len(texts) and _lead_in(texts[last]):
                 last += 1
         else:
             for neighbour in (best - 1, best + 1):
@@ -349,13 +349,18 @@ _LABEL_CHARS = 80
 
 
 #: A lead-in that ends as a sentence: "You can change it by the following.", "... as shown below."
-_LEAD_IN = re.compile(r"\b(?:the following|as follows|like this|below)\s*\.$", re.I)
+_LEAD_IN = re.compile(r"\b(?:the following|as follows|(?:shown|given|listed) below)\s*\.$", re.I)
+
+
+def _lead_in(sentence: str) -> bool:
+    """A sentence that introduces what follows ("..., run:", "You can change it by the following.")."""
+    return sentence.endswith(":") or bool(_LEAD_IN.search(sentence))
 
 
 def _leads_on(sentence: str) -> bool:
     """Whether a sentence only introduces what follows it: a lead-in ending with a colon, or
     a term or label line (short, no end punctuation: "-W", "gc.auto", "Undo a commit")."""
-    if sentence.endswith(":") or _LEAD_IN.search(sentence):
+    if _lead_in(sentence):
         return True
     return "\n" not in sentence and len(sentence) <= _LABEL_CHARS and not ends_sentence(sentence.rstrip(";,"))
 
@@ -364,7 +369,8 @@ def _leads_on(sentence: str) -> bool:
 #: something to do.
 _ASKS_HOW = re.compile(
     r"\bhow (?:do|can|could|should|would|may|shall) (?:i|you|we|one)\b|\bhow to\b"
-    r"|\bshould (?:i|we)\b|^\s*(?:which|what) (?:[\w-]+ )?(?:command|option|setting|flag|switch)s?\b",
+    r"|^\s*(?:which|what)\b[^?]*\bshould (?:i|we)\b"
+    r"|^\s*(?:which|what) (?:[\w-]+ )?(?:command|option|setting|flag|switch)s?\b",
     re.I,
 )
 #: An instruction: a command line, "To do X, ...", "You can ...", or an imperative opening.
@@ -372,7 +378,8 @@ _INSTRUCTS = re.compile(
     r"^(?:[$#%>] |>>> |to \w+\b[^.?!]*,|(?:you|one) (?:can|could|should|must|may|need|have)\b"
     r"|(?:use|run|set|add|turn|type|enter|install|call|pass|create|edit|open|click|select|choose|change"
     r"|specify|put|write|remove|delete|copy|move|replace|include|configure|enable|disable|invoke|execute"
-    r"|start|define|mark|prefix|append|give|make|try|press|insert|load|import|apply|upgrade|update)\b)",
+    r"|start|define|mark|prefix|append|give|make|try|press|insert|load|import|apply|upgrade|update)\b"
+    r"(?!\s+(?:of|is|are|was|were|has|have)\b))",  # a verb, not a noun opening ("Use of ...", "Make is ...")
     re.I,
 )
 

@@ -131,6 +131,9 @@ turn partial font downloading off.</p>
 version of the dock every six months.</p>
 <h2>Editor</h2><p>The pier tool opens the system's default editor. You can change it by the following.</p>
 <pre>$ pier-config --editor vim</pre>
+<h2>Quay</h2><p>The quay tool keeps the build folder of the quay project between runs.</p><pre>$ make clean-quay</pre>
+<p>The quay logo was drawn in 1998 by a local artist and shows a gull.</p>
+<h2>Logs</h2><p>Keep the beacon logs for the port authority audit. Use of the beacon logs by others is not allowed.</p>
 </main></body></html>"""
 
 
@@ -163,6 +166,15 @@ version of the dock every six months.</p>
             "How can I change the editor that the pier tool opens?",
             "The pier tool opens the system's default editor. You can change it by the following.\n\n"
             "$ pier-config --editor vim",
+        ),
+        # ... and no further than what answers; a noun opening ("Use of") is no instruction.
+        (
+            "How do I clean the build folder of the quay project?",
+            "The quay tool keeps the build folder of the quay project between runs.\n\n$ make clean-quay",
+        ),
+        (
+            "Why should I keep the beacon logs for the port authority audit?",
+            "Keep the beacon logs for the port authority audit.",
         ),
     ],
 )

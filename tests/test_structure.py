@@ -85,8 +85,13 @@ _API_PAGE = """<html><head><title>Application API</title></head><body><main><h1>
 <dl class="field-list"><dt>Parameters:</dt><dd><p>listener_id – A listener_id that connect() returns</p></dd></dl></dd>
 <dt class="sig">Sphinx.add_node(node, **kwargs)</dt><dd><p>Register a Docutils node class.</p>
 <dl class="field-list"><dt>Parameters:</dt><dd><ul>LONG</ul></dd></dl></dd>
+<dt>Sphinx.emit(event)</dt><dd><p>Emit the event.</p><table><tr><th>event</th><th>emitted</th></tr>
+<tr><td>build-finished</td><td>when the build ends</td></tr></table></dd>
 </dl><p>Events are emitted in the order they were connected, and a callback that raises an exception
-stops the build with that exception's message.</p></main></body></html>"""
+stops the build with that exception's message.</p>
+<dl><dd>A description with no term of its own, long enough to be a passage by itself in this page.</dd></dl>
+<h2>Nested</h2><dl><dt>one</dt><dd><dl><dt>two</dt><dd><dl><dt>three</dt><dd><p>FILLER</p><dl><dt>four</dt><dd><p>DEEP</p>
+</dd></dl></dd></dl></dd></dl></dd></dl></main></body></html>"""
 
 
 def test_a_definition_keeps_what_its_description_holds_and_its_later_pieces_name_it(tmp_path: Path):
@@ -97,7 +102,8 @@ def test_a_definition_keeps_what_its_description_holds_and_its_later_pieces_name
         f"<li><p>visitor{i} – The visit function of output format number {i}, a pair.</p></li>" for i in range(40)
     )
     page = tmp_path / "appapi.html"
-    page.write_text(_API_PAGE.replace("LONG", items), encoding="utf-8")
+    filler = "A long note on the third level that fills the passage of its definition. " * 30
+    page.write_text(_API_PAGE.replace("LONG", items).replace("FILLER", filler), encoding="utf-8")
     document, passages = read(page)
     assert_exact_slices(document, passages)
     connect = next(p for p in passages if "Register callback" in p.text)
@@ -117,6 +123,12 @@ def test_a_definition_keeps_what_its_description_holds_and_its_later_pieces_name
     assert later and all(p.heading.startswith("Application API › Sphinx.add_node(node, **kwargs)") for p in later)
     after = next(p for p in passages if "Events are emitted" in p.text)
     assert "Sphinx.add_node" not in after.heading
+    emit = next(p for p in passages if "Emit the event." in p.text)  # a table inside a description
+    assert "build-finished | when the build ends" in emit.text and emit.text.startswith("Sphinx.emit(event)")
+    orphan = next(p for p in passages if "no term of its own" in p.text)
+    assert orphan.heading == "Application API"  # no term lingers after its list has ended
+    deep = next(p for p in passages if "DEEP" in p.text)
+    assert deep.heading == "Application API › Nested › two › three"  # the innermost terms only
 
 
 def test_main_content_is_read_when_the_page_marks_it(tmp_path: Path):
@@ -474,11 +486,16 @@ def test_pdf_footnote_marks_are_not_glued_to_words(tmp_path: Path):
         "descriptions are written in plain text files that any editor can open and change.",
         "Read tables in the CSV format^{2} with the table statement of the language.",
         "Run command1 and then log10 of the value to see the result of the computation.",
+        "^{1}The GNU MathProg language is a subset of the AMPL language.",
+        "^{2}Comma-separated values, one record on each line of the file.",
     ]
-    pdf = make_pages_pdf(tmp_path / "notes.pdf", [body])
+    # Raised digits with no footnote are not marks: an exponent stays.
+    maths = ["The identity sin^{2} x + cos^{2} x = 1 holds for every real number x in the model."]
+    pdf = make_pages_pdf(tmp_path / "notes.pdf", [body, maths])
     document, passages = read(pdf)
     assert_exact_slices(document, passages)
     assert "programming models. Model descriptions" in document.text
     assert "the CSV format with the table" in document.text
     assert "command1" in document.text and "log10" in document.text
     assert "models.1" not in document.text and "format2" not in document.text
+    assert "sin2 x + cos2 x = 1" in document.text
