@@ -80,7 +80,10 @@ def main() -> None:
         sys.exit(f"missing {SQUAD}")
 
     work = Path(tempfile.mkdtemp(prefix="squad-"))
-    questions = write_corpus(work / "docs")[:: args.every]
+    # A reused index is re-read from the same files: articles written to a new folder would
+    # be added again beside the first copies.
+    docs = args.index.with_name(args.index.name + "-docs") if args.index else work / "docs"
+    questions = write_corpus(docs)[:: args.every]
     index_dir = args.index or work / "index"
     engine = Engine.open(settings=Settings.from_env(index_dir=index_dir))
     t0 = time.perf_counter()
