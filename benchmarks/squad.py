@@ -87,7 +87,7 @@ def main() -> None:
     index_dir = args.index or work / "index"
     engine = Engine.open(settings=Settings.from_env(index_dir=index_dir))
     t0 = time.perf_counter()
-    report = engine.add([work / "docs"])
+    report = engine.add([docs])
     print(f"ingest: {len(report.added)} added, {len(report.unchanged)} unchanged in {time.perf_counter() - t0:.1f} s")
     index = engine._current()
     snap = index.snapshot
