@@ -236,9 +236,14 @@ def _join_scraps(groups: list[_Group], max_chars: int, layout: tuple[Block, ...]
 _OWNERS = 2
 
 
-def _term_line(body: str, longest: int = 100) -> str:
-    """A term as a section name: its first line, cut at a word near ``longest`` characters."""
+def _term_line(body: str, longest: int = 60) -> str:
+    """A term as a section name: its first line, a signature without its parameters
+    ("subprocess.run(…)": they would fill the passage's context with their words), cut at
+    a word near ``longest`` characters."""
     line = " ".join(body.split("\n", 1)[0].split()).rstrip(":")
+    name, paren, rest = line.partition("(")
+    if paren and name.strip() and rest.strip(" )"):
+        line = f"{name.rstrip()}(…)"
     return line if len(line) <= longest else line[:longest].rsplit(" ", 1)[0] + " …"
 
 
