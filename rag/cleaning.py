@@ -36,6 +36,11 @@ def normalise(line: str) -> str:
     return " ".join(line.split())
 
 
+#: A line typed at a shell or REPL prompt ("$ make", ">>> json.dumps(x)", "> summary(x)",
+#: "user@host:~$ ls"). A bare "#" is not one: it opens comments as often as a root prompt.
+PROMPT = re.compile(r"^\s*(?:\$|%|>>>|>|[\w.-]+@[\w.-]+:\S*[$#])\s")
+
+
 def ends_sentence(line: str) -> bool:
     """Whether the line ends like a sentence, ignoring closing quotes and brackets."""
     stripped = line.rstrip().rstrip(_CLOSERS)

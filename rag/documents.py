@@ -378,6 +378,8 @@ def _read_pdf(data: bytes) -> Read:
 #: Digits right after a word of three letters or more, or after its punctuation, and before a
 #: space or a line end: where a footnote's mark sits ("models.1 Model", "the CSV format1").
 _MARK_PLACE = re.compile(r"(?<=[^\W\d_]{3})([.,;:)’”]?)(\d{1,2})(?=\s|$)")
+#: A line opening with digits and then its text: where a footnote may begin ("¹The GNU …").
+_NOTE_OPENS = re.compile(r"(?m)^[ \t]*(\d{1,2})[ \t]*(?=[^\d\s])")
 
 
 def _drop_footnote_marks(textpage, text: str) -> str:
@@ -414,17 +416,18 @@ def _drop_footnote_marks(textpage, text: str) -> str:
             small(i, letter) and textpage.get_charbox(i)[1] > bottom + 0.15 * height for i in range(*mark.span(2))
         )
 
-    def has_footnote(mark: re.Match) -> bool:
-        for line in re.finditer(rf"(?m)^[ \t]*({mark.group(2)})[ \t]*(?=[^\d\s])", chars[mark.end(2) :]):
-            first, after = mark.end(2) + line.start(1), mark.end(2) + line.end(0)
-            if small(first, after):
-                return True
-        return False
-
+    # The last line of the page that each footnote number opens, set small (read once per page).
+    last_note: dict[str, int] = {}
+    for line in _NOTE_OPENS.finditer(chars):
+        if small(line.start(1), line.end(0)):
+            last_note[line.group(1)] = line.start(1)
+    kept, end = [], len(text)
     for mark, at in reversed(list(zip(here, there, strict=True))):
-        if raised(at) and has_footnote(at):
-            text = text[: mark.start(2)] + text[mark.end(2) :]
-    return text
+        if last_note.get(at.group(2), -1) > at.end(2) and raised(at):
+            kept.append(text[mark.end(2) : end])
+            end = mark.start(2)
+    kept.append(text[:end])
+    return "".join(reversed(kept))
 
 
 def _page_keys(data: bytes, count: int) -> list[tuple | None]:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from .analysis import PRONOUNS
-from .cleaning import ends_sentence, heading_text, is_furniture, looks_like_heading, normalise
+from .cleaning import PROMPT, ends_sentence, heading_text, is_furniture, looks_like_heading, normalise
 from .types import Block, Document, Passage, Span
 
 #: Lines up to this long may be hard-wrapped prose (PDF extracts, e-mails, plain-text books).
@@ -308,8 +308,6 @@ def _joins(group: _Group, kind: str, body: str, joined: int, max_chars: int, tex
     return (group.size < FRAGMENT_CHARS or len(body) < FRAGMENT_CHARS // 3) and joined <= TARGET_CHARS
 
 
-#: A line typed at a shell or REPL prompt ("$ make", ">>> json.dumps(x)", "> summary(x)").
-_PROMPT = re.compile(r"^\s*(?:\$|%|>>>|>|[\w.-]+@[\w.-]+:\S*[$#])\s")
 #: A code block's "sentences" are runs of lines of about this many characters.
 CODE_PIECE_CHARS = 200
 
@@ -323,14 +321,14 @@ def _block_sentences(text: str, start: int, end: int, kind: str) -> list[Span]:
     if kind != "code":
         return sentence_spans(text, start, end)
     lines = text[start:end].split("\n")
-    session = sum(bool(_PROMPT.match(line)) for line in lines) >= 2
+    session = sum(bool(PROMPT.match(line)) for line in lines) >= 2
     spans: list[Span] = []
     pos = start
     piece_start = None
     for line in lines:
         line_end = pos + len(line)
         if line.strip():
-            if session and piece_start is not None and _PROMPT.match(line) and pos - piece_start >= CODE_PIECE_CHARS:
+            if session and piece_start is not None and PROMPT.match(line) and pos - piece_start >= CODE_PIECE_CHARS:
                 spans.append(_trim(text, piece_start, pos))
                 piece_start = None
             piece_start = pos if piece_start is None else piece_start

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from .cleaning import ends_sentence, normalise
+from .cleaning import PROMPT, ends_sentence, normalise
 from .layout import Blocks
 from .types import Block
 
@@ -30,7 +30,6 @@ _NUMBERED_HEADING = re.compile(
 #: A line ending where no heading ends: on a comma or a word that needs what follows.
 _RUNS_ON = re.compile(r"(?:,|\b(?:and|or|of|the|a|an|to|in|for|with|by|from|on|at|as|is|are))$", re.I)
 _BULLET = re.compile(r"^(?:[•●▪◦‣∙·\-*–]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s+")
-_PROMPT = re.compile(r"^(?:\$|%|>>>|>|\.\.\.|#|[\w.-]+@[\w.-]+:\S*\$)\s")
 _CODE_CHARS = set("{}()[];=<>|&$\\/_*#")
 _SOFT_HYPHENS = ("\u00ad", "\x02", "\ufffe")
 _INNER_SOFT_HYPHEN = re.compile("[\u00ad\x02\ufffe](?!$)")
@@ -141,7 +140,7 @@ def _drop_contents(page: list[str]) -> list[str]:
 
 def _is_code(line: str) -> bool:
     """A command or program line: a shell or REPL prompt, or dense with code symbols."""
-    if _PROMPT.match(line):
+    if PROMPT.match(line) or line.startswith(("# ", "... ")):  # a root prompt, a continuation line
         return True
     stripped = line.replace(" ", "")
     if len(stripped) < 3 or ends_sentence(line) and not line.endswith(";"):

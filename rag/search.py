@@ -10,7 +10,7 @@ import numpy as np
 
 from .analysis import PRONOUNS, terms
 from .arrays import ranges
-from .cleaning import ends_sentence, page_title, site_names
+from .cleaning import PROMPT, ends_sentence, page_title, site_names
 from .config import Settings
 from .index import Snapshot
 from .passages import section_path
@@ -373,9 +373,10 @@ _ASKS_HOW = re.compile(
     r"|^\s*(?:which|what) (?:[\w-]+ )?(?:command|option|setting|flag|switch)s?\b",
     re.I,
 )
-#: An instruction: a command line, "To do X, ...", "You can ...", or an imperative opening.
+#: An instruction besides a command line: a root prompt, "To do X, ...", "You can ...", or an
+#: imperative opening.
 _INSTRUCTS = re.compile(
-    r"^(?:[$#%>] |>>> |to \w+\b[^.?!]*,|(?:you|one) (?:can|could|should|must|may|need|have)\b"
+    r"^(?:# |to \w+\b[^.?!]*,|(?:you|one) (?:can|could|should|must|may|need|have)\b"
     r"|(?:use|run|set|add|turn|type|enter|install|call|pass|create|edit|open|click|select|choose|change"
     r"|specify|put|write|remove|delete|copy|move|replace|include|configure|enable|disable|invoke|execute"
     r"|start|define|mark|prefix|append|give|make|try|press|insert|load|import|apply|upgrade|update)\b"
@@ -392,8 +393,12 @@ def _completes(query: Query, sentence: str, following: str) -> bool:
     if wanted is not None:
         return not wanted.search(sentence) and bool(wanted.search(following))
     if _ASKS_HOW.search(query.text):
-        return not _INSTRUCTS.match(sentence) and bool(_INSTRUCTS.match(following))
+        return not _instructs(sentence) and _instructs(following)
     return False
+
+
+def _instructs(sentence: str) -> bool:
+    return bool(PROMPT.match(sentence) or _INSTRUCTS.match(sentence))
 
 
 @dataclass(frozen=True)

@@ -85,11 +85,12 @@ _API_PAGE = """<html><head><title>Application API</title></head><body><main><h1>
 <dl class="field-list"><dt>Parameters:</dt><dd><p>listener_id – A listener_id that connect() returns</p></dd></dl></dd>
 <dt class="sig">Sphinx.add_node(node, **kwargs)</dt><dd><p>Register a Docutils node class.</p>
 <dl class="field-list"><dt>Parameters:</dt><dd><ul>LONG</ul></dd></dl></dd>
-<dt>Sphinx.emit(event)</dt><dd><p>Emit the event.</p><table><tr><th>event</th><th>emitted</th></tr>
+<dt>Sphinx.emit(event)</dt><dd><p>Emit the event. EMITNOTE</p><table><tr><th>event</th><th>emitted</th></tr>
 <tr><td>build-finished</td><td>when the build ends</td></tr></table></dd>
 </dl><p>Events are emitted in the order they were connected, and a callback that raises an exception
-stops the build with that exception's message.</p>
-<dl><dd>A description with no term of its own, long enough to be a passage by itself in this page.</dd></dl>
+stops the build with that exception's message. EVENTSNOTE</p>
+<dl><dd>A description with no term of its own, long enough to be a passage by itself in this page, and
+longer than a scrap.</dd></dl>
 <h2>Nested</h2><dl><dt>one</dt><dd><dl><dt>two</dt><dd><dl><dt>three</dt><dd><p>FILLER</p><dl><dt>four</dt><dd><p>DEEP</p>
 </dd></dl></dd></dl></dd></dl></dd></dl></main></body></html>"""
 
@@ -103,7 +104,16 @@ def test_a_definition_keeps_what_its_description_holds_and_its_later_pieces_name
     )
     page = tmp_path / "appapi.html"
     filler = "A long note on the third level that fills the passage of its definition. " * 30
-    page.write_text(_API_PAGE.replace("LONG", items).replace("FILLER", filler), encoding="utf-8")
+    # Long enough that what follows them could not join them by size alone.
+    emit_note = "Every handler connected to the event is called with the application. " * 14
+    events_note = "Handlers run one after the other, in the order of their priority. " * 5
+    page.write_text(
+        _API_PAGE.replace("LONG", items)
+        .replace("FILLER", filler)
+        .replace("EMITNOTE", emit_note)
+        .replace("EVENTSNOTE", events_note),
+        encoding="utf-8",
+    )
     document, passages = read(page)
     assert_exact_slices(document, passages)
     connect = next(p for p in passages if "Register callback" in p.text)
