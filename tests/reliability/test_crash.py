@@ -78,22 +78,48 @@ def _child(mode: str, index_dir: Path, files: list[Path]) -> subprocess.Popen:
     )
 
 
+def _save_steps(index_a: Path, files: list[Path], tmp_path: Path) -> tuple[list[str], float]:
+    """One uninterrupted slow ingest: the steps of its save, and how long the save took."""
+    index_dir = tmp_path / "calibrate"
+    shutil.copytree(index_a, index_dir)
+    child = _child("slow", index_dir, files)
+    steps: list[str] = []
+    opened = None
+    for line in child.stdout:
+        if line.startswith("OPENED"):
+            opened = time.monotonic()
+        elif line.startswith("STEP") and opened is not None:
+            steps.append(line.split()[1])
+    duration = time.monotonic() - opened
+    child.wait()
+    child.stdout.close()
+    assert child.returncode == 0 and "os.replace" in steps, steps
+    return steps, duration
+
+
 @pytest.mark.slow  # many seconds: a large input, a bomb or many processes
 def test_kill_9_at_random_moments_leaves_the_old_or_the_new_index(states, tmp_path: Path):
     index_a, files, state_a, state_b = states
+    # Kills are timed from the moment the child has opened the index, so that a slow machine
+    # (a long import, the index's own checks at open) does not push them all before the save.
+    steps_of_save, save_seconds = _save_steps(index_a, files, tmp_path)
+    swap = steps_of_save.index("os.replace") + 1  # the step that publishes the new generation
     rng = random.Random(20261122)
     seen: dict[str, int] = {"old": 0, "new": 0}
-    killed_during_save = 0
     for attempt in range(KILLS):
         index_dir = tmp_path / f"index-{attempt}"
         shutil.copytree(index_a, index_dir)
         child = _child("slow", index_dir, files)
-        # Half the kills land at a random time after start, half at a random step of the save.
+        for line in child.stdout:
+            if line.startswith("OPENED"):
+                break
+        # Half the kills land at a random time of the ingest, half at a random step of the save;
+        # two of them just before and just after the swap, so that both sides are always tried.
         steps: list[str] = []
         if attempt % 2 == 0:
-            time.sleep(rng.uniform(0.0, 2.5))
+            time.sleep(rng.uniform(0.0, 1.2 * save_seconds))
         else:
-            target = rng.randrange(1, 40)
+            target = {1: swap, 3: swap + 1}.get(attempt) or rng.randrange(1, len(steps_of_save) + 1)
             for line in child.stdout:
                 if line.startswith("STEP"):
                     steps.append(line.split()[1])
@@ -102,15 +128,15 @@ def test_kill_9_at_random_moments_leaves_the_old_or_the_new_index(states, tmp_pa
         child.send_signal(signal.SIGKILL)
         child.wait()
         child.stdout.close()
-        killed_during_save += bool(steps)
         state = _state(_open(index_dir))
         assert state in (state_a, state_b), f"attempt {attempt}: a mixed index after kill at {steps[-1:]}"
         seen["old" if state == state_a else "new"] += 1
+        if attempt == 3:
+            assert state == state_b, "killed after the swap's fsync, yet the old index came back"
         # ... and the survivor still takes writes.
         engine = _open(index_dir)
         engine.add(files)
         assert _state(engine) == state_b
-    assert killed_during_save >= KILLS // 2
     assert seen["old"] and seen["new"], seen  # the kills really landed on both sides of the swap
 
 
