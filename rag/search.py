@@ -451,6 +451,34 @@ def _answer_type(c: Candidates) -> np.ndarray:
     return np.array([bool(wanted.search(text(int(r)))) for r in c.rows], dtype=np.float32)
 
 
+_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+
+
+def _names(question: str) -> set[str]:
+    """The terms of the words a question writes with a capital: the names it asks about
+    ("Gradle", "al-Quds", "FIFA"), not a word capitalised only for opening a sentence."""
+    names: set[str] = set()
+    end = 0
+    for m in _WORD.finditer(question):
+        between = question[end : m.start()].strip()
+        opens = between[-1] in '.?!:;"“(' if between else end == 0
+        end = m.end()
+        if any(ch.isupper() for ch in m.group()[int(opens) :]):
+            names.update(terms(m.group()))
+    return names
+
+
+def _unknown_names(c: Candidates) -> np.ndarray:
+    """Minus the question's IDF share that is names the documents never contain ("How do I add
+    a dependency to a Gradle build file?" of Debian manuals): the same for every candidate, it
+    moves no passage but lowers the answer towards abstention."""
+    names = _names(c.query.text)
+    # ``weights`` holds the query's distinct terms in order (none at all for a query without any)
+    pairs = zip(dict.fromkeys(c.query.terms), c.weights, strict=False)
+    share = sum(w for t, (variants, w) in pairs if t in names and not variants)
+    return np.full(len(c.rows), -share, dtype=np.float32)
+
+
 @dataclass(frozen=True)
 class Signal:
     """One kind of evidence that a passage answers: its values for the candidates, and the
@@ -474,6 +502,7 @@ SIGNALS: dict[str, Signal] = {
     "coverage": Signal(_coverage, 0.30),
     "headings": Signal(_headings, 0.05, narrow=True),
     "answer_type": Signal(_answer_type, 0.08),
+    "unknown_names": Signal(_unknown_names, 0.10),
 }
 
 

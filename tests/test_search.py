@@ -208,6 +208,37 @@ def test_a_passage_whose_headings_name_the_question_is_preferred(fake_engine: En
     assert index.snapshot.passages[hits[0].row].heading.endswith("Undoing a commit")
 
 
+def test_a_name_the_documents_never_contain_lowers_the_answer_not_the_order(fake_engine, tmp_path):
+    """``unknown_names``: a question about a thing the documents never name ("Gradle") is the
+    same search as one without the name, less the name's share of the question."""
+    from rag.analysis import terms
+    from rag.search import Query, _names
+
+    assert _names("How do I add a dependency to a Gradle build file?") == {"gradl"}
+    assert _names("My manual is in Japanese: Which TeX program is used?") == {"japanes", "tex"}
+    assert _names("When was Liwa al-Quds founded?") == {"liwa", "al", "qud"}
+    assert _names("Which LaserJet models? Ask HP about the iPhone.") == {"laserjet", "hp", "iphon"}
+    (tmp_path / "deps.txt").write_text(
+        "Add a dependency to the build file with the requires line.\n\nThe harbour reopened on Tuesday.",
+        encoding="utf-8",
+    )
+    fake_engine.add([tmp_path / "deps.txt"])
+    index = fake_engine._current()
+
+    def rank(text: str, lower: str):
+        vector = fake_engine.embedder.encode_queries([lower])[0]  # the same vector: the name alone differs
+        return index.rank(Query(text, vector, tuple(terms(text))), fake_engine.settings)
+
+    named = rank("How do I add a dependency to a Gradle build file?", "how do i add a dependency to a build file?")
+    plain = rank("How do I add a dependency to a gradle build file?", "how do i add a dependency to a build file?")
+    assert [h.row for h in named] == [h.row for h in plain]
+    share = -named[0].evidence["unknown_names"]
+    assert 0.3 < share < 1 and plain[0].evidence["unknown_names"] == 0.0
+    assert named[0].score == pytest.approx(plain[0].score - 0.10 * share, abs=1e-6)
+    # A name the documents do hold costs nothing.
+    assert rank("How do I add a dependency to a Harbour build file?", "x")[0].evidence["unknown_names"] == 0.0
+
+
 def test_signals_weighted_zero_are_not_computed_and_all_zero_still_ranks(fake_engine, tmp_path):
     from rag.search import SIGNALS, Query
 

@@ -46,6 +46,16 @@ def test_out_of_domain_questions_are_not_answered(seed_engine: Engine, item: dic
     assert all(e.near_miss for e in answer.excerpts)
 
 
+@pytest.mark.parametrize(
+    "question", ["When was the Kurdish Peshmerga brigade founded?", "Who leads the Wagner brigade in Aleppo?"]
+)
+def test_a_question_about_a_name_the_documents_never_mention_is_refused(seed_engine: Engine, question: str):
+    """The rest of the question ("brigade founded", "Aleppo") is in the articles, but the
+    brigade it asks about is not: quoting Liwa al-Quds's founding would answer another question."""
+    assert not seed_engine.ask(question).answered
+    assert seed_engine.ask("When was Liwa al-Quds founded?").answered
+
+
 def test_every_excerpt_is_verbatim_from_its_file(seed_engine: Engine):
     for item in QUESTIONS:
         for e in seed_engine.ask(item["q"], k=10, history=item.get("history")).excerpts:
