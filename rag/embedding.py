@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .config import BUNDLED_MODEL
+from .config import BUNDLED_MODEL, Settings
 from .errors import MissingDependency, RagError
 
 #: The id recorded in an index built with the bundled model.
@@ -86,6 +86,14 @@ def encoder_cache_dir(configured: str, index_dir: Path) -> Path:
     except OSError:
         return index_dir
     return base if os.access(base, os.W_OK | os.X_OK) else index_dir
+
+
+def embedder_for(settings: Settings, index_dir: Path, recorded: str | None) -> Embedder:
+    """The configured model for the index in ``index_dir``, whose vectors came from model id
+    ``recorded`` (``None``: none saved yet): "auto" loads the precision they were made in."""
+    encoder = resolve_encoder(settings.encoder, settings.model, recorded)
+    cache = encoder_cache_dir(settings.encoder_cache, index_dir)
+    return load_embedder(settings.model, encoder, cache, settings.batch_size, also=index_dir)
 
 
 def load_embedder(

@@ -14,7 +14,7 @@ from . import ingest, sandbox, store
 from .answer import prepare, respond
 from .config import Settings
 from .documents import verified_original
-from .embedding import Embedder, encoder_cache_dir, encoder_of, load_embedder, model_id_for, resolve_encoder
+from .embedding import Embedder, embedder_for, encoder_of, model_id_for, resolve_encoder
 from .errors import RagError, UnknownDocument
 from .index import Progress, Snapshot, build
 from .rerank import CrossEncoderReranker, Reranker
@@ -116,16 +116,8 @@ class Engine:
         """The model, loaded on first use (listing documents never needs it)."""
         with self._embedder_lock:
             if self._embedder is None:
-                encoder, served = self.settings.encoder, self._current()
-                if encoder == "auto" and served is not None:  # an index saved since open: its precision
-                    encoder = resolve_encoder(encoder, self.settings.model, served.snapshot.model_id)
-                embedder = load_embedder(
-                    self.settings.model,
-                    encoder,
-                    encoder_cache_dir(self.settings.encoder_cache, self.index_dir),
-                    self.settings.batch_size,
-                    also=self.index_dir,
-                )
+                served = self._current()  # an index saved since open decides "auto"'s precision
+                embedder = embedder_for(self.settings, self.index_dir, served.snapshot.model_id if served else None)
                 if served is not None:
                     store.check_model(served.snapshot, embedder.model_id, embedder.dim)
                 if self.settings.encoder == "auto":  # settled by what loaded: an ingest child loads the same
@@ -157,16 +149,8 @@ class Engine:
         return list(index.snapshot.documents.values()) if index else []
 
     def document(self, doc_id: str) -> Document:
-        """One indexed document, with its full text.
-
-        Raises:
-            UnknownDocument: no such id.
-        """
-        index = self._current()
-        docs = index.snapshot.documents if index else {}
-        if doc_id not in docs:
-            raise UnknownDocument(f"no document {doc_id!r} in the index")
-        return docs[doc_id]
+        """One indexed document, with its full text (``UnknownDocument``: no such id)."""
+        return self._reading(doc_id).document(doc_id)
 
     def original(self, doc_id: str) -> tuple[Document, bytes]:
         """One indexed document and the bytes of its file, only while they are exactly the
@@ -185,21 +169,17 @@ class Engine:
         return len(index.rows_by_doc.get(doc_id, ())) if index is not None else 0
 
     def passages(self, doc_id: str) -> list[Passage]:
-        """The passages of one document, in reading order.
-
-        Raises:
-            UnknownDocument: no such id.
-        """
-        index = self._current()  # one snapshot for the whole call
-        if index is None or doc_id not in index.rows_by_doc:
-            raise UnknownDocument(f"no document {doc_id!r} in the index")
-        return [index.snapshot.passages[row] for row in index.rows_by_doc[doc_id]]
+        """The passages of one document, in reading order (``UnknownDocument``: no such id)."""
+        return self._reading(doc_id).passages_of(doc_id)
 
     def neighbours(self, doc_id: str, start: int) -> tuple[Passage | None, Passage | None]:
         """The passages just before and after the one starting at ``start`` in ``doc_id``."""
-        passages = [None, *self.passages(doc_id), None]
-        at = next((i for i in range(1, len(passages) - 1) if passages[i].start == start), None)
-        return (passages[at - 1], passages[at + 1]) if at is not None else (None, None)
+        return self._reading(doc_id).neighbours(doc_id, start)
+
+    def _reading(self, doc_id: str) -> SearchIndex:
+        if (index := self._current()) is None:
+            raise UnknownDocument(f"no document {doc_id!r} in the index")
+        return index
 
     def ask(
         self,

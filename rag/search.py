@@ -12,9 +12,10 @@ from .analysis import PRONOUNS, terms
 from .arrays import ranges
 from .cleaning import PROMPT, ends_sentence, page_title, site_names
 from .config import Settings
+from .errors import UnknownDocument
 from .index import Snapshot
 from .passages import section_path
-from .types import Span
+from .types import Document, Passage, Span
 
 #: A source filter whose passages own at most this many vectors (of one set) has them
 #: scored exactly, read from the index (15 MB at 384 dimensions); a wider one searches all.
@@ -197,6 +198,34 @@ class SearchIndex:
             title = self.snapshot.documents[table.doc_ids[key[0]]].title
             cached = self._path_terms[key] = set(terms(self.section(title, table.headings[key[1]])))
         return cached
+
+    def document(self, doc_id: str) -> Document:
+        """One document, with its full text.
+
+        Raises:
+            UnknownDocument: no such id.
+        """
+        if doc_id not in self.snapshot.documents:
+            raise UnknownDocument(f"no document {doc_id!r} in the index")
+        return self.snapshot.documents[doc_id]
+
+    def passages_of(self, doc_id: str) -> list[Passage]:
+        """The passages of one document, in reading order (``UnknownDocument``: no such id)."""
+        self.document(doc_id)
+        return [self.snapshot.passages[int(row)] for row in self.rows_by_doc.get(doc_id, ())]
+
+    def neighbours(self, doc_id: str, start: int) -> tuple[Passage | None, Passage | None]:
+        """The passages just before and after the one starting at ``start`` in ``doc_id`` (only
+        those two are made, whatever the document's length)."""
+        self.document(doc_id)
+        rows = self.rows_by_doc.get(doc_id, np.zeros(0, dtype=np.int64))
+        at = np.flatnonzero(self.snapshot.passages.start[rows] == start)
+        if not len(at):
+            return None, None
+        i = int(at[0])
+        before = self.snapshot.passages[int(rows[i - 1])] if i > 0 else None
+        after = self.snapshot.passages[int(rows[i + 1])] if i + 1 < len(rows) else None
+        return before, after
 
     def rank(self, query: Query, settings: Settings, sources: set[str] | None = None, limit: int = 50) -> list[Hit]:
         """Passages ordered by fused relevance, best first.

@@ -315,7 +315,7 @@ def test_original_is_the_indexed_files_bytes_and_only_while_unchanged(fake_engin
 
 
 def test_remove_loads_no_model(tmp_path: Path, monkeypatch):
-    import rag.engine
+    import rag.embedding
 
     for name, text in (("a.txt", "Alpha paragraph about the harbour."), ("b.txt", "Cats sleep a lot during the day.")):
         (tmp_path / name).write_text(text, encoding="utf-8")
@@ -325,7 +325,27 @@ def test_remove_loads_no_model(tmp_path: Path, monkeypatch):
     def no_model(*args, **kwargs):
         raise AssertionError("remove loaded the model")
 
-    monkeypatch.setattr(rag.engine, "load_embedder", no_model)
+    monkeypatch.setattr(rag.embedding, "load_embedder", no_model)
     engine = Engine.open(settings=settings)
     engine.remove("b.txt")
     assert [d.id for d in engine.documents()] == ["a.txt"]
+
+
+def test_neighbours_are_the_passages_either_side_in_reading_order(fake_engine: Engine, tmp_path: Path):
+    paragraphs = [
+        f"Paragraph {name} of the harbour report says something long enough to stand alone as a passage."
+        for name in ("one", "two", "three")
+    ]
+    (tmp_path / "report.txt").write_text("\n\n".join(paragraphs), encoding="utf-8")
+    (tmp_path / "other.txt").write_text("A passage of another document, about the bridge.", encoding="utf-8")
+    fake_engine.add([tmp_path / "other.txt", tmp_path / "report.txt"])
+    first, second, third = fake_engine.passages("report.txt")
+    assert [p.text for p in (first, second, third)] == paragraphs
+    assert fake_engine.neighbours("report.txt", second.start) == (first, third)
+    assert fake_engine.neighbours("report.txt", first.start) == (None, second)
+    assert fake_engine.neighbours("report.txt", third.start) == (second, None)
+    assert fake_engine.neighbours("report.txt", second.start + 1) == (None, None)  # no passage starts there
+    with pytest.raises(UnknownDocument):
+        fake_engine.neighbours("missing.txt", 0)
+    with pytest.raises(UnknownDocument):
+        Engine.open(settings=Settings(index_dir=tmp_path / "empty"), embedder=fake_engine.embedder).passages("x")
