@@ -141,7 +141,9 @@ def follow_up_text(question: str, history: list[str] | None) -> str | None:
     """The question joined with the previous one, when it refers back to it; else None."""
     if not history or not refers_back(question):
         return None
-    return f"{history[-1].strip()} {question}"
+    before = history[-1].strip()
+    ends = before[-1:] in (".", "?", "!")  # so that the question's first word still opens a sentence
+    return f"{before}{'' if ends or not before else '.'} {question}"
 
 
 class SearchIndex:
@@ -481,19 +483,27 @@ def _answer_type(c: Candidates) -> np.ndarray:
 
 
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
+#: What may stand between a sentence's end and its first word: quotes, brackets, list marks.
+_OPENING_MARKS = " \t\r\n\"'“”‘’([{¿¡*•-–—"
 
 
 def _names(question: str) -> set[str]:
     """The terms of the words a question writes with a capital: the names it asks about
-    ("Gradle", "al-Quds", "FIFA"), not a word capitalised only for opening a sentence."""
-    names: set[str] = set()
+    ("Gradle", "al-Quds", "FIFA"), not a word capitalised only for opening a sentence, nor
+    "I'm", nor any word of a question written in capitals or in Title Case throughout."""
+    words: list[tuple[str, bool]] = []
     end = 0
     for m in _WORD.finditer(question):
-        between = question[end : m.start()].strip()
-        opens = between[-1] in '.?!:;"“(' if between else end == 0
+        between = question[end : m.start()].strip(_OPENING_MARKS)
+        words.append((m.group(), between[-1:] in (".", "?", "!", ":", ";") if between else end == 0))
         end = m.end()
-        if any(ch.isupper() for ch in m.group()[int(opens) :]):
-            names.update(terms(m.group()))
+    inner = [word for word, opens in words if not opens]
+    if len(inner) >= 3 and sum(word[0].isupper() for word in inner) > 0.6 * len(inner):
+        return set()  # "WHEN WAS IT FOUNDED?", "When Was The Brigade Founded?": the case says nothing
+    names: set[str] = set()
+    for word, opens in words:
+        if any(ch.isupper() for ch in word[int(opens) :]) and not re.match(r"I['’]", word):
+            names.update(t for t in terms(word) if not t.isdigit())
     return names
 
 

@@ -21,6 +21,10 @@ def test_only_a_follow_up_that_refers_back_borrows_the_previous_question():
     # two content words of its own, no pronoun: searched on its own (it used to borrow)
     assert follow_up_text("What is the capital of Australia?", ["Who is Maher al-Assad?"]) is None
     assert follow_up_text("When was it formed?", None) is None
+    # The earlier question is closed, so that the follow-up's first word still opens a sentence.
+    assert follow_up_text("When was it formed?", ["Tell me about the brigade"]) == (
+        "Tell me about the brigade. When was it formed?"
+    )
     assert refers_back("Who is its leader?") and not refers_back("Who wrote Pride and Prejudice?")
     for own in (
         "Is there a curfew in the city?",
@@ -218,6 +222,9 @@ def test_a_name_the_documents_never_contain_lowers_the_answer_not_the_order(fake
     assert _names("My manual is in Japanese: Which TeX program is used?") == {"japanes", "tex"}
     assert _names("When was Liwa al-Quds founded?") == {"liwa", "al", "qud"}
     assert _names("Which LaserJet models? Ask HP about the iPhone.") == {"laserjet", "hp", "iphon"}
+    assert _names('What does "Gradle" do, I\'m asking? - Explain Gradle.') == {"gradl"}
+    # Written in capitals or in Title Case throughout, a question's case names nothing.
+    assert _names("WHEN WAS LIWA AL-QUDS FOUNDED?") == _names("When Was Liwa Al-Quds Founded?") == set()
     (tmp_path / "deps.txt").write_text(
         "Add a dependency to the build file with the requires line.\n\nThe harbour reopened on Tuesday.",
         encoding="utf-8",

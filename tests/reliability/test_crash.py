@@ -79,7 +79,8 @@ def _child(mode: str, index_dir: Path, files: list[Path]) -> subprocess.Popen:
 
 
 def _save_steps(index_a: Path, files: list[Path], tmp_path: Path) -> tuple[list[str], float]:
-    """One uninterrupted slow ingest: the steps of its save, and how long the save took."""
+    """One uninterrupted slow ingest: the steps of its save, and how long it ran after opening
+    the index (reading, embedding and saving)."""
     index_dir = tmp_path / "calibrate"
     shutil.copytree(index_a, index_dir)
     child = _child("slow", index_dir, files)
@@ -90,6 +91,7 @@ def _save_steps(index_a: Path, files: list[Path], tmp_path: Path) -> tuple[list[
             opened = time.monotonic()
         elif line.startswith("STEP") and opened is not None:
             steps.append(line.split()[1])
+    assert opened is not None, "the child never opened the index"
     duration = time.monotonic() - opened
     child.wait()
     child.stdout.close()
@@ -103,7 +105,7 @@ def test_kill_9_at_random_moments_leaves_the_old_or_the_new_index(states, tmp_pa
     # Kills are timed from the moment the child has opened the index, so that a slow machine
     # (a long import, the index's own checks at open) does not push them all before the save.
     steps_of_save, save_seconds = _save_steps(index_a, files, tmp_path)
-    swap = steps_of_save.index("os.replace") + 1  # the step that publishes the new generation
+    swap = steps_of_save.index("os.replace") + 1  # the step (1-based) that publishes the new generation
     rng = random.Random(20261122)
     seen: dict[str, int] = {"old": 0, "new": 0}
     for attempt in range(KILLS):
@@ -114,12 +116,13 @@ def test_kill_9_at_random_moments_leaves_the_old_or_the_new_index(states, tmp_pa
             if line.startswith("OPENED"):
                 break
         # Half the kills land at a random time of the ingest, half at a random step of the save;
-        # two of them just before and just after the swap, so that both sides are always tried.
+        # one as the step before the swap starts (tens of ms ahead of it), one once the swap has
+        # returned (a step is printed before it runs), so that both sides are always tried.
         steps: list[str] = []
         if attempt % 2 == 0:
             time.sleep(rng.uniform(0.0, 1.2 * save_seconds))
         else:
-            target = {1: swap, 3: swap + 1}.get(attempt) or rng.randrange(1, len(steps_of_save) + 1)
+            target = {1: swap - 1, 3: swap + 1}.get(attempt) or rng.randrange(1, len(steps_of_save) + 1)
             for line in child.stdout:
                 if line.startswith("STEP"):
                     steps.append(line.split()[1])
@@ -132,7 +135,7 @@ def test_kill_9_at_random_moments_leaves_the_old_or_the_new_index(states, tmp_pa
         assert state in (state_a, state_b), f"attempt {attempt}: a mixed index after kill at {steps[-1:]}"
         seen["old" if state == state_a else "new"] += 1
         if attempt == 3:
-            assert state == state_b, "killed after the swap's fsync, yet the old index came back"
+            assert state == state_b, "killed after the swap returned, yet the old index came back"
         # ... and the survivor still takes writes.
         engine = _open(index_dir)
         engine.add(files)
