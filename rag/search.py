@@ -115,6 +115,31 @@ def _holds(kind: str | None) -> re.Pattern[str] | None:
     return _ANSWER_TYPES[kind][1] if kind else None
 
 
+_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+#: What may stand between a sentence's end and its first word: quotes, brackets, list marks.
+_OPENING_MARKS = " \t\r\n\"'“”‘’([{¿¡*•-–—"
+
+
+def _names(question: str) -> set[str]:
+    """The terms of the words a question writes with a capital: the names it asks about
+    ("Gradle", "al-Quds", "FIFA"), not a word capitalised only for opening a sentence, nor
+    "I'm", nor any word of a question written in capitals or in Title Case throughout."""
+    words: list[tuple[str, bool]] = []
+    end = 0
+    for m in _WORD.finditer(question):
+        between = question[end : m.start()].strip(_OPENING_MARKS)
+        words.append((m.group(), between[-1:] in (".", "?", "!", ":", ";") if between else end == 0))
+        end = m.end()
+    inner = [word for word, opens in words if not opens]
+    if len(inner) >= 3 and sum(word[0].isupper() for word in inner) > 0.6 * len(inner):
+        return set()  # "WHEN WAS IT FOUNDED?", "When Was The Brigade Founded?": the case says nothing
+    names: set[str] = set()
+    for word, opens in words:
+        if any(ch.isupper() for ch in word[int(opens) :]) and not re.match(r"I['’]", word):
+            names.update(t for t in terms(word) if not t.isdigit())
+    return names
+
+
 #: Openings of an elliptical follow-up ("And his brother?", "What about 2014?").
 _ELLIPSIS = re.compile(r"^\s*(?:and|but|or|also|what about|how about|and what about)\b", re.IGNORECASE)
 
@@ -131,10 +156,10 @@ def refers_back(question: str) -> bool:
     """
     if _ELLIPSIS.match(question):
         return True
-    words = re.findall(r"[\w']+", question)
-    if any(w[0].isupper() and w != "I" for w in words[1:]):  # a name of its own
+    if _names(question):  # a name of its own
         return False
-    return bool(PRONOUNS.intersection(w.lower() for w in words)) or len(terms(question)) <= 1
+    words = re.findall(r"[\w']+", question.lower())
+    return bool(PRONOUNS.intersection(words)) or len(terms(question)) <= 1
 
 
 def follow_up_text(question: str, history: list[str] | None) -> str | None:
@@ -480,31 +505,6 @@ def _answer_type(c: Candidates) -> np.ndarray:
         return np.zeros(len(c.rows), dtype=np.float32)
     text = c.index.snapshot.passages.text
     return np.array([bool(wanted.search(text(int(r)))) for r in c.rows], dtype=np.float32)
-
-
-_WORD = re.compile(r"[^\W\d_][\w'’-]*")
-#: What may stand between a sentence's end and its first word: quotes, brackets, list marks.
-_OPENING_MARKS = " \t\r\n\"'“”‘’([{¿¡*•-–—"
-
-
-def _names(question: str) -> set[str]:
-    """The terms of the words a question writes with a capital: the names it asks about
-    ("Gradle", "al-Quds", "FIFA"), not a word capitalised only for opening a sentence, nor
-    "I'm", nor any word of a question written in capitals or in Title Case throughout."""
-    words: list[tuple[str, bool]] = []
-    end = 0
-    for m in _WORD.finditer(question):
-        between = question[end : m.start()].strip(_OPENING_MARKS)
-        words.append((m.group(), between[-1:] in (".", "?", "!", ":", ";") if between else end == 0))
-        end = m.end()
-    inner = [word for word, opens in words if not opens]
-    if len(inner) >= 3 and sum(word[0].isupper() for word in inner) > 0.6 * len(inner):
-        return set()  # "WHEN WAS IT FOUNDED?", "When Was The Brigade Founded?": the case says nothing
-    names: set[str] = set()
-    for word, opens in words:
-        if any(ch.isupper() for ch in word[int(opens) :]) and not re.match(r"I['’]", word):
-            names.update(t for t in terms(word) if not t.isdigit())
-    return names
 
 
 def _unknown_names(c: Candidates) -> np.ndarray:

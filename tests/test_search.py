@@ -35,6 +35,8 @@ def test_only_a_follow_up_that_refers_back_borrows_the_previous_question():
     ):
         assert not refers_back(own), own
     assert refers_back("And Hamas?") and refers_back("What about the brigade's founder?")
+    # Names are found as the unknown_names signal finds them: Title Case names nothing.
+    assert refers_back("When Was It Founded?") and not refers_back("When was Liwa al-Quds founded?")
 
 
 def test_answer_type_from_the_wording():
