@@ -117,8 +117,9 @@ def terms(text: str) -> list[str]:
         folded = unicodedata.normalize("NFKD", folded)
         folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
     words = [_IRREGULAR.get(w, w) for w in _NON_WORD.split(_APOSTROPHES.sub("", folded)) if w and w not in STOPWORDS]
-    # Doubled letters are a common transliteration variant (Liwa / Liwaa); fold them.
-    return [_REPEATS.sub(r"\1", stem) for stem in _stemmer().stemWords(words)]
+    # Doubled letters are a common transliteration variant (Liwa / Liwaa); fold them (in one
+    # pass over the joined stems: a space separates them, so no run spans two).
+    return _REPEATS.sub(r"\1", " ".join(_stemmer().stemWords(words))).split()
 
 
 #: Pronouns that point back to something said before ("When was it formed?").
