@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .config import Settings
 from .documents import verified_original
 from .errors import UnknownDocument
@@ -14,9 +16,8 @@ class Reading:
     served at that moment. ``Engine`` provides ``settings`` and ``_current``."""
 
     settings: Settings
-
-    def _current(self) -> SearchIndex | None:
-        raise NotImplementedError
+    #: The index served now (``None``: none saved yet); ``Engine._current``.
+    _current: Callable[[], SearchIndex | None]
 
     @property
     def notice(self) -> str:
