@@ -14,13 +14,15 @@ from .cleaning import headline
 from .config import MAX_FILE_BYTES
 from .errors import EmptyDocument, UnreadableDocument, UnsupportedFile
 from .layout import Blocks, main_content, read_html_blocks
+from .markdown_text import markdown_blocks
 from .pdf_text import pdf_blocks
 from .types import Block, Document
 
 #: Suffixes the engine reads, and the reader of each.
-TEXT_SUFFIXES = (".txt", ".md", ".markdown")
+TEXT_SUFFIXES = (".txt",)
+MARKDOWN_SUFFIXES = (".md", ".markdown")
 HTML_SUFFIXES = (".html", ".htm")
-SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, *HTML_SUFFIXES, ".pdf", ".docx")
+SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, *MARKDOWN_SUFFIXES, *HTML_SUFFIXES, ".pdf", ".docx")
 MAX_PDF_PAGES = 2000
 #: A PDF whose text comes to more characters than this is refused (about 10,000 pages of a
 #: book): small files can repeat one content stream on every page and multiply their text.
@@ -249,6 +251,12 @@ Read = tuple[str | None, str, tuple[Block, ...]]
 
 def _read_text(data: bytes) -> Read:
     return None, decode_text(data), ()
+
+
+def _read_markdown(data: bytes) -> Read:
+    text = decode_text(data)
+    title, layout = markdown_blocks(text)
+    return title, text, layout
 
 
 #: Deeper element nesting is refused: the HTML parser's time grows with the square of the
@@ -565,6 +573,7 @@ def _check_zip(data: bytes) -> None:
 
 _READERS: dict[str, Callable[[bytes], Read]] = {
     **dict.fromkeys(TEXT_SUFFIXES, _read_text),
+    **dict.fromkeys(MARKDOWN_SUFFIXES, _read_markdown),
     **dict.fromkeys(HTML_SUFFIXES, _read_html),
     ".pdf": _read_pdf,
     ".docx": _read_docx,

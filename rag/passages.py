@@ -68,7 +68,7 @@ def split_passages(document: Document, shared: frozenset[str] = frozenset(), max
     passages: list[Passage] = []
     headings: list[str] = []
     heading_open = False  # consecutive headings stack ("Part" then "Chapter")
-    for unit in units:
+    for unit in _gather(text, units):
         if unit.kind == "heading":
             heading = heading_text(text[unit.start : unit.end])
             headings = [*headings, heading] if heading_open else [heading]
@@ -88,6 +88,24 @@ def split_passages(document: Document, shared: frozenset[str] = frozenset(), max
                     )
                 )
     return passages
+
+
+def _gather(text: str, units: list[Unit]) -> list[Unit]:
+    """Body paragraphs joined where a reader sees one: a list's items, with the short lead-in
+    before them ("You can get there by:"), up to ``TARGET_CHARS`` together, never across a
+    heading or dropped furniture."""
+    out: list[Unit] = []
+    for unit in units:
+        prev = out[-1] if out else None
+        if prev is not None and prev.kind == unit.kind == "body" and unit.end - prev.start <= TARGET_CHARS:
+            before = text[prev.start : prev.end]
+            item = _BULLET.match(text[unit.start : unit.end])
+            lead_in = len(before) < FRAGMENT_CHARS and before.rstrip().endswith(":")
+            if item and (lead_in or any(_BULLET.match(line) for line in before.split("\n"))):
+                out[-1] = Unit(prev.start, unit.end, prev.number, "body")
+                continue
+        out.append(unit)
+    return out
 
 
 @dataclass
@@ -278,8 +296,9 @@ def _scrap(group: _Group) -> bool:
 
 
 def _lone_line(group: _Group, text: str) -> bool:
-    """A single block, no definition, short and no sentence: shown alone it reads as a stray heading."""
-    if len(group.blocks) != 1 or group.blocks[0][2] == "term":
+    """A single block, no definition or code, short and no sentence: shown alone it reads as a
+    stray heading (a short command under its own heading reads as what it is)."""
+    if len(group.blocks) != 1 or group.blocks[0][2] in ("term", "code"):
         return False
     return _scrap(group) and not ends_sentence(text[group.blocks[0][0] : group.blocks[-1][1]])
 
@@ -369,7 +388,7 @@ def paragraph_units(text: str, shared: frozenset[str] = frozenset()) -> list[Uni
                 kind = "furniture"
             elif key in seen:
                 kind = "duplicate"
-            elif len(group) == 1 and looks_like_heading(body):
+            elif len(group) == 1 and looks_like_heading(body) and not _BULLET.match(body):
                 kind = "heading"
             else:
                 kind = "body"
@@ -425,6 +444,8 @@ def _split_block(text: str, lines: list[tuple[int, int]], shared: frozenset[str]
     a heading, furniture, a repeat, or a list item below)."""
     width = max(len(text[s:e].strip()) for s, e in lines)
     wrapped = width <= WRAP_WIDTH
+    if _code_like(text, lines):
+        return [lines]  # code or a configuration keeps its lines together, comments among them
     groups: list[list[tuple[int, int]]] = [[lines[0]]]
     for prev, line in zip(lines, lines[1:], strict=False):
         before, after = text[prev[0] : prev[1]].strip(), text[line[0] : line[1]].strip()
@@ -439,11 +460,26 @@ def _ends_paragraph(before: str, after: str, width: int, shared: frozenset[str])
     """Whether a hard-wrapped line ``before`` closes its paragraph."""
     if is_furniture(before, shared) or is_furniture(after, shared):
         return True
-    if normalise(before) == normalise(after) or _BULLET.match(after) or before.startswith("#"):
+    if normalise(before) == normalise(after) or _BULLET.match(after):
         return True
     if ends_sentence(before) and len(before) < 0.85 * width:
         return True
-    return looks_like_heading(before) and len(before) < 0.6 * width
+    # A short line before another one is an item of a list of short lines, not a heading.
+    return looks_like_heading(before) and len(before) < 0.6 * width and not looks_like_heading(after)
+
+
+# A line of code or configuration: it ends in a brace, a semicolon or a continuation, or
+# closes a brace, or is typed at a prompt.
+_CODE_LINE = re.compile(r"(?:[{};\\]|\(|\[)\s*$|^\s*[}\])]")
+
+
+def _code_like(text: str, lines: list[tuple[int, int]]) -> bool:
+    """Whether a block of plain text is code: at least three lines, a third of them code-shaped
+    (ending in ``{``, ``;`` or ``\\``, closing a brace, or typed at a prompt)."""
+    if len(lines) < 3:
+        return False
+    code = sum(bool(_CODE_LINE.search(text[s:e]) or PROMPT.match(text[s:e])) for s, e in lines)
+    return code * 3 >= len(lines)
 
 
 def _trim(text: str, start: int, end: int) -> Span:

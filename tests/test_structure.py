@@ -509,3 +509,113 @@ def test_pdf_footnote_marks_are_not_glued_to_words(tmp_path: Path):
     assert "command1" in document.text and "log10" in document.text
     assert "models.1" not in document.text and "format2" not in document.text
     assert "sin2 x + cos2 x = 1" in document.text
+
+
+# A README in the shape of pip's and zstd's docs: front matter, a MyST target, headings,
+# fenced commands, a lead-in with its list, a table, and link definitions.
+README_MD = """---
+title: Getting Started With Widget
+layout: page
+---
+
+(getting-started)=
+
+# Getting started
+
+To get started with Widget, you should [install Python] on your system.
+
+[install Python]: https://example.org/python
+
+## Upgrade a package
+
+```console
+$ widget install --upgrade sampleproject
+Successfully installed sampleproject
+```
+
+## Tests
+
+Short tests run on every commit.
+They consist of the following tests:
+- Compilation on all supported targets
+- `tests/play.sh` on x86_64, without the long data tests
+  - nested: the small tests
+
+| Level | Speed |
+|---|---|
+| 1 | 510 MB/s |
+| 19 | 6 MB/s |
+"""
+
+
+def test_markdown_keeps_code_lists_and_tables_and_loses_only_markup(tmp_path: Path):
+    path = tmp_path / "README.md"
+    path.write_text(README_MD, encoding="utf-8")
+    document, passages = read(path)
+    assert document.title == "Getting Started With Widget"  # the front matter's
+    assert document.text == README_MD  # excerpts are slices of the file itself
+    assert_exact_slices(document, passages)
+    assert all("layout: page" not in p.text and "(getting-started)=" not in p.text for p in passages)
+    upgrade = next(p for p in passages if "--upgrade" in p.text)
+    assert upgrade.heading == "Getting started › Upgrade a package"  # not a heading of its own
+    assert "$ widget install --upgrade sampleproject\nSuccessfully installed sampleproject" in upgrade.text
+    assert upgrade.text.startswith("```console") and upgrade.text.endswith("```")
+    tests = next(p for p in passages if "Compilation on all" in p.text)
+    assert tests.text.startswith("Short tests run") and "nested: the small tests" in tests.text
+    assert tests.heading == "Getting started › Tests"
+    row = next(p for p in passages if "510 MB/s" in p.text)
+    assert "| 19 | 6 MB/s |" in row.text
+    # Nothing a reader sees as text is in no passage: only headings and markup are left out.
+    covered = set()
+    for p in passages:
+        covered.update(range(p.start, p.end))
+    left = "".join(ch for i, ch in enumerate(README_MD) if i not in covered)
+    for word in ("Compilation", "sampleproject", "MB/s", "commit", "install Python"):
+        assert word not in left.replace("[install Python]: https", "")
+
+
+def test_markdown_title_is_the_first_top_heading_else_the_file_name(tmp_path: Path):
+    titled = tmp_path / "a.md"
+    titled.write_text("Intro line.\n\nHTTPS Certificates\n==================\n\nText here.\n", encoding="utf-8")
+    assert load_document(titled, "a.md").title == "HTTPS Certificates"
+    plain = tmp_path / "notes.md"
+    plain.write_text("This first line is a full sentence.\n\n## Sub\n\nAnother one.", encoding="utf-8")
+    assert load_document(plain, "notes.md").title == "notes"
+
+
+NGINX_NOTE = """An upstream block allows you to set a list of upstream locations.
+
+Examples of upstream blocks follow.
+
+# Multiple backend Apache instances on separate servers
+upstream apache {
+\t# Adding a weight alters the chance the upstream server will be used.
+\tserver apache1.domain.com weight 5;
+\t# Adding 'down' keeps the upstream from being used.
+\tserver apache4.domain.com down;
+}
+
+You can get there by:
+  * Client
+  * Browser
+
+For a higher level overview, try: perf report --sort comm,dso
+Sample related events with: perf record -e cycles
+Compare performance results with: perf diff
+"""
+
+
+def test_plain_text_code_lists_and_short_lines_are_quotable(tmp_path: Path):
+    path = tmp_path / "upstream.txt"
+    path.write_text(NGINX_NOTE, encoding="utf-8")
+    document, passages = read(path)
+    assert_exact_slices(document, passages)
+    config = next(p for p in passages if "upstream apache {" in p.text)
+    # A configuration block is one passage with its comments and line breaks, not headings.
+    assert config.text.startswith("# Multiple backend") and config.text.endswith("}")
+    assert "\tserver apache4.domain.com down;" in config.text
+    assert all("Adding" not in p.heading for p in passages)
+    items = next(p for p in passages if "* Client" in p.text)
+    assert items.text == "You can get there by:\n  * Client\n  * Browser"
+    tips = next(p for p in passages if "perf diff" in p.text)
+    assert "perf report --sort comm,dso" in tips.text  # short lines in a row are not headings
