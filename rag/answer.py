@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -12,7 +13,7 @@ from .analysis import terms
 from .config import Settings
 from .errors import BadQuestion
 from .rerank import Reranker
-from .search import FACT_TYPES, Hit, Query, SearchIndex, follow_up_text, question_type
+from .search import Hit, Query, SearchIndex, follow_up_text, question_names, question_type
 from .types import Answer, Citation, Excerpt, Span
 
 
@@ -110,14 +111,14 @@ def build_answer(
         span = top_span if lead is hits[0] else None
         excerpt = _excerpt(lead, query, index, settings, False, span, duplicates)
         if other is not None and lead.row == other.row:
-            excerpt = replace(excerpt, note=_other_note(query, excerpts, excerpt))
+            excerpt = replace(excerpt, note=_other_note(query, excerpts, excerpt, index))
         excerpts.append(excerpt)
     shown = {h.row for lead, dups in groups for h in (lead, *dups)}
     if other is not None and other.row not in shown and len(excerpts) > 1:
         # A source that disagrees on the fact asked for (2014 here, 2013 there) is kept in
         # view, third at most, and says so; one that merely agrees is not moved up.
         excerpt = _excerpt(other, query, index, settings, False)
-        excerpts.append(replace(excerpt, note=_other_note(query, excerpts, excerpt)))
+        excerpts.append(replace(excerpt, note=_other_note(query, excerpts, excerpt, index)))
     for i, excerpt in enumerate(excerpts):
         if i > 2 and "differs" in excerpt.note:
             # A source that differs on the fact asked for (2014 here, 2013 there) is moved up
@@ -128,11 +129,26 @@ def build_answer(
     return Answer(question=question, answered=True, excerpts=tuple(excerpts))
 
 
-def _other_note(query: Query, before: list[Excerpt], other: Excerpt) -> str:
+#: The share of the question's words in an answer's highlight that a source must hold too to
+#: disagree with it: less, and the two state facts about different things.
+SAME_SUBJECT_SHARE = 0.35
+
+#: A count as a fact to compare: a whole number ("1,500", "2.5"; not the digits of "ISO8601")
+#: or a number word.
+_COUNT = re.compile(
+    r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+    r"|twenty|thirty|forty|fifty|hundreds?|thousands?|millions?|billions?|dozens?)\b",
+    re.IGNORECASE,
+)
+
+
+def _other_note(query: Query, before: list[Excerpt], other: Excerpt, index: SearchIndex) -> str:
     """ "another source", saying how its fact differs from the answer's when the question asks
-    for a fact of a kind (a year, a number) and the highlights hold different ones (the
-    answer's: the first excerpt above whose highlight holds one)."""
-    wanted = query.wanted if query.kind in FACT_TYPES else None
+    for a fact of a kind (a year, a number), the highlights hold different ones (the
+    answer's: the first excerpt above whose highlight holds one) and both are about the
+    same subject (``_same_subject``): two release notes' versions of two features are no
+    disagreement."""
+    wanted = _COUNT if query.kind == "how many" else query.wanted if query.kind == "when" else None
     if wanted is None:
         return "another source"
 
@@ -143,10 +159,36 @@ def _other_note(query: Query, before: list[Excerpt], other: Excerpt) -> str:
     mine = facts(other)
     for number, excerpt in enumerate(before, start=1):
         if excerpt.source != other.source and (theirs := facts(excerpt)):
-            if mine and not set(mine) & set(theirs):
+            if mine and not set(mine) & set(theirs) and _same_subject(query, excerpt, other, index):
                 return f"another source, which differs: {', '.join(mine)} here, {', '.join(theirs)} in [{number}]"
             break
     return "another source"
+
+
+def _same_subject(query: Query, answer: Excerpt, other: Excerpt, index: SearchIndex) -> bool:
+    """Whether two excerpts state their facts about the same thing, by the question's subject
+    as the answer's highlighted sentence, section and title hold it: each number the
+    question writes ("PostgreSQL 15") is in the other's too, and of the names it writes
+    ("Liwa al-Quds", "UPSERT") the other holds at least ``SAME_SUBJECT_SHARE`` by IDF
+    weight (names are spelled and shortened differently by different sources). So "the
+    Quds Force militia was established in 2014" disagrees with "Liwa al-Quds was formed in
+    2013", but "version 3.6.18 added recursive triggers" does not with "UPSERT was added
+    in 3.24.0". A question naming nothing ("What year was the brigade established?") is
+    not judged."""
+
+    def said(excerpt: Excerpt) -> set[str]:
+        s, e = excerpt.highlight
+        return set(terms(f"{excerpt.title} {excerpt.section} {excerpt.text[s:e]}"))
+
+    held, theirs = said(answer), said(other)
+    if any(t.isdigit() and t in held and t not in theirs for t in query.terms):
+        return False
+    names = question_names(query.text)
+    # ``weights`` holds the query's distinct terms in order, their variants and IDF shares
+    pairs = zip(dict.fromkeys(query.terms), index.weights(query), strict=False)
+    named = [(variants, w) for t, (variants, w) in pairs if t in names and not variants.isdisjoint(held)]
+    total = sum(w for _, w in named)
+    return not total or sum(w for variants, w in named if not variants.isdisjoint(theirs)) >= SAME_SUBJECT_SHARE * total
 
 
 def _other_source(

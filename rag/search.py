@@ -120,7 +120,7 @@ _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 _OPENING_MARKS = " \t\r\n\"'“”‘’([{¿¡*•-–—"
 
 
-def _names(question: str) -> set[str]:
+def question_names(question: str) -> set[str]:
     """The terms of the words a question writes with a capital: the names it asks about
     ("Gradle", "al-Quds", "FIFA"), not a word capitalised only for opening a sentence, nor
     "I'm", nor any word of a question written in capitals or in Title Case throughout."""
@@ -156,7 +156,7 @@ def refers_back(question: str) -> bool:
     """
     if _ELLIPSIS.match(question):
         return True
-    if _names(question):  # a name of its own
+    if question_names(question):  # a name of its own
         return False
     words = re.findall(r"[\w']+", question.lower())
     return bool(PRONOUNS.intersection(words)) or len(terms(question)) <= 1
@@ -511,7 +511,7 @@ def _unknown_names(c: Candidates) -> np.ndarray:
     """Minus the question's IDF share that is names the documents never contain ("How do I add
     a dependency to a Gradle build file?" of Debian manuals): the same for every candidate, it
     moves no passage but lowers the answer towards abstention."""
-    names = _names(c.query.text)
+    names = question_names(c.query.text)
     # ``weights`` holds the query's distinct terms in order (none at all for a query without any)
     pairs = zip(dict.fromkeys(c.query.terms), c.weights, strict=False)
     share = sum(w for t, (variants, w) in pairs if t in names and not variants)

@@ -218,15 +218,15 @@ def test_a_name_the_documents_never_contain_lowers_the_answer_not_the_order(fake
     """``unknown_names``: a question about a thing the documents never name ("Gradle") is the
     same search as one without the name, less the name's share of the question."""
     from rag.analysis import terms
-    from rag.search import Query, _names
+    from rag.search import Query, question_names
 
-    assert _names("How do I add a dependency to a Gradle build file?") == {"gradl"}
-    assert _names("My manual is in Japanese: Which TeX program is used?") == {"japanes", "tex"}
-    assert _names("When was Liwa al-Quds founded?") == {"liwa", "al", "qud"}
-    assert _names("Which LaserJet models? Ask HP about the iPhone.") == {"laserjet", "hp", "iphon"}
-    assert _names('What does "Gradle" do, I\'m asking? - Explain Gradle.') == {"gradl"}
+    assert question_names("How do I add a dependency to a Gradle build file?") == {"gradl"}
+    assert question_names("My manual is in Japanese: Which TeX program is used?") == {"japanes", "tex"}
+    assert question_names("When was Liwa al-Quds founded?") == {"liwa", "al", "qud"}
+    assert question_names("Which LaserJet models? Ask HP about the iPhone.") == {"laserjet", "hp", "iphon"}
+    assert question_names('What does "Gradle" do, I\'m asking? - Explain Gradle.') == {"gradl"}
     # Written in capitals or in Title Case throughout, a question's case names nothing.
-    assert _names("WHEN WAS LIWA AL-QUDS FOUNDED?") == _names("When Was Liwa Al-Quds Founded?") == set()
+    assert question_names("WHEN WAS LIWA AL-QUDS FOUNDED?") == question_names("When Was Liwa Al-Quds Founded?") == set()
     (tmp_path / "deps.txt").write_text(
         "Add a dependency to the build file with the requires line.\n\nThe harbour reopened on Tuesday.",
         encoding="utf-8",
@@ -324,3 +324,56 @@ def test_a_source_filter_reaches_every_passage_of_its_documents_on_an_approximat
         query = Query(question, fake_embedder.encode_queries([question])[0], tuple(question.split()), "")
         hits = index.rank(query, settings, sources={"zeta.txt"}, limit=5)
         assert hits and {index.snapshot.passages[h.row].doc_id for h in hits} == {"zeta.txt"}, question
+
+
+def test_a_source_differs_only_on_a_fact_about_the_same_subject(fake_engine: Engine, tmp_path: Path):
+    """``answer._same_subject``: two sources "disagree" on a year only when the other holds
+    most of the question's names and numbers (in its sentence, section or title) as the
+    answer does: not a release note's year for another feature or another version."""
+    from rag.analysis import terms
+    from rag.answer import _same_subject
+    from rag.search import Query
+    from rag.types import Excerpt
+
+    (tmp_path / "notes.txt").write_text(
+        "Release notes\n\nUPSERT was added in version 3.24.0 (2018).\n\n"
+        "Recursive triggers were added in version 3.6.18 (2009).\n\nPostgreSQL 10 came out in 2017.\n\n"
+        "PostgreSQL 15 was released in 2022.",
+        encoding="utf-8",
+    )
+    (tmp_path / "brigade.txt").write_text(
+        "Liwa al-Quds\n\nThe brigade was formed in 2013 by an engineer.", encoding="utf-8"
+    )
+    (tmp_path / "other.txt").write_text(
+        "Quds Force\n\nThe Quds Force militia was established in 2014 under al-Saeed.", encoding="utf-8"
+    )
+    fake_engine.add([tmp_path / "notes.txt", tmp_path / "brigade.txt", tmp_path / "other.txt"])
+    index = fake_engine._current()
+
+    def excerpt(doc_id: str, sentence: str) -> Excerpt:
+        doc = index.document(doc_id)
+        start = doc.text.index(sentence)
+        title = doc.title
+        return Excerpt(sentence, doc_id, title, 1, start, start + len(sentence), 1.0, (0, len(sentence)), section=title)
+
+    def same(question: str, answer: Excerpt, other: Excerpt) -> bool:
+        query = Query(question, fake_engine.embedder.encode_queries([question])[0], tuple(terms(question)))
+        return _same_subject(query, answer, other, index)
+
+    upsert = excerpt("notes.txt", "UPSERT was added in version 3.24.0 (2018).")
+    triggers = excerpt("notes.txt", "Recursive triggers were added in version 3.6.18 (2009).")
+    postgres = excerpt("notes.txt", "PostgreSQL 10 came out in 2017.")
+    fifteen = excerpt("notes.txt", "PostgreSQL 15 was released in 2022.")
+    formed = excerpt("brigade.txt", "The brigade was formed in 2013 by an engineer.")
+    established = excerpt("other.txt", "The Quds Force militia was established in 2014 under al-Saeed.")
+    assert not same("In which version was UPSERT added?", upsert, triggers)
+    assert not same("When was PostgreSQL 15 released?", fifteen, postgres)  # another version's year
+    assert same("When was PostgreSQL released?", fifteen, postgres)
+    # "Liwa al-Quds" is in the answer's title; the other holds "al" and "Quds", most of its weight.
+    assert same("When was Liwa al-Quds formed?", formed, established)
+    assert same("What year was the brigade established?", formed, established)  # names nothing: not judged
+    # Counts compared between sources are whole numbers and number words, not a name's digits.
+    from rag.answer import _COUNT
+
+    found = [m.group(0) for m in _COUNT.finditer("ISO8601 strings, six functions, 1,500 rows in 2.5 s")]
+    assert found == ["six", "1,500", "2.5"]
