@@ -296,11 +296,14 @@ def _scrap(group: _Group) -> bool:
 
 
 def _lone_line(group: _Group, text: str) -> bool:
-    """A single block, no definition or code, short and no sentence: shown alone it reads as a
-    stray heading (a short command under its own heading reads as what it is)."""
-    if len(group.blocks) != 1 or group.blocks[0][2] in ("term", "code"):
+    """A single line, no definition, short and no sentence: shown alone it reads as a stray
+    heading (a few lines of code under their own heading read as what they are)."""
+    if len(group.blocks) != 1 or group.blocks[0][2] == "term":
         return False
-    return _scrap(group) and not ends_sentence(text[group.blocks[0][0] : group.blocks[-1][1]])
+    body = text[group.blocks[0][0] : group.blocks[-1][1]]
+    if group.blocks[0][2] == "code" and "\n" in body:
+        return False
+    return _scrap(group) and not ends_sentence(body)
 
 
 def _joins(group: _Group, kind: str, body: str, joined: int, max_chars: int, text: str, inside: int = 0) -> bool:
