@@ -144,10 +144,21 @@ def question_names(question: str) -> set[str]:
 _ELLIPSIS = re.compile(r"^\s*(?:and|but|or|also|what about|how about|and what about)\b", re.IGNORECASE)
 
 
+#: "this" or "that" pointing back: after a preposition or verb ("the long form of that
+#: option", "What does this do?", "How do I turn that off?") or closing the question ("Why
+#: is that?"); not a relative "that" ("the files that changed").
+_DEMONSTRATIVE = re.compile(
+    r"\b(?:of|about|for|with|on|in|to|from|by|use|does|do|did|is|was|are|were|set|turn|change|disable|enable)"
+    r"\s+(?:this|that)\b|\b(?:this|that)\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
+
+
 def refers_back(question: str) -> bool:
     """Whether a question only makes sense after the previous one: it refers back with
-    a pronoun ("When was it formed?"), opens as an ellipsis ("And in 2014?"), or has at
-    most one content word of its own ("When?", "Why not?").
+    a pronoun ("When was it formed?") or a demonstrative ("What is the long form of that
+    option?"), opens as an ellipsis ("And in 2014?"), or has at most one content word of
+    its own ("When?", "Why not?").
 
     A question that names something of its own ("When did Bashar al-Assad succeed his
     father?", "What is GDP?") does not refer back unless it opens as an ellipsis ("And
@@ -159,7 +170,7 @@ def refers_back(question: str) -> bool:
     if question_names(question):  # a name of its own
         return False
     words = re.findall(r"[\w']+", question.lower())
-    return bool(PRONOUNS.intersection(words)) or len(terms(question)) <= 1
+    return bool(PRONOUNS.intersection(words)) or bool(_DEMONSTRATIVE.search(question)) or len(terms(question)) <= 1
 
 
 def follow_up_text(question: str, history: list[str] | None) -> str | None:

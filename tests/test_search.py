@@ -37,6 +37,10 @@ def test_only_a_follow_up_that_refers_back_borrows_the_previous_question():
     assert refers_back("And Hamas?") and refers_back("What about the brigade's founder?")
     # Names are found as the unknown_names signal finds them: Title Case names nothing.
     assert refers_back("When Was It Founded?") and not refers_back("When was Liwa al-Quds founded?")
+    # "this" and "that" pointing back, not a relative "that".
+    for back in ("What is the long form of that option?", "What does this do?", "How do I turn that off?", "Why?"):
+        assert refers_back(back), back
+    assert not refers_back("Which command lists the files that changed?")
 
 
 def test_answer_type_from_the_wording():
