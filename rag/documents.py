@@ -35,6 +35,8 @@ MAX_ZIP_MEMBERS = 10_000
 # Control characters that never occur in real text (tab, newline, CR and form feed do).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+# C1 control characters: a PDF font without a proper text mapping yields them ("Germany\x84").
+_C1_CONTROL = re.compile("[\x80-\x9f]")
 
 
 def is_supported(path: Path) -> bool:
@@ -364,7 +366,7 @@ def _read_pdf(data: bytes) -> Read:
                 # pdfium marks a word it sees broken at a line end with \x02: a soft hyphen
                 # for pdf_blocks, which decides whether the word keeps its hyphen.
                 raw = _drop_footnote_marks(textpage, textpage.get_text_bounded()).replace("\x02", "\u00ad")
-                text = _CONTROL.sub(" ", raw)
+                text = _C1_CONTROL.sub(" ", _CONTROL.sub(" ", raw))
                 textpage.close()
                 page.close()
                 if key is not None:

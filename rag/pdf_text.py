@@ -176,6 +176,8 @@ def _heading_level(line: str, paragraph: list[str], nxt: str, width: int, top: b
         return 0
     if numbered and re.search(r"\s\d{1,4}$", line):
         return 0  # "2 Coding model description 9": a contents line, not a heading
+    if numbered and not re.match(r"[\"'“‘(]?[^\W\d_]", line[numbered.end(1) :].lstrip()):
+        return 0  # "44 55 66 second line of data", "1 -10 0xffaabb # integer": data, not a title
     if numbered:
         if sum(ch.isalpha() for ch in line) < 3:
             return 0

@@ -619,3 +619,21 @@ def test_plain_text_code_lists_and_short_lines_are_quotable(tmp_path: Path):
     assert items.text == "You can get there by:\n  * Client\n  * Browser"
     tips = next(p for p in passages if "perf diff" in p.text)
     assert "perf report --sort comm,dso" in tips.text  # short lines in a row are not headings
+
+
+def test_pdf_lines_of_example_data_are_not_numbered_headings(tmp_path: Path):
+    """gnuplot's manual: "44 55 66 second line of data" had headed 1,364 passages."""
+    page = [
+        "Datafile",
+        "Each line of a data file holds the values of one point, separated by blanks.",
+        "44 55 66 second line of data",
+        "1 -10 0xffaabb # integer constants",
+        "Blank lines separate the blocks of a data file, as the example shows.",
+        "2 Plotting styles",
+        "The style of a plot is chosen with the with keyword of the plot command.",
+    ]
+    document, passages = read(make_pages_pdf(tmp_path / "gnuplot.pdf", [page]))
+    assert_exact_slices(document, passages)
+    assert all("second line of data" not in p.heading and "integer" not in p.heading for p in passages)
+    assert any("second line of data" in p.text for p in passages)
+    assert passages[-1].heading.endswith("2 Plotting styles")
