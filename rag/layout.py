@@ -35,6 +35,9 @@ _FURNITURE_NAMES = frozenset(
     "social cookie cookies pagination drawer".split()
 )
 _NAME_SPLIT = re.compile(r"[\s_-]+")
+# Class names of a box set apart from the text (DocBook's "note", "tip", "warning" divs): a
+# heading inside one is the box's label ("Note"), not a section of the page.
+_BOX_NAMES = frozenset("note tip warning caution important hint attention danger admonition seealso".split())
 # Permalink marks left at the end of a heading when their link has no marking class.
 _PERMALINK_TAIL = re.compile(r"[\s¶§🔗]+$")
 # What inside a table cell makes the table a page layout, not data.
@@ -190,7 +193,7 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
             continue
         if tag in _BLOCK_TAGS:
             flush()
-            if tag in _HEADINGS:
+            if tag in _HEADINGS and not _box_label(node, kinds[-1][0]):
                 kinds.append(("heading", _HEADINGS[tag]))
             elif tag in _KINDS:
                 # Outside headings, the second value counts the descriptions (dd) the block is in.
@@ -202,6 +205,17 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
         stack.extend((child, False) for child in reversed(children))
     flush()
     return out.result()
+
+
+def _box_label(heading, around: str) -> bool:
+    """Whether a heading labels a box (a note, a tip) or an item rather than opening a
+    section: it sits in a list item or a definition's description, or in an element
+    whose class names a box. Its section would otherwise run on past the box."""
+    if around in ("item", "desc"):
+        return True
+    parent = heading.parent
+    names = (parent.attributes or {}).get("class") or "" if parent is not None else ""
+    return not _BOX_NAMES.isdisjoint(_NAME_SPLIT.split(names.lower()))
 
 
 def _code_text(node) -> str:

@@ -637,3 +637,27 @@ def test_pdf_lines_of_example_data_are_not_numbered_headings(tmp_path: Path):
     assert all("second line of data" not in p.heading and "integer" not in p.heading for p in passages)
     assert any("second line of data" in p.text for p in passages)
     assert passages[-1].heading.endswith("2 Plotting styles")
+
+
+def test_a_docbook_note_labels_its_box_and_does_not_open_a_section(tmp_path: Path):
+    """PostgreSQL's pages: 55 of pg_dump's options had been cited under "Options › Note"."""
+    page = """<html><head><title>pg_dump</title></head><body><div class="refsect1"><h2>Options</h2>
+    <dl><dt><span class="term">-e pattern</span></dt><dd><p>Dump only extensions matching the pattern.</p>
+    <div class="note"><h3 class="title">Note</h3><p>When -e is specified, pg_dump makes no attempt to dump
+    the objects the extension depends upon.</p></div></dd>
+    <dt><span class="term">-E encoding</span></dt><dd><p>Create the dump in the specified character set
+    encoding.</p></dd></dl>
+    <div class="tip"><h3 class="title">Tip</h3><p>Use the directory format to dump in parallel.</p></div>
+    <p>The options after a tip are still options of pg_dump, as the page says here.</p>
+    </div></body></html>"""
+    path = tmp_path / "app-pgdump.html"
+    path.write_text(page, encoding="utf-8")
+    document, passages = read(path)
+    assert_exact_slices(document, passages)
+    assert all("Note" not in p.heading and "Tip" not in p.heading for p in passages), [p.heading for p in passages]
+    encoding = next(p for p in passages if "character set" in p.text)
+    assert encoding.heading.startswith("Options") and "-E encoding" in encoding.text
+    note = next(p for p in passages if "makes no attempt" in p.text)
+    assert "Note" in note.text  # the box's label is read with it
+    after = next(p for p in passages if "after a tip" in p.text)
+    assert after.heading == "Options"
