@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from .cleaning import ends_sentence
 from .types import Block
 
 # Elements whose text is never content.
@@ -57,15 +58,29 @@ class Blocks:
         self._layout: list[Block] = []
         self._pos = 0
 
-    def add(self, text: str, kind: str, level: int = 0) -> None:
+    def add(self, text: str, kind: str, level: int = 0) -> bool:
+        """Add a block (nothing for blank text); whether one was added."""
         if not text.strip():
-            return
+            return False
         if self._parts:
             self._parts.append("\n\n")
             self._pos += 2
         self._parts.append(text)
         self._layout.append((self._pos, self._pos + len(text), kind, level))
         self._pos += len(text)
+        return True
+
+    def __len__(self) -> int:
+        return len(self._layout)
+
+    def text_of(self, i: int) -> str:
+        return self._parts[2 * i]  # blocks alternate with their "\n\n" separators
+
+    def kind_of(self, i: int) -> str:
+        return self._layout[i][2]
+
+    def retype(self, i: int, kind: str, level: int = 0) -> None:
+        self._layout[i] = (*self._layout[i][:2], kind, level)
 
     def result(self) -> tuple[str, tuple[Block, ...]]:
         return "".join(self._parts), tuple(self._layout)
@@ -149,6 +164,8 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
     buffer: list[str] = []
     kinds: list[tuple[str, int]] = [("text", 0)]
     paging = [False]  # the block being read links to the next, previous or parent page
+    indents: list[tuple[float, str] | None] = [None]  # the left margin its style gives each open block
+    indent_of: dict[int, tuple[float, str]] = {}  # ... and each block read
 
     def flush() -> None:
         joined = " ".join("".join(buffer).split())
@@ -161,7 +178,8 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
         if paging[0] and len(joined) <= _NAVIGATION_LINE:
             joined = ""  # "Next: Parser, Previous: Exception handling, Up: R Language Definition"
         paging[0] = False
-        out.add(joined, kind, level)
+        if out.add(joined, kind, level) and indents[-1] is not None:
+            indent_of[len(out) - 1] = indents[-1]
 
     # Iterative walk: hostile pages can nest deeper than Python's recursion limit.
     stack: list[tuple[object, bool]] = [(root, False)] if root is not None else []
@@ -171,6 +189,7 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
         if leaving:
             flush()
             kinds.pop()
+            indents.pop()
             continue
         if tag == "-text":
             buffer.append(node.text(deep=False))  # type: ignore[attr-defined]
@@ -200,11 +219,58 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
                 kinds.append((_KINDS[tag], inside + (tag == "dd")))
             else:
                 kinds.append(kinds[-1])
+            indents.append(_indent(node) or indents[-1])
             stack.append((node, True))
         children = list(node.iter(include_text=True))  # type: ignore[attr-defined]
         stack.extend((child, False) for child in reversed(children))
     flush()
+    _indented_definitions(out, indent_of)
     return out.result()
+
+
+_MARGIN_LEFT = re.compile(r"margin-left\s*:\s*([\d.]+)\s*(%|em|px|pt|ex)?", re.IGNORECASE)
+
+
+def _indent(node) -> tuple[float, str] | None:
+    """The left margin an element's own style sets ("margin-left:22%"), if any."""
+    found = _MARGIN_LEFT.search((node.attributes or {}).get("style") or "")
+    if found is None:
+        return None
+    try:
+        return float(found.group(1)), (found.group(2) or "px").lower()
+    except ValueError:
+        return None
+
+
+#: A term set apart by indentation is at most this long (an option and its arguments).
+_INDENTED_TERM_CHARS = 150
+
+
+def _indented_definitions(out: Blocks, indent_of: dict[int, tuple[float, str]]) -> None:
+    """Definitions written as paragraphs indented by their style, as groff's and other man
+    page converters write options: a short paragraph ("-o, --output-file=FILE") followed by
+    paragraphs indented further ("write output to specified file") is a term and its
+    description, so that they are read and quoted together."""
+    i = 0
+    while i < len(out) - 1:
+        here, below = indent_of.get(i), indent_of.get(i + 1)
+        text = out.text_of(i)
+        if (
+            here is not None
+            and below is not None
+            and here[1] == below[1]
+            and below[0] > here[0]
+            and out.kind_of(i) == out.kind_of(i + 1) == "text"
+            and len(text) <= _INDENTED_TERM_CHARS
+            and not ends_sentence(text)
+        ):
+            out.retype(i, "term")
+            i += 1
+            while i < len(out) and out.kind_of(i) == "text" and indent_of.get(i) == below:
+                out.retype(i, "desc")
+                i += 1
+        else:
+            i += 1
 
 
 def _box_label(heading, around: str) -> bool:

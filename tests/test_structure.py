@@ -661,3 +661,27 @@ def test_a_docbook_note_labels_its_box_and_does_not_open_a_section(tmp_path: Pat
     assert "Note" in note.text  # the box's label is read with it
     after = next(p for p in passages if "after a tip" in p.text)
     assert after.heading == "Options"
+
+
+def test_a_man_page_option_indented_by_style_travels_with_its_description(tmp_path: Path):
+    """groff -Thtml writes options as paragraphs indented 11% and their descriptions 22%."""
+    page = """<html><head><title>MSGFMT</title></head><body><h2>DESCRIPTION</h2>
+    <p style="margin-left:11%; margin-top: 1em">Generate binary message catalog from textual translation
+    description.</p>
+    <p style="margin-left:11%;"><b>-o</b>, <b>--output-file</b>=<i>FILE</i></p>
+    <p style="margin-left:22%;">write output to specified file</p>
+    <p style="margin-left:11%;"><b>--check-format</b></p>
+    <p style="margin-left:22%;">check language dependent format strings</p>
+    <p style="margin-left:22%;">This is also done by --check.</p>
+    <p style="margin-left:11%;"><b>-C</b>, <b>--check-compatibility</b></p>
+    <p style="margin-left:22%;">check that GNU msgfmt behaves like X/Open msgfmt</p>
+    </body></html>"""
+    path = tmp_path / "msgfmt.1.html"
+    path.write_text(page, encoding="utf-8")
+    document, passages = read(path)
+    assert_exact_slices(document, passages)
+    check = next(p for p in passages if "language dependent" in p.text)
+    assert check.text == "--check-format\n\ncheck language dependent format strings\n\nThis is also done by --check."
+    output = next(p for p in passages if "write output" in p.text)
+    assert output.text.startswith("-o, --output-file=FILE")
+    assert all("Generate binary" not in p.text or "--output-file" not in p.text for p in passages)
