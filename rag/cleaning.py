@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+from itertools import repeat
 
 # A form label with nothing after it ("Sender's Email:"): a few words and a colon.
 _EMPTY_LABEL = re.compile(r"^[^\W\d_][\w'’ .\-]{0,40}:$")
@@ -29,6 +30,9 @@ SHARED_LINE_MAX_WORDS = 8
 #: of them (a licence line in every page's footer; not "New in version 1.3." on a few pages).
 SHARED_LONG_LINE_MIN_DOCUMENTS = 3
 SHARED_LONG_LINE_MIN_SHARE = 0.2
+#: ... or any line in this share of one folder's documents (at least 3 of them): a site's
+#: furniture, when the site is a small part of the collection.
+SHARED_FOLDER_LINE_MIN_SHARE = 0.5
 
 
 def normalise(line: str) -> str:
@@ -84,25 +88,37 @@ def heading_text(line: str) -> str:
     return normalise(line).lstrip("#").strip()
 
 
-def shared_lines(texts: Iterable[str]) -> frozenset[str]:
+def shared_lines(texts: Iterable[str], folders: Iterable[str] | None = None) -> frozenset[str]:
     """Lines that appear verbatim in several documents: short ones that are no sentence in
-    two ("Recommend article"), any in many ("This page is licensed under ...").
+    two ("Recommend article"), any in many ("This page is licensed under ..."), and any in
+    most pages of one folder, a site's own furniture ("Small. Fast. Reliable." atop every
+    page of a manual that is a small part of the collection).
 
     Args:
         texts: the full text of each document, one per document.
+        folders: the folder of each document, in the same order (none: one folder).
     """
     counts: Counter[str] = Counter()
+    by_folder: dict[str, Counter[str]] = {}
+    sizes: Counter[str] = Counter()
     documents = 0
-    for text in texts:
+    for text, folder in zip(texts, repeat("") if folders is None else folders, strict=False):
         documents += 1
-        counts.update({normalise(line) for line in text.split("\n")} - {""})
+        lines = {normalise(line) for line in text.split("\n")} - {""}
+        counts.update(lines)
+        by_folder.setdefault(folder, Counter()).update(lines)
+        sizes[folder] += 1
     many = max(SHARED_LONG_LINE_MIN_DOCUMENTS, SHARED_LONG_LINE_MIN_SHARE * documents)
-    return frozenset(
+    shared = {
         line
         for line, n in counts.items()
         if n >= many
         or (n >= SHARED_LINE_MIN_DOCUMENTS and len(line.split()) <= SHARED_LINE_MAX_WORDS and not ends_sentence(line))
-    )
+    }
+    for folder, folder_counts in by_folder.items():
+        most = max(SHARED_LONG_LINE_MIN_DOCUMENTS, SHARED_FOLDER_LINE_MIN_SHARE * sizes[folder])
+        shared.update(line for line, n in folder_counts.items() if n >= most)
+    return frozenset(shared)
 
 
 def headline(text: str) -> str | None:

@@ -10,6 +10,7 @@ covers) and analyses. Saving and loading are store.py's; searching is search.py'
 from __future__ import annotations
 
 import hashlib
+import posixpath
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -173,7 +174,8 @@ def build(
     kept = int(keep.sum())
     docs = {i: d for i, d in base.documents.items() if i not in remove}
     texts = [d.text for d in docs.values()] + [d.text for d in documents]
-    shared = shared_lines(texts) if documents else frozenset()
+    folders = [posixpath.dirname(d.id) for d in (*docs.values(), *documents)]
+    shared = shared_lines(texts, folders) if documents else frozenset()
     new_passages: list[Passage] = []
     empty: list[str] = []
     for doc in documents:
