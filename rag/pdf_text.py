@@ -9,6 +9,7 @@ text and repetition, so it holds for any generator (LaTeX, office suites, DocBoo
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 
 from .cleaning import PROMPT, ends_sentence, normalise
@@ -35,8 +36,34 @@ _SOFT_HYPHENS = ("\u00ad", "\x02", "\ufffe")
 _INNER_SOFT_HYPHEN = re.compile("[\u00ad\x02\ufffe](?!$)")
 
 
+# Spacing accents that TeX's fonts set as glyphs of their own before the letter ("Br¨oker",
+# "P´eter"), and the combining marks they stand for.
+_SPACING_ACCENTS = {
+    "\u00a8": "\u0308",  # diaeresis
+    "\u00b4": "\u0301",  # acute
+    "\u02c6": "\u0302",  # circumflex
+    "\u02dc": "\u0303",  # tilde
+    "\u02c7": "\u030c",  # caron
+    "\u02da": "\u030a",  # ring
+    "\u00b8": "\u0327",  # cedilla
+}
+_ACCENTED = re.compile(f"([{''.join(_SPACING_ACCENTS)}])([^\\W\\d_])")
+
+
+def compose_accents(text: str) -> str:
+    """Letters with their accents, where the accent was extracted as a character of its own
+    before the letter ("Br¨oker" is "Bröker")."""
+
+    def composed(match: re.Match) -> str:
+        letter = "i" if match.group(2) == "ı" else match.group(2)  # TeX accents a dotless i
+        return unicodedata.normalize("NFC", letter + _SPACING_ACCENTS[match.group(1)])
+
+    return _ACCENTED.sub(composed, text) if any(ch in text for ch in _SPACING_ACCENTS) else text
+
+
 def pdf_blocks(pages: list[str]) -> tuple[str, tuple[Block, ...]]:
     """The blocks of a PDF whose pages extracted to ``pages`` (one string per page)."""
+    pages = [compose_accents(page) for page in pages]
     lines = [[line.rstrip() for line in re.split(r"\r\n|\r|\n", page) if line.strip()] for page in pages]
     lines = _drop_running(lines)
     lines = [_drop_contents(page) for page in lines]

@@ -685,3 +685,12 @@ def test_a_man_page_option_indented_by_style_travels_with_its_description(tmp_pa
     output = next(p for p in passages if "write output" in p.text)
     assert output.text.startswith("-o, --output-file=FILE")
     assert all("Generate binary" not in p.text or "--output-file" not in p.text for p in passages)
+
+
+def test_pdf_accents_set_apart_from_their_letters_are_composed(tmp_path: Path):
+    """TeX's fonts set an accent as a glyph of its own before its letter: "Br¨oker"."""
+    # Bytes 0xC8 and 0xC2 are the dieresis and acute glyphs of the font's standard encoding.
+    page = ["Authors", "The package was written by Thomas Br\u00c8oker and P\u00c2eter Juh\u00c2asz in Budapest."]
+    document, passages = read(make_pages_pdf(tmp_path / "authors.pdf", [page]))
+    assert "Thomas Bröker and Péter Juhász" in document.text
+    assert_exact_slices(document, passages)
