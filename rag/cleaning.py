@@ -124,8 +124,8 @@ def shared_lines(texts: Iterable[str], folders: Iterable[str] | None = None) -> 
 def headline(text: str) -> str | None:
     """The first content line when it reads like a headline, else ``None``."""
     for line in text.split("\n"):
-        if not line.strip() or is_furniture(line):
-            continue
+        if not line.strip() or is_furniture(line) or is_furniture(heading_text(line)):
+            continue  # "#  File:" atop a commented banner is a label, not the title
         return heading_text(line) if looks_like_heading(line) else None
     return None
 

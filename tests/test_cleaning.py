@@ -65,3 +65,7 @@ def test_a_line_atop_most_pages_of_one_folder_is_furniture_whatever_the_collecti
     # A sentence in two pages of a folder of five is no furniture.
     pages = [f"New in version 1.3.\nText {i}." if i < 2 else f"Text {i}." for i in range(5)]
     assert "New in version 1.3." not in shared_lines(pages, ["sphinx"] * 5)
+
+
+def test_a_label_atop_a_commented_banner_is_not_the_headline():
+    assert headline("##\n#  File:\n#    upstream\n##\n\nAn upstream block lists servers.") == "upstream"
