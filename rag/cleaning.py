@@ -131,22 +131,32 @@ def headline(text: str) -> str | None:
 
 
 #: What separates a page's own title from its site's name ("Quickstart — Sphinx 5.3.0 documentation").
-_TITLE_SEPARATOR = re.compile(r"\s+[—–|·:-]\s+")
+_TITLE_SEPARATOR = re.compile(r"\s+[—–|·:-]\s+|\s+(?=\([^()]+\)$)")
 
 
-def site_names(titles: Iterable[str]) -> frozenset[str]:
+def site_names(titles: Iterable[str], folders: Iterable[str] | None = None) -> frozenset[str]:
     """Title parts that many documents share, as a site puts its name at one end of every
-    page's title ("… — Python 3.11.2 documentation", "Acme Docs | …"): in at least 3 of the
-    titles and 20% of them, as furniture shared by many documents is."""
+    page's title ("… — Python 3.11.2 documentation", "Acme Docs | …", "… (Lexical Analysis
+    With Flex)"): in at least 3 of the titles and 20% of them, as furniture shared by many
+    documents is, or in most titles of one folder (``folders``: each title's document's)."""
     counts: Counter[str] = Counter()
+    by_folder: dict[str, Counter[str]] = {}
+    sizes: Counter[str] = Counter()
     documents = 0
-    for title in titles:
+    for title, folder in zip(titles, repeat("") if folders is None else folders, strict=False):
         documents += 1
+        sizes[folder] += 1
         parts = _TITLE_SEPARATOR.split(title.strip())
         if len(parts) > 1:
-            counts.update({parts[0], parts[-1]})
+            ends = {parts[0], parts[-1]}
+            counts.update(ends)
+            by_folder.setdefault(folder, Counter()).update(ends)
     many = max(SHARED_LONG_LINE_MIN_DOCUMENTS, SHARED_LONG_LINE_MIN_SHARE * documents)
-    return frozenset(part for part, n in counts.items() if n >= many)
+    names = {part for part, n in counts.items() if n >= many}
+    for folder, folder_counts in by_folder.items():
+        most = max(SHARED_LONG_LINE_MIN_DOCUMENTS, SHARED_FOLDER_LINE_MIN_SHARE * sizes[folder])
+        names.update(part for part, n in folder_counts.items() if n >= most)
+    return frozenset(names)
 
 
 def page_title(title: str, names: frozenset[str]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -197,7 +198,9 @@ class SearchIndex:
         self._sentence_terms: dict[int, list[set[str]]] = {}
         self._path_terms: dict[tuple[int, int], set[str]] = {}
         #: Parts of titles that name the site rather than the page ("Python 3.11.2 documentation").
-        self.site_names = site_names(d.title for d in snapshot.documents.values())
+        self.site_names = site_names(
+            (d.title for d in snapshot.documents.values()), (posixpath.dirname(i) for i in snapshot.documents)
+        )
         self._weights: dict[tuple[str, ...], list[tuple[set[str], float]]] = {}
 
     def weights(self, query: Query) -> list[tuple[set[str], float]]:

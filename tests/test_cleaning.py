@@ -69,3 +69,14 @@ def test_a_line_atop_most_pages_of_one_folder_is_furniture_whatever_the_collecti
 
 def test_a_label_atop_a_commented_banner_is_not_the_headline():
     assert headline("##\n#  File:\n#    upstream\n##\n\nAn upstream block lists servers.") == "upstream"
+
+
+def test_a_site_name_in_parentheses_or_in_one_folder_is_left_out_of_page_titles():
+    from rag.cleaning import page_title, site_names
+
+    flex = [f"{name} (Lexical Analysis With Flex, for Flex 2.6.4)" for name in ("Scanner Options", "Actions", "EOF")]
+    others = [f"Page {i} — Another Manual" for i in range(20)]
+    names = site_names(flex + others, ["flex"] * 3 + ["other"] * 20)
+    assert [page_title(t, names) for t in flex] == ["Scanner Options", "Actions", "EOF"]
+    assert page_title("Page 3 — Another Manual", names) == "Page 3"
+    assert site_names(flex + others) == frozenset({"Another Manual"})  # 3 of 23: not without folders
