@@ -231,6 +231,7 @@ def _join_scraps(groups: list[_Group], max_chars: int, layout: tuple[Block, ...]
     the document (a SEE ALSO line) it ends the passage before it. Only headings may lie
     between them, and the passage is cited under the section holding both.
     """
+    _hand_on_titles(groups, max_chars, text)
     out: list[_Group] = []
     for group in groups:
         prev = out[-1] if out else None
@@ -248,6 +249,24 @@ def _join_scraps(groups: list[_Group], max_chars: int, layout: tuple[Block, ...]
         if _joinable(out[-2], last, max_chars, layout):
             out[-2:] = [_spanning(out[-2], last)]
     return out
+
+
+def _hand_on_titles(groups: list[_Group], max_chars: int, text: str) -> None:
+    """A title that ends a passage ("Maximum Number Of Columns", the bold first line of the
+    next item of a list) is handed on to the passage after it in the same section, which
+    it introduces: no excerpt ends with the next one's title."""
+    for group, then in zip(groups, groups[1:], strict=False):
+        start, end, kind, _ = group.blocks[-1]
+        if (
+            len(group.blocks) > 1
+            and kind in ("text", "item")
+            and then.path == group.path
+            and then.blocks[0][2] == kind
+            and end - start < FRAGMENT_CHARS // 3
+            and not ends_sentence(text[start:end])
+            and then.blocks[-1][1] - start <= max_chars
+        ):
+            then.blocks.insert(0, group.blocks.pop())
 
 
 #: A section path names at most this many of the definitions a passage is nested in.

@@ -694,3 +694,21 @@ def test_pdf_accents_set_apart_from_their_letters_are_composed(tmp_path: Path):
     document, passages = read(make_pages_pdf(tmp_path / "authors.pdf", [page]))
     assert "Thomas Bröker and Péter Juhász" in document.text
     assert_exact_slices(document, passages)
+
+
+def test_no_excerpt_ends_with_the_title_of_the_next_item(tmp_path: Path):
+    """SQLite's limits page: each limit is a list item, a bold title then its text; an
+    excerpt had ended with "Maximum Number Of Columns", the next limit's title."""
+
+    def item(name: str) -> str:
+        body = f"The limit on {name.lower()} is set at compile time and may be lowered at run time. " * 5
+        return f"<li><p><b>Maximum Number Of {name}</b></p><p>{body}</p></li>"
+
+    items = "".join(item(name) for name in ("Columns", "Pages", "Tables"))
+    page = f"<html><head><title>Limits</title></head><body><h1>Limits</h1><ol>{items}</ol></body></html>"
+    path = tmp_path / "limits.html"
+    path.write_text(page, encoding="utf-8")
+    document, passages = read(path)
+    assert_exact_slices(document, passages)
+    assert not any(p.text.endswith(("Columns", "Pages", "Tables")) for p in passages), [p.text[-40:] for p in passages]
+    assert any(p.text.startswith("Maximum Number Of Tables") for p in passages)
