@@ -262,8 +262,12 @@ def _hand_on_titles(groups: list[_Group], max_chars: int, text: str) -> None:
             and kind in ("text", "item")
             and then.path == group.path
             and then.blocks[0][2] == kind
-            and end - start < FRAGMENT_CHARS // 3
+            and end - start < FRAGMENT_CHARS // 5
+            and text[start].isupper()
             and not ends_sentence(text[start:end])
+            # what it introduces is a body of text, not the next entry of a list of short ones
+            and then.blocks[0][1] - then.blocks[0][0] >= FRAGMENT_CHARS // 3
+            and ends_sentence(text[then.blocks[0][0] : then.blocks[0][1]])
             and then.blocks[-1][1] - start <= max_chars
         ):
             then.blocks.insert(0, group.blocks.pop())
