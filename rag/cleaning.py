@@ -30,6 +30,10 @@ SHARED_LINE_MAX_WORDS = 8
 #: of them (a licence line in every page's footer; not "New in version 1.3." on a few pages).
 SHARED_LONG_LINE_MIN_DOCUMENTS = 3
 SHARED_LONG_LINE_MIN_SHARE = 0.2
+#: A line with a date or a time ("last modified on 2017-02-02 23:55:23") of at least this many
+#: words counts as the same line in every document whatever its numbers, for the folder rule.
+STAMPED_LINE_MIN_WORDS = 5
+_STAMP = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}:\d{2}(?::\d{2})?\b")
 #: ... or any line in this share of one folder's documents (at least 3 of them): a site's
 #: furniture, when the site is a small part of the collection.
 SHARED_FOLDER_LINE_MIN_SHARE = 0.5
@@ -100,6 +104,8 @@ def shared_lines(texts: Iterable[str], folders: Iterable[str] | None = None) -> 
     """
     counts: Counter[str] = Counter()
     by_folder: dict[str, Counter[str]] = {}
+    stamped: dict[str, dict[str, set[str]]] = {}  # per folder: a stamped line's form -> its lines
+    stamped_in: dict[str, Counter[str]] = {}  # per folder: a stamped line's form -> documents
     sizes: Counter[str] = Counter()
     documents = 0
     for text, folder in zip(texts, repeat("") if folders is None else folders, strict=False):
@@ -108,6 +114,13 @@ def shared_lines(texts: Iterable[str], folders: Iterable[str] | None = None) -> 
         counts.update(lines)
         by_folder.setdefault(folder, Counter()).update(lines)
         sizes[folder] += 1
+        forms: set[str] = set()
+        for line in lines:
+            if _STAMP.search(line) and len(line.split()) >= STAMPED_LINE_MIN_WORDS:
+                form = re.sub(r"\d+", "#", line)
+                stamped.setdefault(folder, {}).setdefault(form, set()).add(line)
+                forms.add(form)
+        stamped_in.setdefault(folder, Counter()).update(forms)
     many = max(SHARED_LONG_LINE_MIN_DOCUMENTS, SHARED_LONG_LINE_MIN_SHARE * documents)
     shared = {
         line
@@ -118,6 +131,10 @@ def shared_lines(texts: Iterable[str], folders: Iterable[str] | None = None) -> 
     for folder, folder_counts in by_folder.items():
         most = max(SHARED_LONG_LINE_MIN_DOCUMENTS, SHARED_FOLDER_LINE_MIN_SHARE * sizes[folder])
         shared.update(line for line, n in folder_counts.items() if n >= most)
+        # "This page last modified on 2017-02-02 23:55:23 UTC": the same line but for its date.
+        for form, lines in stamped.get(folder, {}).items():
+            if stamped_in[folder][form] >= most:
+                shared.update(lines)
     return frozenset(shared)
 
 

@@ -80,3 +80,11 @@ def test_a_site_name_in_parentheses_or_in_one_folder_is_left_out_of_page_titles(
     assert [page_title(t, names) for t in flex] == ["Scanner Options", "Actions", "EOF"]
     assert page_title("Page 3 — Another Manual", names) == "Page 3"
     assert site_names(flex + others) == frozenset({"Another Manual"})  # 3 of 23: not without folders
+
+
+def test_a_footer_that_differs_only_by_its_date_is_furniture_of_its_folder():
+    pages = [f"Page {i} text.\nThis page last modified on 2017-0{i}-02 23:5{i}:23 UTC" for i in range(1, 5)]
+    notes = [f"Release date: 2022-10-1{i}\nRelease {i} fixes bugs." for i in range(4)]
+    shared = shared_lines(pages + notes, ["sqlite"] * 4 + ["release"] * 4)
+    assert "This page last modified on 2017-03-02 23:53:23 UTC" in shared
+    assert not any(line.startswith("Release") for line in shared)  # a short dated line is content
