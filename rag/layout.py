@@ -206,6 +206,8 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
             flush()
             out.add(_code_text(node), "code", inside)
             continue
+        if tag in ("ul", "ol") and _contents_list(node):
+            continue  # a list of links to the page's own sections: its table of contents
         if tag == "table" and _data_table(node):
             flush()
             _table(node, out, inside)
@@ -271,6 +273,29 @@ def _indented_definitions(out: Blocks, indent_of: dict[int, tuple[float, str]]) 
                 i += 1
         else:
             i += 1
+
+
+#: A list is a page's table of contents when it has this many items at least, each of
+#: them (all but this share) only a link to a place in the same page ("#q1").
+_CONTENTS_ITEMS = 3
+_CONTENTS_OTHER_SHARE = 0.1
+
+
+def _contents_list(node) -> bool:
+    """A list whose items are only links to places in the same page ("1. How do I create
+    an AUTOINCREMENT field?" linking to "#q1"): the page's own table of contents, which
+    an excerpt would quote instead of the section it points to."""
+    items = [child for child in node.iter() if child.tag == "li"]
+    if len(items) < _CONTENTS_ITEMS:
+        return False
+    local = 0
+    for item in items:
+        text = inline_text(item)
+        linked = " ".join(
+            inline_text(a) for a in item.css("a") if ((a.attributes or {}).get("href") or "").startswith("#")
+        )
+        local += bool(text) and len(linked) >= 0.9 * len(text)
+    return local >= (1 - _CONTENTS_OTHER_SHARE) * len(items)
 
 
 def _box_label(heading, around: str) -> bool:

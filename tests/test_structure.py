@@ -712,3 +712,18 @@ def test_no_excerpt_ends_with_the_title_of_the_next_item(tmp_path: Path):
     assert_exact_slices(document, passages)
     assert not any(p.text.endswith(("Columns", "Pages", "Tables")) for p in passages), [p.text[-40:] for p in passages]
     assert any(p.text.startswith("Maximum Number Of Tables") for p in passages)
+
+
+def test_a_list_of_links_to_the_page_itself_is_its_table_of_contents(tmp_path: Path):
+    """SQLite's FAQ lists its questions as links to "#q1", "#q2", ... above the answers."""
+    questions = ["How do I create an AUTOINCREMENT field?", "What datatypes does SQLite support?", "Is it threadsafe?"]
+    contents = "".join(f'<li><a href="#q{i}">{q}</a></li>' for i, q in enumerate(questions))
+    answers = "".join(f'<h2 id="q{i}">{q}</h2><p>Answer {i} is a full sentence.</p>' for i, q in enumerate(questions))
+    links = '<ul><li><a href="#q0">First</a> and more words here</li><li>Second</li><li>Third</li></ul>'
+    page = f"<html><head><title>FAQ</title></head><body><ol>{contents}</ol>{answers}{links}</body></html>"
+    path = tmp_path / "faq.html"
+    path.write_text(page, encoding="utf-8")
+    document, passages = read(path)
+    assert document.text.count("How do I create an AUTOINCREMENT field?") == 1
+    assert "Second" in document.text  # a list that is not only links to the page stays
+    assert_exact_slices(document, passages)
