@@ -25,6 +25,9 @@ _PAGE_NUMBER = re.compile(r"^(?:page\s+)?[-–—\s]*(?:\d{1,4}|[ivxlcdm]{1,7})(
 # "2.1 Directory layout ........ 12" and "Index … 301": a table-of-contents line.
 _LEADER = re.compile(r"(?:\.\s?){4,}\s*\d{1,4}\s*$|…\s*\d{1,4}\s*$|\s[.·](?:\s[.·]){3,}")
 _ENDS_WITH_PAGE = re.compile(r"^\s*(?:[\dA-Z]+(?:\.\d+)*\.?\s+)?\S.{0,90}?\s+(?:\d{1,4}|[ivxlc]{1,6})\s*$")
+_CONTENTS_TITLE = re.compile(r"^\s*(?:table of\s+)?contents\s*$", re.IGNORECASE)
+#: A "Contents" line opens a table of contents when at least this many entries follow it.
+_CONTENTS_MIN_ENTRIES = 2
 _NUMBERED_HEADING = re.compile(
     r"^(?:(?i:chapter|part|section|appendix)\s+)?(\d{1,2}(?:\.\d{1,2}){0,4}\.?|[A-Z](?:\.\d{1,2}){1,3}\.?|[A-Z]\.)\s+\S"
 )
@@ -161,7 +164,15 @@ def _drop_contents(page: list[str]) -> list[str]:
     page = [line for line in page if not _LEADER.search(line)]
     numbered = [bool(_ENDS_WITH_PAGE.match(line)) and not ends_sentence(line.rstrip(" 0123456789")) for line in page]
     if page and sum(numbered) >= max(4, 0.6 * len(page)):
-        page = [line for line, toc in zip(page, numbered, strict=True) if not toc]
+        return [line for line, toc in zip(page, numbered, strict=True) if not toc]
+    # A short table of contents atop a page of text: "Contents", then titles with page numbers.
+    for i, line in enumerate(page):
+        if _CONTENTS_TITLE.match(line):
+            end = i + 1
+            while end < len(page) and numbered[end]:
+                end += 1
+            if end - i > _CONTENTS_MIN_ENTRIES:
+                return page[:i] + page[end:]
     return page
 
 

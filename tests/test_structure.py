@@ -727,3 +727,20 @@ def test_a_list_of_links_to_the_page_itself_is_its_table_of_contents(tmp_path: P
     assert document.text.count("How do I create an AUTOINCREMENT field?") == 1
     assert "Second" in document.text  # a list that is not only links to the page stays
     assert_exact_slices(document, passages)
+
+
+def test_a_short_table_of_contents_atop_a_page_of_text_is_dropped(tmp_path: Path):
+    """CAD.asy's manual: "Contents", four entries with page numbers, then the first section."""
+    page = [
+        "The CAD package",
+        "Contents",
+        "1 Introduction 1",
+        "2 Important rules for using this package 1",
+        "3 Usage 2",
+        "1 Introduction",
+        "The package provides basic pen definitions and measurement functions for drawings.",
+    ]
+    document, passages = read(make_pages_pdf(tmp_path / "cad.pdf", [page]))
+    assert "Contents" not in document.text and "3 Usage 2" not in document.text
+    assert any("basic pen definitions" in p.text for p in passages)
+    assert_exact_slices(document, passages)
