@@ -79,7 +79,8 @@ def build_answer(
     """Quote the passages that clear the relevance threshold, or abstain.
 
     The top passage must reach ``settings.min_score``; the excerpts after it need
-    ``settings.min_support``.
+    ``settings.min_support``. A question whose weight lies mostly in names no document
+    contains (``settings.unknown_names_refusal``) is refused whatever the scores.
 
     Excerpts are in relevance order. Near-identical passages are merged into one
     excerpt that cites them all. The closest passage of another document saying
@@ -99,7 +100,9 @@ def build_answer(
         k: the most excerpts to return.
     """
     # With a re-ranker the order is its own; whether anything answers is still the evidence's call.
-    if not hits or max(h.score for h in hits) < settings.min_score:
+    # A question mostly about names no document holds is not answered by what matches the rest.
+    unknown = -hits[0].evidence.get("unknown_names", 0.0) if hits else 0.0
+    if not hits or max(h.score for h in hits) < settings.min_score or unknown >= settings.unknown_names_refusal:
         near = hits[: min(k, settings.near_misses)]
         return Answer(question, False, tuple(_excerpt(h, query, index, settings, True) for h in near))
     top_span = index.highlight(hits[0].row, query, settings)

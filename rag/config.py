@@ -51,6 +51,10 @@ class Settings:
     min_support: float = 0.35
     #: Longer questions are refused with a message (a question is a sentence or two, not a document).
     max_question_chars: int = 2000
+    #: A question whose IDF weight lies at least this much in names no document contains
+    #: ("What is the maximum size of a MongoDB document?" of SQLite's manual) is refused:
+    #: whatever matches its other words is about something else. 1 turns this off.
+    unknown_names_refusal: float = 0.5
     #: Near-misses shown when the engine abstains.
     near_misses: int = 3
     #: Fusion weights of ranking signals that differ from the signal's own default

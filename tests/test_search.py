@@ -381,3 +381,19 @@ def test_a_source_differs_only_on_a_fact_about_the_same_subject(fake_engine: Eng
 
     found = [m.group(0) for m in _COUNT.finditer("ISO8601 strings, six functions, 1,500 rows in 2.5 s")]
     assert found == ["six", "1,500", "2.5"]
+
+
+def test_a_question_mostly_about_a_name_no_document_holds_is_refused(fake_engine: Engine, tmp_path: Path):
+    """SQLite's limits page asked about MongoDB: the rest of the question matches, the subject does not."""
+    from dataclasses import replace
+
+    (tmp_path / "limits.txt").write_text(
+        "The maximum size of a document row is one gigabyte by default.\n\nRows are stored in pages.",
+        encoding="utf-8",
+    )
+    fake_engine.add([tmp_path / "limits.txt"])
+    asked = "What is the maximum size of a MongoDB row?"
+    answer = fake_engine.ask(asked)
+    assert not answer.answered and answer.excerpts and answer.excerpts[0].near_miss
+    fake_engine.settings = replace(fake_engine.settings, unknown_names_refusal=1.0)
+    assert fake_engine.ask(asked).answered  # the same search, answered without the rule
