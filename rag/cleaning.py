@@ -34,9 +34,11 @@ SHARED_LONG_LINE_MIN_SHARE = 0.2
 #: words counts as the same line in every document whatever its numbers, for the folder rule.
 STAMPED_LINE_MIN_WORDS = 5
 _STAMP = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}:\d{2}(?::\d{2})?\b")
-#: ... or any line in this share of one folder's documents (at least 3 of them): a site's
-#: furniture, when the site is a small part of the collection.
+#: ... or any short line, or line that is no sentence, among the first or last few of this
+#: share of one folder's documents (at least 3 of them): a site's furniture, when the site
+#: is a small part of the collection.
 SHARED_FOLDER_LINE_MIN_SHARE = 0.5
+FOLDER_EDGE_LINES = 3
 
 
 def normalise(line: str) -> str:
@@ -94,9 +96,10 @@ def heading_text(line: str) -> str:
 
 def shared_lines(texts: Iterable[str], folders: Iterable[str] | None = None) -> frozenset[str]:
     """Lines that appear verbatim in several documents: short ones that are no sentence in
-    two ("Recommend article"), any in many ("This page is licensed under ..."), and any in
-    most pages of one folder, a site's own furniture ("Small. Fast. Reliable." atop every
-    page of a manual that is a small part of the collection).
+    two ("Recommend article"), any in many ("This page is licensed under ..."), and any
+    among the first or last lines of most pages of one folder, a site's own furniture
+    ("Small. Fast. Reliable." atop every page of a manual that is a small part of the
+    collection; a dated footer, "This page last modified on 2017-02-02", whatever its date).
 
     Args:
         texts: the full text of each document, one per document.
@@ -110,13 +113,22 @@ def shared_lines(texts: Iterable[str], folders: Iterable[str] | None = None) -> 
     documents = 0
     for text, folder in zip(texts, repeat("") if folders is None else folders, strict=False):
         documents += 1
-        lines = {normalise(line) for line in text.split("\n")} - {""}
+        every = [normalised for line in text.split("\n") if (normalised := normalise(line))]
+        lines = set(every)
         counts.update(lines)
-        by_folder.setdefault(folder, Counter()).update(lines)
+        # A site's furniture sits at a page's top or bottom and is a label, a tagline or a
+        # line that is no sentence; the sentences that versions of one document share (its
+        # clauses) are content.
+        edges = {
+            line
+            for line in every[:FOLDER_EDGE_LINES] + every[-FOLDER_EDGE_LINES:]
+            if len(line.split()) <= SHARED_LINE_MAX_WORDS or not ends_sentence(line)
+        }
+        by_folder.setdefault(folder, Counter()).update(edges)
         sizes[folder] += 1
         forms: set[str] = set()
-        for line in lines:
-            if _STAMP.search(line) and len(line.split()) >= STAMPED_LINE_MIN_WORDS:
+        for line in edges:
+            if _STAMP.search(line) and len(line.split()) >= STAMPED_LINE_MIN_WORDS and not ends_sentence(line):
                 form = re.sub(r"\d+", "#", line)
                 stamped.setdefault(folder, {}).setdefault(form, set()).add(line)
                 forms.add(form)
@@ -165,9 +177,9 @@ def site_names(titles: Iterable[str], folders: Iterable[str] | None = None) -> f
         sizes[folder] += 1
         parts = _TITLE_SEPARATOR.split(title.strip())
         if len(parts) > 1:
-            ends = {parts[0], parts[-1]}
-            counts.update(ends)
-            by_folder.setdefault(folder, Counter()).update(ends)
+            counts.update({parts[0], parts[-1]})
+            # In one folder only the tail: titles that open alike ("Annual Report (2021)") keep it.
+            by_folder.setdefault(folder, Counter()).update({parts[-1]})
     many = max(SHARED_LONG_LINE_MIN_DOCUMENTS, SHARED_LONG_LINE_MIN_SHARE * documents)
     names = {part for part, n in counts.items() if n >= many}
     for folder, folder_counts in by_folder.items():

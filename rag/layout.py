@@ -284,18 +284,44 @@ _CONTENTS_OTHER_SHARE = 0.1
 def _contents_list(node) -> bool:
     """A list whose items are only links to places in the same page ("1. How do I create
     an AUTOINCREMENT field?" linking to "#q1"): the page's own table of contents, which
-    an excerpt would quote instead of the section it points to."""
+    an excerpt would quote instead of the section it points to. Each item is read without
+    the lists nested in it (they are judged on their own), so this stays linear."""
     items = [child for child in node.iter() if child.tag == "li"]
     if len(items) < _CONTENTS_ITEMS:
         return False
-    local = 0
+    allowed = _CONTENTS_OTHER_SHARE * len(items)
+    other = 0
     for item in items:
-        text = inline_text(item)
-        linked = " ".join(
-            inline_text(a) for a in item.css("a") if ((a.attributes or {}).get("href") or "").startswith("#")
-        )
-        local += bool(text) and len(linked) >= 0.9 * len(text)
-    return local >= (1 - _CONTENTS_OTHER_SHARE) * len(items)
+        text, linked = _own_text(item)
+        if not text or len(linked) < 0.9 * len(text):
+            other += 1
+            if other > allowed:
+                return False
+    return True
+
+
+def _own_text(item) -> tuple[str, str]:
+    """An item's visible text and the part of it in links to the same page ("#…"), leaving
+    out lists nested in it, furniture and hidden elements."""
+    parts: list[str] = []
+    linked: list[str] = []
+    stack = [(item, False)]
+    while stack:
+        current, local = stack.pop()
+        if current.tag == "-text":
+            words = current.text(deep=False)
+            parts.append(words)
+            if local:
+                linked.append(words)
+            continue
+        if current is not item and (
+            current.tag in ("ul", "ol") or current.tag in _SKIP_TAGS or is_furniture_element(current)
+        ):
+            continue
+        if current.tag == "a" and ((current.attributes or {}).get("href") or "").startswith("#"):
+            local = True
+        stack.extend((child, local) for child in reversed(list(current.iter(include_text=True))))
+    return " ".join("".join(parts).split()), " ".join("".join(linked).split())
 
 
 def _box_label(heading, around: str) -> bool:

@@ -15,8 +15,13 @@ from .types import Block
 # A front matter: "---" on the first line, "key: value" lines, then "---" or "...".
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n((?:.*\n){0,200}?)(?:---|\.\.\.)[ \t]*(?:\n|\Z)")
 _FRONT_TITLE = re.compile(r"^title:[ \t]*(.+?)[ \t]*$", re.MULTILINE)
-# A MyST target ("(ssl-certificate-verification)=") or comment ("% note"): markup, not text.
-_MYST_MARKUP = re.compile(r"^\s*(?:\([^()\n]+\)=|%.*)\s*$")
+# A MyST target ("(ssl-certificate-verification)="): markup, not text.
+_MYST_MARKUP = re.compile(r"^\s*\([^()\n]+\)=\s*$")
+# A link reference definition ("[PyPI]: https://pypi.org/"): markup, not text.
+_LINK_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*\S")
+#: Containers nested deeper than this are not parsed as such (markdown-it recurses per level);
+#: their lines are still read, as text.
+MAX_NESTING = 100
 # Raw HTML blocks and comments hold no prose a reader sees as text.
 _SKIPPED = frozenset({"html_block", "hr"})
 
@@ -50,7 +55,13 @@ def markdown_blocks(text: str) -> tuple[str | None, tuple[Block, ...]]:
     first_title: str | None = None
     containers: list[str] = []  # the open list items and blockquotes, innermost last
     row_kind = "row"
-    tokens = MarkdownIt("commonmark").enable("table").parse(source)
+    try:
+        tokens = MarkdownIt("commonmark", {"maxNesting": MAX_NESTING}).enable("table").parse(source)
+    except RecursionError:
+        tokens = []
+    accounted: set[int] = set()  # lines that are markup: HTML blocks, rules, MyST targets, front matter
+    if front:
+        accounted.update(range(front.group(0).count("\n")))
     for i, token in enumerate(tokens):
         kind = token.type
         if kind.endswith("_open") and token.nesting == 1 and kind in ("list_item_open", "blockquote_open"):
@@ -62,6 +73,8 @@ def markdown_blocks(text: str) -> tuple[str | None, tuple[Block, ...]]:
         elif kind == "tbody_open":
             row_kind = "row"
         if kind in _SKIPPED:
+            if token.map:
+                accounted.update(range(*token.map))
             continue
         if kind == "heading_open":
             level = int(token.tag[1])
@@ -84,7 +97,45 @@ def markdown_blocks(text: str) -> tuple[str | None, tuple[Block, ...]]:
         elif kind == "tr_open":
             if where := span(token.map):
                 layout.append((*where, row_kind, 0))
-    return title or first_title, tuple(layout)
+    return title or first_title, tuple(_with_unread_lines(text, starts, layout, accounted))
+
+
+def _with_unread_lines(text: str, starts: list[int], layout: list[Block], accounted: set[int]) -> list[Block]:
+    """The blocks, and as text blocks any run of lines that no block holds and that is no
+    markup (nesting past ``MAX_NESTING``, or a parser's surprise): nothing is left unread."""
+    held = bytearray(len(text) + 1)
+    for start, end, _, _ in layout:
+        held[start:end] = b"\1" * (end - start)
+    extra: list[Block] = []
+    run: list[int] = []
+
+    def close() -> None:
+        if run:
+            start, end = starts[run[0]], starts[run[-1] + 1] - 1
+            while end > start and text[end - 1].isspace():
+                end -= 1
+            while start < end and text[start].isspace():
+                start += 1
+            if end > start:
+                extra.append((start, end, "text", 0))
+            run.clear()
+
+    for number in range(len(starts) - 1):
+        start, end = starts[number], min(starts[number + 1] - 1, len(text))
+        line = text[start:end]
+        unread = (
+            line.strip()
+            and number not in accounted
+            and not any(held[start:end])
+            and not _LINK_DEFINITION.match(line)
+            and not _MYST_MARKUP.match(line)
+        )
+        if unread:
+            run.append(number)
+        else:
+            close()
+    close()
+    return sorted([*layout, *extra]) if extra else layout
 
 
 def _code_span(text: str, starts: list[int], lines: list[int] | None) -> tuple[int, int] | None:

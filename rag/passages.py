@@ -496,16 +496,21 @@ def _ends_paragraph(before: str, after: str, width: int, shared: frozenset[str])
 
 # A line of code or configuration: it ends in a brace, a semicolon or a continuation, or
 # closes a brace, or is typed at a prompt.
+_BRACE_LINE = re.compile(r"[{}]\s*$|^\s*}")
 _CODE_LINE = re.compile(r"(?:[{};\\]|\(|\[)\s*$|^\s*[}\])]")
 
 
 def _code_like(text: str, lines: list[tuple[int, int]]) -> bool:
     """Whether a block of plain text is code: at least three lines, a third of them code-shaped
-    (ending in ``{``, ``;`` or ``\\``, closing a brace, or typed at a prompt)."""
+    (ending in ``{``, ``;`` or ``\\``, closing a brace, or typed at a prompt) and one of them
+    with a brace or a prompt, or two thirds of them code-shaped."""
     if len(lines) < 3:
         return False
     code = sum(bool(_CODE_LINE.search(text[s:e]) or PROMPT.match(text[s:e])) for s, e in lines)
-    return code * 3 >= len(lines)
+    # A list of clauses ending in ";" is prose: code also opens or closes a brace, or is typed
+    # at a prompt, unless nearly all its lines are code-shaped.
+    marked = any(_BRACE_LINE.search(text[s:e]) or PROMPT.match(text[s:e]) for s, e in lines)
+    return code * 3 >= len(lines) and (marked or code * 3 >= 2 * len(lines))
 
 
 def _trim(text: str, start: int, end: int) -> Span:

@@ -53,11 +53,16 @@ _SPACING_ACCENTS = {
 _ACCENTED = re.compile(f"([{''.join(_SPACING_ACCENTS)}])([^\\W\\d_])")
 
 
+_CONTRACTION = re.compile(r"(?:s|t|d|m|ll|re|ve)(?![^\W\d_])")
+
+
 def compose_accents(text: str) -> str:
     """Letters with their accents, where the accent was extracted as a character of its own
     before the letter ("Br¨oker" is "Bröker")."""
 
     def composed(match: re.Match) -> str:
+        if match.group(1) == "\u00b4" and _CONTRACTION.match(match.string, match.start(2)):
+            return match.group(0)  # an acute typed for an apostrophe: "it´s", "don´t"
         letter = "i" if match.group(2) == "ı" else match.group(2)  # TeX accents a dotless i
         return unicodedata.normalize("NFC", letter + _SPACING_ACCENTS[match.group(1)])
 

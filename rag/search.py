@@ -145,12 +145,16 @@ def question_names(question: str) -> set[str]:
 _ELLIPSIS = re.compile(r"^\s*(?:and|but|or|also|what about|how about|and what about)\b", re.IGNORECASE)
 
 
-#: "this" or "that" pointing back: after a preposition or verb ("the long form of that
-#: option", "What does this do?", "How do I turn that off?") or closing the question ("Why
-#: is that?"); not a relative "that" ("the files that changed").
+#: "this" or "that" pointing back to what was asked before: "that" after a preposition or a
+#: verb ("the long form of that option", "How do I turn that off?"), either before a verb
+#: of what it does ("What does this do?", "What does that mean?") or closing the question
+#: ("Why is that?"). Not "this" before a noun, which points at the documents ("What
+#: changed in this release?"), nor a relative "that" ("the files that changed").
 _DEMONSTRATIVE = re.compile(
-    r"\b(?:of|about|for|with|on|in|to|from|by|use|does|do|did|is|was|are|were|set|turn|change|disable|enable)"
-    r"\s+(?:this|that)\b|\b(?:this|that)\s*[?.!]*\s*$",
+    r"\b(?:of|about|for|with|on|in|to|from|by|use|set|turn|change|disable|enable)\s+that\b"
+    r"|\b(?:does|do|did|is|was|are|were|can|could|will|would|should)\s+(?:this|that)\s+"
+    r"(?:do|does|mean|work|return|show|print|say|need|require|take|cost|happen|change|affect)\b"
+    r"|\b(?:this|that)\s*[?.!]*\s*$",
     re.IGNORECASE,
 )
 

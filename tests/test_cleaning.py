@@ -88,3 +88,14 @@ def test_a_footer_that_differs_only_by_its_date_is_furniture_of_its_folder():
     shared = shared_lines(pages + notes, ["sqlite"] * 4 + ["release"] * 4)
     assert "This page last modified on 2017-03-02 23:53:23 UTC" in shared
     assert not any(line.startswith("Release") for line in shared)  # a short dated line is content
+
+
+def test_clauses_that_versions_of_one_document_share_are_content():
+    """The folder rule reads only a page's first and last lines: three versions of a policy
+    in one folder share their clauses, which are what the documents say."""
+    clauses = "\n".join(f"Clause {n}: staff may take leave of {n} days a year." for n in range(1, 6))
+    versions = [f"Leave policy {year}\n{clauses}\nThis version takes effect in {year}." for year in (2022, 2023, 2024)]
+    shared = shared_lines(versions + [f"Other page {i}." for i in range(20)], ["policies"] * 3 + ["misc"] * 20)
+    assert not any(line.startswith("Clause") for line in shared)
+    notes = [f"Notes\n\nVersion 1.{i} was released on 2022-01-1{i} with security fixes." for i in range(4)]
+    assert not any(line.startswith("Version") for line in shared_lines(notes, ["release"] * 4))

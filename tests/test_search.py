@@ -40,7 +40,15 @@ def test_only_a_follow_up_that_refers_back_borrows_the_previous_question():
     # "this" and "that" pointing back, not a relative "that".
     for back in ("What is the long form of that option?", "What does this do?", "How do I turn that off?", "Why?"):
         assert refers_back(back), back
-    assert not refers_back("Which command lists the files that changed?")
+    for own in (
+        "Which command lists the files that changed?",
+        "What topics are covered in this manual?",
+        "What changed in this release?",
+        "What licence is this software released under?",
+        "What does this error mean: permission denied?",
+    ):
+        assert not refers_back(own), own
+    assert refers_back("What does that mean?") and refers_back("Why is that?")
 
 
 def test_answer_type_from_the_wording():

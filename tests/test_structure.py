@@ -744,3 +744,28 @@ def test_a_short_table_of_contents_atop_a_page_of_text_is_dropped(tmp_path: Path
     assert "Contents" not in document.text and "3 Usage 2" not in document.text
     assert any("basic pen definitions" in p.text for p in passages)
     assert_exact_slices(document, passages)
+
+
+def test_markdown_nothing_is_left_unread(tmp_path: Path):
+    """Past markdown-it's nesting limit, and for lines that look like MyST comments, the
+    text is still read (review findings)."""
+    deep = "".join("  " * i + f"- item {i}\n" for i in range(150))
+    path = tmp_path / "deep.md"
+    path.write_text(deep + "\n# Next section\n\nImportant paragraph after the list.\n\n%Y is the year.\n", "utf-8")
+    document, passages = read(path)
+    assert_exact_slices(document, passages)
+    assert any("Important paragraph" in p.text for p in passages)
+    assert any("%Y is the year." in p.text for p in passages)
+
+
+def test_plain_text_clauses_ending_in_semicolons_are_prose_and_acute_apostrophes_stay(tmp_path: Path):
+    from rag.passages import _code_like
+    from rag.pdf_text import compose_accents
+
+    clauses = "The licensee shall:\n(a) keep the notice;\n(b) not remove marks;\n(c) pay the fee;\nand so on.\n"
+    lines, pos = [], 0
+    for line in clauses.splitlines():
+        lines.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    assert not _code_like(clauses, lines)
+    assert compose_accents("it\u00b4s and don\u00b4t, but caf\u00b4e") == "it\u00b4s and don\u00b4t, but café"
