@@ -79,6 +79,9 @@ class Blocks:
     def kind_of(self, i: int) -> str:
         return self._layout[i][2]
 
+    def level_of(self, i: int) -> int:
+        return self._layout[i][3]
+
     def retype(self, i: int, kind: str, level: int = 0) -> None:
         self._layout[i] = (*self._layout[i][:2], kind, level)
 
@@ -100,7 +103,9 @@ def is_furniture_element(node) -> bool:
         return True
     if (attrs.get("role") or "").lower() in _FURNITURE_ROLES:
         return True
-    names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
+    # A heading's id is an anchor made from its words ("nav", "toc"): only its class says furniture.
+    element_id = "" if node.tag in _HEADINGS else attrs.get("id") or ""
+    names = f"{attrs.get('class') or ''} {element_id}".lower()
     if names.strip() and (not _FURNITURE_NAMES.isdisjoint(_NAME_SPLIT.split(names)) or "list-of-" in names):
         return True  # DocBook's "list-of-tables" is a table of contents too
     style = (attrs.get("style") or "").replace(" ", "").lower()
@@ -173,8 +178,8 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
         kind, level = kinds[-1]
         if kind == "desc":
             level -= 1  # a description is as deep as its term
-        if kind == "heading":
-            joined = _PERMALINK_TAIL.sub("", joined)
+        if kind in ("heading", "term"):
+            joined = _PERMALINK_TAIL.sub("", joined)  # "Function: int mpfr_add (…) ¶"
         if paging[0] and len(joined) <= _NAVIGATION_LINE:
             joined = ""  # "Next: Parser, Previous: Exception handling, Up: R Language Definition"
         paging[0] = False
@@ -214,7 +219,7 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
             continue
         if tag in _BLOCK_TAGS:
             flush()
-            if tag in _HEADINGS and not _box_label(node, kinds[-1][0]):
+            if tag in _HEADINGS and not _box_label(node):
                 kinds.append(("heading", _HEADINGS[tag]))
             elif tag in _KINDS:
                 # Outside headings, the second value counts the descriptions (dd) the block is in.
@@ -227,6 +232,7 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
         stack.extend((child, False) for child in reversed(children))
     flush()
     _indented_definitions(out, indent_of)
+    _field_labels(out)
     return out.result()
 
 
@@ -324,12 +330,34 @@ def _own_text(item) -> tuple[str, str]:
     return " ".join("".join(parts).split()), " ".join("".join(linked).split())
 
 
-def _box_label(heading, around: str) -> bool:
-    """Whether a heading labels a box (a note, a tip) or an item rather than opening a
-    section: it sits in a list item or a definition's description, or in an element
-    whose class names a box. Its section would otherwise run on past the box."""
-    if around in ("item", "desc"):
-        return True
+#: A definition term this short ending in a colon is a field's label ("Returns:", "Since:").
+_FIELD_LABEL_CHARS = 40
+
+
+def _field_labels(out: Blocks) -> None:
+    """Fields written as a definition list ("Returns:" then "this", "Since:" then "3.5", as
+    Javadoc writes a method's notes) are ``field`` blocks of the entry they belong to, not
+    definitions of their own: each would otherwise be a passage of a few words, cut off
+    from the method it describes. Like table rows, they are never dropped as repeats or
+    as too short ("3.5")."""
+    i = 0
+    while i < len(out):
+        text = out.text_of(i)
+        if out.kind_of(i) == "term" and len(text) <= _FIELD_LABEL_CHARS and text.rstrip().endswith(":"):
+            level = out.level_of(i)
+            out.retype(i, "field", level)
+            i += 1
+            while i < len(out) and out.kind_of(i) == "desc" and out.level_of(i) == level:
+                out.retype(i, "field", level)
+                i += 1
+        else:
+            i += 1
+
+
+def _box_label(heading) -> bool:
+    """Whether a heading labels a box (a note, a tip) rather than opening a section: its
+    parent's class names a box. Its section would otherwise run on past the box. (A
+    heading in a list item does open one: Javadoc lists each method's details so.)"""
     parent = heading.parent
     names = (parent.attributes or {}).get("class") or "" if parent is not None else ""
     return not _BOX_NAMES.isdisjoint(_NAME_SPLIT.split(names.lower()))

@@ -173,11 +173,14 @@ def layout_passages(document: Document, shared: frozenset[str] = frozenset(), ma
             kind == "desc" and current is not None and current.path == where and current.blocks[0][2] == "term"
         )
         # Cells joined by " | " look like a breadcrumb: a table row is furniture only when shared.
-        if kind in ("header", "row", "code"):
+        if kind in ("header", "row", "code", "field"):
             furniture = key in shared
         else:
             furniture = not defining and is_furniture(body, shared)
-        if furniture or (key in seen and not defining):
+        # A paragraph repeated in a page (a caption under a photo and again below) is kept once;
+        # table rows, items, code and descriptions repeat because their context differs (the
+        # options of two commands, a summary table and its details).
+        if furniture or (key in seen and kind == "text" and not defining):
             continue
         seen.add(key)
         if kind == "header":
@@ -342,7 +345,7 @@ def _joins(group: _Group, kind: str, body: str, joined: int, max_chars: int, tex
     if kind == "desc" and last in ("term", "desc"):
         return True  # a description stays with its term
     s, e = group.blocks[-1][:2]
-    if last in ("text", "item", "desc") and text[s:e].rstrip().endswith(":"):
+    if last in ("text", "item", "desc", "field") and text[s:e].rstrip().endswith(":"):
         return True  # a lead-in stays with what it introduces
     if kind == "term":
         return last == "term"  # each definition is a passage of its own, with all its terms

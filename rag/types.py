@@ -8,7 +8,8 @@ Span = tuple[int, int]
 
 #: One block of a document's layout: ``(start, end, kind, level)``, offsets into its text.
 #: Kinds: "heading" (``level`` 1-6), "text", "code", "item" (of a list), "term" and "desc"
-#: (of a definition list), "header" and "row" (of a table). Outside headings, ``level`` counts
+#: (of a definition list), "field" (a label such as "Since:" and its value, read as part of the
+#: entry above), "header" and "row" (of a table). Outside headings, ``level`` counts
 #: the definitions' descriptions a block is in (a term and its description: those it is nested in).
 Block = tuple[int, int, str, int]
 

@@ -769,3 +769,47 @@ def test_plain_text_clauses_ending_in_semicolons_are_prose_and_acute_apostrophes
         pos += len(line) + 1
     assert not _code_like(clauses, lines)
     assert compose_accents("it\u00b4s and don\u00b4t, but caf\u00b4e") == "it\u00b4s and don\u00b4t, but café"
+
+
+def test_javadoc_method_details_keep_their_name_and_fields(tmp_path: Path):
+    """commons-lang3's StopWatch: each method's details under its name, with its "Since:"."""
+
+    def method(name: str, since: str) -> str:
+        return (
+            f'<li><section class="detail" id="{name}()"><h3>{name}</h3>'
+            f'<div class="member-signature">public static StopWatch {name}()</div>'
+            f'<div class="block">Creates a stopwatch named {name} for convenience.</div>'
+            f'<dl class="notes"><dt>Returns:</dt><dd>StopWatch a stopwatch.</dd>'
+            f"<dt>Since:</dt><dd>{since}</dd></dl></section></li>"
+        )
+
+    page = (
+        "<html><head><title>StopWatch</title></head><body><main><h1>Class StopWatch</h1>"
+        '<section class="method-details"><h2>Method Details</h2><ul class="member-list">'
+        f"{method('create', '3.10')}{method('createStarted', '3.5')}</ul></section></main></body></html>"
+    )
+    path = tmp_path / "StopWatch.html"
+    path.write_text(page, encoding="utf-8")
+    document, passages = read(path)
+    assert_exact_slices(document, passages)
+    started = next(p for p in passages if "createStarted()" in p.text)
+    assert started.heading == "Class StopWatch › Method Details › createStarted"
+    assert started.text.endswith("Since:\n\n3.5")  # the repeated label and the short value are kept
+
+
+def test_repeated_rows_and_anchored_headings_are_kept(tmp_path: Path):
+    """MkDocs' CLI page: `serve` has the options `build` has; a heading whose id is "nav"."""
+    rows = "".join(f"<tr><td>{o}</td><td>Option {o} of the command.</td></tr>" for o in ("-f", "-s, --strict"))
+    table = f"<table><thead><tr><th>Option</th><th>Meaning</th></tr></thead><tbody>{rows}</tbody></table>"
+    page = (
+        "<html><head><title>CLI</title></head><body><h1>CLI</h1><h2>mkdocs build</h2>"
+        f"{table}<h2>mkdocs serve</h2>{table}<h2 id='nav'>nav</h2><p>The nav setting lists the pages.</p>"
+        "</body></html>"
+    )
+    path = tmp_path / "cli.html"
+    path.write_text(page, encoding="utf-8")
+    document, passages = read(path)
+    assert_exact_slices(document, passages)
+    strict = [p for p in passages if "--strict" in p.text]
+    assert {p.heading.split(" › ")[1] for p in strict} == {"mkdocs build", "mkdocs serve"}
+    assert next(p for p in passages if "nav setting" in p.text).heading == "CLI › nav"
