@@ -13,6 +13,10 @@ from itertools import repeat
 
 # A form label with nothing after it ("Sender's Email:"): a few words and a colon.
 _EMPTY_LABEL = re.compile(r"^[^\W\d_][\w'’ .\-]{0,40}:$")
+# A navigation bar's labels ("Next: …, Previous: …, Up: …", as Texinfo writes them), and
+# the longest such bar.
+_PAGE_NAVIGATION = re.compile(r"(?:^|[\s,;|\[(])(?:Next|Previous|Prev|Up|Top):\s")
+_NAVIGATION_BAR_CHARS = 300
 # Breadcrumb separators ("News / Politics / Syria").
 _CRUMB_SEPARATORS = re.compile(r"\s[/|»›>]\s")
 # What may close a sentence after its final punctuation mark.
@@ -69,6 +73,8 @@ def is_furniture(line: str, shared: frozenset[str] = frozenset()) -> bool:
         return True
     if _EMPTY_LABEL.match(text) and len(text.split()) <= 4:
         return True
+    if len(_PAGE_NAVIGATION.findall(text)) >= 2 and len(text) <= _NAVIGATION_BAR_CHARS:
+        return True  # "Next: Parser, Previous: Lexer, Up: Language [Contents][Index]"
     segments = _CRUMB_SEPARATORS.split(text)
     if len(segments) >= 3 and all(len(s.split()) <= 3 for s in segments):
         return True

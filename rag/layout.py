@@ -45,7 +45,7 @@ _PERMALINK_TAIL = re.compile(r"[\s¶§🔗]+$")
 _LAYOUT_IN_CELL = ", ".join(f"{cell} {inner}" for cell in ("td", "th") for inner in ("table", "h1", "h2", "h3", "h4"))
 _LONGEST_CELL = 1500
 # Link relations of a navigation bar ("Next: …, Previous: …, Up: …"), and the longest such bar.
-_PAGE_RELATIONS = frozenset("next prev previous up".split())
+_PAGE_RELATIONS = frozenset("next prev previous up contents index start first last".split())
 _NAVIGATION_LINE = 300
 
 

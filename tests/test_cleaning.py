@@ -99,3 +99,9 @@ def test_clauses_that_versions_of_one_document_share_are_content():
     assert not any(line.startswith("Clause") for line in shared)
     notes = [f"Notes\n\nVersion 1.{i} was released on 2022-01-1{i} with security fixes." for i in range(4)]
     assert not any(line.startswith("Version") for line in shared_lines(notes, ["release"] * 4))
+
+
+def test_a_texinfo_navigation_bar_is_furniture_as_text_too():
+    """Converted to DOCX or PDF, Texinfo's bars lose their links' rel: their labels remain."""
+    assert is_furniture("Next: Special arguments, Previous: Defining a macro, Up: Macros   [Contents][Index]")
+    assert not is_furniture("The next: field says what follows; up: names the parent.")

@@ -813,3 +813,16 @@ def test_repeated_rows_and_anchored_headings_are_kept(tmp_path: Path):
     strict = [p for p in passages if "--strict" in p.text]
     assert {p.heading.split(" › ")[1] for p in strict} == {"mkdocs build", "mkdocs serve"}
     assert next(p for p in passages if "nav setting" in p.text).heading == "CLI › nav"
+
+
+def test_a_texinfo_bar_linking_to_contents_and_index_is_navigation(tmp_path: Path):
+    bar = (
+        '<div class="header"><p>Next: <a href="b.html">Special arguments</a>, Previous: <a href="a.html">Defining'
+        '</a>, Up: <a href="u.html">Macros</a> [<a href="index.html#SEC_Contents" rel="contents">Contents</a>]'
+        '[<a href="Indices.html" rel="index">Index</a>]</p></div>'
+    )
+    page = f"<html><head><title>m4</title></head><body><h3>5.2 Arguments</h3><p>Macros take arguments.</p>{bar}</body></html>"
+    path = tmp_path / "Arguments.html"
+    path.write_text(page, encoding="utf-8")
+    document, _ = read(path)
+    assert "Macros take arguments." in document.text and "Previous:" not in document.text
