@@ -35,6 +35,8 @@ MAX_ZIP_MEMBERS = 10_000
 # Control characters that never occur in real text (tab, newline, CR and form feed do).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+#: Markup may hold a control character per this many bytes (see ``decode_text``).
+_STRAY_CONTROL_BYTES = 4096
 # C1 control characters: a PDF font without a proper text mapping yields them ("Germany\x84").
 _C1_CONTROL = re.compile("[\x80-\x9f]")
 
@@ -150,13 +152,17 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def decode_text(data: bytes) -> str:
+def decode_text(data: bytes, stray_controls: bool = False) -> str:
     """Decode bytes of unknown encoding the way a careful reader would.
 
     BOMs are honoured and dropped, UTF-8 is tried strictly, then the most likely
     legacy encoding; text that still looks binary is refused. Newlines are
     translated as ``open()`` does, so offsets match ``open(path).read()``.
+    With ``stray_controls`` (markup, whose text is rebuilt), a few control characters
+    (at most one per ``_STRAY_CONTROL_BYTES`` bytes: a DEL in an example, NULs named in a
+    description) are left for the reader to drop instead of refusing the file.
     """
+    few = stray_controls and len(_CONTROL_BYTES.findall(data)) * _STRAY_CONTROL_BYTES <= len(data)
     text: str | None = None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         text = _decode(data, "utf-16")
@@ -164,7 +170,7 @@ def decode_text(data: bytes) -> str:
         text = _decode(data, "utf-8-sig")
     elif (utf16 := _utf16_without_bom(data)) is not None:
         text = _decode(data, utf16)
-    elif _CONTROL_BYTES.search(data):
+    elif _CONTROL_BYTES.search(data) and not few:
         raise UnreadableDocument("the file looks binary, not text (it contains control characters)")
     else:
         try:
@@ -176,7 +182,8 @@ def decode_text(data: bytes) -> str:
                     "save it as UTF-8"
                 ) from exc
             text = _guess(data)
-    if _CONTROL.search(text):
+    stray = stray_controls and len(_CONTROL.findall(text)) * _STRAY_CONTROL_BYTES <= len(text)
+    if _CONTROL.search(text) and not stray:
         raise UnreadableDocument("the file looks binary, not text (it contains control characters)")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
@@ -326,7 +333,7 @@ def _html_depth(text: str, limit: int) -> int:
 def _read_html(data: bytes) -> Read:
     from selectolax.lexbor import LexborHTMLParser
 
-    text = decode_text(data)
+    text = decode_text(data, stray_controls=True)
     if (depth := _html_depth(text, MAX_HTML_DEPTH)) > MAX_HTML_DEPTH:
         raise UnreadableDocument(f"elements nest over {MAX_HTML_DEPTH:,} levels deep (at least {depth:,}); refused")
     tree = LexborHTMLParser(text)

@@ -120,3 +120,18 @@ def test_folders_expand_recursively_with_relative_ids(tmp_path: Path):
     ids = [doc_id for _, doc_id in iter_files(tmp_path / "a")[0]]
     assert ids == ["top.txt", "b/deep.md"]
     assert iter_files(tmp_path / "a" / "top.txt")[0][0][1] == "top.txt"
+
+
+def test_a_page_with_a_stray_control_character_is_read_and_a_binary_one_refused(tmp_path: Path):
+    """commons-lang3's StringUtils.html holds one DEL byte in an example: a page, not a binary."""
+    page = tmp_path / "StringUtils.html"
+    page.write_bytes(b"<html><body><p>isBlank returns true for null.</p><pre>a\x7fb</pre>" + b"<p>x</p>" * 600)
+    assert "isBlank returns true for null." in load_document(page, "StringUtils.html").text
+    binary = tmp_path / "blob.html"
+    binary.write_bytes(b"<html>" + bytes(range(32)) * 200 + b"</html>")
+    with pytest.raises(UnreadableDocument):
+        load_document(binary, "blob.html")
+    note = tmp_path / "note.txt"  # plain text is quoted as it is on disk: no control characters
+    note.write_bytes(b"A line.\x7f" + b" More text." * 600)
+    with pytest.raises(UnreadableDocument):
+        load_document(note, "note.txt")

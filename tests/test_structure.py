@@ -821,7 +821,8 @@ def test_a_texinfo_bar_linking_to_contents_and_index_is_navigation(tmp_path: Pat
         '</a>, Up: <a href="u.html">Macros</a> [<a href="index.html#SEC_Contents" rel="contents">Contents</a>]'
         '[<a href="Indices.html" rel="index">Index</a>]</p></div>'
     )
-    page = f"<html><head><title>m4</title></head><body><h3>5.2 Arguments</h3><p>Macros take arguments.</p>{bar}</body></html>"
+    body = f"<h3>5.2 Arguments</h3><p>Macros take arguments.</p>{bar}"
+    page = f"<html><head><title>m4</title></head><body>{body}</body></html>"
     path = tmp_path / "Arguments.html"
     path.write_text(page, encoding="utf-8")
     document, _ = read(path)
