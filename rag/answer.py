@@ -13,7 +13,7 @@ from .analysis import terms
 from .config import Settings
 from .errors import BadQuestion
 from .rerank import Reranker
-from .search import Hit, Query, SearchIndex, follow_up_text, question_names, question_type
+from .search import Hit, Query, SearchIndex, follow_up_text, points_back_first, question_names, question_type
 from .types import Answer, Citation, Excerpt, Span
 
 
@@ -50,8 +50,10 @@ def respond(
     A question is searched on its own. Only one that refers back ("When was it
     formed?", "And in 2014?") is searched again joined with the previous question,
     and that answer is taken when it clears the same abstention bar and beats the
-    question's own: a question that does not refer back ("What is the capital of
-    Australia?") never borrows an answer from the conversation.
+    question's own, or, when the question's pronoun comes before any word of its own
+    ("What is its default value?"), whenever it clears the bar: a question that does
+    not refer back ("What is the capital of Australia?") never borrows an answer from
+    the conversation.
     """
 
     def search(text: str) -> Answer:
@@ -68,7 +70,12 @@ def respond(
     joined = follow_up_text(question, history)
     if joined is not None:
         followed = search(joined)
-        if followed.answered and (not answer.answered or followed.excerpts[0].score > answer.excerpts[0].score):
+        # A pronoun before any word of the question's own ("What is its default value?") can
+        # only mean what was asked before: the joined search is taken whenever it answers.
+        # Otherwise it must do better than the question alone.
+        if followed.answered and (
+            not answer.answered or points_back_first(question) or followed.excerpts[0].score > answer.excerpts[0].score
+        ):
             return followed
     return answer
 

@@ -178,6 +178,19 @@ def refers_back(question: str) -> bool:
     return bool(PRONOUNS.intersection(words)) or bool(_DEMONSTRATIVE.search(question)) or len(terms(question)) <= 1
 
 
+def points_back_first(question: str) -> bool:
+    """Whether the question's pronoun comes before any word of its own could be what it
+    stands for ("What is its default value?", "Who is its leader?"): then it can only
+    mean what was asked before, and the question alone matches nothing in particular. In
+    "How does a plugin register its hooks?" "its" may be the plugin's."""
+    for word in re.findall(r"[\w']+", question.lower()):
+        if word in PRONOUNS:
+            return True
+        if terms(word):
+            return False
+    return False
+
+
 def follow_up_text(question: str, history: list[str] | None) -> str | None:
     """The question joined with the previous one, when it refers back to it; else None."""
     if not history or not refers_back(question):

@@ -47,6 +47,11 @@ def test_only_a_follow_up_that_refers_back_borrows_the_previous_question():
     for back in ("What is the long form of that option?", "What does this do?", "How do I turn that off?", "Why?"):
         assert refers_back(back), back
     assert refers_back("What does that mean?") and refers_back("Why is that?")
+    # A pronoun before any word of the question's own can only mean what was asked before.
+    from rag.search import points_back_first
+
+    assert points_back_first("What is its default value?") and points_back_first("When was it formed?")
+    assert not points_back_first("How does a plugin register its hooks?") and not points_back_first("And in 2014?")
 
 
 def test_answer_type_from_the_wording():
@@ -403,3 +408,19 @@ def test_a_question_mostly_about_a_name_no_document_holds_is_refused(fake_engine
     assert not answer.answered and answer.excerpts and answer.excerpts[0].near_miss
     fake_engine.settings = replace(fake_engine.settings, unknown_names_refusal=1.0)
     assert fake_engine.ask(asked).answered  # the same search, answered without the rule
+
+
+def test_a_pronoun_follow_up_takes_the_joined_search_even_when_its_own_scores_higher(fake_engine, tmp_path):
+    """ "What is its default value?" alone matches any "default value" in the corpus; after a
+    question about the site_dir setting it means site_dir's."""
+    (tmp_path / "config.txt").write_text(
+        "The site_dir setting names the folder the site is built into; its default is site.\n\n"
+        "Parameters: defaultValue - a default value, the default value.",
+        encoding="utf-8",
+    )
+    fake_engine.add([tmp_path / "config.txt"])
+    alone = fake_engine.ask("What is its default value?")
+    assert alone.answered and "defaultValue" in alone.excerpts[0].text
+    followed = fake_engine.ask("What is its default value?", history=["What does the site_dir setting control?"])
+    assert followed.searched_as.startswith("What does the site_dir setting control?")
+    assert "site_dir" in followed.excerpts[0].text
