@@ -29,11 +29,12 @@ _HEADINGS = {f"h{n}": n for n in range(1, 7)}
 # The kind a block element gives the text inside it; other blocks inherit their parent's.
 _KINDS = {"li": "item", "dt": "term", "dd": "desc", "figcaption": "text", "caption": "text", "summary": "text"}
 _FURNITURE_ROLES = frozenset("navigation banner contentinfo search complementary menu menubar toolbar".split())
-# Words in a class or id that mark furniture ("sphinxsidebar", "md-footer", "navheader", "headerlink").
+# Words in a class or id that mark furniture ("sphinxsidebar", "md-footer", "navheader", "headerlink";
+# Doxygen's hover tooltips, "ttc").
 _FURNITURE_NAMES = frozenset(
     "nav navbar navigation navheader navfooter sidebar sphinxsidebar sphinxsidebarwrapper footer breadcrumb "
     "breadcrumbs toc toctree localtoc globaltoc related relbar menu skip headerlink viewcode searchbox share "
-    "social cookie cookies pagination drawer".split()
+    "social cookie cookies pagination drawer tooltip ttc".split()
 )
 _NAME_SPLIT = re.compile(r"[\s_-]+")
 # Class names of a box set apart from the text (DocBook's "note", "tip", "warning" divs): a
@@ -211,6 +212,10 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
             flush()
             out.add(_code_text(node), "code", inside)
             continue
+        if tag == "div" and _line_per_element(node):
+            flush()  # Doxygen's code fragments: a <div class="line"> per line of code
+            out.add("\n".join(_code_text(line).replace("\n", " ") for line in _elements(node)), "code", inside)
+            continue
         if tag in ("ul", "ol") and _contents_list(node):
             continue  # a list of links to the page's own sections: its table of contents
         if tag == "table" and _data_table(node):
@@ -361,6 +366,20 @@ def _box_label(heading) -> bool:
     parent = heading.parent
     names = (parent.attributes or {}).get("class") or "" if parent is not None else ""
     return not _BOX_NAMES.isdisjoint(_NAME_SPLIT.split(names.lower()))
+
+
+def _elements(node) -> list:
+    """The element children of ``node``, furniture (a code line's hover tooltips) left out."""
+    return [child for child in node.iter() if child.tag != "-text" and not is_furniture_element(child)]
+
+
+def _line_per_element(node) -> bool:
+    """A block written as one element per line of code ("<div class="line">…</div>", as
+    Doxygen writes its code fragments): at least two, every child such a line."""
+    children = _elements(node)
+    return len(children) >= 2 and all(
+        child.tag == "div" and "line" in ((child.attributes or {}).get("class") or "").split() for child in children
+    )
 
 
 def _code_text(node) -> str:

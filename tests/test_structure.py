@@ -827,3 +827,20 @@ def test_a_texinfo_bar_linking_to_contents_and_index_is_navigation(tmp_path: Pat
     path.write_text(page, encoding="utf-8")
     document, _ = read(path)
     assert "Macros take arguments." in document.text and "Previous:" not in document.text
+
+
+def test_doxygen_code_fragments_keep_their_lines_without_tooltips(tmp_path: Path):
+    lines = ["char *key = NULL;", "struct json_object *val = NULL;", "for (;;) {", "}"]
+    fragment = "".join(f'<div class="line">    {line}</div>' for line in lines)
+    tooltip = '<div class="ttc" id="a1"><div class="ttname">json_object</div>'
+    tooltip += '<div class="ttdef">Definition: x.h:89</div></div>'
+    page = (
+        "<html><head><title>json_object.h</title></head><body><h2>Macros</h2><p>Iterates over an object:</p>"
+        f'<div class="fragment">{fragment}{tooltip}</div></body></html>'
+    )
+    path = tmp_path / "json_object_8h.html"
+    path.write_text(page, encoding="utf-8")
+    document, passages = read(path)
+    assert_exact_slices(document, passages)
+    assert "    char *key = NULL;\n    struct json_object *val = NULL;\n    for (;;) {\n    }" in document.text
+    assert "Definition:" not in document.text
