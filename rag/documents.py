@@ -340,6 +340,17 @@ def _read_html(data: bytes) -> Read:
     title_node = tree.css_first("title")
     title = title_node.text() if title_node is not None else None
     body, layout = read_html_blocks(main_content(tree))
+    if not (title or "").strip():
+        # No <title>: its first <h1>, else what the page marks as its title (Doxygen's
+        # <div class="title">), else its top heading; not its first line ("Public Member Functions | …").
+        headings = [(level, body[start:end]) for start, end, kind, level in layout if kind == "heading"]
+        marked = tree.css_first(".title")
+        if headings and min(level for level, _ in headings) == 1:
+            title = min(headings, key=lambda heading: heading[0])[1]
+        elif marked is not None and marked.text(deep=True).strip():
+            title = marked.text(deep=True)
+        elif headings:
+            title = min(headings, key=lambda heading: heading[0])[1]
     return title, _CONTROL.sub(" ", body), layout
 
 

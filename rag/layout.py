@@ -37,6 +37,8 @@ _FURNITURE_NAMES = frozenset(
     "social cookie cookies pagination drawer tooltip ttc".split()
 )
 _NAME_SPLIT = re.compile(r"[\s_-]+")
+# Icon-font glyphs (Font Awesome's link and menu icons) live in Unicode's private use area.
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 # Class names of a box set apart from the text (DocBook's "note", "tip", "warning" divs): a
 # heading inside one is the box's label ("Note"), not a section of the page.
 _BOX_NAMES = frozenset("note tip warning caution important hint attention danger admonition seealso".split())
@@ -174,7 +176,7 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
     indent_of: dict[int, tuple[float, str]] = {}  # ... and each block read
 
     def flush() -> None:
-        joined = " ".join("".join(buffer).split())
+        joined = " ".join(_PRIVATE_USE.sub("", "".join(buffer)).split())
         buffer.clear()
         kind, level = kinds[-1]
         if kind == "desc":

@@ -844,3 +844,34 @@ def test_doxygen_code_fragments_keep_their_lines_without_tooltips(tmp_path: Path
     assert_exact_slices(document, passages)
     assert "    char *key = NULL;\n    struct json_object *val = NULL;\n    for (;;) {\n    }" in document.text
     assert "Definition:" not in document.text
+
+
+def test_a_pdf_line_ending_in_a_comma_does_not_end_its_paragraph(tmp_path: Path):
+    """find(1) set by groff: "In each case," then "the file specified is checked."."""
+    page = [
+        "OPTIONS",
+        "The -H, -L and -P options control the treatment of symbolic links, which are read",
+        "when the command line names them. Command line arguments are followed as said.",
+        "In each case,",
+        "the file specified on the command line is checked against the expression.",
+        "The next paragraph says something else entirely, and it is long enough to be.",
+    ]
+    document, passages = read(make_pages_pdf(tmp_path / "find.pdf", [page]))
+    assert "In each case, the file specified on the command line is checked" in document.text
+    assert_exact_slices(document, passages)
+
+
+def test_a_page_without_a_title_element_is_titled_by_what_it_marks_as_its_title(tmp_path: Path):
+    """jsoncpp's Doxygen pages have no <title>: not "Public Member Functions | ...", but the
+    page's own title; icon-font glyphs are not text."""
+    page = (
+        '<html><head></head><body><div class="header"><div class="summary">Public Member Functions | '
+        'Static Public Member Functions | List of all members</div><div class="title">Json::Features Class '
+        "Reference</div></div><h2>Public Member Functions \uf0c1</h2><p>Features() is a constructor.</p></body></html>"
+    )
+    path = tmp_path / "class_json_1_1_features.html"
+    path.write_text(page, encoding="utf-8")
+    document, passages = read(path)
+    assert document.title == "Json::Features Class Reference"
+    assert "\uf0c1" not in document.text
+    assert_exact_slices(document, passages)
