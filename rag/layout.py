@@ -413,6 +413,12 @@ def _table(table, out: Blocks, inside: int = 0) -> None:
     caption = table.css_first("caption")
     if caption is not None:
         out.add(inline_text(caption), "text", inside)
+    rows = [[inline_text(c) for c in row.iter() if c.tag in ("td", "th")] for row in table.css("tr")]
+    if any(cell in ("(", ")") for cells in rows for cell in cells):
+        # A signature laid out in a table (Doxygen: "int json_object_put | ( | struct json_object * | obj | )"):
+        # one line of code, its cells read in order.
+        out.add(" ".join(" ".join(cell for cell in cells if cell) for cells in rows if any(cells)), "text", inside)
+        return
     for row in table.css("tr"):
         cells = [c for c in row.iter() if c.tag in ("td", "th")]
         texts = [inline_text(c) for c in cells]

@@ -875,3 +875,18 @@ def test_a_page_without_a_title_element_is_titled_by_what_it_marks_as_its_title(
     assert document.title == "Json::Features Class Reference"
     assert "\uf0c1" not in document.text
     assert_exact_slices(document, passages)
+
+
+def test_a_signature_laid_out_in_a_table_reads_as_one_line(tmp_path: Path):
+    signature = (
+        '<table class="memname"><tr><td class="memname">JSON_EXPORT int json_object_put</td><td>(</td>'
+        '<td class="paramtype">struct json_object *</td><td class="paramname"><em>obj</em></td><td>)</td></tr></table>'
+    )
+    data = "<table><tr><th>Level</th><th>Speed</th></tr><tr><td>1</td><td>510 MB/s</td></tr></table>"
+    body = f"<h2>json_object_put()</h2>{signature}{data}"
+    page = f"<html><head><title>json_object.h</title></head><body>{body}</body></html>"
+    path = tmp_path / "json__object_8h.html"
+    path.write_text(page, encoding="utf-8")
+    document, _ = read(path)
+    assert "JSON_EXPORT int json_object_put ( struct json_object * obj )" in document.text
+    assert "1 | 510 MB/s" in document.text  # a table of data is still read row by row
