@@ -73,7 +73,12 @@ def is_furniture(line: str, shared: frozenset[str] = frozenset()) -> bool:
         return True
     if _EMPTY_LABEL.match(text) and len(text.split()) <= 4:
         return True
-    if len(_PAGE_NAVIGATION.findall(text)) >= 2 and len(text) <= _NAVIGATION_BAR_CHARS:
+    if (
+        len(_PAGE_NAVIGATION.findall(text)) >= 2
+        and len(text) <= _NAVIGATION_BAR_CHARS
+        and not _INNER_SENTENCE_END.search(text)
+        and not text.endswith(".")
+    ):
         return True  # "Next: Parser, Previous: Lexer, Up: Language [Contents][Index]"
     segments = _CRUMB_SEPARATORS.split(text)
     if len(segments) >= 3 and all(len(s.split()) <= 3 for s in segments):

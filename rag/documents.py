@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import os
 import re
 import stat
@@ -13,7 +14,7 @@ from pathlib import Path
 from .cleaning import headline
 from .config import MAX_FILE_BYTES
 from .errors import EmptyDocument, UnreadableDocument, UnsupportedFile
-from .layout import Blocks, main_content, read_html_blocks
+from .layout import Blocks, inline_text, is_furniture_element, main_content, read_html_blocks
 from .markdown_text import markdown_blocks
 from .pdf_text import pdf_blocks
 from .types import Block, Document
@@ -24,6 +25,8 @@ MARKDOWN_SUFFIXES = (".md", ".markdown")
 HTML_SUFFIXES = (".html", ".htm")
 SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, *MARKDOWN_SUFFIXES, *HTML_SUFFIXES, ".pdf", ".docx")
 MAX_PDF_PAGES = 2000
+#: A title longer than this is cut at a word (a page's title is a line, not its text).
+MAX_TITLE_CHARS = 200
 #: A PDF whose text comes to more characters than this is refused (about 10,000 pages of a
 #: book): small files can repeat one content stream on every page and multiply their text.
 MAX_PDF_TEXT_CHARS = 20_000_000
@@ -69,9 +72,12 @@ def load_document(path: Path, doc_id: str, max_bytes: int = MAX_FILE_BYTES) -> D
     if not text.strip():
         raise EmptyDocument("the file holds no text")
     title = (title or "").strip() or headline(text) or path.stem
+    title = " ".join(title.split())
+    if len(title) > MAX_TITLE_CHARS:  # every passage is searched with its title: keep it a title
+        title = title[:MAX_TITLE_CHARS].rsplit(" ", 1)[0] + " …"
     return Document(
         id=doc_id,
-        title=" ".join(title.split()),
+        title=title,
         path=str(path.resolve()),
         sha256=hashlib.sha256(data).hexdigest(),
         text=text,
@@ -162,7 +168,7 @@ def decode_text(data: bytes, stray_controls: bool = False) -> str:
     (at most one per ``_STRAY_CONTROL_BYTES`` bytes: a DEL in an example, NULs named in a
     description) are left for the reader to drop instead of refusing the file.
     """
-    few = stray_controls and len(_CONTROL_BYTES.findall(data)) * _STRAY_CONTROL_BYTES <= len(data)
+    few = stray_controls and _at_most(_CONTROL_BYTES.finditer(data), len(data) // _STRAY_CONTROL_BYTES)
     text: str | None = None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         text = _decode(data, "utf-16")
@@ -182,10 +188,15 @@ def decode_text(data: bytes, stray_controls: bool = False) -> str:
                     "save it as UTF-8"
                 ) from exc
             text = _guess(data)
-    stray = stray_controls and len(_CONTROL.findall(text)) * _STRAY_CONTROL_BYTES <= len(text)
+    stray = stray_controls and _at_most(_CONTROL.finditer(text), len(text) // _STRAY_CONTROL_BYTES)
     if _CONTROL.search(text) and not stray:
         raise UnreadableDocument("the file looks binary, not text (it contains control characters)")
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _at_most(matches, limit: int) -> bool:
+    """Whether an iterator of matches holds at most ``limit`` of them (reading no further)."""
+    return sum(1 for _ in itertools.islice(matches, limit + 1)) <= limit
 
 
 def _decode(data: bytes, encoding: str) -> str:
@@ -344,14 +355,23 @@ def _read_html(data: bytes) -> Read:
         # No <title>: its first <h1>, else what the page marks as its title (Doxygen's
         # <div class="title">), else its top heading; not its first line ("Public Member Functions | …").
         headings = [(level, body[start:end]) for start, end, kind, level in layout if kind == "heading"]
-        marked = tree.css_first(".title")
+        marked = next((node for node in tree.css(".title") if not _inside_furniture(node)), None)
         if headings and min(level for level, _ in headings) == 1:
             title = min(headings, key=lambda heading: heading[0])[1]
-        elif marked is not None and marked.text(deep=True).strip():
-            title = marked.text(deep=True)
+        elif marked is not None and inline_text(marked):
+            title = inline_text(marked)
         elif headings:
             title = min(headings, key=lambda heading: heading[0])[1]
-    return title, _CONTROL.sub(" ", body), layout
+    return _CONTROL.sub(" ", title) if title else title, _CONTROL.sub(" ", body), layout
+
+
+def _inside_furniture(node) -> bool:
+    """Whether an element or one of its ancestors is furniture (navigation, hidden)."""
+    while node is not None and node.tag not in ("body", "html"):
+        if node.tag in ("nav", "footer", "aside", "header") or is_furniture_element(node):
+            return True
+        node = node.parent
+    return False
 
 
 def _read_pdf(data: bytes) -> Read:

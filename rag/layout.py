@@ -226,7 +226,7 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
             continue
         if tag in _BLOCK_TAGS:
             flush()
-            if tag in _HEADINGS and not _box_label(node):
+            if tag in _HEADINGS and not _box_label(node, kinds[-1][0]):
                 kinds.append(("heading", _HEADINGS[tag]))
             elif tag in _KINDS:
                 # Outside headings, the second value counts the descriptions (dd) the block is in.
@@ -339,6 +339,8 @@ def _own_text(item) -> tuple[str, str]:
 
 #: A definition term this short ending in a colon is a field's label ("Returns:", "Since:").
 _FIELD_LABEL_CHARS = 40
+#: ... when what it labels is shorter than this ("3.5", "this", "the split time").
+_FIELD_VALUE_CHARS = 300
 
 
 def _field_labels(out: Blocks) -> None:
@@ -352,6 +354,12 @@ def _field_labels(out: Blocks) -> None:
         text = out.text_of(i)
         if out.kind_of(i) == "term" and len(text) <= _FIELD_LABEL_CHARS and text.rstrip().endswith(":"):
             level = out.level_of(i)
+            end = i + 1
+            while end < len(out) and out.kind_of(end) == "desc" and out.level_of(end) == level:
+                end += 1
+            if sum(len(out.text_of(j)) for j in range(i + 1, end)) >= _FIELD_VALUE_CHARS:
+                i = end  # a glossary's entry ("Apple:" and a paragraph): a definition of its own
+                continue
             out.retype(i, "field", level)
             i += 1
             while i < len(out) and out.kind_of(i) == "desc" and out.level_of(i) == level:
@@ -361,12 +369,18 @@ def _field_labels(out: Blocks) -> None:
             i += 1
 
 
-def _box_label(heading) -> bool:
-    """Whether a heading labels a box (a note, a tip) rather than opening a section: its
-    parent's class names a box. Its section would otherwise run on past the box. (A
-    heading in a list item does open one: Javadoc lists each method's details so.)"""
+def _box_label(heading, around: str) -> bool:
+    """Whether a heading labels a box (a note, a tip) or a list item rather than opening a
+    section: its parent's class names a box, or it sits in a list item or a description
+    (``around``) other than as the heading of a section there (Javadoc writes each
+    method's details as a <section> in a list item). Its section would otherwise run on
+    past the box or the list."""
     parent = heading.parent
-    names = (parent.attributes or {}).get("class") or "" if parent is not None else ""
+    if parent is None:
+        return False
+    if around in ("item", "desc") and parent.tag not in ("section", "article"):
+        return True
+    names = (parent.attributes or {}).get("class") or ""
     return not _BOX_NAMES.isdisjoint(_NAME_SPLIT.split(names.lower()))
 
 
@@ -379,6 +393,8 @@ def _line_per_element(node) -> bool:
     """A block written as one element per line of code ("<div class="line">…</div>", as
     Doxygen writes its code fragments): at least two, every child such a line."""
     children = _elements(node)
+    if any(child.tag == "-text" and child.text(deep=False).strip() for child in node.iter(include_text=True)):
+        return False  # text of its own besides the lines
     return len(children) >= 2 and all(
         child.tag == "div" and "line" in ((child.attributes or {}).get("class") or "").split() for child in children
     )
@@ -407,6 +423,10 @@ def _code_text(node) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+#: A signature laid out in a table has a row per parameter at most: this many rows.
+_SIGNATURE_ROWS = 30
+
+
 def _table(table, out: Blocks, inside: int = 0) -> None:
     """A data table row by row: each row its cells joined by " | ", header rows marked
     (``inside``: how many definitions' descriptions the table is in)."""
@@ -414,7 +434,7 @@ def _table(table, out: Blocks, inside: int = 0) -> None:
     if caption is not None:
         out.add(inline_text(caption), "text", inside)
     rows = [[inline_text(c) for c in row.iter() if c.tag in ("td", "th")] for row in table.css("tr")]
-    if any(cell in ("(", ")") for cells in rows for cell in cells):
+    if len(rows) <= _SIGNATURE_ROWS and any(len(cells) > 2 and cells[0] and cells[1] == "(" for cells in rows):
         # A signature laid out in a table (Doxygen: "int json_object_put | ( | struct json_object * | obj | )"):
         # one line of code, its cells read in order.
         out.add(" ".join(" ".join(cell for cell in cells if cell) for cells in rows if any(cells)), "text", inside)

@@ -236,10 +236,12 @@ def _heading_level(line: str, paragraph: list[str], nxt: str, width: int, top: b
 
 def _ends_paragraph(line: str, nxt: str, width: int) -> bool:
     """Whether a short line closes its paragraph: it ends a sentence or leads in (a comma or
-    a semicolon does not: "In each case," runs on), or a list item follows."""
+    a semicolon before a word in lower case does not: "In each case," runs on), or a list
+    item follows."""
     if not nxt or _BULLET.match(nxt):
         return True
-    return ends_sentence(line) and not line.rstrip().endswith((",", ";")) and len(line) < 0.8 * width
+    runs_on = line.rstrip().endswith((",", ";")) and nxt[:1].islower()  # "In each case," / "the file …"
+    return ends_sentence(line) and not runs_on and len(line) < 0.8 * width
 
 
 def _rejoin(line: str, vocabulary: Counter[str]) -> str:

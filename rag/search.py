@@ -183,12 +183,23 @@ def points_back_first(question: str) -> bool:
     stands for ("What is its default value?", "Who is its leader?"): then it can only
     mean what was asked before, and the question alone matches nothing in particular. In
     "How does a plugin register its hooks?" "its" may be the plugin's."""
+    if _DUMMY_IT.search(question):
+        return False  # "Is it safe to delete the cache?": "it" stands for what follows
     for word in re.findall(r"[\w']+", question.lower()):
         if word in PRONOUNS:
             return True
         if terms(word):
             return False
     return False
+
+
+#: "it" standing for what follows, not for anything before: "Is it possible to …", "Is it
+#: safe that …", "Does it matter whether …".
+_DUMMY_IT = re.compile(
+    r"^\s*(?:is|was|would|will|could|can|does|did|do)\s+it\s+(?:\w+\s+){0,2}(?:to|that|whether|if)\b"
+    r"|\bit\s+(?:matters?|depends)\b",
+    re.IGNORECASE,
+)
 
 
 def follow_up_text(question: str, history: list[str] | None) -> str | None:

@@ -890,3 +890,49 @@ def test_a_signature_laid_out_in_a_table_reads_as_one_line(tmp_path: Path):
     document, _ = read(path)
     assert "JSON_EXPORT int json_object_put ( struct json_object * obj )" in document.text
     assert "1 | 510 MB/s" in document.text  # a table of data is still read row by row
+
+
+def test_review_cases_for_labels_fields_signatures_titles_and_lines(tmp_path: Path):
+    """Findings of a review: each rule of this kind stays within its shape."""
+
+    def page(name: str, body: str, head: str = "<title>T</title>") -> Document:
+        path = tmp_path / name
+        path.write_text(f"<html><head>{head}</head><body>{body}</body></html>", encoding="utf-8")
+        document, passages = read(path)
+        assert_exact_slices(document, passages)
+        return document, passages
+
+    # A heading in a list item labels the item: the paragraph after the list is not under it.
+    _, passages = page(
+        "features.html",
+        "<h1>Product</h1><h2>Features</h2><ul><li><h4>Small</h4><p>It fits in a pocket and weighs little.</p></li>"
+        "</ul><p>All of these features are free of charge for everyone who registers.</p>",
+    )
+    assert next(p for p in passages if "free of charge" in p.text).heading == "Product › Features"
+    # A glossary whose terms end in ":" keeps each term with its long description.
+    entry = "A fruit that grows on trees in temperate climates and is eaten raw or cooked. " * 5
+    glossary = f"<dl><dt>Apple:</dt><dd>{entry}</dd><dt>Banana:</dt><dd>{entry}</dd></dl>"
+    document, passages = page("glossary.html", glossary)
+    assert any(p.text.startswith("Banana:") for p in passages)
+    # A table of data whose first column holds "(" is read row by row, not as a signature.
+    rows = "".join(f"<tr><td>{c}</td><td>{m}</td></tr>" for c, m in (("(", "Opens a group."), (")", "Closes it.")))
+    document, _ = page("regex.html", f"<table><tr><th>Char</th><th>Meaning</th></tr>{rows}</table>")
+    assert "( | Opens a group." in document.text
+    # A ".title" inside navigation is not the page's title; a div's own text stays text.
+    lines = '<div class="line">a = 1</div><div class="line">b = 2</div>'
+    document, _ = page(
+        "portal.html",
+        f'<nav><a class="title" href="/">ACME Portal Home</a></nav><h2>Usage</h2><div>Read this aloud. {lines}</div>',
+        head="",
+    )
+    assert document.title == "Usage" and "Read this aloud." in document.text
+
+
+def test_review_cases_for_prose_that_looks_like_navigation_and_generic_it():
+    from rag.cleaning import is_furniture
+    from rag.search import points_back_first
+
+    assert not is_furniture("Up: moves the cursor up one line. Top: jumps to the first line of the file.")
+    assert not points_back_first("Is it safe to delete the cache folder?")
+    assert not points_back_first("Does it matter which version I install?")
+    assert points_back_first("Is it still maintained?")
