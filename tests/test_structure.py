@@ -23,6 +23,21 @@ def read(path: Path, name: str | None = None) -> tuple[Document, list]:
     return document, split_passages(document)
 
 
+def read_page(path: Path, page: str) -> tuple[Document, list]:
+    """``page`` written to ``path``, read and split, every passage checked to be an exact slice."""
+    path.write_text(page, encoding="utf-8")
+    document, passages = read(path)
+    assert_exact_slices(document, passages)
+    return document, passages
+
+
+def read_pdf(path: Path, *pages: list[str]) -> tuple[Document, list]:
+    """A PDF of ``pages`` (lists of lines) read and split, every passage checked to be an exact slice."""
+    document, passages = read(make_pages_pdf(path, list(pages)))
+    assert_exact_slices(document, passages)
+    return document, passages
+
+
 def assert_exact_slices(document: Document, passages: list) -> None:
     for p in passages:
         assert document.text[p.start : p.end] == p.text
@@ -606,10 +621,7 @@ Compare performance results with: perf diff
 
 
 def test_plain_text_code_lists_and_short_lines_are_quotable(tmp_path: Path):
-    path = tmp_path / "upstream.txt"
-    path.write_text(NGINX_NOTE, encoding="utf-8")
-    document, passages = read(path)
-    assert_exact_slices(document, passages)
+    document, passages = read_page(tmp_path / "upstream.txt", NGINX_NOTE)
     config = next(p for p in passages if "upstream apache {" in p.text)
     # A configuration block is one passage with its comments and line breaks, not headings.
     assert config.text.startswith("# Multiple backend") and config.text.endswith("}")
@@ -632,8 +644,7 @@ def test_pdf_lines_of_example_data_are_not_numbered_headings(tmp_path: Path):
         "2 Plotting styles",
         "The style of a plot is chosen with the with keyword of the plot command.",
     ]
-    document, passages = read(make_pages_pdf(tmp_path / "gnuplot.pdf", [page]))
-    assert_exact_slices(document, passages)
+    _, passages = read_pdf(tmp_path / "gnuplot.pdf", page)
     assert all("second line of data" not in p.heading and "integer" not in p.heading for p in passages)
     assert any("second line of data" in p.text for p in passages)
     assert passages[-1].heading.endswith("2 Plotting styles")
@@ -650,10 +661,7 @@ def test_a_docbook_note_labels_its_box_and_does_not_open_a_section(tmp_path: Pat
     <div class="tip"><h3 class="title">Tip</h3><p>Use the directory format to dump in parallel.</p></div>
     <p>The options after a tip are still options of pg_dump, as the page says here.</p>
     </div></body></html>"""
-    path = tmp_path / "app-pgdump.html"
-    path.write_text(page, encoding="utf-8")
-    document, passages = read(path)
-    assert_exact_slices(document, passages)
+    document, passages = read_page(tmp_path / "app-pgdump.html", page)
     assert all("Note" not in p.heading and "Tip" not in p.heading for p in passages), [p.heading for p in passages]
     encoding = next(p for p in passages if "character set" in p.text)
     assert encoding.heading.startswith("Options") and "-E encoding" in encoding.text
@@ -676,10 +684,7 @@ def test_a_man_page_option_indented_by_style_travels_with_its_description(tmp_pa
     <p style="margin-left:11%;"><b>-C</b>, <b>--check-compatibility</b></p>
     <p style="margin-left:22%;">check that GNU msgfmt behaves like X/Open msgfmt</p>
     </body></html>"""
-    path = tmp_path / "msgfmt.1.html"
-    path.write_text(page, encoding="utf-8")
-    document, passages = read(path)
-    assert_exact_slices(document, passages)
+    document, passages = read_page(tmp_path / "msgfmt.1.html", page)
     check = next(p for p in passages if "language dependent" in p.text)
     assert check.text == "--check-format\n\ncheck language dependent format strings\n\nThis is also done by --check."
     output = next(p for p in passages if "write output" in p.text)
@@ -691,9 +696,8 @@ def test_pdf_accents_set_apart_from_their_letters_are_composed(tmp_path: Path):
     """TeX's fonts set an accent as a glyph of its own before its letter: "Br¨oker"."""
     # Bytes 0xC8 and 0xC2 are the dieresis and acute glyphs of the font's standard encoding.
     page = ["Authors", "The package was written by Thomas Br\u00c8oker and P\u00c2eter Juh\u00c2asz in Budapest."]
-    document, passages = read(make_pages_pdf(tmp_path / "authors.pdf", [page]))
+    document, _ = read_pdf(tmp_path / "authors.pdf", page)
     assert "Thomas Bröker and Péter Juhász" in document.text
-    assert_exact_slices(document, passages)
 
 
 def test_no_excerpt_ends_with_the_title_of_the_next_item(tmp_path: Path):
@@ -706,10 +710,7 @@ def test_no_excerpt_ends_with_the_title_of_the_next_item(tmp_path: Path):
 
     items = "".join(item(name) for name in ("Columns", "Pages", "Tables"))
     page = f"<html><head><title>Limits</title></head><body><h1>Limits</h1><ol>{items}</ol></body></html>"
-    path = tmp_path / "limits.html"
-    path.write_text(page, encoding="utf-8")
-    document, passages = read(path)
-    assert_exact_slices(document, passages)
+    document, passages = read_page(tmp_path / "limits.html", page)
     assert not any(p.text.endswith(("Columns", "Pages", "Tables")) for p in passages), [p.text[-40:] for p in passages]
     assert any(p.text.startswith("Maximum Number Of Tables") for p in passages)
 
@@ -740,10 +741,9 @@ def test_a_short_table_of_contents_atop_a_page_of_text_is_dropped(tmp_path: Path
         "1 Introduction",
         "The package provides basic pen definitions and measurement functions for drawings.",
     ]
-    document, passages = read(make_pages_pdf(tmp_path / "cad.pdf", [page]))
+    document, passages = read_pdf(tmp_path / "cad.pdf", page)
     assert "Contents" not in document.text and "3 Usage 2" not in document.text
     assert any("basic pen definitions" in p.text for p in passages)
-    assert_exact_slices(document, passages)
 
 
 def test_markdown_nothing_is_left_unread(tmp_path: Path):
@@ -788,10 +788,7 @@ def test_javadoc_method_details_keep_their_name_and_fields(tmp_path: Path):
         '<section class="method-details"><h2>Method Details</h2><ul class="member-list">'
         f"{method('create', '3.10')}{method('createStarted', '3.5')}</ul></section></main></body></html>"
     )
-    path = tmp_path / "StopWatch.html"
-    path.write_text(page, encoding="utf-8")
-    document, passages = read(path)
-    assert_exact_slices(document, passages)
+    document, passages = read_page(tmp_path / "StopWatch.html", page)
     started = next(p for p in passages if "createStarted()" in p.text)
     assert started.heading == "Class StopWatch › Method Details › createStarted"
     assert started.text.endswith("Since:\n\n3.5")  # the repeated label and the short value are kept
@@ -806,10 +803,7 @@ def test_repeated_rows_and_anchored_headings_are_kept(tmp_path: Path):
         f"{table}<h2>mkdocs serve</h2>{table}<h2 id='nav'>nav</h2><p>The nav setting lists the pages.</p>"
         "</body></html>"
     )
-    path = tmp_path / "cli.html"
-    path.write_text(page, encoding="utf-8")
-    document, passages = read(path)
-    assert_exact_slices(document, passages)
+    document, passages = read_page(tmp_path / "cli.html", page)
     strict = [p for p in passages if "--strict" in p.text]
     assert {p.heading.split(" › ")[1] for p in strict} == {"mkdocs build", "mkdocs serve"}
     assert next(p for p in passages if "nav setting" in p.text).heading == "CLI › nav"
@@ -838,10 +832,7 @@ def test_doxygen_code_fragments_keep_their_lines_without_tooltips(tmp_path: Path
         "<html><head><title>json_object.h</title></head><body><h2>Macros</h2><p>Iterates over an object:</p>"
         f'<div class="fragment">{fragment}{tooltip}</div></body></html>'
     )
-    path = tmp_path / "json_object_8h.html"
-    path.write_text(page, encoding="utf-8")
-    document, passages = read(path)
-    assert_exact_slices(document, passages)
+    document, passages = read_page(tmp_path / "json_object_8h.html", page)
     assert "    char *key = NULL;\n    struct json_object *val = NULL;\n    for (;;) {\n    }" in document.text
     assert "Definition:" not in document.text
 
@@ -856,9 +847,8 @@ def test_a_pdf_line_ending_in_a_comma_does_not_end_its_paragraph(tmp_path: Path)
         "the file specified on the command line is checked against the expression.",
         "The next paragraph says something else entirely, and it is long enough to be.",
     ]
-    document, passages = read(make_pages_pdf(tmp_path / "find.pdf", [page]))
+    document, _ = read_pdf(tmp_path / "find.pdf", page)
     assert "In each case, the file specified on the command line is checked" in document.text
-    assert_exact_slices(document, passages)
 
 
 def test_a_page_without_a_title_element_is_titled_by_what_it_marks_as_its_title(tmp_path: Path):
