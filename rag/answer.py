@@ -139,8 +139,9 @@ def build_answer(
     return Answer(question=question, answered=True, excerpts=tuple(excerpts))
 
 
-#: The share of the question's words in an answer's highlight that a source must hold too to
-#: disagree with it: less, and the two state facts about different things.
+#: Of the question's names that an answer's highlight, section or title holds, the share (by
+#: IDF weight) another source must hold too to disagree with it: less, and the two state
+#: facts about different things (see ``_same_subject``).
 SAME_SUBJECT_SHARE = 0.35
 
 #: A count as a fact to compare: a whole number ("1,500", "2.5"; not the digits of "ISO8601")

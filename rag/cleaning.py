@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from itertools import repeat
 
 # A form label with nothing after it ("Sender's Email:"): a few words and a colon.
@@ -118,15 +118,14 @@ def shared_lines(texts: Iterable[str], folders: Iterable[str] | None = None) -> 
     """
     counts: Counter[str] = Counter()
     by_folder: dict[str, Counter[str]] = {}
-    stamped: dict[str, dict[str, set[str]]] = {}  # per folder: a stamped line's form -> its lines
-    stamped_in: dict[str, Counter[str]] = {}  # per folder: a stamped line's form -> documents
+    stamped: dict[str, Counter[str]] = {}  # per folder: a dated line's form ("… on #-#-#") -> documents
+    forms: dict[tuple[str, str], set[str]] = {}  # (folder, form) -> the lines of that form
     sizes: Counter[str] = Counter()
-    documents = 0
     for text, folder in zip(texts, repeat("") if folders is None else folders, strict=False):
-        documents += 1
         every = [normalised for line in text.split("\n") if (normalised := normalise(line))]
         lines = set(every)
         counts.update(lines)
+        sizes[folder] += 1
         # A site's furniture sits at a page's top or bottom and is a label, a tagline or a
         # line that is no sentence; the sentences that versions of one document share (its
         # clauses) are content.
@@ -136,29 +135,34 @@ def shared_lines(texts: Iterable[str], folders: Iterable[str] | None = None) -> 
             if len(line.split()) <= SHARED_LINE_MAX_WORDS or not ends_sentence(line)
         }
         by_folder.setdefault(folder, Counter()).update(edges)
-        sizes[folder] += 1
-        forms: set[str] = set()
-        for line in edges:
-            if _STAMP.search(line) and len(line.split()) >= STAMPED_LINE_MIN_WORDS and not ends_sentence(line):
-                form = re.sub(r"\d+", "#", line)
-                stamped.setdefault(folder, {}).setdefault(form, set()).add(line)
-                forms.add(form)
-        stamped_in.setdefault(folder, Counter()).update(forms)
-    many = max(SHARED_LONG_LINE_MIN_DOCUMENTS, SHARED_LONG_LINE_MIN_SHARE * documents)
+        dated = {
+            line
+            for line in edges
+            if _STAMP.search(line) and len(line.split()) >= STAMPED_LINE_MIN_WORDS and not ends_sentence(line)
+        }
+        for line in dated:
+            forms.setdefault((folder, re.sub(r"\d+", "#", line)), set()).add(line)
+        stamped.setdefault(folder, Counter()).update({re.sub(r"\d+", "#", line) for line in dated})
+    many = max(SHARED_LONG_LINE_MIN_DOCUMENTS, SHARED_LONG_LINE_MIN_SHARE * sum(sizes.values()))
     shared = {
         line
         for line, n in counts.items()
         if n >= many
         or (n >= SHARED_LINE_MIN_DOCUMENTS and len(line.split()) <= SHARED_LINE_MAX_WORDS and not ends_sentence(line))
     }
+    shared.update(line for _, line in _in_most_of_a_folder(by_folder, sizes))
+    # "This page last modified on 2017-02-02 23:55:23 UTC": the same line but for its date.
+    for folder, form in _in_most_of_a_folder(stamped, sizes):
+        shared.update(forms[folder, form])
+    return frozenset(shared)
+
+
+def _in_most_of_a_folder(by_folder: dict[str, Counter[str]], sizes: Counter[str]) -> Iterator[tuple[str, str]]:
+    """``(folder, key)`` for each key counted in at least half of its folder's documents, and
+    in at least 3 of them."""
     for folder, folder_counts in by_folder.items():
         most = max(SHARED_LONG_LINE_MIN_DOCUMENTS, SHARED_FOLDER_LINE_MIN_SHARE * sizes[folder])
-        shared.update(line for line, n in folder_counts.items() if n >= most)
-        # "This page last modified on 2017-02-02 23:55:23 UTC": the same line but for its date.
-        for form, lines in stamped.get(folder, {}).items():
-            if stamped_in[folder][form] >= most:
-                shared.update(lines)
-    return frozenset(shared)
+        yield from ((folder, key) for key, n in folder_counts.items() if n >= most)
 
 
 def headline(text: str) -> str | None:
@@ -182,20 +186,16 @@ def site_names(titles: Iterable[str], folders: Iterable[str] | None = None) -> f
     counts: Counter[str] = Counter()
     by_folder: dict[str, Counter[str]] = {}
     sizes: Counter[str] = Counter()
-    documents = 0
     for title, folder in zip(titles, repeat("") if folders is None else folders, strict=False):
-        documents += 1
         sizes[folder] += 1
         parts = _TITLE_SEPARATOR.split(title.strip())
         if len(parts) > 1:
             counts.update({parts[0], parts[-1]})
             # In one folder only the tail: titles that open alike ("Annual Report (2021)") keep it.
             by_folder.setdefault(folder, Counter()).update({parts[-1]})
-    many = max(SHARED_LONG_LINE_MIN_DOCUMENTS, SHARED_LONG_LINE_MIN_SHARE * documents)
+    many = max(SHARED_LONG_LINE_MIN_DOCUMENTS, SHARED_LONG_LINE_MIN_SHARE * sum(sizes.values()))
     names = {part for part, n in counts.items() if n >= many}
-    for folder, folder_counts in by_folder.items():
-        most = max(SHARED_LONG_LINE_MIN_DOCUMENTS, SHARED_FOLDER_LINE_MIN_SHARE * sizes[folder])
-        names.update(part for part, n in folder_counts.items() if n >= most)
+    names.update(part for _, part in _in_most_of_a_folder(by_folder, sizes))
     return frozenset(names)
 
 

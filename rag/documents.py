@@ -14,7 +14,7 @@ from pathlib import Path
 from .cleaning import headline
 from .config import MAX_FILE_BYTES
 from .errors import EmptyDocument, UnreadableDocument, UnsupportedFile
-from .layout import Blocks, inline_text, is_furniture_element, main_content, read_html_blocks
+from .layout import Blocks, in_furniture, inline_text, main_content, read_html_blocks
 from .markdown_text import markdown_blocks
 from .pdf_text import pdf_blocks
 from .types import Block, Document
@@ -355,23 +355,10 @@ def _read_html(data: bytes) -> Read:
         # No <title>: its first <h1>, else what the page marks as its title (Doxygen's
         # <div class="title">), else its top heading; not its first line ("Public Member Functions | …").
         headings = [(level, body[start:end]) for start, end, kind, level in layout if kind == "heading"]
-        marked = next((node for node in tree.css(".title") if not _inside_furniture(node)), None)
-        if headings and min(level for level, _ in headings) == 1:
-            title = min(headings, key=lambda heading: heading[0])[1]
-        elif marked is not None and inline_text(marked):
-            title = inline_text(marked)
-        elif headings:
-            title = min(headings, key=lambda heading: heading[0])[1]
+        top = min(headings, key=lambda heading: heading[0]) if headings else None
+        marked = next((inline_text(node) for node in tree.css(".title") if not in_furniture(node)), "")
+        title = top[1] if top and (top[0] == 1 or not marked) else marked or None
     return _CONTROL.sub(" ", title) if title else title, _CONTROL.sub(" ", body), layout
-
-
-def _inside_furniture(node) -> bool:
-    """Whether an element or one of its ancestors is furniture (navigation, hidden)."""
-    while node is not None and node.tag not in ("body", "html"):
-        if node.tag in ("nav", "footer", "aside", "header") or is_furniture_element(node):
-            return True
-        node = node.parent
-    return False
 
 
 def _read_pdf(data: bytes) -> Read:

@@ -115,6 +115,16 @@ def is_furniture_element(node) -> bool:
     return "display:none" in style
 
 
+def in_furniture(node) -> bool:
+    """Whether an element or one of its ancestors is furniture: navigation, a header, a
+    footer, a sidebar (by tag, role or class) or hidden."""
+    while node is not None and node.tag not in ("body", "html"):
+        if node.tag in _SKIP_TAGS or node.tag == "header" or is_furniture_element(node):
+            return True
+        node = node.parent
+    return False
+
+
 def main_content(tree):
     """The element holding the page's main content, when the page says which."""
     for selector in ("main", "[role=main]"):
@@ -352,21 +362,16 @@ def _field_labels(out: Blocks) -> None:
     i = 0
     while i < len(out):
         text = out.text_of(i)
+        end = i + 1
         if out.kind_of(i) == "term" and len(text) <= _FIELD_LABEL_CHARS and text.rstrip().endswith(":"):
             level = out.level_of(i)
-            end = i + 1
             while end < len(out) and out.kind_of(end) == "desc" and out.level_of(end) == level:
                 end += 1
-            if sum(len(out.text_of(j)) for j in range(i + 1, end)) >= _FIELD_VALUE_CHARS:
-                i = end  # a glossary's entry ("Apple:" and a paragraph): a definition of its own
-                continue
-            out.retype(i, "field", level)
-            i += 1
-            while i < len(out) and out.kind_of(i) == "desc" and out.level_of(i) == level:
-                out.retype(i, "field", level)
-                i += 1
-        else:
-            i += 1
+            # A glossary's entry ("Apple:" and a paragraph) stays a definition of its own.
+            if sum(len(out.text_of(j)) for j in range(i + 1, end)) < _FIELD_VALUE_CHARS:
+                for j in range(i, end):
+                    out.retype(j, "field", level)
+        i = end
 
 
 def _box_label(heading, around: str) -> bool:
@@ -433,17 +438,16 @@ def _table(table, out: Blocks, inside: int = 0) -> None:
     caption = table.css_first("caption")
     if caption is not None:
         out.add(inline_text(caption), "text", inside)
-    rows = [[inline_text(c) for c in row.iter() if c.tag in ("td", "th")] for row in table.css("tr")]
-    if len(rows) <= _SIGNATURE_ROWS and any(len(cells) > 2 and cells[0] and cells[1] == "(" for cells in rows):
+    rows = [(row, [c for c in row.iter() if c.tag in ("td", "th")]) for row in table.css("tr")]
+    texts = [[inline_text(c) for c in cells] for _, cells in rows]  # each cell read once
+    if len(rows) <= _SIGNATURE_ROWS and any(len(row) > 2 and row[0] and row[1] == "(" for row in texts):
         # A signature laid out in a table (Doxygen: "int json_object_put | ( | struct json_object * | obj | )"):
         # one line of code, its cells read in order.
-        out.add(" ".join(" ".join(cell for cell in cells if cell) for cells in rows if any(cells)), "text", inside)
+        out.add(" ".join(" ".join(cell for cell in row if cell) for row in texts if any(row)), "text", inside)
         return
-    for row in table.css("tr"):
-        cells = [c for c in row.iter() if c.tag in ("td", "th")]
-        texts = [inline_text(c) for c in cells]
-        if not any(texts):
+    for (row, cells), row_texts in zip(rows, texts, strict=True):
+        if not any(row_texts):
             continue
         in_head = row.parent is not None and row.parent.tag == "thead"
         header = in_head or all(c.tag == "th" for c in cells)
-        out.add(" | ".join(texts), "header" if header else "row", inside)
+        out.add(" | ".join(row_texts), "header" if header else "row", inside)

@@ -42,14 +42,7 @@ def markdown_blocks(text: str) -> tuple[str | None, tuple[Block, ...]]:
     starts.append(len(text) + 1)
 
     def span(lines: list[int] | None) -> tuple[int, int] | None:
-        if not lines:
-            return None
-        start, end = starts[lines[0]], starts[min(lines[1], len(starts) - 1)] - 1
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        return (start, end) if end > start else None
+        return _lines(text, starts, lines)
 
     layout: list[Block] = []
     first_title: str | None = None
@@ -59,12 +52,12 @@ def markdown_blocks(text: str) -> tuple[str | None, tuple[Block, ...]]:
         tokens = MarkdownIt("commonmark", {"maxNesting": MAX_NESTING}).enable("table").parse(source)
     except RecursionError:
         tokens = []
-    accounted: set[int] = set()  # lines that are markup: HTML blocks, rules, MyST targets, front matter
+    accounted: set[int] = set()  # lines that are markup: HTML blocks, rules, the front matter
     if front:
         accounted.update(range(front.group(0).count("\n")))
     for i, token in enumerate(tokens):
         kind = token.type
-        if kind.endswith("_open") and token.nesting == 1 and kind in ("list_item_open", "blockquote_open"):
+        if kind in ("list_item_open", "blockquote_open"):
             containers.append(kind)
         elif kind in ("list_item_close", "blockquote_close"):
             containers.pop()
@@ -110,15 +103,9 @@ def _with_unread_lines(text: str, starts: list[int], layout: list[Block], accoun
     run: list[int] = []
 
     def close() -> None:
-        if run:
-            start, end = starts[run[0]], starts[run[-1] + 1] - 1
-            while end > start and text[end - 1].isspace():
-                end -= 1
-            while start < end and text[start].isspace():
-                start += 1
-            if end > start:
-                extra.append((start, end, "text", 0))
-            run.clear()
+        if run and (where := _lines(text, starts, [run[0], run[-1] + 1])):
+            extra.append((*where, "text", 0))
+        run.clear()
 
     for number in range(len(starts) - 1):
         start, end = starts[number], min(starts[number + 1] - 1, len(text))
@@ -139,11 +126,17 @@ def _with_unread_lines(text: str, starts: list[int], layout: list[Block], accoun
 
 
 def _code_span(text: str, starts: list[int], lines: list[int] | None) -> tuple[int, int] | None:
-    """A code block's lines, whole (their indentation is the code's), blank lines trimmed."""
+    """A code block's lines, whole: their indentation is the code's."""
+    return _lines(text, starts, lines, keep_indent=True)
+
+
+def _lines(text: str, starts: list[int], lines: list[int] | None, keep_indent: bool = False) -> tuple[int, int] | None:
+    """The span of source lines ``lines[0]`` to ``lines[1]`` (excluded), blank ends trimmed,
+    and white space at its start too unless ``keep_indent``; None when nothing is left."""
     if not lines:
         return None
     start, end = starts[lines[0]], starts[min(lines[1], len(starts) - 1)] - 1
-    while start < end and text[start] == "\n":
+    while start < end and (text[start] == "\n" if keep_indent else text[start].isspace()):
         start += 1
     while end > start and text[end - 1].isspace():
         end -= 1

@@ -178,6 +178,15 @@ def refers_back(question: str) -> bool:
     return bool(PRONOUNS.intersection(words)) or bool(_DEMONSTRATIVE.search(question)) or len(terms(question)) <= 1
 
 
+#: "it" standing for what follows, not for anything before: "Is it possible to …", "Is it
+#: safe that …", "Does it matter whether …".
+_DUMMY_IT = re.compile(
+    r"^\s*(?:is|was|would|will|could|can|does|did|do)\s+it\s+(?:\w+\s+){0,2}(?:to|that|whether|if)\b"
+    r"|\bit\s+(?:matters?|depends)\b",
+    re.IGNORECASE,
+)
+
+
 def points_back_first(question: str) -> bool:
     """Whether the question's pronoun comes before any word of its own could be what it
     stands for ("What is its default value?", "Who is its leader?"): then it can only
@@ -191,15 +200,6 @@ def points_back_first(question: str) -> bool:
         if terms(word):
             return False
     return False
-
-
-#: "it" standing for what follows, not for anything before: "Is it possible to …", "Is it
-#: safe that …", "Does it matter whether …".
-_DUMMY_IT = re.compile(
-    r"^\s*(?:is|was|would|will|could|can|does|did|do)\s+it\s+(?:\w+\s+){0,2}(?:to|that|whether|if)\b"
-    r"|\bit\s+(?:matters?|depends)\b",
-    re.IGNORECASE,
-)
 
 
 def follow_up_text(question: str, history: list[str] | None) -> str | None:
