@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from rag import Engine
+from rag import Engine, Settings
 from rag.evaluate import evaluate, first_gold_rank, load_questions
 
 from .conftest import DATA, SEEDS
@@ -137,3 +137,21 @@ def test_a_search_limited_to_one_document_quotes_only_it_and_finds_its_answer(se
             holding += 1
             assert answer.answered and any(g in answer.excerpts[0].text for g in gold), doc.id
     assert holding >= 1
+
+
+def test_a_question_mostly_about_a_name_the_seeds_never_mention_is_refused(seed_engine: Engine, seed_index):
+    """Real model: "Erdogan" is nowhere in the seeds; the rest of the question matches Liwa
+    al-Quds well enough to clear the threshold, so only the names rule refuses it."""
+    question = "What did Erdogan say about Liwa al-Quds?"
+    assert not seed_engine.ask(question).answered
+    without = Engine.open(settings=Settings(index_dir=seed_index, unknown_names_refusal=1.0))
+    assert without.ask(question).answered
+
+
+def test_a_pronoun_first_follow_up_is_read_with_the_question_before_it(seed_engine: Engine):
+    """Real model: alone, "Who does he command?" matches a passage about another delegation a
+    little better than the joined search matches its answer; its "he" can only be the man
+    asked about before, and the joined search finds what he leads."""
+    answer = seed_engine.ask("Who does he command?", history=["Who is Maher al-Assad?"])
+    assert answer.answered and answer.searched_as == "Who is Maher al-Assad? Who does he command?"
+    assert "Fourth Division" in answer.excerpts[0].text
