@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import io
 import itertools
@@ -390,7 +391,7 @@ def _read_pdf(data: bytes) -> Read:
                 textpage = page.get_textpage()
                 # pdfium marks a word it sees broken at a line end with \x02: a soft hyphen
                 # for pdf_blocks, which decides whether the word keeps its hyphen.
-                raw = _drop_footnote_marks(textpage, textpage.get_text_bounded()).replace("\x02", "\u00ad")
+                raw = _page_text(textpage).replace("\x02", "\u00ad")
                 text = _C1_CONTROL.sub(" ", _CONTROL.sub(" ", raw))
                 textpage.close()
                 page.close()
@@ -417,7 +418,84 @@ _MARK_PLACE = re.compile(r"(?<=[^\W\d_]{3})([.,;:)’”]?)(\d{1,2})(?=\s|$)")
 _NOTE_OPENS = re.compile(r"(?m)^[ \t]*(\d{1,2})[ \t]*(?=[^\d\s])")
 
 
-def _drop_footnote_marks(textpage, text: str) -> str:
+def _page_text(textpage) -> str:
+    """A page's text as a viewer shows it: without footnote marks, and with a space wherever
+    two words stand apart on the line but the PDF set no space between them."""
+    text = textpage.get_text_bounded()
+    gaps = _word_gaps(textpage, text)
+    text, removed = _drop_footnote_marks(textpage, text)
+    if not gaps:
+        return text
+    # The gaps are offsets into the text before the marks were taken out: move them back.
+    shift = [0, *itertools.accumulate(b - a for a, b in removed)]
+    starts = [a for a, _ in removed]
+    pieces, last = [], 0
+    for at in gaps:
+        k = bisect.bisect_right(starts, at)
+        if k and at < removed[k - 1][1]:
+            continue  # inside a dropped mark
+        at -= shift[k]
+        pieces.append(text[last:at])
+        last = at
+    pieces.append(text[last:])
+    return " ".join(pieces)
+
+
+#: Two glyphs of one line whose advance boxes stand at least this far apart (in heights of
+#: the glyph's box, about an em) are two words: a space's width is about a quarter of an em,
+#: kerning a few hundredths. groff sets the spaces of justified lines as moves, and pdfium
+#: writes no space for some of them ("as theyare executed").
+_WORD_GAP = 0.12
+
+
+def _word_gaps(textpage, text: str) -> list[int]:
+    """Offsets in ``text`` (the page's bounded text) before which a space is missing: the
+    glyph there starts a word's gap after the glyph before it, on the same line, with
+    no space between. Measured on each glyph's advance box (its loose box), so that narrow
+    letters of a monospaced font ("il") stand no farther apart than any others."""
+    glyphs = textpage.get_text_range()
+    at = _offsets(glyphs, text)
+    if at is None:
+        return []
+    import pypdfium2.raw as pdfium_c
+
+    raw, box = textpage.raw, pdfium_c.FS_RECTF()
+    gaps: list[int] = []
+    right = bottom = height = None
+    for i, ch in enumerate(glyphs):
+        if ch.isspace():
+            right = None
+            continue
+        if ch in _SOFT_HYPHEN_MARKS or not pdfium_c.FPDFText_GetLooseCharBox(raw, i, box):
+            continue
+        if right is not None and 0 < height and abs(box.bottom - bottom) < 0.2 * height:
+            if _WORD_GAP * height < box.left - right < 5 * height and at[i] >= 0:
+                gaps.append(at[i])
+        right, bottom, height = box.right, box.bottom, box.top - box.bottom
+    return gaps
+
+
+def _offsets(glyphs: str, text: str) -> list[int] | None:
+    """For each character of ``glyphs`` (pdfium's text in glyph order), its offset in ``text``
+    (the bounded text, which may lack a line break that ``glyphs`` has), or -1 for one
+    ``text`` lacks; ``None`` when the two differ otherwise."""
+    at, j = [], 0
+    for ch in glyphs:
+        if j < len(text) and (text[j] == ch or (text[j] in _SOFT_HYPHEN_MARKS and ch in _SOFT_HYPHEN_MARKS)):
+            at.append(j)
+            j += 1
+        elif ch.isspace():
+            at.append(-1)
+        else:
+            return None
+    return at if j == len(text) else None
+
+
+#: What pdfium writes for a word broken at a line end (see ``_read_pdf``).
+_SOFT_HYPHEN_MARKS = ("\x02", "\ufffe", "\u00ad")
+
+
+def _drop_footnote_marks(textpage, text: str) -> tuple[str, list[tuple[int, int]]]:
     """``text`` (the page's bounded text) without its footnote marks. A mark is digits set
     smaller than the word before them and raised above its baseline, whose footnote
     follows on the page: a line opening with the same digits, set small too ("¹The GNU
@@ -428,14 +506,17 @@ def _drop_footnote_marks(textpage, text: str) -> str:
     Fonts are read per character index, which ``get_text_range`` follows (``text`` may lack
     a line break that it has): the two texts' candidate marks are paired in order, and a
     page whose candidates differ keeps its text as it is.
+
+    Returns:
+        The text, and the ``(start, end)`` spans taken out of it, in order.
     """
     here = list(_MARK_PLACE.finditer(text))
     if not here:
-        return text
+        return text, []
     chars = textpage.get_text_range()
     there = list(_MARK_PLACE.finditer(chars))
     if len(chars) != textpage.count_chars() or [m.group(0) for m in here] != [m.group(0) for m in there]:
-        return text
+        return text, []
     import pypdfium2.raw as pdfium_c
 
     def size(i: int) -> float:
@@ -456,13 +537,14 @@ def _drop_footnote_marks(textpage, text: str) -> str:
     for line in _NOTE_OPENS.finditer(chars):
         if small(line.start(1), line.end(0)):
             last_note[line.group(1)] = line.start(1)
-    kept, end = [], len(text)
+    kept, end, removed = [], len(text), []
     for mark, at in reversed(list(zip(here, there, strict=True))):
         if last_note.get(at.group(2), -1) > at.end(2) and raised(at):
             kept.append(text[mark.end(2) : end])
             end = mark.start(2)
+            removed.append(mark.span(2))
     kept.append(text[:end])
-    return "".join(reversed(kept))
+    return "".join(reversed(kept)), removed[::-1]
 
 
 def _page_keys(data: bytes, count: int) -> list[tuple | None]:

@@ -23,15 +23,30 @@ def make_pdf(path: Path, lines: list[str], title: str | None = None) -> Path:
 
 def make_pages_pdf(path: Path, pages: list[list[str]], title: str | None = None) -> Path:
     """A PDF of several pages, each showing its ``lines`` top to bottom in Helvetica at 11
-    points; ``^{...}`` in a line is set smaller and raised, as a footnote mark is."""
+    points; ``^{...}`` in a line is set smaller and raised, as a footnote mark is, and ``{+}``
+    is a word gap of a quarter of an em set as character spacing after the word's last
+    letter, with no space glyph, as ghostscript sets groff's justified lines."""
 
     def escape(text: str) -> str:
         return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
+    def gapped(run: str) -> str:
+        # The gap is character spacing after the word's last letter, in the string that holds
+        # the next word's first letter; a kern cancels it after that letter.
+        first, *others = run.split("{+}")
+        ops, rest = [], first
+        for word in others:
+            pair = escape(rest[-1] + word[0])
+            ops.append(f"({escape(rest[:-1])}) Tj 2.75 Tc [({pair}) 250] TJ 0 Tc")
+            rest = word[1:]
+        return " ".join([*ops, f"({escape(rest)}) Tj"])
+
     def show(line: str) -> str:
         runs = re.split(r"\^\{(.*?)\}", line)  # text, raised, text, raised, ...
         ops = [
-            f"/F1 7 Tf 4 Ts ({escape(run)}) Tj /F1 11 Tf 0 Ts" if i % 2 else f"({escape(run)}) Tj"
+            f"/F1 7 Tf 4 Ts ({escape(run)}) Tj /F1 11 Tf 0 Ts"
+            if i % 2
+            else gapped(run)
             for i, run in enumerate(runs)
         ]
         return " ".join(ops) + " T*"

@@ -526,6 +526,25 @@ def test_pdf_footnote_marks_are_not_glued_to_words(tmp_path: Path):
     assert "sin2 x + cos2 x = 1" in document.text
 
 
+def test_pdf_words_set_apart_without_a_space_are_two_words(tmp_path: Path):
+    """groff sets the spaces of justified lines as moves, and pdfium writes no space for some
+    of them: quoted, "as theyare executed" read as one word. Two glyphs of a line a word's
+    gap apart are two words; kerned letters, a raised exponent and a footnote mark on the
+    same page are not split."""
+    body = [
+        "-x Print commands and their arguments as they{+}are executed, and the shell{+}behaves",
+        "identically to sh when it is started^{1} with the name{+}sh instead of bash in a script.",
+        "The identity sin^{2} x + cos^{2} x = 1 holds, and AVAVAVA keeps its kerned letters.",
+        "^{1}Or with the --posix option, which changes the behaviour where the standard says so.",
+    ]
+    document, passages = read_pdf(tmp_path / "bash.pdf", body)
+    assert "as they are executed, and the shell behaves" in document.text
+    assert "started with the name sh instead" in document.text  # the mark dropped, the gap after it kept
+    assert "sin2 x + cos2 x = 1" in document.text and "AVAVAVA" in document.text
+    plain = read_pdf(tmp_path / "plain.pdf", [line.replace("{+}", " ") for line in body])[0]
+    assert plain.text == document.text  # a gap set as a space glyph reads the same
+
+
 # A README in the shape of pip's and zstd's docs: front matter, a MyST target, headings,
 # fenced commands, a lead-in with its list, a table, and link definitions.
 README_MD = """---
