@@ -130,3 +130,61 @@ def test_windows_group_sentences_under_the_budget():
     passage = split_passages(doc(text))[0]
     spans = windows(passage, [5, 5, 5, 3], budget=10)
     assert [text[s:e] for s, e in spans] == ["One two three. Four five six.", "Seven eight nine. Ten."]
+
+
+def test_a_changelogs_entries_are_quotable_lines_under_their_release():
+    """A block of entries too long to be hard-wrapped, each on its line without end
+    punctuation, is a list of lines: its first line heads it and every entry is quoted
+    (read as headings, each stacked on the one before, none could be), each line its own
+    sentence. Prose written a paragraph to a line stays paragraphs."""
+    entries = [
+        "perf: +20% faster huffman decompression for targets that can't compile x64 assembly (#3449, @terrelln)",
+        "perf: up to +10% faster streaming compression at levels 1-2 (#3114, @embg) on every supported target",
+        "api: New `ZSTD_CCtx_setCParams()` function, set all parameters defined in a `ZSTD_compressionParameters`"
+        " structure (#3403, @Cyan4973)",
+        "cli: Keep original files when result is concatenated into a single output with `-o` (#3450, @Cyan4973)",
+    ]
+    text = "zstd changelog\n\nv1.5.4 (Feb 2023)\n" + "\n".join(entries) + "\n"
+    document = doc(text)
+    passages = split_passages(document)
+    assert [p.text for p in passages] == ["\n".join(entries)]
+    assert passages[0].heading == "zstd changelog › v1.5.4 (Feb 2023)"
+    assert [document.text[s:e] for s, e in passages[0].sentences] == entries
+    prose = [
+        "The brigade was formed in 2013 by Palestinians from the Nayrab camp in Aleppo, and it fought beside the army"
+        " in the years of the siege.",
+        "Its commander was killed in 2016 near the city, according to a statement of the brigade that was published"
+        " later that week.",
+        "A memorial to the commander was unveiled in the countryside of Aleppo on Wednesday, in front of his fighters"
+        " and his family.",
+    ]
+    assert [p.text for p in split_passages(doc("Title line\n\n" + "\n".join(prose)))] == prose
+
+
+def test_a_question_alone_is_read_with_its_answer():
+    """In a FAQ in plain text, a question on its own line or in its own paragraph ("1.6  Why
+    won't …?", "Q: …", "21. Is zlib thread-safe?") is one passage with the answer below it:
+    alone, it was quoted as the answer to itself."""
+    text = (
+        "Frequently asked questions\n\n"
+        "1.6  Why won't the OFL let me sell the fonts alone?\n"
+        "The intent is to keep people from making money by simply redistributing the fonts. The only people who"
+        " ought to profit directly from the fonts should be the original authors.\n\n"
+        "Q:  What do the letters XZ mean?\n\n"
+        "A:  Nothing. They are just two letters, which come from the file format\n"
+        "    suffix .xz. It has no deeper meaning.\n\n"
+        "21. Is zlib thread-safe?\n\n"
+        "    Yes.  However any library routines that zlib uses must also be thread-safe.\n\n"
+        "Why is the sky blue? Light of short wavelengths is scattered more.\n\n"
+        "Rayleigh scattering explains it.\n"
+    )
+    passages = split_passages(doc(text))
+    assert [p.text.split("\n")[0] for p in passages] == [
+        "1.6  Why won't the OFL let me sell the fonts alone?",
+        "Q:  What do the letters XZ mean?",
+        "21. Is zlib thread-safe?",
+        "Why is the sky blue? Light of short wavelengths is scattered more.",  # not a question alone
+        "Rayleigh scattering explains it.",
+    ]
+    assert passages[1].text.endswith("It has no deeper meaning.")
+    assert passages[2].text.endswith("must also be thread-safe.")
