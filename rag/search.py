@@ -230,6 +230,7 @@ class SearchIndex:
             (d.title for d in snapshot.documents.values()), (posixpath.dirname(i) for i in snapshot.documents)
         )
         self._weights: dict[tuple[str, ...], list[tuple[set[str], float]]] = {}
+        self._written: dict[str, bool] = {}
 
     def weights(self, query: Query) -> list[tuple[set[str], float]]:
         """The query's terms, their spelling variants and IDF shares (cached per query)."""
@@ -267,6 +268,17 @@ class SearchIndex:
             title = self.snapshot.documents[table.doc_ids[key[0]]].title
             cached = self._path_terms[key] = set(terms(self.section(title, table.headings[key[1]])))
         return cached
+
+    def writes(self, name: str) -> bool:
+        """Whether any document writes ``name``, in any case (cached; a scan of every text)."""
+        key = name.casefold()
+        found = self._written.get(key)
+        if found is None:
+            if len(self._written) > 1024:
+                self._written.clear()
+            pattern = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.IGNORECASE)
+            found = self._written[key] = any(pattern.search(d.text) for d in self.snapshot.documents.values())
+        return found
 
     def document(self, doc_id: str) -> Document:
         """One document, with its full text.
@@ -557,7 +569,23 @@ def _unknown_names(c: Candidates) -> np.ndarray:
     # ``weights`` holds the query's distinct terms in order (none at all for a query without any)
     pairs = zip(dict.fromkeys(c.query.terms), c.weights, strict=False)
     share = sum(w for t, (variants, w) in pairs if t in names and not variants)
+    # A name written as code that no document writes ("What does std::fs::read_to_vec
+    # return?") is what the question is about, though each of its words is known.
+    if any(not c.index.writes(name) for name in code_names(c.query.text)):
+        share = 1.0
     return np.full(len(c.rows), -share, dtype=np.float32)
+
+
+#: A name written as code: a qualified one (``std::fs::read_to_vec``, ``Vec::shuffle``) or
+#: one with an underscore inside (``read_to_vec``). Not camel case: "LaserJet" may be what a
+#: manual calls "Laserprinters" (a word the documents never write is an unknown name anyway).
+_CODE_NAME = re.compile(r"[A-Za-z_]\w*(?:::[A-Za-z_]\w*)+|\b[A-Za-z]\w*_\w*[A-Za-z0-9]\b")
+
+
+def code_names(question: str) -> list[str]:
+    """The names a question writes as code; of a qualified name, its last part (the docs of
+    ``std::fs::read_to_string`` may never write the path whole)."""
+    return [m.group().rsplit("::", 1)[-1] for m in _CODE_NAME.finditer(question)]
 
 
 @dataclass(frozen=True)

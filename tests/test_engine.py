@@ -349,3 +349,28 @@ def test_neighbours_are_the_passages_either_side_in_reading_order(fake_engine: E
         fake_engine.neighbours("missing.txt", 0)
     with pytest.raises(UnknownDocument):
         Engine.open(settings=Settings(index_dir=tmp_path / "empty"), embedder=fake_engine.embedder).passages("x")
+
+
+def test_a_name_written_as_code_that_no_document_writes_is_refused(tmp_path):
+    """Real model: "std::fs::read_to_vec" is no function of these docs though each of its
+    words is (read, vec): the question is refused, the closest passages shown as near misses,
+    where the same question about read_to_string is answered."""
+    from rag.search import code_names
+
+    assert code_names("What does std::fs::read_to_vec return?") == ["read_to_vec"]
+    assert code_names("Is mod_perl on? What does Vec::shuffle do, or APR::Table?") == ["mod_perl", "shuffle", "Table"]
+    assert code_names("How do I fix HP LaserJet printing? Is this the e.g. case?") == []
+    (tmp_path / "fs.txt").write_text(
+        "std::fs\n\nread_to_string\n\nRead the entire contents of a file into a string. This is a convenience"
+        " function for using File::open and read_to_string with fewer imports.\n\nErrors\n\nThis function will"
+        " return an error if path does not already exist. Other errors may also be returned according to"
+        " OpenOptions::open.\n\nread_dir\n\nReturns an iterator over the entries within a directory. The"
+        " returned vec of entries is in no particular order.\n",
+        encoding="utf-8",
+    )
+    engine = Engine.open(settings=Settings(index_dir=tmp_path / "index"))
+    engine.add([tmp_path / "fs.txt"])
+    refused = engine.ask("What errors does std::fs::read_to_vec return?")
+    assert not refused.answered and refused.excerpts and all(e.near_miss for e in refused.excerpts)
+    answered = engine.ask("What errors does std::fs::read_to_string return?")
+    assert answered.answered and "return an error if path does not already exist" in answered.excerpts[0].text
