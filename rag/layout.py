@@ -34,7 +34,7 @@ _FURNITURE_ROLES = frozenset("navigation banner contentinfo search complementary
 _FURNITURE_NAMES = frozenset(
     "nav navbar navigation navheader navfooter sidebar sphinxsidebar sphinxsidebarwrapper footer breadcrumb "
     "breadcrumbs toc toctree localtoc globaltoc related relbar menu skip headerlink viewcode searchbox share "
-    "social cookie cookies pagination drawer tooltip ttc".split()
+    "social cookie cookies pagination drawer tooltip ttc srclink".split()
 )
 _NAME_SPLIT = re.compile(r"[\s_-]+")
 # Icon-font glyphs (Font Awesome's link and menu icons) live in Unicode's private use area.
@@ -92,8 +92,29 @@ class Blocks:
         return "".join(self._parts), tuple(self._layout)
 
 
+# Whole class names of what a page hides from view until asked, or shows only to screen
+# readers: rustdoc's "Expand description" toggles, mdBook's hidden lines of an example.
+_HIDDEN_CLASSES = frozenset("hidden hideme boring sr-only visually-hidden screen-reader-text".split())
+_DANGLING_SEPARATORS = re.compile(r"(?:\s*[·•])+\s*$|^\s*(?:[·•]\s*)+")
+# A link that carries a whole example in its address ("Run" in a playground) is a button.
+_LONG_QUERY = 200
+
+
 def _hidden(attrs) -> bool:
-    return "hidden" in attrs or (attrs.get("aria-hidden") or "").lower() == "true"
+    if "hidden" in attrs or (attrs.get("aria-hidden") or "").lower() == "true":
+        return True
+    return not _HIDDEN_CLASSES.isdisjoint((attrs.get("class") or "").lower().split())
+
+
+def _control(node) -> bool:
+    """A link that is a control of the page, not a way to other text: a script's
+    ("javascript:void(0)", rustdoc's "[−]"), or one carrying a whole example to run
+    elsewhere ("Run", whose address holds the code)."""
+    if node.tag != "a":
+        return False
+    href = (node.attributes.get("href") or "").strip().lower()
+    query = href.partition("?")[2]
+    return href.startswith("javascript:") or len(query) > _LONG_QUERY or "%0a" in query  # lines of code
 
 
 def is_furniture_element(node) -> bool:
@@ -102,7 +123,7 @@ def is_furniture_element(node) -> bool:
     attrs = node.attributes
     if not attrs:
         return False
-    if _hidden(attrs):
+    if _hidden(attrs) or _control(node):
         return True
     if (attrs.get("role") or "").lower() in _FURNITURE_ROLES:
         return True
@@ -187,6 +208,9 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
 
     def flush() -> None:
         joined = " ".join(_PRIVATE_USE.sub("", "".join(buffer)).split())
+        # Separators left with nothing to separate when the links between them were controls
+        # ("1.26.0 · source · [−]" is "1.26.0").
+        joined = _DANGLING_SEPARATORS.sub("", joined)
         buffer.clear()
         kind, level = kinds[-1]
         if kind == "desc":

@@ -526,6 +526,39 @@ def test_pdf_footnote_marks_are_not_glued_to_words(tmp_path: Path):
     assert "sin2 x + cos2 x = 1" in document.text
 
 
+RUSTDOC_PAGE = """<html><head><title>read_to_string in std::fs - Rust</title></head><body>
+<main><section id="main-content" class="content"><div class="main-heading">
+<h1 class="fqn"><span class="in-band">Function <a href="index.html">std::fs</a>::<a class="fn">read_to_string</a>
+<button id="copy-path" title="Copy item path to clipboard">Copy item path</button></span></h1>
+<span class="out-of-band"><span class="since" title="Stable since Rust version 1.26.0">1.26.0</span> · <a class="srclink"
+href="../../src/std/fs.rs.html#310-312">source</a> · <a id="toggle-all-docs" href="javascript:void(0)">[<span>&#x2212;</span>]</a></span>
+</div>
+<details class="rustdoc-toggle top-doc" open><summary class="hideme"><span>Expand description</span></summary>
+<div class="docblock"><p>Read the entire contents of a file into a string.</p>
+<div class="example-wrap"><pre class="rust rust-example-rendered"><code><span class="boring">#![allow(unused)]
+</span><span class="boring">fn main() {
+</span>let text = fs::read_to_string("address.txt")?;
+<span class="boring">}
+</span></code></pre><a class="test-arrow" target="_blank"
+href="https://play.rust-lang.org/?code=fn%20main()%20%7B%0Alet%20x%20%3D%201%3B%0A%7D&amp;edition=2021">Run</a></div>
+<p>See <a href="https://example.org/search?q=read">the search</a> for more.</p>
+</div></details></section></main></body></html>"""
+
+
+def test_a_pages_controls_and_hidden_lines_are_not_text(tmp_path: Path):
+    """rustdoc and mdBook: a script's link ("[−]"), a source link, a toggle's hidden label
+    ("Expand description"), the playground's "Run" (its address carries the code) and the
+    lines an example hides are no text; the version they stood beside is, and so is an
+    ordinary link."""
+    document, passages = read_page(tmp_path / "fn.read_to_string.html", RUSTDOC_PAGE)
+    text = document.text
+    for control in ("Expand description", "source", "[−]", "Run", "allow(unused)", "fn main", "Copy item path"):
+        assert control not in text
+    assert "1.26.0\n\n" in text and "·" not in text
+    assert 'let text = fs::read_to_string("address.txt")?;' in text
+    assert "See the search for more." in text
+
+
 def test_pdf_words_set_apart_without_a_space_are_two_words(tmp_path: Path):
     """groff sets the spaces of justified lines as moves, and pdfium writes no space for some
     of them: quoted, "as theyare executed" read as one word. Two glyphs of a line a word's
