@@ -166,12 +166,34 @@ def _in_most_of_a_folder(by_folder: dict[str, Counter[str]], sizes: Counter[str]
 
 
 def headline(text: str) -> str | None:
-    """The first content line when it reads like a headline, else ``None``."""
-    for line in text.split("\n"):
+    """The first content line when it reads like a headline, else ``None``.
+
+    A headline ends its sentence: the first line of a paragraph that goes on below it
+    ("NOTE: This file was modified by … to include only") is not one, nor a line of configuration
+    ("version: 2"), nor anything in a file that opens with a directive ("#cloud-config",
+    "#!/bin/sh"). A copyright notice is passed over to the line after it."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
         if not line.strip() or is_furniture(line) or is_furniture(heading_text(line)):
             continue  # "#  File:" atop a commented banner is a label, not the title
-        return heading_text(line) if looks_like_heading(line) else None
+        if _DIRECTIVE.match(line):
+            return None  # a script or a configuration: its comments are no title
+        if _NOTICE.match(heading_text(line)):  # "# Copyright (c) 2001 …" atop a commented banner
+            continue
+        following = heading_text(lines[i + 1]) if i + 1 < len(lines) else ""
+        goes_on = following[:1].islower()  # the line's sentence goes on below it
+        if not goes_on and looks_like_heading(line) and not _SETTING.match(line):
+            return heading_text(line)
+        return None
     return None
+
+
+#: A copyright notice: no title, but one may follow it.
+_NOTICE = re.compile(r"^\s*(?:(?i:copyright)\b|\((?i:c)\)\s|©|(?i:all rights reserved))")
+#: A directive opening a script or a configuration file ("#!/bin/sh", "#cloud-config").
+_DIRECTIVE = re.compile(r"^(?:#!|#[^\s#])")
+#: A setting of a configuration file: a key and a value of one word ("version: 2").
+_SETTING = re.compile(r"^\s*[a-z_][\w.-]*\s*[:=]\s*\S*\s*$")
 
 
 #: What separates a page's own title from its site's name ("Quickstart — Sphinx 5.3.0 documentation").

@@ -105,3 +105,20 @@ def test_a_texinfo_navigation_bar_is_furniture_as_text_too():
     """Converted to DOCX or PDF, Texinfo's bars lose their links' rel: their labels remain."""
     assert is_furniture("Next: Special arguments, Previous: Defining a macro, Up: Macros   [Contents][Index]")
     assert not is_furniture("The next: field says what follows; up: names the parent.")
+
+
+def test_a_headline_ends_its_sentence_and_is_no_notice_setting_or_comment_of_a_configuration():
+    """A plain-text file's title: not the first line of a paragraph that goes on ("NOTE: …
+    to include only" / "those sections …"), not a setting ("version: 2"), nothing in a file
+    that opens with a directive ("#cloud-config"); a copyright banner is passed over. A title
+    with its subtitle on the next line is still a title."""
+    assert headline("NOTE: This file was modified to include only\nthose sections that apply.\n\nMore.") is None
+    assert headline("version: 2\nnetwork:\n  ethernets: {}\n") is None
+    assert headline("#cloud-config\n# Add primary apt repositories\napt:\n  primary: []\n") is None
+    assert headline("#!/bin/sh\n# Install the tools\nmake install\n") is None
+    banner = "# Copyright (c) 2001-2003 Proofpoint, Inc.\n#\tAll rights reserved.\n#\n\nTuning Guide\n\nBody."
+    assert headline(banner) == "Tuning Guide"
+    assert headline("OFL FAQ - Frequently Asked Questions\nVersion 1.1 - December 2020\n\nBody.") == (
+        "OFL FAQ - Frequently Asked Questions"
+    )
+    assert headline("# Getting started\n\nInstall it.") == "Getting started"
