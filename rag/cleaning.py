@@ -193,7 +193,7 @@ _NOTICE = re.compile(r"^\s*(?:(?i:copyright)\b|\((?i:c)\)\s|©|(?i:all rights re
 #: A directive opening a script or a configuration file ("#!/bin/sh", "#cloud-config").
 _DIRECTIVE = re.compile(r"^(?:#!|#[^\s#])")
 #: A setting of a configuration file: a key and a value of one word ("version: 2").
-_SETTING = re.compile(r"^\s*[a-z_][\w.-]*\s*[:=]\s*\S*\s*$")
+_SETTING = re.compile(r"^\s*[a-z_][\w.-]*\s*(?::(?!:)|=)\s*[^\s:]*\s*$")
 
 
 #: What separates a page's own title from its site's name ("Quickstart — Sphinx 5.3.0 documentation").

@@ -9,8 +9,9 @@ import itertools
 import os
 import re
 import stat
+import zlib
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .cleaning import headline
 from .config import MAX_FILE_BYTES
@@ -21,10 +22,14 @@ from .pdf_text import pdf_blocks
 from .types import Block, Document
 
 #: Suffixes the engine reads, and the reader of each.
-TEXT_SUFFIXES = (".txt",)
-MARKDOWN_SUFFIXES = (".md", ".markdown")
+#: A file without an extension ("README", "NEWS", "README.Debian") is read as plain text,
+#: and so is one compressed with gzip ("changelog.Debian.gz"); "notes.txt.gz" and
+#: "manual.pdf.gz" are read as what they hold.
+TEXT_SUFFIXES = (".txt", ".text")
+MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdwn", ".mkd", ".mdown")
 HTML_SUFFIXES = (".html", ".htm")
-SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, *MARKDOWN_SUFFIXES, *HTML_SUFFIXES, ".pdf", ".docx")
+GZIP_SUFFIX = ".gz"
+SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, *MARKDOWN_SUFFIXES, *HTML_SUFFIXES, ".pdf", ".docx", GZIP_SUFFIX)
 MAX_PDF_PAGES = 2000
 #: A title longer than this is cut at a word (a page's title is a line, not its text).
 MAX_TITLE_CHARS = 200
@@ -46,7 +51,35 @@ _C1_CONTROL = re.compile("[\x80-\x9f]")
 
 
 def is_supported(path: Path) -> bool:
-    return path.suffix.lower() in SUPPORTED_SUFFIXES
+    return _reader_suffix(path.name) is not None
+
+
+def file_type(name: str) -> str:
+    """A file name's extension, lowercased ("" for none). A part of the name written in mixed
+    case is no extension: "README.Debian" has none, "REPORT.PDF" has ".pdf"."""
+    suffix = PurePosixPath(name).suffix
+    part = suffix[1:]
+    if part and not (part.islower() or part.isupper() or part.isdigit()):
+        return ""
+    return suffix.lower()
+
+
+def describe_type(name: str) -> str:
+    """A file's type as a refusal names it: ".yaml", ".png.gz", "(none)"."""
+    suffix = file_type(name)
+    if suffix == GZIP_SUFFIX:
+        suffix = file_type(name[: -len(GZIP_SUFFIX)]) + suffix
+    return suffix or "(none)"
+
+
+def _reader_suffix(name: str) -> str | None:
+    """The extension whose reader reads the file ("" for plain text without one), seen
+    through gzip; ``None`` when no reader does."""
+    suffix = file_type(name)
+    if suffix == GZIP_SUFFIX:
+        suffix = file_type(name[: -len(GZIP_SUFFIX)])
+        return suffix if suffix == "" or (suffix in _READERS and suffix != GZIP_SUFFIX) else None
+    return suffix if suffix == "" or suffix in _READERS else None
 
 
 def load_document(path: Path, doc_id: str, max_bytes: int = MAX_FILE_BYTES) -> Document:
@@ -63,16 +96,19 @@ def load_document(path: Path, doc_id: str, max_bytes: int = MAX_FILE_BYTES) -> D
     Raises:
         UnsupportedFile, UnreadableDocument, EmptyDocument.
     """
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
+    suffix = _reader_suffix(path.name)
+    if suffix is None:
         raise UnsupportedFile(
-            f"unsupported file type {suffix or '(none)'!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
+            f"unsupported file type {describe_type(path.name)!r}; supported: {', '.join(SUPPORTED_SUFFIXES)},"
+            " and plain text without an extension"
         )
     data, info = read_regular_file(path, max_bytes)
-    title, text, layout = _READERS[suffix](data)
+    compressed = file_type(path.name) == GZIP_SUFFIX
+    name = path.name[: -len(GZIP_SUFFIX)] if compressed else path.name
+    title, text, layout = _READERS.get(suffix, _read_text)(_gunzip(data, max_bytes) if compressed else data)
     if not text.strip():
         raise EmptyDocument("the file holds no text")
-    title = (title or "").strip() or headline(text) or path.stem
+    title = (title or "").strip() or headline(text) or (name[: -len(suffix)] if suffix else name)
     title = " ".join(title.split())
     if len(title) > MAX_TITLE_CHARS:  # every passage is searched with its title: keep it a title
         title = title[:MAX_TITLE_CHARS].rsplit(" ", 1)[0] + " …"
@@ -86,6 +122,26 @@ def load_document(path: Path, doc_id: str, max_bytes: int = MAX_FILE_BYTES) -> D
         mtime_ns=info.st_mtime_ns,
         layout=layout,
     )
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    """What a gzip file holds (every member of it), refused past ``limit`` bytes: a small
+    file may unpack to gigabytes."""
+    out = bytearray()
+    while data:
+        unpacker = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            out += unpacker.decompress(data, limit + 1 - len(out))
+        except zlib.error as exc:
+            if out:
+                break  # trailing bytes after the last member, as gzip itself ignores them
+            raise UnreadableDocument(f"the file is not a readable gzip file: {exc}") from exc
+        if len(out) > limit or unpacker.unconsumed_tail:
+            raise UnreadableDocument(f"the file unpacks to over {limit:,} bytes; refused")
+        if not unpacker.eof:
+            raise UnreadableDocument("the gzip file is cut short")
+        data = unpacker.unused_data.lstrip(b"\0")  # the next member, if any (padding between)
+    return bytes(out)
 
 
 #: A file still changing after this many reads is refused.

@@ -17,7 +17,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .config import Settings
-from .documents import file_sha256, is_supported, iter_files
+from .documents import describe_type, file_sha256, is_supported, iter_files
 from .errors import IndexWriteError, RagError
 from .index import PROGRESS_MIN_DOCUMENTS, Progress
 from .sandbox import Parser
@@ -115,7 +115,7 @@ def read_files(
     files = tqdm(pairs, desc="reading", unit="file", disable=not bar or len(pairs) <= PROGRESS_MIN_DOCUMENTS)
     for file, doc_id in files:
         if not is_supported(file):
-            report.refused.append(Refusal(str(file), f"unsupported file type {file.suffix or '(none)'!r}"))
+            report.refused.append(Refusal(str(file), f"unsupported file type {describe_type(file.name)!r}"))
             continue
         old = known.get(doc_id)
         try:

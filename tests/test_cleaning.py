@@ -122,3 +122,4 @@ def test_a_headline_ends_its_sentence_and_is_no_notice_setting_or_comment_of_a_c
         "OFL FAQ - Frequently Asked Questions"
     )
     assert headline("# Getting started\n\nInstall it.") == "Getting started"
+    assert headline("std::fs\n\nread_to_string\n") == "std::fs"  # a path, not a setting

@@ -135,3 +135,44 @@ def test_a_page_with_a_stray_control_character_is_read_and_a_binary_one_refused(
     note.write_bytes(b"A line.\x7f" + b" More text." * 600)
     with pytest.raises(UnreadableDocument):
         load_document(note, "note.txt")
+
+
+def test_a_documentation_folders_text_without_extension_and_gzip_files_are_read(tmp_path: Path):
+    """Debian's doc folders ship "README", "NEWS", "README.Debian" and "changelog.Debian.gz":
+    read as plain text (a mixed-case part of a name is no extension), and "notes.txt.gz" or
+    "manual.pdf.gz" as what they hold; the id and the checksum are the file's own. A gzip
+    file that unpacks past the size limit, one that is no gzip, a binary file without an
+    extension and a compressed image are refused with what is wrong."""
+    import gzip
+    import hashlib
+
+    (tmp_path / "README.Debian").write_text("Widget for Debian\n\nThe widget starts at boot.\n", encoding="utf-8")
+    packed = gzip.compress(b"widget (1.2-1) unstable; urgency=medium\n\n  * Start at boot.\n")
+    (tmp_path / "changelog.Debian.gz").write_bytes(packed)
+    make_pdf(tmp_path / "manual.pdf", ["The widget manual explains how to start it."], title="Widget Manual")
+    (tmp_path / "manual.pdf.gz").write_bytes(gzip.compress((tmp_path / "manual.pdf").read_bytes()))
+    (tmp_path / "notes.txt.gz").write_bytes(gzip.compress(b"Release notes\n\nFaster.\n") + gzip.compress(b"Smaller.\n"))
+
+    readme = load_document(tmp_path / "README.Debian", "README.Debian")
+    assert readme.title == "Widget for Debian" and "starts at boot" in readme.text
+    changelog = load_document(tmp_path / "changelog.Debian.gz", "changelog.Debian.gz")
+    assert changelog.text.startswith("widget (1.2-1) unstable") and changelog.sha256 == hashlib.sha256(packed).hexdigest()
+    manual = load_document(tmp_path / "manual.pdf.gz", "manual.pdf.gz")
+    assert manual.title == "Widget Manual" and "explains how to start it" in manual.text
+    notes = load_document(tmp_path / "notes.txt.gz", "notes.txt.gz")
+    assert notes.text == "Release notes\n\nFaster.\nSmaller.\n"  # every member of the file
+    (tmp_path / "REPORT.TXT").write_text("Sales are up.", encoding="utf-8")
+    assert load_document(tmp_path / "REPORT.TXT", "REPORT.TXT").text == "Sales are up."
+
+    (tmp_path / "bomb.txt.gz").write_bytes(gzip.compress(b"a" * 200_000))
+    with pytest.raises(UnreadableDocument, match="unpacks to over 100,000 bytes"):
+        load_document(tmp_path / "bomb.txt.gz", "bomb.txt.gz", max_bytes=100_000)
+    (tmp_path / "fake.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(UnreadableDocument, match="not a readable gzip file"):
+        load_document(tmp_path / "fake.gz", "fake.gz")
+    (tmp_path / "widget").write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)))
+    with pytest.raises(UnreadableDocument, match="binary"):
+        load_document(tmp_path / "widget", "widget")
+    (tmp_path / "logo.png.gz").write_bytes(gzip.compress(b"\x89PNG"))
+    with pytest.raises(UnsupportedFile, match="'.png.gz'"):
+        load_document(tmp_path / "logo.png.gz", "logo.png.gz")
