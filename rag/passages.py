@@ -482,7 +482,9 @@ def _line_list(
         key = normalise(body)
         if is_furniture(body, shared) or key in seen:
             close()
-            units.append(Unit(*span, numbered + len(units) + 1, "furniture" if is_furniture(body, shared) else "duplicate"))
+            units.append(
+                Unit(*span, numbered + len(units) + 1, "furniture" if is_furniture(body, shared) else "duplicate")
+            )
         elif i == 0 and looks_like_heading(body) and not _BULLET.match(body):
             units.append(Unit(*span, numbered + len(units) + 1, "heading"))
         else:

@@ -44,10 +44,7 @@ def make_pages_pdf(path: Path, pages: list[list[str]], title: str | None = None)
     def show(line: str) -> str:
         runs = re.split(r"\^\{(.*?)\}", line)  # text, raised, text, raised, ...
         ops = [
-            f"/F1 7 Tf 4 Ts ({escape(run)}) Tj /F1 11 Tf 0 Ts"
-            if i % 2
-            else gapped(run)
-            for i, run in enumerate(runs)
+            f"/F1 7 Tf 4 Ts ({escape(run)}) Tj /F1 11 Tf 0 Ts" if i % 2 else gapped(run) for i, run in enumerate(runs)
         ]
         return " ".join(ops) + " T*"
 

@@ -156,7 +156,9 @@ def test_a_documentation_folders_text_without_extension_and_gzip_files_are_read(
     readme = load_document(tmp_path / "README.Debian", "README.Debian")
     assert readme.title == "Widget for Debian" and "starts at boot" in readme.text
     changelog = load_document(tmp_path / "changelog.Debian.gz", "changelog.Debian.gz")
-    assert changelog.text.startswith("widget (1.2-1) unstable") and changelog.sha256 == hashlib.sha256(packed).hexdigest()
+    assert (
+        changelog.text.startswith("widget (1.2-1) unstable") and changelog.sha256 == hashlib.sha256(packed).hexdigest()
+    )
     manual = load_document(tmp_path / "manual.pdf.gz", "manual.pdf.gz")
     assert manual.title == "Widget Manual" and "explains how to start it" in manual.text
     notes = load_document(tmp_path / "notes.txt.gz", "notes.txt.gz")

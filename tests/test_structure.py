@@ -530,8 +530,9 @@ RUSTDOC_PAGE = """<html><head><title>read_to_string in std::fs - Rust</title></h
 <main><section id="main-content" class="content"><div class="main-heading">
 <h1 class="fqn"><span class="in-band">Function <a href="index.html">std::fs</a>::<a class="fn">read_to_string</a>
 <button id="copy-path" title="Copy item path to clipboard">Copy item path</button></span></h1>
-<span class="out-of-band"><span class="since" title="Stable since Rust version 1.26.0">1.26.0</span> · <a class="srclink"
-href="../../src/std/fs.rs.html#310-312">source</a> · <a id="toggle-all-docs" href="javascript:void(0)">[<span>&#x2212;</span>]</a></span>
+<span class="out-of-band"><span class="since" title="Stable since Rust version 1.26.0">1.26.0</span> ·
+<a class="srclink" href="../../src/std/fs.rs.html#310-312">source</a> ·
+<a id="toggle-all-docs" href="javascript:void(0)">[<span>&#x2212;</span>]</a></span>
 </div>
 <details class="rustdoc-toggle top-doc" open><summary class="hideme"><span>Expand description</span></summary>
 <div class="docblock"><p>Read the entire contents of a file into a string.</p>
