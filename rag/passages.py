@@ -8,6 +8,7 @@ count every paragraph a reader sees in the source, so ``¶4`` is the fourth.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -423,6 +424,7 @@ def paragraph_units(text: str, shared: frozenset[str] = frozenset()) -> list[Uni
     """
     units: list[Unit] = []
     seen: set[str] = set()
+    running = _running_lines(text)
     for lines in _blocks(text):
         groups = _split_block(text, lines, shared)
         if len(groups) >= 3 and len(groups) == len(lines) and _entries(text, lines):
@@ -432,7 +434,7 @@ def paragraph_units(text: str, shared: frozenset[str] = frozenset()) -> list[Uni
             start, end = _trim(text, group[0][0], group[-1][1])
             body = text[start:end]
             key = normalise(body)
-            if len(group) == 1 and is_furniture(body, shared):
+            if len(group) == 1 and (is_furniture(body, shared) or group[0][0] in running):
                 kind = "furniture"
             elif key in seen:
                 kind = "duplicate"
@@ -447,6 +449,41 @@ def paragraph_units(text: str, shared: frozenset[str] = frozenset()) -> list[Uni
 
 #: What numbers or labels a question in a list of questions: "21.", "1.6", "Q:".
 _ENUMERATOR = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3})*\.?|[A-Za-z][.)]|Q[:.])\s+")
+
+
+def _running_lines(text: str) -> set[int]:
+    """The offsets of a paginated text's running headers and footers ("Sendmail Installation
+    and Operation Guide  SMM:08-7", "Fielding, et al.  Standards Track  [Page 12]"): a short
+    line that recurs, its numbers aside and its words in any order (left and right pages),
+    at least ``_RUNNING_MIN_PAGES`` times, most of them a page's length apart. A release's
+    heading in a changelog recurs too, but not at a regular interval."""
+    where: dict[str, list[tuple[int, int]]] = {}
+    pos = 0
+    for number, line in enumerate(text.split("\n")):
+        stripped = line.strip()
+        if 0 < len(stripped) <= _RUNNING_LINE_CHARS and len(_LETTERS.findall(stripped)) >= 2:
+            key = " ".join(sorted(_DIGITS.sub("#", stripped).split()))
+            where.setdefault(key, []).append((number, pos + len(line) - len(line.lstrip())))
+        pos += len(line) + 1
+    running: set[int] = set()
+    for found in where.values():
+        if len(found) < _RUNNING_MIN_PAGES:
+            continue
+        gaps = [b[0] - a[0] for a, b in zip(found, found[1:], strict=False)]
+        page = Counter(gaps).most_common(1)[0][0]
+        regular = sum(abs(gap - page) <= 2 for gap in gaps)
+        if page >= _PAGE_MIN_LINES and regular >= 0.6 * len(gaps):
+            running.update(offset for _, offset in found)
+    return running
+
+
+#: A running header or footer is a line at most this long, found on at least this many
+#: pages of at least this many lines.
+_RUNNING_LINE_CHARS = 100
+_RUNNING_MIN_PAGES = 3
+_PAGE_MIN_LINES = 20
+_LETTERS = re.compile(r"[^\W\d_]{2,}")
+_DIGITS = re.compile(r"\d+")
 
 
 def _asks(paragraph: str) -> bool:

@@ -188,3 +188,25 @@ def test_a_question_alone_is_read_with_its_answer():
     ]
     assert passages[1].text.endswith("It has no deeper meaning.")
     assert passages[2].text.endswith("must also be thread-safe.")
+
+
+def test_a_paginated_texts_running_headers_and_footers_are_dropped():
+    """nroff and RFC text: a header or footer on every page, its page number changing and
+    its parts swapped on left and right pages, is neither a section nor a passage. Release
+    headings that recur at no regular interval stay headings."""
+    pages = []
+    for number in range(1, 6):
+        header = "RFC 2616        HTTP/1.1        June 1999" if number % 2 else "June 1999     HTTP/1.1     RFC 2616"
+        body = [f"Section {number} text line {i} of the protocol, which goes on for a while." for i in range(18)]
+        pages.append("\n".join([header, "", *body, "", f"Fielding, et al.        Standards Track        [Page {number}]"]))
+    text = "HTTP/1.1\n\n" + "\n\f\n".join(pages) + "\n"
+    passages = split_passages(doc(text))
+    assert passages and all("RFC 2616" not in p.text and "[Page" not in p.text for p in passages)
+    assert all(p.heading == "HTTP/1.1" for p in passages)
+
+    releases = []
+    for n, size in zip(range(6, 0, -1), (3, 9, 2, 14, 5, 7), strict=True):
+        fixes = [f"Fixed bug {n}{i} in the parser." for i in range(size)]
+        releases.append(f"Version {n}.0 (released in 20{10 + n})\n\n" + "\n\n".join(fixes))
+    notes = split_passages(doc("\n\n".join(releases)))
+    assert {p.heading for p in notes} == {f"Version {n}.0 (released in 20{10 + n})" for n in range(1, 7)}
