@@ -198,7 +198,8 @@ def test_a_paginated_texts_running_headers_and_footers_are_dropped():
     for number in range(1, 6):
         header = "RFC 2616        HTTP/1.1        June 1999" if number % 2 else "June 1999     HTTP/1.1     RFC 2616"
         body = [f"Section {number} text line {i} of the protocol, which goes on for a while." for i in range(18)]
-        pages.append("\n".join([header, "", *body, "", f"Fielding, et al.        Standards Track        [Page {number}]"]))
+        footer = f"Fielding, et al.        Standards Track        [Page {number}]"
+        pages.append("\n".join([header, "", *body, "", footer]))
     text = "HTTP/1.1\n\n" + "\n\f\n".join(pages) + "\n"
     passages = split_passages(doc(text))
     assert passages and all("RFC 2616" not in p.text and "[Page" not in p.text for p in passages)
