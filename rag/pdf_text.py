@@ -147,14 +147,18 @@ def _drop_running(pages: list[list[str]]) -> list[list[str]]:
         counts.update(set().union(*(keys(line) for line in page[:_EDGE_LINES] + page[-_EDGE_LINES:])))
     needed = _RUNNING_MIN_PAGES if len(pages) >= 6 else max(2, (len(pages) + 1) // 2)
     out = []
-    for page in pages:
+    for number, page in enumerate(pages):
         n = len(page)
         kept, running = [], []
         for i, line in enumerate(page):
             edge = i < _EDGE_LINES or i >= n - _EDGE_LINES
             if edge and _PAGE_NUMBER.match(line.strip()):
                 continue
-            if edge and any(counts[k] >= needed for k in keys(line)):
+            # The first page's first lines are the document's title ("Font Features for
+            # Padauk"), which a running footer may open with: they go only if they recur whole.
+            cover = number == 0 and i < _EDGE_LINES
+            found = [re.sub(r"\d+", "#", " ".join(normalise(line).lower().split()))] if cover else keys(line)
+            if edge and any(counts[k] >= needed for k in found):
                 running.append(line)
                 continue
             kept.append(line)

@@ -441,6 +441,21 @@ def test_a_bar_of_links_to_the_next_previous_and_parent_pages_is_not_text(tmp_pa
     assert_exact_slices(document, passages)
 
 
+def test_a_pdfs_title_on_its_cover_stays_though_its_running_footer_opens_with_it(tmp_path: Path):
+    """LibreOffice: "Font Features for Padauk" atop the first page, and the footer "Font
+    Features for Padauk 5.0 17 June 2021 Page N" on every page. The footer goes; the title
+    stays, and titles the document."""
+    body = "The Widget font includes a number of optional features that provide alternative rendering."
+    pages = [
+        [*(["Font Features for Widget"] if n == 1 else []), f"{body} Page {n} says more.", *[body] * 6]
+        + [f"Font Features for Widget 5.0 17 June 2021 Page {n}"]
+        for n in range(1, 5)
+    ]
+    document, passages = read_pdf(tmp_path / "features.pdf", *pages)
+    assert document.title == "Font Features for Widget"
+    assert "June 2021" not in document.text
+
+
 def test_pdf_chapter_headings_alike_but_for_their_number_are_not_running_headers(tmp_path: Path):
     """ "2 Installing widgets under Linux", "3 Installing widgets under Windows", … open four
     chapters: their first words recur at the top of pages, but they are headings, not a
