@@ -108,7 +108,7 @@ def load_document(path: Path, doc_id: str, max_bytes: int = MAX_FILE_BYTES) -> D
     title, text, layout = _READERS.get(suffix, _read_text)(_gunzip(data, max_bytes) if compressed else data)
     if not text.strip():
         raise EmptyDocument("the file holds no text")
-    title = (title or "").strip() or headline(text) or (name[: -len(suffix)] if suffix else name)
+    title = (title or "").strip() or headline(text) or _file_title(name[: -len(suffix)] if suffix else name, doc_id)
     title = " ".join(title.split())
     if len(title) > MAX_TITLE_CHARS:  # every passage is searched with its title: keep it a title
         title = title[:MAX_TITLE_CHARS].rsplit(" ", 1)[0] + " …"
@@ -122,6 +122,21 @@ def load_document(path: Path, doc_id: str, max_bytes: int = MAX_FILE_BYTES) -> D
         mtime_ns=info.st_mtime_ns,
         layout=layout,
     )
+
+
+#: File names that say what kind of file it is, not what it is about: such a file is
+#: titled with its folder's name too ("zstd README", not "README").
+_GENERIC_NAMES = frozenset(
+    "readme index news changes changelog history install todo faq contributing authors copying license notes".split()
+)
+
+
+def _file_title(stem: str, doc_id: str) -> str:
+    """A title from the file's name, when the file gives none."""
+    folder = PurePosixPath(doc_id).parent.name
+    if folder and stem.split(".")[0].casefold() in _GENERIC_NAMES:
+        return f"{folder} {stem}"
+    return stem
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:

@@ -34,6 +34,12 @@ def test_title_falls_back_to_file_name(tmp_path: Path):
     path = tmp_path / "notes.md"
     path.write_text("This first line is a full sentence.\n\nAnother one.", encoding="utf-8")
     assert load_document(path, "notes.md").title == "notes"
+    # A name that says only what kind of file it is takes its folder's name too.
+    readme = tmp_path / "README.md"
+    readme.write_text('<p align="center"><img src="logo.png" alt="Zstandard"></p>\n\nIt is fast.\n', encoding="utf-8")
+    assert load_document(readme, "zstd/README.md").title == "zstd README"
+    assert load_document(readme, "README.md").title == "README"
+    assert load_document(path, "team/notes.md").title == "team notes"
 
 
 @pytest.mark.parametrize(
