@@ -171,14 +171,15 @@ def headline(text: str) -> str | None:
     A headline ends its sentence: the first line of a paragraph that goes on below it
     ("NOTE: This file was modified by … to include only") is not one, nor a line of configuration
     ("version: 2"), nor anything in a file that opens with a directive ("#cloud-config",
-    "#!/bin/sh"). A copyright notice is passed over to the line after it."""
+    "#!/bin/sh"). A copyright notice or a line of HTML (a logo) is passed over to the line
+    after it."""
     lines = text.split("\n")
     for i, line in enumerate(lines):
         if not line.strip() or is_furniture(line) or is_furniture(heading_text(line)):
             continue  # "#  File:" atop a commented banner is a label, not the title
         if _DIRECTIVE.match(line):
             return None  # a script or a configuration: its comments are no title
-        if _NOTICE.match(heading_text(line)):  # "# Copyright (c) 2001 …" atop a commented banner
+        if _NOTICE.match(heading_text(line)) or _MARKUP.match(line):  # a commented banner, a logo
             continue
         following = heading_text(lines[i + 1]) if i + 1 < len(lines) else ""
         goes_on = following[:1].islower()  # the line's sentence goes on below it
@@ -190,6 +191,8 @@ def headline(text: str) -> str | None:
 
 #: A copyright notice: no title, but one may follow it.
 _NOTICE = re.compile(r"^\s*(?:(?i:copyright)\b|\((?i:c)\)\s|©|(?i:all rights reserved))")
+#: A line of HTML, as a README's logo is ('<p align="center"><img …></p>').
+_MARKUP = re.compile(r"^\s*<[A-Za-z!/]")
 #: A directive opening a script or a configuration file ("#!/bin/sh", "#cloud-config").
 _DIRECTIVE = re.compile(r"^(?:#!|#[^\s#])")
 #: A setting of a configuration file: a key and a value of one word ("version: 2").
