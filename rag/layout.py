@@ -34,7 +34,7 @@ _FURNITURE_ROLES = frozenset("navigation banner contentinfo search complementary
 _FURNITURE_NAMES = frozenset(
     "nav navbar navigation navheader navfooter sidebar sphinxsidebar sphinxsidebarwrapper footer breadcrumb "
     "breadcrumbs toc toctree localtoc globaltoc related relbar menu skip headerlink viewcode searchbox share "
-    "social cookie cookies pagination drawer tooltip ttc srclink".split()
+    "social cookie cookies pagination drawer tooltip ttc".split()
 )
 _NAME_SPLIT = re.compile(r"[\s_-]+")
 # Icon-font glyphs (Font Awesome's link and menu icons) live in Unicode's private use area.
@@ -96,6 +96,8 @@ class Blocks:
 # readers: rustdoc's "Expand description" toggles, mdBook's hidden lines of an example.
 _HIDDEN_CLASSES = frozenset("hidden hideme boring sr-only visually-hidden screen-reader-text".split())
 _DANGLING_SEPARATORS = re.compile(r"(?:\s*[·•])+\s*$|^\s*(?:[·•]\s*)+")
+# What a link to a page's source code says ("source" beside each of rustdoc's items).
+_SOURCE_LINKS = frozenset(("source", "[source]", "src", "[src]"))
 # A link that carries a whole example in its address ("Run" in a playground) is a button.
 _LONG_QUERY = 200
 
@@ -108,10 +110,12 @@ def _hidden(attrs) -> bool:
 
 def _control(node) -> bool:
     """A link that is a control of the page, not a way to other text: a script's
-    ("javascript:void(0)", rustdoc's "[−]"), or one carrying a whole example to run
-    elsewhere ("Run", whose address holds the code)."""
+    ("javascript:void(0)", rustdoc's "[−]"), one to the source code ("source"), or one
+    carrying a whole example to run elsewhere ("Run", whose address holds the code)."""
     if node.tag != "a":
         return False
+    if node.text(deep=True).strip().lower() in _SOURCE_LINKS:
+        return True
     href = (node.attributes.get("href") or "").strip().lower()
     query = href.partition("?")[2]
     return href.startswith("javascript:") or len(query) > _LONG_QUERY or "%0a" in query  # lines of code
@@ -257,6 +261,9 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
         if tag == "table" and _data_table(node):
             flush()
             _table(node, out, inside)
+            continue
+        if tag == "br" and kinds[-1][0] == "heading":
+            buffer.append(" ")  # a heading is one line ("pub fn into_inner(self) where<br>T: Sized")
             continue
         if tag in _BLOCK_TAGS:
             flush()

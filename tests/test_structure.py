@@ -558,7 +558,13 @@ RUSTDOC_PAGE = """<html><head><title>read_to_string in std::fs - Rust</title></h
 </span></code></pre><a class="test-arrow" target="_blank"
 href="https://play.rust-lang.org/?code=fn%20main()%20%7B%0Alet%20x%20%3D%201%3B%0A%7D&amp;edition=2021">Run</a></div>
 <p>See <a href="https://example.org/search?q=read">the search</a> for more.</p>
-</div></details></section></main></body></html>"""
+</div></details>
+<details class="rustdoc-toggle method-toggle" open><summary><section id="method.into_inner" class="method has-srclink">
+<span class="rightside"><a class="srclink" href="../../src/std/sync/mutex.rs.html#423">source</a></span>
+<h4 class="code-header">pub fn into_inner(self) -&gt; LockResult&lt;T&gt; <span class="where fmt-newline">where<br>
+&nbsp;&nbsp;&nbsp;&nbsp;T: Sized,&nbsp;</span></h4></section></summary>
+<div class="docblock"><p>Consumes this mutex, returning the underlying data.</p></div></details>
+</section></main></body></html>"""
 
 
 def test_a_pages_controls_and_hidden_lines_are_not_text(tmp_path: Path):
@@ -573,6 +579,9 @@ def test_a_pages_controls_and_hidden_lines_are_not_text(tmp_path: Path):
     assert "1.26.0\n\n" in text and "·" not in text
     assert 'let text = fs::read_to_string("address.txt")?;' in text
     assert "See the search for more." in text
+    # A heading broken by a line break is one heading; a section holding a source link is no furniture.
+    consumes = next(p for p in passages if "Consumes this mutex" in p.text)
+    assert consumes.heading.endswith("pub fn into_inner(self) -> LockResult<T> where T: Sized,")
 
 
 def test_pdf_words_set_apart_without_a_space_are_two_words(tmp_path: Path):
