@@ -323,11 +323,6 @@ def _joinable(first: _Group, then: _Group, max_chars: int, layout: tuple[Block, 
     )
 
 
-def _label(body: str) -> bool:
-    """A short line that is no sentence: a name, a label, an entry of a list of such."""
-    return len(body) < FRAGMENT_CHARS // 3 and "\n" not in body and not ends_sentence(body)
-
-
 def _scrap(group: _Group) -> bool:
     return group.size < FRAGMENT_CHARS // 3
 
@@ -358,8 +353,6 @@ def _joins(group: _Group, kind: str, body: str, joined: int, max_chars: int, tex
     s, e = group.blocks[-1][:2]
     if last in ("text", "item", "desc", "field") and text[s:e].rstrip().endswith(":"):
         return True  # a lead-in stays with what it introduces
-    if kind == last == "item" and _label(text[s:e]) and not _label(body):
-        return True  # an item's label stays with what the item says of it ("macaddress (scalar)")
     if kind == "term":
         return last == "term"  # each definition is a passage of its own, with all its terms
     if last == "code" and kind != "code":
