@@ -262,17 +262,24 @@ def _join_scraps(groups: list[_Group], max_chars: int, layout: tuple[Block, ...]
 
 def _hand_on_titles(groups: list[_Group], max_chars: int, text: str) -> None:
     """A title that ends a passage ("Maximum Number Of Columns", the bold first line of the
-    next item of a list) is handed on to the passage after it in the same section, which
-    it introduces: no excerpt ends with the next one's title."""
+    next item of a list; an item's label) is handed on to the passage after it in the same
+    section, which it introduces: no excerpt ends with the next one's title."""
     for group, then in zip(groups, groups[1:], strict=False):
         start, end, kind, _ = group.blocks[-1]
+        # An item's label may be a lowercase name and longer ("macaddress (scalar)", "driver
+        # (scalar or sequence of scalars) – sequence since 0.104", pandoc's reference lists).
+        item = kind == "item"
         if (
             len(group.blocks) > 1
             and kind in ("text", "item")
             and then.path == group.path
             and then.blocks[0][2] == kind
-            and end - start < FRAGMENT_CHARS // 5
-            and text[start].isupper()
+            and end - start < FRAGMENT_CHARS // (3 if item else 5)
+            # a lowercase label, not the first item of a list that a lead-in introduces
+            and (
+                text[start].isupper()
+                or (item and not text[group.blocks[-2][0] : group.blocks[-2][1]].rstrip().endswith(":"))
+            )
             and not ends_sentence(text[start:end])
             # what it introduces is a body of text, not the next entry of a list of short ones
             and then.blocks[0][1] - then.blocks[0][0] >= FRAGMENT_CHARS // 3

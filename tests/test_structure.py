@@ -584,6 +584,23 @@ def test_a_pages_controls_and_hidden_lines_are_not_text(tmp_path: Path):
     assert consumes.heading.endswith("pub fn into_inner(self) -> LockResult<T> where T: Sized,")
 
 
+def test_a_list_items_label_stays_with_what_the_item_says(tmp_path: Path):
+    """pandoc's reference lists: an item is a label ("macaddress (scalar)") and a quoted
+    description. Items are gathered into passages, and a passage never ends with a label
+    whose description opens the next one."""
+    description = "Device's permanent address in the form given, which the match compares. " * 5
+    items = "".join(
+        f"<li><p><strong>{name}</strong> (scalar)</p><blockquote><p>{description}</p></blockquote></li>"
+        for name in ("name", "macaddress", "driver", "path")
+    )
+    document, passages = read_page(tmp_path / "netplan.html", f"<html><body><ul>{items}</ul></body></html>")
+    for name in ("name", "macaddress", "driver", "path"):
+        label = f"{name} (scalar)"
+        holding = next(p for p in passages if label in p.text)
+        assert not holding.text.endswith(label)
+    assert all(len(p.text) <= 900 for p in passages)
+
+
 def test_pdf_words_set_apart_without_a_space_are_two_words(tmp_path: Path):
     """groff sets the spaces of justified lines as moves, and pdfium writes no space for some
     of them: quoted, "as theyare executed" read as one word. Two glyphs of a line a word's
