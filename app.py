@@ -758,7 +758,7 @@ def build_app(
                     if not read_only:
                         with gr.Column(visible=accounts is None, elem_id="edit-panel") as edit_panel:
                             files = gr.File(
-                                label=f"Add documents ({' '.join(SUPPORTED_SUFFIXES)})",
+                                label="Add documents (.txt .md .html .pdf .docx, or any of them as .gz)",
                                 file_count="multiple",
                                 file_types=list(SUPPORTED_SUFFIXES),
                                 elem_id="upload",
