@@ -12,6 +12,7 @@ a single ``<article>``), only that is read.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from .cleaning import ends_sentence
 from .types import Block
@@ -384,17 +385,32 @@ _FIELD_LABEL_CHARS = 40
 _FIELD_VALUE_CHARS = 300
 
 
+#: A term that is a field's label and its value ("since: 2.0.00", "arg1: $key ( string )",
+#: as pod2html writes an API entry's notes).
+_LABELLED_VALUE = re.compile(r"^([A-Za-z][\w-]{0,14}):\s+\S.{0,80}$")
+_FIELD_LABEL_REPEATS = 3
+
+
 def _field_labels(out: Blocks) -> None:
     """Fields written as a definition list ("Returns:" then "this", "Since:" then "3.5", as
-    Javadoc writes a method's notes) are ``field`` blocks of the entry they belong to, not
+    Javadoc writes a method's notes; "since: 2.0.00" and nothing, as pod2html does) are ``field`` blocks of the entry they belong to, not
     definitions of their own: each would otherwise be a passage of a few words, cut off
     from the method it describes. Like table rows, they are never dropped as repeats or
     as too short ("3.5")."""
+    # A label that recurs before values ("since: 2.0.00" in every entry of a page), not an
+    # attribute's name and type, which each entry has its own of ("data_version: int").
+    labels = Counter(
+        found.group(1)
+        for i in range(len(out))
+        if out.kind_of(i) == "term" and (found := _LABELLED_VALUE.match(out.text_of(i)))
+    )
     i = 0
     while i < len(out):
         text = out.text_of(i)
         end = i + 1
-        if out.kind_of(i) == "term" and len(text) <= _FIELD_LABEL_CHARS and text.rstrip().endswith(":"):
+        label = len(text) <= _FIELD_LABEL_CHARS and text.rstrip().endswith(":")
+        found = _LABELLED_VALUE.match(text)
+        if out.kind_of(i) == "term" and (label or (found and labels[found.group(1)] >= _FIELD_LABEL_REPEATS)):
             level = out.level_of(i)
             while end < len(out) and out.kind_of(end) == "desc" and out.level_of(end) == level:
                 end += 1

@@ -601,6 +601,35 @@ def test_a_list_items_label_stays_with_what_the_item_says(tmp_path: Path):
     assert all(len(p.text) <= 900 for p in passages)
 
 
+def test_pod_fields_with_their_values_stay_in_their_entry(tmp_path: Path):
+    """pod2html writes an API entry's notes as a definition list of "label: value" terms
+    ("obj: $table", "ret: no return value", "since: 2.0.00"), most with no description.
+    A label that recurs across the page's entries makes them fields of the entry, read
+    with it, not passages of a few words; an attribute's name and type, its own in each
+    entry ("data_version: int"), stays a definition."""
+
+    def entry(name: str) -> str:
+        return (
+            f"<h2>{name}</h2><p>Eliminate redundant entries in the table by {name}:</p>"
+            f"<pre><code>  $table-&gt;{name}($flags);</code></pre><dl>"
+            "<dt>obj: <code>$table</code> ( APR::Table object )</dt><dd><p>The table to work on.</p></dd>"
+            "<dt>ret: no return value</dt><dd></dd><dt>since: 2.0.00</dt><dd></dd></dl>"
+            f"<p>Converts multi-valued keys into single-valued keys when {name} is called.</p>"
+        )
+
+    attributes = (
+        "<h2>Domain</h2><dl><dt>data_version: int = 0</dt><dd><p>The version of the data, bumped on changes.</p></dd>"
+        "<dt>label: str</dt><dd><p>The domain's label, shown in the index.</p></dd></dl>"
+    )
+    page = f"<html><body>{entry('compress')}{entry('overlap')}{entry('merge')}{attributes}</body></html>"
+    document, passages = read_page(tmp_path / "Table.html", page)
+    compress = [p for p in passages if p.heading == "compress"]
+    assert len(compress) == 1 and "since: 2.0.00" in compress[0].text and "$table->compress" in compress[0].text
+    assert not any(p.text.strip() in ("since: 2.0.00", "ret: no return value") for p in passages)
+    version = next(p for p in passages if "data_version" in p.text)
+    assert "label: str" not in version.text  # each attribute a definition of its own
+
+
 def test_pdf_words_set_apart_without_a_space_are_two_words(tmp_path: Path):
     """groff sets the spaces of justified lines as moves, and pdfium writes no space for some
     of them: quoted, "as theyare executed" read as one word. Two glyphs of a line a word's
