@@ -393,10 +393,10 @@ _FIELD_LABEL_REPEATS = 3
 
 def _field_labels(out: Blocks) -> None:
     """Fields written as a definition list ("Returns:" then "this", "Since:" then "3.5", as
-    Javadoc writes a method's notes; "since: 2.0.00" and nothing, as pod2html does) are ``field`` blocks of the entry they belong to, not
-    definitions of their own: each would otherwise be a passage of a few words, cut off
-    from the method it describes. Like table rows, they are never dropped as repeats or
-    as too short ("3.5")."""
+    Javadoc writes a method's notes; "since: 2.0.00" and nothing, as pod2html does) are
+    ``field`` blocks of the entry they belong to, not definitions of their own: each would
+    otherwise be a passage of a few words, cut off from the method it describes. Like table
+    rows, they are never dropped as repeats or as too short ("3.5")."""
     # A label that recurs before values ("since: 2.0.00" in every entry of a page), not an
     # attribute's name and type, which each entry has its own of ("data_version: int").
     labels = Counter(
