@@ -23,6 +23,10 @@ _CRUMB_SEPARATORS = re.compile(r"\s[/|»›>]\s")
 _CLOSERS = "\"'”’)]»*_"
 _TERMINAL = ".!?…:;,"
 _INNER_SENTENCE_END = re.compile(r"\w[.!?…][\"'”’)]*\s+[\"'“‘(]*[A-Z(]")
+#: The number of a section of a section ("1.1.", "2.3.4") before its title.
+_SECTION_NUMBER = re.compile(r"^\d{1,3}(?:\.\d{1,3})+\.?\s+")
+#: A table-of-contents line: a title, dot leaders, a page number ("1.1. Compiling …… 7").
+CONTENTS_LEADER = re.compile(r"(?:\.\s?){4,}\s*\d{1,4}\s*$|…\s*\d{1,4}\s*$|\s[.·](?:\s[.·]){3,}")
 
 #: A line is "short" (a candidate for a heading or shared furniture) up to this many words.
 SHORT_LINE_WORDS = 16
@@ -96,8 +100,9 @@ def looks_like_heading(line: str) -> bool:
     words = text.split()
     if len(words) > SHORT_LINE_WORDS or len(text) > 120 or ends_sentence(text):
         return False
-    # A sentence end inside the line ("... on Wednesday. (Russia Today)") makes it a caption.
-    return not _INNER_SENTENCE_END.search(text)
+    # A sentence end inside the line ("... on Wednesday. (Russia Today)") makes it a caption;
+    # a section's number ("1.1.  Compiling Sendmail") is no sentence.
+    return not _INNER_SENTENCE_END.search(_SECTION_NUMBER.sub("", text))
 
 
 def heading_text(line: str) -> str:

@@ -13,7 +13,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from .analysis import PRONOUNS
-from .cleaning import PROMPT, ends_sentence, heading_text, is_furniture, looks_like_heading, normalise
+from .cleaning import (
+    CONTENTS_LEADER,
+    PROMPT,
+    ends_sentence,
+    heading_text,
+    is_furniture,
+    looks_like_heading,
+    normalise,
+)
 from .types import Block, Document, Passage, Span
 
 #: Lines up to this long may be hard-wrapped prose (PDF extracts, e-mails, plain-text books).
@@ -441,7 +449,7 @@ def paragraph_units(text: str, shared: frozenset[str] = frozenset()) -> list[Uni
             start, end = _trim(text, group[0][0], group[-1][1])
             body = text[start:end]
             key = normalise(body)
-            if len(group) == 1 and (is_furniture(body, shared) or group[0][0] in running):
+            if len(group) == 1 and (is_furniture(body, shared) or group[0][0] in running) or _contents(text, group):
                 kind = "furniture"
             elif key in seen:
                 kind = "duplicate"
@@ -456,6 +464,12 @@ def paragraph_units(text: str, shared: frozenset[str] = frozenset()) -> list[Uni
 
 #: What numbers or labels a question in a list of questions: "21.", "1.6", "Q:".
 _ENUMERATOR = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3})*\.?|[A-Za-z][.)]|Q[:.])\s+")
+
+
+def _contents(text: str, lines: list[tuple[int, int]]) -> bool:
+    """Whether a paragraph is a table of contents: most of its lines end in dot leaders
+    and a page number ("1.1.  Compiling Sendmail ........ 7")."""
+    return sum(bool(CONTENTS_LEADER.search(text[s:e])) for s, e in lines) * 2 > len(lines)
 
 
 def _running_lines(text: str) -> set[int]:

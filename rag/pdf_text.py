@@ -12,7 +12,7 @@ import re
 import unicodedata
 from collections import Counter
 
-from .cleaning import PROMPT, ends_sentence, normalise
+from .cleaning import CONTENTS_LEADER, PROMPT, ends_sentence, normalise
 from .layout import Blocks
 from .types import Block
 
@@ -23,7 +23,7 @@ _RUNNING_MIN_PAGES = 3
 
 _PAGE_NUMBER = re.compile(r"^(?:page\s+)?[-–—\s]*(?:\d{1,4}|[ivxlcdm]{1,7})(?:\s*(?:/|of)\s*\d{1,4})?[-–—\s]*$", re.I)
 # "2.1 Directory layout ........ 12" and "Index … 301": a table-of-contents line.
-_LEADER = re.compile(r"(?:\.\s?){4,}\s*\d{1,4}\s*$|…\s*\d{1,4}\s*$|\s[.·](?:\s[.·]){3,}")
+
 _ENDS_WITH_PAGE = re.compile(r"^\s*(?:[\dA-Z]+(?:\.\d+)*\.?\s+)?\S.{0,90}?\s+(?:\d{1,4}|[ivxlc]{1,6})\s*$")
 _CONTENTS_TITLE = re.compile(r"^\s*(?:table of\s+)?contents\s*$", re.IGNORECASE)
 #: A "Contents" line opens a table of contents when at least this many entries follow it.
@@ -170,7 +170,7 @@ def _drop_running(pages: list[list[str]]) -> list[list[str]]:
 def _drop_contents(page: list[str]) -> list[str]:
     """The page without table-of-contents lines: dot leaders anywhere, and on a page
     that is mostly a list of titles ending in page numbers, those lines."""
-    page = [line for line in page if not _LEADER.search(line)]
+    page = [line for line in page if not CONTENTS_LEADER.search(line)]
     numbered = [bool(_ENDS_WITH_PAGE.match(line)) and not ends_sentence(line.rstrip(" 0123456789")) for line in page]
     if page and sum(numbered) >= max(4, 0.6 * len(page)):
         return [line for line, toc in zip(page, numbered, strict=True) if not toc]

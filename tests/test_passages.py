@@ -211,3 +211,22 @@ def test_a_paginated_texts_running_headers_and_footers_are_dropped():
         releases.append(f"Version {n}.0 (released in 20{10 + n})\n\n" + "\n\n".join(fixes))
     notes = split_passages(doc("\n\n".join(releases)))
     assert {p.heading for p in notes} == {f"Version {n}.0 (released in 20{10 + n})" for n in range(1, 7)}
+
+
+def test_a_plain_texts_numbered_headings_and_table_of_contents():
+    """nroff's guide: "1.1.  Compiling Sendmail" is a heading (a section's number is no
+    sentence), and a table of contents (dot leaders and page numbers) is no passage."""
+    text = (
+        "Installation Guide\n\n"
+        "                 TABLE OF CONTENTS\n\n"
+        "1.  BASIC INSTALLATION ........................    7\n"
+        "   1.1.  Compiling Sendmail ...................    7\n"
+        "   1.2.  Configuration Files ..................   10\n\n"
+        "   1.1.  Compiling Sendmail\n\n"
+        "      All sendmail source is in the sendmail subdirectory. To compile sendmail,\n"
+        "      cd into the sendmail directory and type ./Build to build it.\n"
+    )
+    passages = split_passages(doc(text))
+    assert [(p.heading.split(" › ")[-1], p.text[:19]) for p in passages] == [
+        ("1.1. Compiling Sendmail", "All sendmail source")
+    ]
