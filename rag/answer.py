@@ -132,8 +132,14 @@ def build_answer(
     for i, excerpt in enumerate(excerpts):
         if i > 2 and "differs" in excerpt.note:
             # A source that differs on the fact asked for (2014 here, 2013 there) is moved up
-            # to third place, where it is seen beside the answer; its label says why.
-            excerpts = [*excerpts[:2], excerpt, *(e for e in excerpts[2:] if e is not excerpt)]
+            # to third place, where it is seen beside the answer; its label says why. It
+            # must differ from one of the two above it there, and names that one ("in [1]").
+            note = _other_note(query, excerpts[:2], excerpt, index)
+            if "differs" in note:
+                moved = replace(excerpt, note=note)
+                excerpts = [*excerpts[:2], moved, *(e for e in excerpts[2:] if e is not excerpt)]
+            else:
+                excerpts[i] = replace(excerpt, note=note)
             break
     excerpts = excerpts[:k]
     return Answer(question=question, answered=True, excerpts=tuple(excerpts))
@@ -179,7 +185,7 @@ def _other_note(query: Query, before: list[Excerpt], other: Excerpt, index: Sear
 def _same_subject(query: Query, answer: Excerpt, other: Excerpt, index: SearchIndex) -> bool:
     """Whether two excerpts state their facts about the same thing, by the question's subject
     as the answer's highlighted sentence, section and title hold it: each number the
-    question writes ("PostgreSQL 15") is in the other's too, and of the names it writes
+    question writes ("PostgreSQL 15") is in both, and of the names it writes
     ("Liwa al-Quds", "UPSERT") the other holds at least ``SAME_SUBJECT_SHARE`` by IDF
     weight (names are spelled and shortened differently by different sources). So "the
     Quds Force militia was established in 2014" disagrees with "Liwa al-Quds was formed in
@@ -192,8 +198,8 @@ def _same_subject(query: Query, answer: Excerpt, other: Excerpt, index: SearchIn
         return set(terms(f"{excerpt.title} {excerpt.section} {excerpt.text[s:e]}"))
 
     held, theirs = said(answer), said(other)
-    if any(t.isdigit() and t in held and t not in theirs for t in query.terms):
-        return False
+    if any(t.isdigit() and (t not in held or t not in theirs) for t in query.terms):
+        return False  # one of them is not about the version or year the question names
     names = question_names(query.text)
     # ``weights`` holds the query's distinct terms in order, their variants and IDF shares
     pairs = zip(dict.fromkeys(query.terms), index.weights(query), strict=False)

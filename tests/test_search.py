@@ -383,6 +383,9 @@ def test_a_source_differs_only_on_a_fact_about_the_same_subject(fake_engine: Eng
     established = excerpt("other.txt", "The Quds Force militia was established in 2014 under al-Saeed.")
     assert not same("In which version was UPSERT added?", upsert, triggers)
     assert not same("When was PostgreSQL 15 released?", fifteen, postgres)  # another version's year
+    # An answer about another version than the question's is no fact to differ from (Charis
+    # 6.101 asked, its history's entry for 4.106 and the design page's 1997 compared).
+    assert not same("When was PostgreSQL 15 released?", postgres, fifteen)
     assert same("When was PostgreSQL released?", fifteen, postgres)
     # "Liwa al-Quds" is in the answer's title; the other holds "al" and "Quds", most of its weight.
     assert same("When was Liwa al-Quds formed?", formed, established)
