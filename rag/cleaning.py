@@ -187,7 +187,10 @@ def headline(text: str) -> str | None:
         if _NOTICE.match(heading_text(line)) or _MARKUP.match(line):  # a commented banner, a logo
             continue
         following = heading_text(lines[i + 1]) if i + 1 < len(lines) else ""
-        goes_on = following[:1].islower()  # the line's sentence goes on below it
+        # The line's sentence goes on below it: a wrapped line ending in a lowercase word, not
+        # a title above its subtitle ("Pride and Prejudice" / "by Jane Austen").
+        words = line.split()
+        goes_on = following[:1].islower() and len(line.strip()) >= _WRAPPED_LINE and words[-1][:1].islower()
         if not goes_on and looks_like_heading(line) and not _SETTING.match(line):
             return heading_text(line)
         return None
@@ -195,11 +198,13 @@ def headline(text: str) -> str | None:
 
 
 #: A copyright notice: no title, but one may follow it.
-_NOTICE = re.compile(r"^\s*(?:(?i:copyright)\b|\((?i:c)\)\s|©|(?i:all rights reserved))")
+_NOTICE = re.compile(r"^\s*(?:(?i:copyright)\s+(?:\((?i:c)\)|©|\d{4})|\((?i:c)\)\s+\d{4}|©|(?i:all rights reserved))")
 #: A line of HTML, as a README's logo is ('<p align="center"><img …></p>').
 _MARKUP = re.compile(r"^\s*<[A-Za-z!/]")
 #: A directive opening a script or a configuration file ("#!/bin/sh", "#cloud-config").
-_DIRECTIVE = re.compile(r"^(?:#!|#[^\s#])")
+_DIRECTIVE = re.compile(r"^(?:#!|#[a-z][\w-]*\s*$)")
+#: A line at least this long may be a line of a wrapped paragraph.
+_WRAPPED_LINE = 40
 #: A setting of a configuration file: a key and a value of one word ("version: 2").
 _SETTING = re.compile(r"^\s*[a-z_][\w.-]*\s*(?::(?!:)|=)\s*[^\s:]*\s*$")
 

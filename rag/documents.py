@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import gzip
 import hashlib
 import io
 import itertools
@@ -22,9 +23,9 @@ from .pdf_text import pdf_blocks
 from .types import Block, Document
 
 #: Suffixes the engine reads, and the reader of each.
-#: A file without an extension ("README", "NEWS", "README.Debian") is read as plain text,
-#: and so is one compressed with gzip ("changelog.Debian.gz"); "notes.txt.gz" and
-#: "manual.pdf.gz" are read as what they hold.
+#: A file named as documentation is by convention ("README", "NEWS", "README.Debian") is read
+#: as plain text, and so is one compressed with gzip ("changelog.Debian.gz"); "notes.txt.gz"
+#: and "manual.pdf.gz" are read as what they hold.
 TEXT_SUFFIXES = (".txt", ".text")
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdwn", ".mkd", ".mdown")
 HTML_SUFFIXES = (".html", ".htm")
@@ -77,9 +78,21 @@ def _reader_suffix(name: str) -> str | None:
     through gzip; ``None`` when no reader does."""
     suffix = file_type(name)
     if suffix == GZIP_SUFFIX:
-        suffix = file_type(name[: -len(GZIP_SUFFIX)])
-        return suffix if suffix == "" or (suffix in _READERS and suffix != GZIP_SUFFIX) else None
-    return suffix if suffix == "" or suffix in _READERS else None
+        name = name[: -len(GZIP_SUFFIX)]
+        suffix = file_type(name)
+    if suffix in _READERS:
+        return suffix
+    return "" if _plain_text_name(name) else None
+
+
+def _plain_text_name(name: str) -> bool:
+    """Whether a file without an extension we read is named as documentation is by
+    convention, and so plain text: "README", "NEWS", "TUNING", "changelog.Debian", and with
+    any extension when its name is in capitals ("INSTALL.unix"); not "Makefile",
+    "configure", a program, nor "notes.py"."""
+    first = name.split(".")[0]
+    capitals = len(first) > 1 and first.isupper() and first.isalpha()
+    return capitals or (file_type(name) == "" and first.casefold() in _GENERIC_NAMES - {"index"})
 
 
 def load_document(path: Path, doc_id: str, max_bytes: int = MAX_FILE_BYTES) -> Document:
@@ -100,7 +113,7 @@ def load_document(path: Path, doc_id: str, max_bytes: int = MAX_FILE_BYTES) -> D
     if suffix is None:
         raise UnsupportedFile(
             f"unsupported file type {describe_type(path.name)!r}; supported: {', '.join(SUPPORTED_SUFFIXES)},"
-            " and plain text without an extension"
+            " and plain text named README, NEWS, INSTALL and the like"
         )
     data, info = read_regular_file(path, max_bytes)
     compressed = file_type(path.name) == GZIP_SUFFIX
@@ -127,7 +140,8 @@ def load_document(path: Path, doc_id: str, max_bytes: int = MAX_FILE_BYTES) -> D
 #: File names that say what kind of file it is, not what it is about: such a file is
 #: titled with its folder's name too ("zstd README", not "README").
 _GENERIC_NAMES = frozenset(
-    "readme index news changes changelog history install todo faq contributing authors copying license notes".split()
+    "readme index news changes changelog history install todo faq contributing authors copying license licence "
+    "notes thanks hacking bugs copyright credits maintainers".split()
 )
 
 
@@ -141,22 +155,23 @@ def _file_title(stem: str, doc_id: str) -> str:
 
 def _gunzip(data: bytes, limit: int) -> bytes:
     """What a gzip file holds (every member of it), refused past ``limit`` bytes: a small
-    file may unpack to gigabytes."""
+    file may unpack to gigabytes. Bytes after the last member are ignored, as gzip does."""
     out = bytearray()
-    while data:
-        unpacker = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    with gzip.GzipFile(fileobj=io.BytesIO(data)) as unpacked:
         try:
-            out += unpacker.decompress(data, limit + 1 - len(out))
-        except zlib.error as exc:
-            if out:
-                break  # trailing bytes after the last member, as gzip itself ignores them
-            raise UnreadableDocument(f"the file is not a readable gzip file: {exc}") from exc
-        if len(out) > limit or unpacker.unconsumed_tail:
-            raise UnreadableDocument(f"the file unpacks to over {limit:,} bytes; refused")
-        if not unpacker.eof:
-            raise UnreadableDocument("the gzip file is cut short")
-        data = unpacker.unused_data.lstrip(b"\0")  # the next member, if any (padding between)
+            while chunk := unpacked.read1(min(_GUNZIP_CHUNK, limit + 1 - len(out))):
+                out += chunk
+                if len(out) > limit:
+                    raise UnreadableDocument(f"the file unpacks to over {limit:,} bytes; refused")
+        except EOFError as exc:
+            raise UnreadableDocument("the gzip file is cut short") from exc
+        except (gzip.BadGzipFile, zlib.error) as exc:
+            if not out:
+                raise UnreadableDocument(f"the file is not a readable gzip file: {exc}") from exc
     return bytes(out)
+
+
+_GUNZIP_CHUNK = 1 << 20
 
 
 #: A file still changing after this many reads is refused.
@@ -489,12 +504,16 @@ _MARK_PLACE = re.compile(r"(?<=[^\W\d_]{3})([.,;:)’”]?)(\d{1,2})(?=\s|$)")
 _NOTE_OPENS = re.compile(r"(?m)^[ \t]*(\d{1,2})[ \t]*(?=[^\d\s])")
 
 
+#: What pdfium writes for a word broken at a line end (see ``_read_pdf``).
+_SOFT_HYPHEN_MARKS = ("\x02", "\ufffe", "\u00ad")
+
+
 def _page_text(textpage) -> str:
     """A page's text as a viewer shows it: without footnote marks, and with a space wherever
     two words stand apart on the line but the PDF set no space between them."""
-    text = textpage.get_text_bounded()
-    gaps = _word_gaps(textpage, text)
-    text, removed = _drop_footnote_marks(textpage, text)
+    text, glyphs = textpage.get_text_bounded(), textpage.get_text_range()
+    gaps = _word_gaps(textpage, text, glyphs)
+    text, removed = _drop_footnote_marks(textpage, text, glyphs)
     if not gaps:
         return text
     # The gaps are offsets into the text before the marks were taken out: move them back.
@@ -519,12 +538,12 @@ def _page_text(textpage) -> str:
 _WORD_GAP = 0.12
 
 
-def _word_gaps(textpage, text: str) -> list[int]:
+def _word_gaps(textpage, text: str, glyphs: str) -> list[int]:
     """Offsets in ``text`` (the page's bounded text) before which a space is missing: the
     glyph there starts a word's gap after the glyph before it, on the same line, with
     no space between. Measured on each glyph's advance box (its loose box), so that narrow
-    letters of a monospaced font ("il") stand no farther apart than any others."""
-    glyphs = textpage.get_text_range()
+    letters of a monospaced font ("il") stand no farther apart than any others. ``glyphs``:
+    the page's text in glyph order (``get_text_range``)."""
     at = _offsets(glyphs, text)
     if at is None:
         return []
@@ -532,17 +551,26 @@ def _word_gaps(textpage, text: str) -> list[int]:
 
     raw, box = textpage.raw, pdfium_c.FS_RECTF()
     gaps: list[int] = []
+    line: list[int] = []  # the gaps of the line being read
+    pairs = 0  # how many glyphs of the line follow another of its word
     right = bottom = height = None
     for i, ch in enumerate(glyphs):
+        if ch in "\r\n":
+            # A line whose letters mostly stand apart is set with tracking ("C H A P T E R"), not
+            # words without spaces: it keeps its text.
+            gaps.extend(line if len(line) * 2 < pairs else ())
+            line, pairs = [], 0
         if ch.isspace():
             right = None
             continue
         if ch in _SOFT_HYPHEN_MARKS or not pdfium_c.FPDFText_GetLooseCharBox(raw, i, box):
             continue
         if right is not None and 0 < height and abs(box.bottom - bottom) < 0.2 * height:
+            pairs += 1
             if _WORD_GAP * height < box.left - right < 5 * height and at[i] >= 0:
-                gaps.append(at[i])
+                line.append(at[i])
         right, bottom, height = box.right, box.bottom, box.top - box.bottom
+    gaps.extend(line if len(line) * 2 < pairs else ())
     return gaps
 
 
@@ -562,11 +590,7 @@ def _offsets(glyphs: str, text: str) -> list[int] | None:
     return at if j == len(text) else None
 
 
-#: What pdfium writes for a word broken at a line end (see ``_read_pdf``).
-_SOFT_HYPHEN_MARKS = ("\x02", "\ufffe", "\u00ad")
-
-
-def _drop_footnote_marks(textpage, text: str) -> tuple[str, list[tuple[int, int]]]:
+def _drop_footnote_marks(textpage, text: str, chars: str) -> tuple[str, list[tuple[int, int]]]:
     """``text`` (the page's bounded text) without its footnote marks. A mark is digits set
     smaller than the word before them and raised above its baseline, whose footnote
     follows on the page: a line opening with the same digits, set small too ("¹The GNU
@@ -584,7 +608,6 @@ def _drop_footnote_marks(textpage, text: str) -> tuple[str, list[tuple[int, int]
     here = list(_MARK_PLACE.finditer(text))
     if not here:
         return text, []
-    chars = textpage.get_text_range()
     there = list(_MARK_PLACE.finditer(chars))
     if len(chars) != textpage.count_chars() or [m.group(0) for m in here] != [m.group(0) for m in there]:
         return text, []

@@ -93,20 +93,22 @@ class Blocks:
         return "".join(self._parts), tuple(self._layout)
 
 
-# Whole class names of what a page hides from view until asked, or shows only to screen
-# readers: rustdoc's "Expand description" toggles, mdBook's hidden lines of an example.
-_HIDDEN_CLASSES = frozenset("hidden hideme boring sr-only visually-hidden screen-reader-text".split())
-_DANGLING_SEPARATORS = re.compile(r"(?:\s*[·•])+\s*$|^\s*(?:[·•]\s*)+")
-# What a link to a page's source code says ("source" beside each of rustdoc's items).
-_SOURCE_LINKS = frozenset(("source", "[source]", "src", "[src]"))
-# A link that carries a whole example in its address ("Run" in a playground) is a button.
-_LONG_QUERY = 200
+# Whole class names of what a page hides from view until asked: rustdoc's "Expand
+# description" toggles, mdBook's hidden lines of an example. (What only screen readers are
+# shown, "sr-only", stays: it is often the words a symbol stands for, "Full support".)
+_HIDDEN_CLASSES = frozenset("hidden hideme boring".split())
+# A link to the page's source code: by its class (rustdoc's "source" beside each item), or
+# by what it says in brackets ("[source]"); "the original source" in a sentence is a link.
+_SOURCE_LINK_CLASSES = frozenset(("srclink", "src-link"))
+_SOURCE_LINKS = frozenset(("[source]", "[src]"))
 
 
 def _hidden(attrs) -> bool:
     if "hidden" in attrs or (attrs.get("aria-hidden") or "").lower() == "true":
         return True
-    return not _HIDDEN_CLASSES.isdisjoint((attrs.get("class") or "").lower().split())
+    classes = (attrs.get("class") or "").lower().split()
+    # "hidden sm:inline" is shown on wider screens (Tailwind's responsive classes)
+    return not _HIDDEN_CLASSES.isdisjoint(classes) and not any(":" in name for name in classes)
 
 
 def _control(node) -> bool:
@@ -115,11 +117,17 @@ def _control(node) -> bool:
     carrying a whole example to run elsewhere ("Run", whose address holds the code)."""
     if node.tag != "a":
         return False
+    attrs = node.attributes
+    if not _SOURCE_LINK_CLASSES.isdisjoint((attrs.get("class") or "").lower().split()):
+        return True
     if node.text(deep=True).strip().lower() in _SOURCE_LINKS:
         return True
-    href = (node.attributes.get("href") or "").strip().lower()
+    href = (attrs.get("href") or "").strip().lower()
+    if href.startswith("javascript:"):
+        return True
+    # A playground's "Run": the example's lines of code in the address (not a mailto's body).
     query = href.partition("?")[2]
-    return href.startswith("javascript:") or len(query) > _LONG_QUERY or "%0a" in query  # lines of code
+    return href.startswith(("http://", "https://")) and "code=" in query and "%0a" in query
 
 
 def is_furniture_element(node) -> bool:
@@ -215,7 +223,7 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
         joined = " ".join(_PRIVATE_USE.sub("", "".join(buffer)).split())
         # Separators left with nothing to separate when the links between them were controls
         # ("1.26.0 · source · [−]" is "1.26.0").
-        joined = _DANGLING_SEPARATORS.sub("", joined)
+        joined = joined.strip(" ·•")
         buffer.clear()
         kind, level = kinds[-1]
         if kind == "desc":
@@ -387,7 +395,7 @@ _FIELD_VALUE_CHARS = 300
 
 #: A term that is a field's label and its value ("since: 2.0.00", "arg1: $key ( string )",
 #: as pod2html writes an API entry's notes).
-_LABELLED_VALUE = re.compile(r"^([A-Za-z][\w-]{0,14}):\s+\S.{0,80}$")
+_LABELLED_VALUE = re.compile(r"^([a-z][\w-]{0,14}):\s+\S.{0,80}(?<!\?)$")
 _FIELD_LABEL_REPEATS = 3
 
 

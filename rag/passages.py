@@ -449,7 +449,7 @@ def paragraph_units(text: str, shared: frozenset[str] = frozenset()) -> list[Uni
             start, end = _trim(text, group[0][0], group[-1][1])
             body = text[start:end]
             key = normalise(body)
-            if len(group) == 1 and (is_furniture(body, shared) or group[0][0] in running) or _contents(text, group):
+            if len(group) == 1 and (is_furniture(body, shared) or start in running) or _contents(text, group):
                 kind = "furniture"
             elif key in seen:
                 kind = "duplicate"
@@ -478,14 +478,25 @@ def _running_lines(text: str) -> set[int]:
     line that recurs, its numbers aside and its words in any order (left and right pages),
     at least ``_RUNNING_MIN_PAGES`` times, most of them a page's length apart. A release's
     heading in a changelog recurs too, but not at a regular interval."""
+
+    def candidates():
+        pos = 0
+        for number, line in enumerate(text.split("\n")):
+            stripped = line.strip()
+            if (
+                0 < len(stripped) <= _RUNNING_LINE_CHARS
+                and len(_LETTERS.findall(stripped)) >= 2
+                and not ends_sentence(stripped)  # a header is no sentence ("… was 7 on day 1.")
+            ):
+                yield " ".join(sorted(_DIGITS.sub("#", stripped).split())), number, pos + len(line) - len(line.lstrip())
+            pos += len(line) + 1
+
+    # Two passes, so that only lines that recur are held (a large file has many that do not).
+    recurring = {key for key, n in Counter(key for key, _, _ in candidates()).items() if n >= _RUNNING_MIN_PAGES}
     where: dict[str, list[tuple[int, int]]] = {}
-    pos = 0
-    for number, line in enumerate(text.split("\n")):
-        stripped = line.strip()
-        if 0 < len(stripped) <= _RUNNING_LINE_CHARS and len(_LETTERS.findall(stripped)) >= 2:
-            key = " ".join(sorted(_DIGITS.sub("#", stripped).split()))
-            where.setdefault(key, []).append((number, pos + len(line) - len(line.lstrip())))
-        pos += len(line) + 1
+    for key, number, offset in candidates():
+        if key in recurring:
+            where.setdefault(key, []).append((number, offset))
     running: set[int] = set()
     for found in where.values():
         if len(found) < _RUNNING_MIN_PAGES:
@@ -495,12 +506,16 @@ def _running_lines(text: str) -> set[int]:
         regular = sum(abs(gap - page) <= 2 for gap in gaps)
         if page >= _PAGE_MIN_LINES and regular >= 0.6 * len(gaps):
             running.update(offset for _, offset in found)
-    return running
+    # Headers and footers are a line or two of a page's tens: lines that recur this often
+    # are the text itself (a survey's notes, a log).
+    lines = text.count("\n") + 1
+    return running if len(running) <= _RUNNING_SHARE * lines else set()
 
 
 #: A running header or footer is a line at most this long, found on at least this many
 #: pages of at least this many lines.
 _RUNNING_LINE_CHARS = 100
+_RUNNING_SHARE = 0.1
 _RUNNING_MIN_PAGES = 3
 _PAGE_MIN_LINES = 20
 _LETTERS = re.compile(r"[^\W\d_]{2,}")
@@ -538,11 +553,10 @@ def _line_list(
         span = _trim(text, line_start, line_end)
         body = text[span[0] : span[1]]
         key = normalise(body)
-        if is_furniture(body, shared) or key in seen:
+        furniture = is_furniture(body, shared)
+        if furniture or key in seen:
             close()
-            units.append(
-                Unit(*span, numbered + len(units) + 1, "furniture" if is_furniture(body, shared) else "duplicate")
-            )
+            units.append(Unit(*span, numbered + len(units) + 1, "furniture" if furniture else "duplicate"))
         elif i == 0 and looks_like_heading(body) and not _BULLET.match(body):
             units.append(Unit(*span, numbered + len(units) + 1, "heading"))
         else:
@@ -668,11 +682,11 @@ def _is_abbreviation(text: str, lo: int, dot: int) -> bool:
 
 def _bounded(text: str, start: int, end: int, max_chars: int, lines: bool = False) -> list[tuple[int, int, list[Span]]]:
     """The paragraph as one piece, or cut at sentence boundaries when over ``max_chars``;
-    ``lines``: no sentence runs on past the end of a line, whatever its punctuation."""
-    if lines:
-        spans = [span for s, e in _blocks(text[start:end])[0] for span in sentence_spans(text, start + s, start + e)]
-    else:
-        spans = sentence_spans(text, start, end)
+    ``lines``: no sentence runs on past the end of a line either, whatever its punctuation."""
+    blocks = _blocks(text[start:end])
+    # No sentence runs on past a blank line (a question and its answer, a list's items).
+    parts = (line for block in blocks for line in block) if lines else ((b[0][0], b[-1][1]) for b in blocks)
+    spans = [span for s, e in parts for span in sentence_spans(text, start + s, start + e)]
     if end - start <= max_chars:
         return [(start, end, spans)]
     return _pieces(text, spans, max_chars)

@@ -132,12 +132,15 @@ def _drop_running(pages: list[list[str]]) -> list[list[str]]:
     """Pages without their running headers and footers and page numbers: lines at a
     page's top or bottom that recur (numbers aside) on several pages."""
 
+    def whole(line: str) -> str:
+        return re.sub(r"\d+", "#", " ".join(normalise(line).lower().split()))
+
     def keys(line: str) -> set[str]:
         # The whole line, numbers aside; for a short line also its first and last three
         # words, numbers and all, since a running header often pairs the book's title with
         # the section's (numbers aside, "2 Installing R" and "3 Installing R" would be one).
         words = normalise(line).lower().split()
-        found = {re.sub(r"\d+", "#", " ".join(words))}
+        found = {whole(line)}
         if 3 < len(words) <= 10:
             found |= {"^" + " ".join(words[:3]), " ".join(words[-3:]) + "$"}
         return found
@@ -157,7 +160,7 @@ def _drop_running(pages: list[list[str]]) -> list[list[str]]:
             # The first page's first lines are the document's title ("Font Features for
             # Padauk"), which a running footer may open with: they go only if they recur whole.
             cover = number == 0 and i < _EDGE_LINES
-            found = [re.sub(r"\d+", "#", " ".join(normalise(line).lower().split()))] if cover else keys(line)
+            found = {whole(line)} if cover else keys(line)
             if edge and any(counts[k] >= needed for k in found):
                 running.append(line)
                 continue

@@ -230,7 +230,7 @@ class SearchIndex:
             (d.title for d in snapshot.documents.values()), (posixpath.dirname(i) for i in snapshot.documents)
         )
         self._weights: dict[tuple[str, ...], list[tuple[set[str], float]]] = {}
-        self._written: dict[str, bool] = {}
+        self._code_words: frozenset[str] | None = None  # see ``writes``
 
     def weights(self, query: Query) -> list[tuple[set[str], float]]:
         """The query's terms, their spelling variants and IDF shares (cached per query)."""
@@ -270,15 +270,17 @@ class SearchIndex:
         return cached
 
     def writes(self, name: str) -> bool:
-        """Whether any document writes ``name``, in any case (cached; a scan of every text)."""
-        key = name.casefold()
-        found = self._written.get(key)
-        if found is None:
-            if len(self._written) > 1024:
-                self._written.clear()
-            pattern = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.IGNORECASE)
-            found = self._written[key] = any(pattern.search(d.text) for d in self.snapshot.documents.values())
-        return found
+        """Whether any document writes ``name``, in any case: a name with an underscore by the
+        documents' own such names (gathered once per snapshot, on the first question that
+        needs them), any other word by the index's terms."""
+        if "_" not in name:
+            return all(term in self.lexical.ids for term in terms(name))
+        if self._code_words is None:
+            found: set[str] = set()
+            for document in self.snapshot.documents.values():
+                found.update(word.casefold() for word in _UNDERSCORED.findall(document.text))
+            self._code_words = frozenset(found)
+        return name.casefold() in self._code_words
 
     def document(self, doc_id: str) -> Document:
         """One document, with its full text.
@@ -571,7 +573,7 @@ def _unknown_names(c: Candidates) -> np.ndarray:
     share = sum(w for t, (variants, w) in pairs if t in names and not variants)
     # A name written as code that no document writes ("What does std::fs::read_to_vec
     # return?") is what the question is about, though each of its words is known.
-    if any(not c.index.writes(name) for name in code_names(c.query.text)):
+    if any(not c.index.writes(name) for name in code_names(c.query.text)[:_CODE_NAMES]):
         share = 1.0
     return np.full(len(c.rows), -share, dtype=np.float32)
 
@@ -579,7 +581,13 @@ def _unknown_names(c: Candidates) -> np.ndarray:
 #: A name written as code: a qualified one (``std::fs::read_to_vec``, ``Vec::shuffle``) or
 #: one with an underscore inside (``read_to_vec``). Not camel case: "LaserJet" may be what a
 #: manual calls "Laserprinters" (a word the documents never write is an unknown name anyway).
-_CODE_NAME = re.compile(r"[A-Za-z_]\w*(?:::[A-Za-z_]\w*)+|\b[A-Za-z]\w*_\w*[A-Za-z0-9]\b")
+_CODE_NAME = re.compile(r"\b[A-Za-z_]\w*(?:::[A-Za-z_]\w*)+|\b[A-Za-z]\w*_\w*[A-Za-z0-9]\b")
+#: A word with an underscore inside, as documents write names of code.
+_UNDERSCORED = re.compile(r"\b\w*[^\W_]_\w*[^\W_]\w*\b")
+
+
+#: At most this many of a question's code names are looked up.
+_CODE_NAMES = 8
 
 
 def code_names(question: str) -> list[str]:

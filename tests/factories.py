@@ -25,7 +25,8 @@ def make_pages_pdf(path: Path, pages: list[list[str]], title: str | None = None)
     """A PDF of several pages, each showing its ``lines`` top to bottom in Helvetica at 11
     points; ``^{...}`` in a line is set smaller and raised, as a footnote mark is, and ``{+}``
     is a word gap of a quarter of an em set as character spacing after the word's last
-    letter, with no space glyph, as ghostscript sets groff's justified lines."""
+    letter, with no space glyph, as ghostscript sets groff's justified lines; a line opening
+    with ``{tracked}`` is set with its letters spaced apart (tracking, as headings are)."""
 
     def escape(text: str) -> str:
         return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
@@ -42,6 +43,8 @@ def make_pages_pdf(path: Path, pages: list[list[str]], title: str | None = None)
         return " ".join([*ops, f"({escape(rest)}) Tj"])
 
     def show(line: str) -> str:
+        if line.startswith("{tracked}"):  # a line set with tracking: every letter a little apart
+            return f"1.8 Tc ({escape(line.removeprefix('{tracked}'))}) Tj 0 Tc T*"
         runs = re.split(r"\^\{(.*?)\}", line)  # text, raised, text, raised, ...
         ops = [
             f"/F1 7 Tf 4 Ts ({escape(run)}) Tj /F1 11 Tf 0 Ts" if i % 2 else gapped(run) for i, run in enumerate(runs)

@@ -123,3 +123,8 @@ def test_a_headline_ends_its_sentence_and_is_no_notice_setting_or_comment_of_a_c
     )
     assert headline("# Getting started\n\nInstall it.") == "Getting started"
     assert headline("std::fs\n\nread_to_string\n") == "std::fs"  # a path, not a setting
+    # A title above its subtitle, a title about copyright, a hashtag: titles still.
+    assert headline("Pride and Prejudice\nby Jane Austen\n\nIt is a truth.") == "Pride and Prejudice"
+    assert headline("zstd\nzstd is a fast compression algorithm.\n") == "zstd"
+    assert headline("Copyright Law Basics\nA primer for authors\n\nBody.") == "Copyright Law Basics"
+    assert headline("#MeToo five years on\n\nBody.") == "MeToo five years on"

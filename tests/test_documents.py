@@ -145,7 +145,8 @@ def test_a_page_with_a_stray_control_character_is_read_and_a_binary_one_refused(
 
 def test_a_documentation_folders_text_without_extension_and_gzip_files_are_read(tmp_path: Path):
     """Debian's doc folders ship "README", "NEWS", "README.Debian" and "changelog.Debian.gz":
-    read as plain text (a mixed-case part of a name is no extension), and "notes.txt.gz" or
+    read as plain text, as names documentation goes by (a mixed-case part of a name is no
+    extension), and "notes.txt.gz" or
     "manual.pdf.gz" as what they hold; the id and the checksum are the file's own. A gzip
     file that unpacks past the size limit, one that is no gzip, a binary file without an
     extension and a compressed image are refused with what is wrong."""
@@ -175,12 +176,27 @@ def test_a_documentation_folders_text_without_extension_and_gzip_files_are_read(
     (tmp_path / "bomb.txt.gz").write_bytes(gzip.compress(b"a" * 200_000))
     with pytest.raises(UnreadableDocument, match="unpacks to over 100,000 bytes"):
         load_document(tmp_path / "bomb.txt.gz", "bomb.txt.gz", max_bytes=100_000)
-    (tmp_path / "fake.gz").write_bytes(b"not gzip at all")
+    (tmp_path / "fake.txt.gz").write_bytes(b"not gzip at all")
     with pytest.raises(UnreadableDocument, match="not a readable gzip file"):
-        load_document(tmp_path / "fake.gz", "fake.gz")
-    (tmp_path / "widget").write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)))
+        load_document(tmp_path / "fake.txt.gz", "fake.txt.gz")
+    (tmp_path / "NEWS").write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)))
     with pytest.raises(UnreadableDocument, match="binary"):
-        load_document(tmp_path / "widget", "widget")
+        load_document(tmp_path / "NEWS", "NEWS")
+    # Only names that documentation goes by are read without an extension: not a build
+    # script, a program or "notes.py".
+    for name in ("Makefile", "configure", "widget", "notes.py"):
+        (tmp_path / name).write_text("all:\n\tmake widget\n", encoding="utf-8")
+        with pytest.raises(UnsupportedFile):
+            load_document(tmp_path / name, name)
+    (tmp_path / "INSTALL.unix").write_text("Installing on Unix\n\nRun make.\n", encoding="utf-8")
+    assert load_document(tmp_path / "INSTALL.unix", "INSTALL.unix").title == "Installing on Unix"
+    # Many members, bytes after the last, and a file cut short.
+    many = gzip.compress(b"") * 20_000 + gzip.compress(b"End.") + b"\0\0trailing"
+    (tmp_path / "many.txt.gz").write_bytes(many)
+    assert load_document(tmp_path / "many.txt.gz", "many.txt.gz").text == "End."
+    (tmp_path / "cut.txt.gz").write_bytes(gzip.compress(b"Some text. " * 200)[:-12])
+    with pytest.raises(UnreadableDocument, match="cut short"):
+        load_document(tmp_path / "cut.txt.gz", "cut.txt.gz")
     (tmp_path / "logo.png.gz").write_bytes(gzip.compress(b"\x89PNG"))
     with pytest.raises(UnsupportedFile, match="'.png.gz'"):
         load_document(tmp_path / "logo.png.gz", "logo.png.gz")

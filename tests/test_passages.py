@@ -196,7 +196,7 @@ def test_a_paginated_texts_running_headers_and_footers_are_dropped():
     headings that recur at no regular interval stay headings."""
     pages = []
     for number in range(1, 6):
-        header = "RFC 2616        HTTP/1.1        June 1999" if number % 2 else "June 1999     HTTP/1.1     RFC 2616"
+        header = "RFC 2616        HTTP/1.1        June 1999" if number % 2 else "   June 1999     HTTP/1.1     RFC 2616"
         body = [f"Section {number} text line {i} of the protocol, which goes on for a while." for i in range(18)]
         footer = f"Fielding, et al.        Standards Track        [Page {number}]"
         pages.append("\n".join([header, "", *body, "", footer]))
@@ -204,6 +204,10 @@ def test_a_paginated_texts_running_headers_and_footers_are_dropped():
     passages = split_passages(doc(text))
     assert passages and all("RFC 2616" not in p.text and "[Page" not in p.text for p in passages)
     assert all(p.heading == "HTTP/1.1" for p in passages)
+    assert sum(p.text.count("text line") for p in passages) == 5 * 18  # every line of the pages kept
+    # Lines that recur as often as a page's are the text itself: a survey's notes stay.
+    notes = "\n\n".join(f"Survey note {i}: the {('otter', 'heron')[i % 2]} count at pond {i}" for i in range(200))
+    assert len(split_passages(doc(notes))) > 0
 
     releases = []
     for n, size in zip(range(6, 0, -1), (3, 9, 2, 14, 5, 7), strict=True):

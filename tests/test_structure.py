@@ -558,6 +558,11 @@ RUSTDOC_PAGE = """<html><head><title>read_to_string in std::fs - Rust</title></h
 </span></code></pre><a class="test-arrow" target="_blank"
 href="https://play.rust-lang.org/?code=fn%20main()%20%7B%0Alet%20x%20%3D%201%3B%0A%7D&amp;edition=2021">Run</a></div>
 <p>See <a href="https://example.org/search?q=read">the search</a> for more.</p>
+<p>Check every claim against the original <a href="https://example.org/a">source</a>, write to
+<a href="mailto:desk@example.org?subject=Tip&amp;body=Hello%0AThere">the news desk</a>, read
+<a href="https://safelinks.example.org/?url=https%3A%2F%2Fexample.org%2Freport%2F2023%2Fannual-report-of-the-widget-board-with-all-its-tables-and-figures%2F&amp;data=05%7C01%7Cdesk%40example.org%7Cabcdef0123456789abcdef0123456789%7C0%7C0%7C638000000000000000&amp;sdata=abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG%3D&amp;reserved=0">the
+annual report</a>: sales rose <span class="hidden sm:inline">by a third</span> last year, Chrome
+<span class="sr-only">Full support</span> 42.</p>
 </div></details>
 <details class="rustdoc-toggle method-toggle" open><summary><section id="method.into_inner" class="method has-srclink">
 <span class="rightside"><a class="srclink" href="../../src/std/sync/mutex.rs.html#423">source</a></span>
@@ -574,11 +579,14 @@ def test_a_pages_controls_and_hidden_lines_are_not_text(tmp_path: Path):
     ordinary link."""
     document, passages = read_page(tmp_path / "fn.read_to_string.html", RUSTDOC_PAGE)
     text = document.text
-    for control in ("Expand description", "source", "[−]", "Run", "allow(unused)", "fn main", "Copy item path"):
+    for control in ("Expand description", "· source", "[−]", "Run", "allow(unused)", "fn main", "Copy item path"):
         assert control not in text
     assert "1.26.0\n\n" in text and "·" not in text
     assert 'let text = fs::read_to_string("address.txt")?;' in text
     assert "See the search for more." in text
+    # Links in prose are text, whatever they say or carry; so is what wider screens show.
+    assert "against the original source, write to the news desk, read the annual report:" in text
+    assert "sales rose by a third last year, Chrome Full support 42." in text
     # A heading broken by a line break is one heading; a section holding a source link is no furniture.
     consumes = next(p for p in passages if "Consumes this mutex" in p.text)
     assert consumes.heading.endswith("pub fn into_inner(self) -> LockResult<T> where T: Sized,")
@@ -628,6 +636,10 @@ def test_pod_fields_with_their_values_stay_in_their_entry(tmp_path: Path):
     assert not any(p.text.strip() in ("since: 2.0.00", "ret: no return value") for p in passages)
     version = next(p for p in passages if "data_version" in p.text)
     assert "label: str" not in version.text  # each attribute a definition of its own
+    # A FAQ written as a definition list keeps each question with its own answer.
+    faq = "".join(f"<dt>Q: How do I reset part {n}?</dt><dd><p>Press the button {n} times.</p></dd>" for n in range(4))
+    document, passages = read_page(tmp_path / "faq.html", f"<html><body><h1>FAQ</h1><dl>{faq}</dl></body></html>")
+    assert len(passages) == 4
 
 
 def test_pdf_words_set_apart_without_a_space_are_two_words(tmp_path: Path):
@@ -647,6 +659,9 @@ def test_pdf_words_set_apart_without_a_space_are_two_words(tmp_path: Path):
     assert "sin2 x + cos2 x = 1" in document.text and "AVAVAVA" in document.text
     plain = read_pdf(tmp_path / "plain.pdf", [line.replace("{+}", " ") for line in body])[0]
     assert plain.text == document.text  # a gap set as a space glyph reads the same
+    # A heading set with tracking keeps its words: its letters all stand apart alike.
+    tracked = read_pdf(tmp_path / "tracked.pdf", ["{tracked}CHAPTER ONE", *body])[0]
+    assert tracked.text.startswith("CHAPTER ONE")
 
 
 # A README in the shape of pip's and zstd's docs: front matter, a MyST target, headings,

@@ -54,10 +54,11 @@ def _refused(engine: Engine, path: Path, reason: str | tuple[str, ...]) -> None:
         ("elf.txt", b"\x7fELF\x02\x01\x01\x00" + bytes(4000), "looks binary"),
         ("program.exe", b"MZ\x90\x00", "unsupported file type '.exe'"),
         ("archive.zip", b"PK\x03\x04", "unsupported file type '.zip'"),
-        ("noextension", b"\x7fELF\x02\x01\x01\x00" + bytes(4000), "looks binary"),  # read as text, and refused
+        ("README", b"\x7fELF\x02\x01\x01\x00" + bytes(4000), "looks binary"),  # read as text, and refused
+        ("noextension", b"Plain words.", "unsupported file type '(none)'"),
         ("settings.yaml", b"key: value", "unsupported file type '.yaml'"),
         ("bomb.txt.gz", gzip.compress(b"a" * (MAX_FILE_BYTES + 1)), "unpacks to over"),
-        ("fake.gz", b"not gzip at all", "not a readable gzip file"),
+        ("fake.txt.gz", b"not gzip at all", "not a readable gzip file"),
         ("mixed.txt", "café naïve ".encode() * 20 + "café".encode("cp1252") * 20, "stray bytes"),
         (
             "noise.txt",
