@@ -705,6 +705,7 @@ def _read_docx(data: bytes) -> Read:
     title = document.core_properties.title or None
     out = Blocks()
     style_names: dict[str | None, str] = {}
+    notes = _docx_footnotes(document)
     for block in document.iter_inner_content():
         if isinstance(block, Table):
             _docx_table(block, out)
@@ -715,6 +716,8 @@ def _read_docx(data: bytes) -> Read:
         if style_id not in style_names:
             style_names[style_id] = (block.style.name if block.style is not None else "") or ""
         style = style_names[style_id].strip().lower()
+        if style.startswith(("toc ", "toc heading", "table of figures")):
+            continue  # a table of contents field's entries ("1 Purpose and scope 1")
         if style.startswith(_DOCX_CODE_STYLES):
             code = "\n".join(line.rstrip() for line in _CONTROL.sub(" ", block.text).split("\n")).strip("\n")
             out.add(code, "code")
@@ -730,8 +733,33 @@ def _read_docx(data: bytes) -> Read:
             out.add(text, "item")
         else:
             out.add(text, "text")
+        # A footnote is read after the paragraph that calls it, where its words belong.
+        for number in block._p.xpath(".//w:footnoteReference/@w:id") if notes else ():
+            out.add(notes.get(number, ""), "text")
     body, layout = out.result()
     return title, body, layout
+
+
+_WORD_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+
+
+def _docx_footnotes(document) -> dict[str, str]:
+    """The text of each footnote of a DOCX, by its id (python-docx does not read them)."""
+    part = next((rel.target_part for rel in document.part.rels.values() if rel.reltype.endswith("/footnotes")), None)
+    if part is None:
+        return {}
+    from lxml import etree
+
+    try:
+        root = etree.fromstring(part.blob, etree.XMLParser(resolve_entities=False, huge_tree=False))
+    except etree.XMLSyntaxError:
+        return {}
+    notes = {}
+    for note in root.iterfind(f"{{{_WORD_NS}}}footnote"):
+        text = " ".join(_CONTROL.sub(" ", "".join(note.itertext())).split())
+        if text:  # the separators (ids -1 and 0) hold none
+            notes[note.get(f"{{{_WORD_NS}}}id")] = text
+    return notes
 
 
 def _docx_table(table, out: Blocks) -> None:

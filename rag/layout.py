@@ -97,6 +97,8 @@ class Blocks:
 # description" toggles, mdBook's hidden lines of an example. (What only screen readers are
 # shown, "sr-only", stays: it is often the words a symbol stands for, "Full support".)
 _HIDDEN_CLASSES = frozenset("hidden hideme boring".split())
+# Elements that hold the page itself, whatever their classes say.
+_NEVER_FURNITURE = frozenset(("html", "body", "main"))
 # A link to the page's source code: by its class (rustdoc's "source" beside each item), or
 # by what it says in brackets ("[source]"); "the original source" in a sentence is a link.
 _SOURCE_LINK_CLASSES = frozenset(("srclink", "src-link"))
@@ -112,9 +114,10 @@ def _hidden(attrs) -> bool:
 
 
 def _control(node) -> bool:
-    """A link that is a control of the page, not a way to other text: a script's
-    ("javascript:void(0)", rustdoc's "[−]"), one to the source code ("source"), or one
-    carrying a whole example to run elsewhere ("Run", whose address holds the code)."""
+    """A link that is a control of the page, not a way to other text: a script's that says no
+    word ("javascript:void(0)", rustdoc's "[−]"), a mark linking to its own place ("#"), one
+    to the source code ("[source]"), or one carrying a whole example to run elsewhere ("Run",
+    whose address holds the code)."""
     if node.tag != "a":
         return False
     attrs = node.attributes
@@ -123,8 +126,11 @@ def _control(node) -> bool:
     if node.text(deep=True).strip().lower() in _SOURCE_LINKS:
         return True
     href = (attrs.get("href") or "").strip().lower()
-    if href.startswith("javascript:"):
-        return True
+    words = any(ch.isalnum() for ch in node.text(deep=True))
+    if href.startswith("javascript:") and not words:
+        return True  # "[−]"; a script's link that names something ("erlang:send_after/3") is text
+    if href.startswith("#") and not words and node.text(deep=True).strip():
+        return True  # a permalink mark ("#", "¶") beside a name, as Haddock writes its selflinks
     # A playground's "Run": the example's lines of code in the address (not a mailto's body).
     query = href.partition("?")[2]
     return href.startswith(("http://", "https://")) and "code=" in query and "%0a" in query
@@ -140,6 +146,8 @@ def is_furniture_element(node) -> bool:
         return True
     if (attrs.get("role") or "").lower() in _FURNITURE_ROLES:
         return True
+    if node.tag in _NEVER_FURNITURE:
+        return False  # Asciidoctor's <body class="article toc2 toc-left"> is the page itself
     # A heading's id is an anchor made from its words ("nav", "toc"): only its class says furniture.
     element_id = "" if node.tag in _HEADINGS else attrs.get("id") or ""
     names = f"{attrs.get('class') or ''} {element_id}".lower()

@@ -115,6 +115,42 @@ def make_docx(path: Path, heading: str, paragraphs: list[str], title: str | None
     return path
 
 
+def docx_with_notes(path: Path, paragraphs: list[tuple[str, str | None]], contents: list[str]) -> Path:
+    """A DOCX whose table of contents field shows ``contents`` (paragraphs styled "TOC 1"),
+    then a heading and ``paragraphs``, each (text, footnote or None): a footnote is called
+    at the paragraph's end and its text kept in the footnotes part, as Word writes them."""
+    import docx
+    from docx.enum.style import WD_STYLE_TYPE
+    from docx.opc.constants import RELATIONSHIP_TYPE
+    from docx.opc.packuri import PackURI
+    from docx.opc.part import Part
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    document = docx.Document()
+    document.styles.add_style("TOC 1", WD_STYLE_TYPE.PARAGRAPH)
+    for entry in contents:
+        document.add_paragraph(entry, style="TOC 1")
+    document.add_heading("Runbook", level=1)
+    ns = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+    notes = ['<w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p></w:footnote>']
+    for number, (text, note) in enumerate(paragraphs, start=1):
+        paragraph = document.add_paragraph(text)
+        if note is not None:
+            reference = OxmlElement("w:footnoteReference")
+            reference.set(qn("w:id"), str(number))
+            paragraph.add_run()._r.append(reference)
+            run = f'<w:r><w:t xml:space="preserve"> {note}</w:t></w:r>'
+            notes.append(f'<w:footnote w:id="{number}"><w:p>{run}</w:p></w:footnote>')
+    header = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    blob = f'{header}<w:footnotes xmlns:w="{ns}">{"".join(notes)}</w:footnotes>'
+    content_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"
+    part = Part(PackURI("/word/footnotes.xml"), content_type, blob.encode(), document.part.package)
+    document.part.relate_to(part, RELATIONSHIP_TYPE.FOOTNOTES)
+    document.save(str(path))
+    return path
+
+
 def shared_stream_pdf(path: Path, pages: int, lines: list[str]) -> Path:
     """A PDF of ``pages`` pages that all show one content stream (one object, many references)."""
     ops = ["BT", "/F1 11 Tf", "14 TL", "72 740 Td", *(f"({line}) Tj T*" for line in lines), "ET"]

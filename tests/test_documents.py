@@ -6,7 +6,7 @@ from rag.documents import decode_text, iter_files, load_document
 from rag.errors import EmptyDocument, UnreadableDocument, UnsupportedFile
 
 from .conftest import SEEDS
-from .factories import make_docx, make_pdf
+from .factories import docx_with_notes, make_docx, make_pdf
 
 
 def test_txt_text_is_the_decoded_file_content():
@@ -200,3 +200,21 @@ def test_a_documentation_folders_text_without_extension_and_gzip_files_are_read(
     (tmp_path / "logo.png.gz").write_bytes(gzip.compress(b"\x89PNG"))
     with pytest.raises(UnsupportedFile, match="'.png.gz'"):
         load_document(tmp_path / "logo.png.gz", "logo.png.gz")
+
+
+def test_a_docx_reads_its_footnotes_where_they_are_called_and_not_its_table_of_contents(tmp_path: Path):
+    """Word keeps footnotes in a part of their own, which python-docx does not read: they were
+    lost ("When was smearing switched on?" was in one). A table of contents field's entries
+    ("1 Purpose and scope 1") are no content."""
+    path = docx_with_notes(
+        tmp_path / "runbook.docx",
+        [
+            ("Leap seconds are smeared over 24 hours on all four servers.", "Smearing was switched on in Nov 2021."),
+            ("Hosts never use public pool servers.", None),
+        ],
+        ["1 Purpose and scope\t1", "2 Reference servers\t1"],
+    )
+    document = load_document(path, "runbook.docx")
+    assert "Purpose and scope" not in document.text
+    assert document.text.index("all four servers.") < document.text.index("switched on in Nov 2021.")
+    assert document.text.index("switched on in Nov 2021.") < document.text.index("public pool servers")

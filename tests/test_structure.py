@@ -609,6 +609,24 @@ def test_a_list_items_label_stays_with_what_the_item_says(tmp_path: Path):
     assert all(len(p.text) <= 900 for p in passages)
 
 
+def test_a_pages_body_is_never_furniture_and_a_scripts_link_that_names_something_is_text(tmp_path: Path):
+    """Asciidoctor marks its body "article toc2 toc-left" (the table of contents sits at the
+    left): the page was refused as holding no text. Erlang's reference links run a script
+    ("javascript:erlhref(…)") but name functions; Haddock's "#" beside a name is a mark."""
+    page = (
+        '<html><body class="article toc2 toc-left"><div id="toc" class="toc2"><ul><li>Intro</li></ul></div>'
+        "<div id=\"content\"><p>Creating timers using <a href=\"javascript:erlhref('../../','erts','erlang.html');\">"
+        "erlang:send_after/3</a> is more efficient.</p>"
+        '<p><a href="#v:cancel" class="def">cancel</a> :: Async a -&gt; IO ()'
+        ' <a href="#v:cancel" class="selflink">#</a></p>'
+        "</div></body></html>"
+    )
+    document, passages = read_page(tmp_path / "guide.html", page)
+    assert "Creating timers using erlang:send_after/3 is more efficient." in document.text
+    assert "cancel :: Async a -> IO ()" in document.text and "#" not in document.text
+    assert "Intro" not in document.text
+
+
 def test_pod_fields_with_their_values_stay_in_their_entry(tmp_path: Path):
     """pod2html writes an API entry's notes as a definition list of "label: value" terms
     ("obj: $table", "ret: no return value", "since: 2.0.00"), most with no description.
