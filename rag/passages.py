@@ -106,6 +106,10 @@ def _gather(text: str, units: list[Unit]) -> list[Unit]:
     out: list[Unit] = []
     for unit in units:
         prev = out[-1] if out else None
+        if prev is not None and prev.kind in _BODY and unit.kind == "body" and text.startswith("--", unit.start):
+            # A signature (" -- Name <mail>  date") closes the entry before it, and dates it.
+            out[-1] = Unit(prev.start, unit.end, prev.number, prev.kind)
+            continue
         if prev is not None and prev.kind == "body" and unit.kind in _BODY and _asks(text[prev.start : prev.end]):
             # A question alone ("1.6  Why won't the OFL let me sell the fonts alone?", "Q: What
             # do the letters XZ mean?") is read with its answer, which it is not without.
@@ -115,7 +119,12 @@ def _gather(text: str, units: list[Unit]) -> list[Unit]:
             before = text[prev.start : prev.end]
             item = _BULLET.match(text[unit.start : unit.end])
             lead_in = len(before) < FRAGMENT_CHARS and before.rstrip().endswith(":")
-            if item and (lead_in or any(_BULLET.match(line) for line in before.split("\n"))):
+            # A lead-in stays with its list's items, or with a short example it introduces
+            # ("… plus the EDITOR variable:" / 'Defaults env_keep+="EDITOR"').
+            line = text[unit.start : unit.end]
+            indent = unit.start - (text.rfind("\n", 0, unit.start) + 1)
+            example = lead_in and "\n" not in line and _not_a_title(line, indent)
+            if example or (item and (lead_in or any(_BULLET.match(line) for line in before.split("\n")))):
                 out[-1] = Unit(prev.start, unit.end, prev.number, "body")
                 continue
         out.append(unit)
@@ -453,7 +462,12 @@ def paragraph_units(text: str, shared: frozenset[str] = frozenset()) -> list[Uni
                 kind = "furniture"
             elif key in seen:
                 kind = "duplicate"
-            elif len(group) == 1 and looks_like_heading(body) and not _BULLET.match(body):
+            elif (
+                len(group) == 1
+                and looks_like_heading(body)
+                and not _BULLET.match(body)
+                and not _not_a_title(body, start - group[0][0])
+            ):
                 kind = "heading"
             else:
                 kind = "body"
@@ -520,6 +534,16 @@ _RUNNING_MIN_PAGES = 3
 _PAGE_MIN_LINES = 20
 _LETTERS = re.compile(r"[^\W\d_]{2,}")
 _DIGITS = re.compile(r"\d+")
+
+
+def _not_a_title(line: str, indent: int) -> bool:
+    """A short line that is still no heading: an indented example ('    Defaults
+    env_keep+="EDITOR"', a line of code set apart) or a signature (a Debian changelog's
+    " -- Name <mail>  date" closing its entry)."""
+    return line.startswith("--") or (indent >= 2 and any(ch in _CODE_MARKS for ch in line))
+
+
+_CODE_MARKS = frozenset('=";{}$<>|')
 
 
 def _asks(paragraph: str) -> bool:

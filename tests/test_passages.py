@@ -234,3 +234,35 @@ def test_a_plain_texts_numbered_headings_and_table_of_contents():
     assert [(p.heading.split(" › ")[-1], p.text[:19]) for p in passages] == [
         ("1.1. Compiling Sendmail", "All sendmail source")
     ]
+
+
+def test_debian_plain_text_examples_and_signatures():
+    """README.Debian: an indented example is no heading of what follows, and stays with the
+    lead-in that introduces it; a changelog entry's signature (" -- Name <mail>  date") closes
+    its entry, not heads the next one."""
+    readme = (
+        "sudo for Debian\n\n"
+        "Preserve the default variables plus the EDITOR variable:\n\n"
+        '    Defaults env_keep+="EDITOR"\n\n'
+        "If you also want LC_ variables kept, list them the same way in the sudoers file.\n"
+    )
+    passages = split_passages(doc(readme))
+    assert (
+        passages[0].text
+        == 'Preserve the default variables plus the EDITOR variable:\n\n    Defaults env_keep+="EDITOR"'
+    )
+    assert all(p.heading == "sudo for Debian" for p in passages)
+    changelog = (
+        "cron (3.0pl1-137) unstable; urgency=medium\n\n"
+        "  * Fix the build with the new compiler.\n\n"
+        " -- Georges Khaznadar <georgesk@debian.org>  Wed, 24 Feb 2021 10:00:00 +0100\n\n"
+        "cron (3.0pl1-136) unstable; urgency=medium\n\n"
+        "  * Translate the messages into Basque.\n\n"
+        " -- Georges Khaznadar <georgesk@debian.org>  Mon, 11 Jan 2021 09:00:00 +0100\n"
+    )
+    entries = split_passages(doc(changelog))
+    assert [p.heading for p in entries] == [
+        "cron (3.0pl1-137) unstable; urgency=medium",
+        "cron (3.0pl1-136) unstable; urgency=medium",
+    ]
+    assert entries[0].text.endswith("Wed, 24 Feb 2021 10:00:00 +0100")
