@@ -493,6 +493,10 @@ def _read_pdf(data: bytes) -> Read:
         raise UnreadableDocument(f"the PDF cannot be parsed: {exc}") from exc
     finally:
         document.close()
+    if pages and not any(page.strip() for page in pages):
+        raise EmptyDocument(
+            f"the PDF's {len(pages)} page(s) hold no text (scanned images?): it needs OCR before it can be read"
+        )
     body, layout = pdf_blocks(pages)
     return title, body, layout
 

@@ -6,7 +6,7 @@ from rag.documents import decode_text, iter_files, load_document
 from rag.errors import EmptyDocument, UnreadableDocument, UnsupportedFile
 
 from .conftest import SEEDS
-from .factories import docx_with_notes, make_docx, make_pdf
+from .factories import docx_with_notes, make_docx, make_pages_pdf, make_pdf
 
 
 def test_txt_text_is_the_decoded_file_content():
@@ -109,6 +109,9 @@ def test_malformed_pdf_is_refused(tmp_path: Path):
     path.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog")
     with pytest.raises(UnreadableDocument):
         load_document(path, "broken.pdf")
+    # A scan (pages with no text) says so, rather than "holds no text".
+    with pytest.raises(EmptyDocument, match=r"2 page\(s\) hold no text \(scanned images\?\): it needs OCR"):
+        load_document(make_pages_pdf(tmp_path / "scan.pdf", [[], []]), "scan.pdf")
 
 
 def test_docx_heading_becomes_title(tmp_path: Path):
