@@ -244,6 +244,8 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
         if out.add(joined, kind, level) and indents[-1] is not None:
             indent_of[len(out) - 1] = indents[-1]
 
+    sections: list[int | None] = []  # the level of the first heading of each open <article>/<section>
+
     # Iterative walk: hostile pages can nest deeper than Python's recursion limit.
     stack: list[tuple[object, bool]] = [(root, False)] if root is not None else []
     while stack:
@@ -253,6 +255,8 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
             flush()
             kinds.pop()
             indents.pop()
+            if tag in _SECTIONING:
+                sections.pop()
             continue
         if tag == "-text":
             buffer.append(node.text(deep=False))  # type: ignore[attr-defined]
@@ -285,13 +289,15 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
         if tag in _BLOCK_TAGS:
             flush()
             if tag in _HEADINGS and not _box_label(node, kinds[-1][0]):
-                kinds.append(("heading", _HEADINGS[tag]))
+                kinds.append(("heading", _section_level(sections, _HEADINGS[tag])))
             elif tag in _KINDS:
                 # Outside headings, the second value counts the descriptions (dd) the block is in.
                 kinds.append((_KINDS[tag], inside + (tag == "dd")))
             else:
                 kinds.append(kinds[-1])
             indents.append(_indent(node) or indents[-1])
+            if tag in _SECTIONING:
+                sections.append(None)
             stack.append((node, True))
         children = list(node.iter(include_text=True))  # type: ignore[attr-defined]
         stack.extend((child, False) for child in reversed(children))
@@ -302,6 +308,21 @@ def read_html_blocks(root) -> tuple[str, tuple[Block, ...]]:
 
 
 _MARGIN_LEFT = re.compile(r"margin-left\s*:\s*([\d.]+)\s*(%|em|px|pt|ex)?", re.IGNORECASE)
+
+
+_SECTIONING = frozenset(("article", "section"))
+
+
+def _section_level(sections: list[int | None], level: int) -> int:
+    """A heading's level in the page's outline: an <article> or <section> is headed by its
+    first heading, and a heading of higher rank after it inside is one of its parts (Erlang's
+    reference: each function an <article> headed by an <h4>, its "Types" an <h3>)."""
+    if not sections:
+        return level
+    if sections[-1] is None:
+        sections[-1] = level
+        return level
+    return sections[-1] + 1 if level < sections[-1] else level
 
 
 def _indent(node) -> tuple[float, str] | None:

@@ -627,6 +627,26 @@ def test_a_pages_body_is_never_furniture_and_a_scripts_link_that_names_something
     assert "Intro" not in document.text
 
 
+def test_a_heading_of_higher_rank_inside_an_article_is_one_of_its_parts(tmp_path: Path):
+    """Erlang's reference: each function is an <article> headed by an <h4>, with its "Types"
+    under an <h3> inside. The h3 had outranked every function, and all 49 passages of lists
+    sat under "Types". Headings of one rank in one article stay siblings."""
+
+    def function(name: str) -> str:
+        return (
+            f'<article class="func"><h4>{name}(Pred, List) -&gt; boolean()</h4><div><h3>Types</h3>'
+            f"<p>Pred = fun((Elem :: T) -&gt; boolean())</p></div><p>Returns true if {name} holds.</p></article>"
+        )
+
+    page = f"<html><body><h1>lists</h1><h3>Exports</h3>{function('all')}{function('any')}"
+    page += "<article><h2>First</h2><p>One thing.</p><h2>Second</h2><p>Another thing.</p></article></body></html>"
+    document, passages = read_page(tmp_path / "lists.html", page)
+    sections = {p.text.split("\n")[-1]: p.heading for p in passages}
+    assert sections["Returns true if all holds."] == "lists › Exports › all(Pred, List) -> boolean() › Types"
+    assert sections["Returns true if any holds."] == "lists › Exports › any(Pred, List) -> boolean() › Types"
+    assert sections["Another thing."].endswith("Second") and "First" not in sections["Another thing."]
+
+
 def test_pod_fields_with_their_values_stay_in_their_entry(tmp_path: Path):
     """pod2html writes an API entry's notes as a definition list of "label: value" terms
     ("obj: $table", "ret: no return value", "since: 2.0.00"), most with no description.
