@@ -644,17 +644,50 @@ def _split_block(text: str, lines: list[tuple[int, int]], shared: frozenset[str]
     groups: list[list[tuple[int, int]]] = [[lines[0]]]
     for prev, line in zip(lines, lines[1:], strict=False):
         before, after = text[prev[0] : prev[1]].strip(), text[line[0] : line[1]].strip()
-        if not wrapped or _ends_paragraph(before, after, width, shared):
+        if _term_above(text, prev, line):
+            groups[-1].append(line)  # a term and the description indented below it
+        elif not wrapped or _ends_paragraph(before, after, width, shared):
             groups.append([line])
         else:
             groups[-1].append(line)
     return groups
 
 
+def _term_above(text: str, term: tuple[int, int], below: tuple[int, int]) -> bool:
+    """Whether a line is a term whose description is indented further below it, as a man
+    page set as text writes an option ("       -4" / "\t   With this option …"): an indented
+    short line, not a section's heading at the margin ("OPTIONS")."""
+    line = text[term[0] : term[1]]
+    indent = _indent(line)
+    return 0 < indent < _indent(text[below[0] : below[1]]) and len(line.strip()) <= _TERM_CHARS
+
+
+def _indent(line: str) -> int:
+    return len(line.expandtabs()) - len(line.expandtabs().lstrip())
+
+
+#: A term above its description is at most this long (an option and its arguments).
+_TERM_CHARS = 60
+
+
+_RULE_LINE = re.compile(r"^\s*([=\-~*^#_.+])\1{2,}\s*$")
+_PAGE_NUMBER_LINE = re.compile(r"^[\s\-–—\[(]*(?:\d{1,4}|[ivxlc]{1,6})[\s\-–—\])]*$", re.IGNORECASE)
+
+
 def _ends_paragraph(before: str, after: str, width: int, shared: frozenset[str]) -> bool:
     """Whether a hard-wrapped line ``before`` closes its paragraph."""
-    if is_furniture(before, shared) or is_furniture(after, shared):
+    if is_furniture(before, shared):
         return True
+    if is_furniture(after, shared):
+        # A sentence that goes on into a short line of symbols ("… just use" / "``*/2''.") keeps
+        # it; a page's number or a line other documents share is debris.
+        goes_on = (
+            not ends_sentence(before)
+            and not _PAGE_NUMBER_LINE.match(after)
+            and not _RULE_LINE.match(after)  # a title's underline ("============")
+            and normalise(after) not in shared
+        )
+        return not goes_on
     if normalise(before) == normalise(after) or _BULLET.match(after):
         return True
     if ends_sentence(before) and len(before) < 0.85 * width:

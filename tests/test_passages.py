@@ -266,3 +266,29 @@ def test_debian_plain_text_examples_and_signatures():
         "cron (3.0pl1-136) unstable; urgency=medium",
     ]
     assert entries[0].text.endswith("Wed, 24 Feb 2021 10:00:00 +0100")
+
+
+def test_a_man_page_set_as_text_keeps_its_options_and_its_symbols():
+    """`man chronyc | col -b`: an option ("       -4") above its description indented
+    further is read with it, not dropped as a scrap of symbols; a sentence going on into a
+    line of symbols ("just use" / "``*/2''.") keeps it; a title's underline is no text."""
+    text = (
+        "CHRONYC\n=======\n\n"
+        "OPTIONS\n"
+        "       -4\n"
+        "\t   With this option hostnames will be resolved only to IPv4 addresses.\n\n"
+        "       -c\n"
+        "\t   This option enables printing of reports in a comma-separated values\n"
+        "\t   (CSV) format.\n\n"
+        "STEPS\n"
+        "       Steps are also permitted after an asterisk, so if you want to say\n"
+        "       ``every two hours'', just use\n"
+        "       ``*/2''.\n"
+    )
+    passages = split_passages(doc(text))
+    csv = next(p for p in passages if "(CSV)" in p.text)
+    assert csv.text.startswith("-c\n") and csv.heading.endswith("OPTIONS")
+    assert any(p.text.startswith("-4\n") for p in passages)
+    steps = next(p for p in passages if "every two hours" in p.text)
+    assert steps.text.endswith("``*/2''.")
+    assert not any("====" in p.text for p in passages)
