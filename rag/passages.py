@@ -683,6 +683,7 @@ def _ends_paragraph(before: str, after: str, width: int, shared: frozenset[str])
         # it; a page's number or a line other documents share is debris.
         goes_on = (
             not ends_sentence(before)
+            and any(not ch.isalnum() and not ch.isspace() for ch in after)  # symbols, not "TT"
             and not _PAGE_NUMBER_LINE.match(after)
             and not _RULE_LINE.match(after)  # a title's underline ("============")
             and normalise(after) not in shared
