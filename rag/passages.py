@@ -70,7 +70,7 @@ def split_passages(document: Document, shared: frozenset[str] = frozenset(), max
     if document.layout:
         return layout_passages(document, shared, max_chars)
     text = document.text
-    units = paragraph_units(text, shared)
+    units = _heading_runs(paragraph_units(text, shared))
     if not any(u.kind in _BODY for u in units):
         # A note of a few short lines: its "headings" are all the content there is.
         units = [Unit(u.start, u.end, u.number, "body" if u.kind == "heading" else u.kind) for u in units]
@@ -97,6 +97,41 @@ def split_passages(document: Document, shared: frozenset[str] = frozenset(), max
                     )
                 )
     return passages
+
+
+def _heading_runs(units: list[Unit]) -> list[Unit]:
+    """Units where a run of at least ``_HEADING_RUN`` headings with no body between them is a
+    list (a README's contents: "Suexec", "Documentation", "Upgrades", …), read as one
+    passage, not a section path of them all; the run's last heading still heads what
+    follows it. Headings stack two or three deep ("Part I", "Chapter 1")."""
+    out: list[Unit] = []
+    pending: list[Unit] = []  # the units since the last body, headings and dropped ones
+
+    def close() -> None:
+        headings = [u for u in pending if u.kind == "heading"]
+        # A title underlined ("Contents" / "========") heads the list rather than opens it.
+        titled = len(pending) > 1 and pending[0].kind == "heading" and pending[1].kind == "furniture"
+        listed = headings[1:-1] if titled else headings[:-1]
+        if len(listed) >= _HEADING_RUN - 1:
+            first, listed_end = listed[0], listed[-1].end
+            out.extend(u for u in pending if u.end <= first.start)
+            out.append(Unit(first.start, listed_end, first.number, "body"))
+            out.extend(u for u in pending if u.start > listed_end)
+        else:
+            out.extend(pending)
+        pending.clear()
+
+    for unit in units:
+        if unit.kind in _BODY:
+            close()
+            out.append(unit)
+        else:
+            pending.append(unit)
+    close()
+    return out
+
+
+_HEADING_RUN = 4
 
 
 def _gather(text: str, units: list[Unit]) -> list[Unit]:

@@ -292,3 +292,21 @@ def test_a_man_page_set_as_text_keeps_its_options_and_its_symbols():
     steps = next(p for p in passages if "every two hours" in p.text)
     assert steps.text.endswith("``*/2''.")
     assert not any("====" in p.text for p in passages)
+
+
+def test_a_run_of_headings_is_a_list_not_a_section_path():
+    """A README's contents, one short line each ("Suexec", "Documentation", "Upgrades", …),
+    had stacked into the section path of the text after it. Four or more headings in a row
+    are a list, read as one passage; the last still heads what follows. Two or three stack."""
+    text = (
+        "Contents\n========\n\n\tSuexec\n\n\tDocumentation\n\n\tUpgrades\n\n\tCommon Problems\n\n"
+        "Apache2 Configuration under Debian\n==================================\n\n"
+        "Debian's default installation makes adding and removing modules easy.\n\n"
+        "Part One\n\nChapter One\n\nIt begins here.\n"
+    )
+    passages = split_passages(doc(text))
+    assert passages[0].text.startswith("Suexec") and passages[0].text.endswith("Common Problems")
+    assert passages[0].heading == "Contents"  # an underlined title heads its list
+    modules = next(p for p in passages if "modules" in p.text)
+    assert modules.heading == "Apache2 Configuration under Debian"
+    assert passages[-1].heading == "Part One › Chapter One"
