@@ -123,8 +123,12 @@ def _control(node) -> bool:
     attrs = node.attributes
     if not _SOURCE_LINK_CLASSES.isdisjoint((attrs.get("class") or "").lower().split()):
         return True
-    if node.text(deep=True).strip().lower() in _SOURCE_LINKS:
+    said = node.text(deep=True).strip().lower()
+    if said in _SOURCE_LINKS:
         return True
+    href_path = (attrs.get("href") or "").lower().partition("?")[0]
+    if said == "source" and ("src" in href_path or "source" in href_path):
+        return True  # Haddock's "Source" beside each function, linking to its code
     href = (attrs.get("href") or "").strip().lower()
     words = any(ch.isalnum() for ch in node.text(deep=True))
     if href.startswith("javascript:") and not words:

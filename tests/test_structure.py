@@ -618,12 +618,14 @@ def test_a_pages_body_is_never_furniture_and_a_scripts_link_that_names_something
         "<div id=\"content\"><p>Creating timers using <a href=\"javascript:erlhref('../../','erts','erlang.html');\">"
         "erlang:send_after/3</a> is more efficient.</p>"
         '<p><a href="#v:cancel" class="def">cancel</a> :: Async a -&gt; IO ()'
+        ' <a href="src/Control.Concurrent.Async.html#cancel" class="link">Source</a>'
         ' <a href="#v:cancel" class="selflink">#</a></p>'
         "</div></body></html>"
     )
     document, passages = read_page(tmp_path / "guide.html", page)
     assert "Creating timers using erlang:send_after/3 is more efficient." in document.text
     assert "cancel :: Async a -> IO ()" in document.text and "#" not in document.text
+    assert "Source" not in document.text  # Haddock's link to the function's code
     assert "Intro" not in document.text
 
 
