@@ -524,7 +524,7 @@ def _contents(text: str, lines: list[tuple[int, int]]) -> bool:
 def _running_lines(text: str) -> set[int]:
     """The offsets of a paginated text's running headers and footers ("Sendmail Installation
     and Operation Guide  SMM:08-7", "Fielding, et al.  Standards Track  [Page 12]"): a short
-    line that recurs, its numbers aside and its words in any order (left and right pages),
+    line with a number that recurs, numbers aside and its words in any order (left and right pages),
     at least ``_RUNNING_MIN_PAGES`` times, most of them a page's length apart. A release's
     heading in a changelog recurs too, but not at a regular interval."""
 
@@ -534,6 +534,7 @@ def _running_lines(text: str) -> set[int]:
             stripped = line.strip()
             if (
                 0 < len(stripped) <= _RUNNING_LINE_CHARS
+                and _DIGITS.search(stripped)  # a page's number or date: what makes it run
                 and len(_LETTERS.findall(stripped)) >= 2
                 and not ends_sentence(stripped)  # a header is no sentence ("… was 7 on day 1.")
             ):
@@ -693,8 +694,9 @@ def _term_above(text: str, term: tuple[int, int], below: tuple[int, int]) -> boo
     page set as text writes an option ("       -4" / "\t   With this option …"): an indented
     short line, not a section's heading at the margin ("OPTIONS")."""
     line = text[term[0] : term[1]]
-    indent = _indent(line)
-    return 0 < indent < _indent(text[below[0] : below[1]]) and len(line.strip()) <= _TERM_CHARS
+    if len(line.strip()) > _TERM_CHARS or not line[:1].isspace():
+        return False
+    return 0 < _indent(line) < _indent(text[below[0] : below[1]])
 
 
 def _indent(line: str) -> int:
