@@ -90,8 +90,9 @@ def _plain_text_name(name: str) -> bool:
     convention, and so plain text: "README", "NEWS", "TUNING", "changelog.Debian", and with
     any extension when its name is in capitals ("INSTALL.unix"); not "Makefile",
     "configure", a program, nor "notes.py"."""
-    first = name.split(".")[0]
-    capitals = len(first) > 1 and first.isupper() and first.isalpha()
+    first, _, rest = name.partition(".")
+    # "INSTALL.unix", "README.debian": a lowercase part after a name in capitals ("LOGO.PNG" is an image)
+    capitals = len(first) > 1 and first.isupper() and first.isalpha() and not any(ch.isupper() for ch in rest)
     return capitals or (file_type(name) == "" and first.casefold() in _GENERIC_NAMES - {"index"})
 
 
@@ -713,35 +714,49 @@ def _read_docx(data: bytes) -> Read:
     for block in document.iter_inner_content():
         if isinstance(block, Table):
             _docx_table(block, out)
+            _add_notes(block._tbl, notes, out)
             continue
-        # python-docx resolves a paragraph's style by scanning every style of the file: once
-        # per style id here, not once per paragraph (100k paragraphs took minutes).
-        style_id = block._p.style
-        if style_id not in style_names:
-            style_names[style_id] = (block.style.name if block.style is not None else "") or ""
-        style = style_names[style_id].strip().lower()
-        if style.startswith(("toc ", "toc heading", "table of figures")):
-            continue  # a table of contents field's entries ("1 Purpose and scope 1")
-        if style.startswith(_DOCX_CODE_STYLES):
-            code = "\n".join(line.rstrip() for line in _CONTROL.sub(" ", block.text).split("\n")).strip("\n")
-            out.add(code, "code")
-            continue
-        text = " ".join(_CONTROL.sub(" ", block.text).split())
-        if not text:
-            continue
-        heading = _DOCX_HEADING.match(style)
-        if style == "title" or heading:
-            title = title or text
-            out.add(text, "heading", int(heading.group(1)) if heading else 1)
-        elif style.startswith("list") or (block._p.pPr is not None and block._p.pPr.numPr is not None):
-            out.add(text, "item")
-        else:
-            out.add(text, "text")
+        heading = _read_docx_paragraph(block, style_names, out)
+        title = title or heading
         # A footnote is read after the paragraph that calls it, where its words belong.
-        for number in block._p.xpath(".//w:footnoteReference/@w:id") if notes else ():
-            out.add(notes.get(number, ""), "text")
+        _add_notes(block._p, notes, out)
     body, layout = out.result()
     return title, body, layout
+
+
+def _read_docx_paragraph(block, style_names: dict[str | None, str], out: Blocks) -> str | None:
+    """Add one paragraph's block; its text when it is the document's title or a heading."""
+    # python-docx resolves a paragraph's style by scanning every style of the file: once
+    # per style id here, not once per paragraph (100k paragraphs took minutes).
+    style_id = block._p.style
+    if style_id not in style_names:
+        style_names[style_id] = (block.style.name if block.style is not None else "") or ""
+    style = style_names[style_id].strip().lower()
+    if style.startswith(("toc ", "toc heading", "table of figures")):
+        return None  # a table of contents field's entries ("1 Purpose and scope 1")
+    if style.startswith(_DOCX_CODE_STYLES):
+        code = "\n".join(line.rstrip() for line in _CONTROL.sub(" ", block.text).split("\n")).strip("\n")
+        out.add(code, "code")
+        return None
+    text = " ".join(_CONTROL.sub(" ", block.text).split())
+    if not text:
+        return None
+    heading = _DOCX_HEADING.match(style)
+    if style == "title" or heading:
+        out.add(text, "heading", int(heading.group(1)) if heading else 1)
+        return text
+    if style.startswith("list") or (block._p.pPr is not None and block._p.pPr.numPr is not None):
+        out.add(text, "item")
+    else:
+        out.add(text, "text")
+    return None
+
+
+def _add_notes(element, notes: dict[str, str], out: Blocks) -> None:
+    """The footnotes that ``element`` (a paragraph or a table) calls, as blocks of text."""
+    if notes:
+        for number in element.xpath(".//w:footnoteReference/@w:id"):
+            out.add(notes.get(number, ""), "text")
 
 
 _WORD_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -752,15 +767,21 @@ def _docx_footnotes(document) -> dict[str, str]:
     part = next((rel.target_part for rel in document.part.rels.values() if rel.reltype.endswith("/footnotes")), None)
     if part is None:
         return {}
+    from docx.oxml import parse_xml  # python-docx's parser: no entities, its element classes
     from lxml import etree
 
     try:
-        root = etree.fromstring(part.blob, etree.XMLParser(resolve_entities=False, huge_tree=False))
+        root = parse_xml(part.blob)
     except etree.XMLSyntaxError:
         return {}
+    from docx.text.paragraph import Paragraph
+
     notes = {}
     for note in root.iterfind(f"{{{_WORD_NS}}}footnote"):
-        text = " ".join(_CONTROL.sub(" ", "".join(note.itertext())).split())
+        # Paragraph by paragraph, as Word shows them: tabs and breaks as spaces, no field
+        # codes, no deleted text.
+        paragraphs = (Paragraph(p, None).text for p in note.iterfind(f"{{{_WORD_NS}}}p"))
+        text = " ".join(_CONTROL.sub(" ", " ".join(paragraphs)).split())
         if text:  # the separators (ids -1 and 0) hold none
             notes[note.get(f"{{{_WORD_NS}}}id")] = text
     return notes

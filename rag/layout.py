@@ -103,6 +103,13 @@ _NEVER_FURNITURE = frozenset(("html", "body", "main"))
 # by what it says in brackets ("[source]"); "the original source" in a sentence is a link.
 _SOURCE_LINK_CLASSES = frozenset(("srclink", "src-link"))
 _SOURCE_LINKS = frozenset(("[source]", "[src]"))
+_SOURCE_PATH = re.compile(r"(?:^|/)src/")
+# What a link to its own place shows instead of words.
+_MARKS = frozenset(("#", "¶", "§", "🔗"))
+# Responsive classes that show what "hidden" hides on wider screens (Tailwind's "sm:inline").
+_SHOWN_ON_WIDER = re.compile(
+    r"^(?:sm|md|lg|xl|2xl):(?:block|inline|inline-block|flex|inline-flex|grid|table|contents)$"
+)
 
 
 def _hidden(attrs) -> bool:
@@ -110,7 +117,7 @@ def _hidden(attrs) -> bool:
         return True
     classes = (attrs.get("class") or "").lower().split()
     # "hidden sm:inline" is shown on wider screens (Tailwind's responsive classes)
-    return not _HIDDEN_CLASSES.isdisjoint(classes) and not any(":" in name for name in classes)
+    return not _HIDDEN_CLASSES.isdisjoint(classes) and not any(_SHOWN_ON_WIDER.match(name) for name in classes)
 
 
 def _control(node) -> bool:
@@ -127,13 +134,13 @@ def _control(node) -> bool:
     if said in _SOURCE_LINKS:
         return True
     href_path = (attrs.get("href") or "").lower().partition("?")[0]
-    if said == "source" and ("src" in href_path or "source" in href_path):
-        return True  # Haddock's "Source" beside each function, linking to its code
+    if said == "source" and _SOURCE_PATH.search(href_path):
+        return True  # Haddock's "Source" beside each function, linking to its code ("src/….html#")
     href = (attrs.get("href") or "").strip().lower()
     words = any(ch.isalnum() for ch in node.text(deep=True))
     if href.startswith("javascript:") and not words:
         return True  # "[−]"; a script's link that names something ("erlang:send_after/3") is text
-    if href.startswith("#") and not words and node.text(deep=True).strip():
+    if href.startswith("#") and said in _MARKS:
         return True  # a permalink mark ("#", "¶") beside a name, as Haddock writes its selflinks
     # A playground's "Run": the example's lines of code in the address (not a mailto's body).
     query = href.partition("?")[2]
@@ -321,8 +328,8 @@ def _section_level(sections: list[int | None], level: int) -> int:
     """A heading's level in the page's outline: an <article> or <section> is headed by its
     first heading, and a heading of higher rank after it inside is one of its parts (Erlang's
     reference: each function an <article> headed by an <h4>, its "Types" an <h3>)."""
-    if not sections:
-        return level
+    if not sections or level == 1:
+        return level  # a page's title is never a part (a news article's kicker comes before it)
     if sections[-1] is None:
         sections[-1] = level
         return level

@@ -70,10 +70,11 @@ def split_passages(document: Document, shared: frozenset[str] = frozenset(), max
     if document.layout:
         return layout_passages(document, shared, max_chars)
     text = document.text
-    units = _heading_runs(paragraph_units(text, shared))
+    units = paragraph_units(text, shared)
     if not any(u.kind in _BODY for u in units):
         # A note of a few short lines: its "headings" are all the content there is.
         units = [Unit(u.start, u.end, u.number, "body" if u.kind == "heading" else u.kind) for u in units]
+    units = _heading_runs(units)
     passages: list[Passage] = []
     headings: list[str] = []
     heading_open = False  # consecutive headings stack ("Part" then "Chapter")
@@ -107,11 +108,12 @@ def _heading_runs(units: list[Unit]) -> list[Unit]:
     out: list[Unit] = []
     pending: list[Unit] = []  # the units since the last body, headings and dropped ones
 
-    def close() -> None:
+    def close(last: bool = False) -> None:
         headings = [u for u in pending if u.kind == "heading"]
-        # A title underlined ("Contents" / "========") heads the list rather than opens it.
+        # A title underlined ("Contents" / "========") heads the list rather than opens it; the
+        # last heading heads what follows it, unless nothing does.
         titled = len(pending) > 1 and pending[0].kind == "heading" and pending[1].kind == "furniture"
-        listed = headings[1:-1] if titled else headings[:-1]
+        listed = headings[1 if titled else 0 : None if last else -1]
         if len(listed) >= _HEADING_RUN - 1:
             first, listed_end = listed[0], listed[-1].end
             out.extend(u for u in pending if u.end <= first.start)
@@ -127,7 +129,7 @@ def _heading_runs(units: list[Unit]) -> list[Unit]:
             out.append(unit)
         else:
             pending.append(unit)
-    close()
+    close(last=True)
     return out
 
 
@@ -141,7 +143,7 @@ def _gather(text: str, units: list[Unit]) -> list[Unit]:
     out: list[Unit] = []
     for unit in units:
         prev = out[-1] if out else None
-        if prev is not None and prev.kind in _BODY and unit.kind == "body" and text.startswith("--", unit.start):
+        if prev is not None and prev.kind in _BODY and unit.kind == "body" and _SIGNATURE.match(text, unit.start):
             # A signature (" -- Name <mail>  date") closes the entry before it, and dates it.
             out[-1] = Unit(prev.start, unit.end, prev.number, prev.kind)
             continue
@@ -576,10 +578,12 @@ def _not_a_title(line: str, indent: int) -> bool:
     """A short line that is still no heading: an indented example ('    Defaults
     env_keep+="EDITOR"', a line of code set apart) or a signature (a Debian changelog's
     " -- Name <mail>  date" closing its entry)."""
-    return line.startswith("--") or (indent >= 2 and any(ch in _CODE_MARKS for ch in line))
+    return bool(_SIGNATURE.match(line)) or (indent >= 4 and any(ch in _CODE_MARKS for ch in line))
 
 
-_CODE_MARKS = frozenset('=";{}$<>|')
+_CODE_MARKS = frozenset("=;{}$")
+#: A signature closing a changelog's entry: " -- Name <mail>  date".
+_SIGNATURE = re.compile(r"--\s+\S[^\n<]*<[^>\s@]+@[^>\s]+>")
 
 
 def _asks(paragraph: str) -> bool:
@@ -692,9 +696,14 @@ def _split_block(text: str, lines: list[tuple[int, int]], shared: frozenset[str]
 def _term_above(text: str, term: tuple[int, int], below: tuple[int, int]) -> bool:
     """Whether a line is a term whose description is indented further below it, as a man
     page set as text writes an option ("       -4" / "\t   With this option …"): an indented
-    short line, not a section's heading at the margin ("OPTIONS")."""
+    short line, not a section's heading at the margin ("OPTIONS"), nor a paragraph's short
+    last line; or a key above its values ("bootcmd:")."""
     line = text[term[0] : term[1]]
-    if len(line.strip()) > _TERM_CHARS or not line[:1].isspace():
+    if len(line.strip()) > _TERM_CHARS:
+        return False
+    if line.rstrip().endswith(":"):  # a key above its values ("bootcmd:" / "  - echo …"), at any margin
+        return _indent(line) < _indent(text[below[0] : below[1]])
+    if not line[:1].isspace() or ends_sentence(line):
         return False
     return 0 < _indent(line) < _indent(text[below[0] : below[1]])
 
@@ -707,7 +716,7 @@ def _indent(line: str) -> int:
 _TERM_CHARS = 60
 
 
-_RULE_LINE = re.compile(r"^\s*([=\-~*^#_.+])\1{2,}\s*$")
+_RULE_LINE = re.compile(r"^\s*([^\w\s])(?:\s?\1){2,}\s*$")  # "=====", "```", "* * *"
 _PAGE_NUMBER_LINE = re.compile(r"^[\s\-–—\[(]*(?:\d{1,4}|[ivxlc]{1,6})[\s\-–—\])]*$", re.IGNORECASE)
 
 
@@ -717,9 +726,11 @@ def _ends_paragraph(before: str, after: str, width: int, shared: frozenset[str])
         return True
     if is_furniture(after, shared):
         # A sentence that goes on into a short line of symbols ("… just use" / "``*/2''.") keeps
-        # it; a page's number or a line other documents share is debris.
+        # it; a page's number, a breadcrumb or navigation line, or a line other documents share
+        # is debris.
         goes_on = (
             not ends_sentence(before)
+            and sum(ch.isalnum() for ch in after) < 3  # debris for its few letters alone
             and any(not ch.isalnum() and not ch.isspace() for ch in after)  # symbols, not "TT"
             and not _PAGE_NUMBER_LINE.match(after)
             and not _RULE_LINE.match(after)  # a title's underline ("============")

@@ -187,7 +187,7 @@ def test_a_documentation_folders_text_without_extension_and_gzip_files_are_read(
         load_document(tmp_path / "NEWS", "NEWS")
     # Only names that documentation goes by are read without an extension: not a build
     # script, a program or "notes.py".
-    for name in ("Makefile", "configure", "widget", "notes.py"):
+    for name in ("Makefile", "configure", "widget", "notes.py", "LOGO.PNG"):
         (tmp_path / name).write_text("all:\n\tmake widget\n", encoding="utf-8")
         with pytest.raises(UnsupportedFile):
             load_document(tmp_path / name, name)

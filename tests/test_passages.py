@@ -292,6 +292,11 @@ def test_a_man_page_set_as_text_keeps_its_options_and_its_symbols():
     steps = next(p for p in passages if "every two hours" in p.text)
     assert steps.text.endswith("``*/2''.")
     assert not any("====" in p.text for p in passages)
+    # A configuration's key stays above its values, though alone it reads as an empty label.
+    config = (
+        "#cloud-config\n# run once at boot\n# only slightly after the boothook\nbootcmd:\n  - echo one\n  - echo two\n"
+    )
+    assert any(p.text.startswith("bootcmd:\n  - echo one") for p in split_passages(doc(config)))
 
 
 def test_a_run_of_headings_is_a_list_not_a_section_path():
@@ -310,3 +315,26 @@ def test_a_run_of_headings_is_a_list_not_a_section_path():
     modules = next(p for p in passages if "modules" in p.text)
     assert modules.heading == "Apache2 Configuration under Debian"
     assert passages[-1].heading == "Part One › Chapter One"
+
+
+def test_plain_text_rules_do_not_misfire_on_ordinary_text():
+    """Second review's cases: dialogue opening with "--", a "--- Configuration ---" heading, a
+    breadcrumb after a heading, a list of items ending the text, a centred quoted title, a
+    paragraph's short last line above a more indented one, and a fence after a sentence."""
+    dialogue = "Chapitre\n\n" + "\n\n".join(f"--Bonjour, dit-il pour la {n}e fois ce matin-là." for n in range(5))
+    assert len(split_passages(doc(dialogue))) == 5
+    config = "Intro text that ends here.\n\n--- Configuration ---\n\nSet the port to 80 before starting the server.\n"
+    assert split_passages(doc(config))[-1].heading == "--- Configuration ---"
+    crumb = "Installing the tool on Linux\nHome > Docs > Install > Linux\n\nThe tool installs with one command.\n"
+    assert split_passages(doc(crumb))[0].heading == "Installing the tool on Linux"
+    shopping = "Shopping\n\nMilk\n\nEggs\n\nBread\n\nButter\n\nJam\n"
+    assert "Jam" in " ".join(p.text for p in split_passages(doc(shopping)))
+    story = '        "THE RED-HEADED LEAGUE"\n\nI had called upon my friend, Mr. Sherlock Holmes, one day.\n'
+    assert split_passages(doc(story))[0].heading == '"THE RED-HEADED LEAGUE"'
+    margins = (
+        "  The journey was long, and at the end of it\n  they were glad.\n"
+        "      Next morning they set out again for the hills.\n"
+    )
+    assert any(p.text.endswith("they were glad.") for p in split_passages(doc(margins)))
+    fence = "Run the tool, for example\n```\n\nThen read its output carefully.\n"
+    assert not any(p.text.endswith("```") for p in split_passages(doc(fence)))

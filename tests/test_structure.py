@@ -626,6 +626,18 @@ def test_a_pages_body_is_never_furniture_and_a_scripts_link_that_names_something
     assert "Creating timers using erlang:send_after/3 is more efficient." in document.text
     assert "cancel :: Async a -> IO ()" in document.text and "#" not in document.text
     assert "Source" not in document.text  # Haddock's link to the function's code
+    # Operators linking to their own place are names, not marks; a prose "source" link, a
+    # page's kicker before its headline, and what only dark mode styles stay as they were.
+    page = (
+        '<html><body><article><div class="meta"><h3>Politics</h3></div><h1>Headline</h1>'
+        '<p>Compose two actions with <a href="#v:-62--62--61-">&gt;&gt;=</a>, see the'
+        ' <a href="https://opensource.org/licenses/source-code">source</a> for the licence.</p>'
+        '<p class="hidden dark:bg-gray-800">Never shown.</p><h2>Reactions</h2><p>They came.</p></article></body></html>'
+    )
+    document, passages = read_page(tmp_path / "news.html", page)
+    assert "Compose two actions with >>=, see the source for the licence." in document.text
+    assert "Never shown" not in document.text
+    assert next(p for p in passages if "They came." in p.text).heading == "Headline › Reactions"
     assert "Intro" not in document.text
 
 
