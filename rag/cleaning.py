@@ -205,8 +205,9 @@ _MARKUP = re.compile(r"^\s*<[A-Za-z!/]")
 _DIRECTIVE = re.compile(r"^(?:#!|#[a-z][\w-]*\s*$)")
 #: A line at least this long may be a line of a wrapped paragraph.
 _WRAPPED_LINE = 40
-#: A setting of a configuration file: a key and a value of one word ("version: 2").
-_SETTING = re.compile(r"^\s*[a-z_][\w.-]*\s*(?::(?!:)|=)\s*[^\s:]*\s*$")
+#: A setting of a configuration file: a key and a value of one word ("version: 2"), or a
+#: field whose value is an address ("Format: https://www.debian.org/…", atop a copyright file).
+_SETTING = re.compile(r"^\s*(?:[a-z_][\w.-]*\s*(?::(?!:)|=)\s*[^\s:]*|[A-Z][\w-]*:\s+[a-z][a-z+.-]*://\S+)\s*$")
 
 
 #: What separates a page's own title from its site's name ("Quickstart — Sphinx 5.3.0 documentation").

@@ -114,6 +114,10 @@ def test_a_headline_ends_its_sentence_and_is_no_notice_setting_or_comment_of_a_c
     with its subtitle on the next line is still a title."""
     assert headline("NOTE: This file was modified to include only\nthose sections that apply.\n\nMore.") is None
     assert headline("version: 2\nnetwork:\n  ethernets: {}\n") is None
+    assert (
+        headline("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nUpstream-Name: sudo\n")
+        is None
+    )
     assert headline("#cloud-config\n# Add primary apt repositories\napt:\n  primary: []\n") is None
     assert headline("#!/bin/sh\n# Install the tools\nmake install\n") is None
     banner = "# Copyright (c) 2001-2003 Proofpoint, Inc.\n#\tAll rights reserved.\n#\n\nTuning Guide\n\nBody."
