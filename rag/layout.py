@@ -131,19 +131,15 @@ def _control(node) -> bool:
     if not _SOURCE_LINK_CLASSES.isdisjoint((attrs.get("class") or "").lower().split()):
         return True
     said = node.text(deep=True).strip().lower()
-    if said in _SOURCE_LINKS:
-        return True
-    href_path = (attrs.get("href") or "").lower().partition("?")[0]
-    if said == "source" and _SOURCE_PATH.search(href_path):
-        return True  # Haddock's "Source" beside each function, linking to its code ("src/….html#")
     href = (attrs.get("href") or "").strip().lower()
-    words = any(ch.isalnum() for ch in node.text(deep=True))
-    if href.startswith("javascript:") and not words:
+    path, _, query = href.partition("?")
+    if said in _SOURCE_LINKS or (said == "source" and _SOURCE_PATH.search(path)):
+        return True  # "[source]"; Haddock's "Source" beside each function, to its code ("src/….html#")
+    if href.startswith("javascript:") and not any(ch.isalnum() for ch in said):
         return True  # "[−]"; a script's link that names something ("erlang:send_after/3") is text
     if href.startswith("#") and said in _MARKS:
         return True  # a permalink mark ("#", "¶") beside a name, as Haddock writes its selflinks
     # A playground's "Run": the example's lines of code in the address (not a mailto's body).
-    query = href.partition("?")[2]
     return href.startswith(("http://", "https://")) and "code=" in query and "%0a" in query
 
 

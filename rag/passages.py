@@ -158,10 +158,9 @@ def _gather(text: str, units: list[Unit]) -> list[Unit]:
             lead_in = len(before) < FRAGMENT_CHARS and before.rstrip().endswith(":")
             # A lead-in stays with its list's items, or with a short example it introduces
             # ("… plus the EDITOR variable:" / 'Defaults env_keep+="EDITOR"').
-            line = text[unit.start : unit.end]
-            indent = unit.start - (text.rfind("\n", 0, unit.start) + 1)
-            example = lead_in and "\n" not in line and _not_a_title(line, indent)
-            if example or (item and (lead_in or any(_BULLET.match(line) for line in before.split("\n")))):
+            if (lead_in and _example(text, unit)) or (
+                item and (lead_in or any(_BULLET.match(line) for line in before.split("\n")))
+            ):
                 out[-1] = Unit(prev.start, unit.end, prev.number, "body")
                 continue
         out.append(unit)
@@ -551,8 +550,6 @@ def _running_lines(text: str) -> set[int]:
             where.setdefault(key, []).append((number, offset))
     running: set[int] = set()
     for found in where.values():
-        if len(found) < _RUNNING_MIN_PAGES:
-            continue
         gaps = [b[0] - a[0] for a, b in zip(found, found[1:], strict=False)]
         page = Counter(gaps).most_common(1)[0][0]
         regular = sum(abs(gap - page) <= 2 for gap in gaps)
@@ -572,6 +569,12 @@ _RUNNING_MIN_PAGES = 3
 _PAGE_MIN_LINES = 20
 _LETTERS = re.compile(r"[^\W\d_]{2,}")
 _DIGITS = re.compile(r"\d+")
+
+
+def _example(text: str, unit: Unit) -> bool:
+    """Whether a unit is a single line set apart as an example (see ``_not_a_title``)."""
+    line = text[unit.start : unit.end]
+    return "\n" not in line and _not_a_title(line, unit.start - (text.rfind("\n", 0, unit.start) + 1))
 
 
 def _not_a_title(line: str, indent: int) -> bool:
@@ -699,13 +702,11 @@ def _term_above(text: str, term: tuple[int, int], below: tuple[int, int]) -> boo
     short line, not a section's heading at the margin ("OPTIONS"), nor a paragraph's short
     last line; or a key above its values ("bootcmd:")."""
     line = text[term[0] : term[1]]
-    if len(line.strip()) > _TERM_CHARS:
+    key = line.rstrip().endswith(":")  # a key above its values ("bootcmd:" / "  - echo …"), at any margin
+    if len(line.strip()) > _TERM_CHARS or not key and ends_sentence(line):
         return False
-    if line.rstrip().endswith(":"):  # a key above its values ("bootcmd:" / "  - echo …"), at any margin
-        return _indent(line) < _indent(text[below[0] : below[1]])
-    if not line[:1].isspace() or ends_sentence(line):
-        return False
-    return 0 < _indent(line) < _indent(text[below[0] : below[1]])
+    indent = _indent(line)
+    return (key or indent > 0) and indent < _indent(text[below[0] : below[1]])
 
 
 def _indent(line: str) -> int:

@@ -22,8 +22,6 @@ _EDGE_LINES = 2
 _RUNNING_MIN_PAGES = 3
 
 _PAGE_NUMBER = re.compile(r"^(?:page\s+)?[-–—\s]*(?:\d{1,4}|[ivxlcdm]{1,7})(?:\s*(?:/|of)\s*\d{1,4})?[-–—\s]*$", re.I)
-# "2.1 Directory layout ........ 12" and "Index … 301": a table-of-contents line.
-
 _ENDS_WITH_PAGE = re.compile(r"^\s*(?:[\dA-Z]+(?:\.\d+)*\.?\s+)?\S.{0,90}?\s+(?:\d{1,4}|[ivxlc]{1,6})\s*$")
 _CONTENTS_TITLE = re.compile(r"^\s*(?:table of\s+)?contents\s*$", re.IGNORECASE)
 #: A "Contents" line opens a table of contents when at least this many entries follow it.
