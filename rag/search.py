@@ -99,8 +99,18 @@ _ANSWER_TYPES = {
 FACT_TYPES = ("when", "how many")
 
 
+#: A clause of time or condition before the question proper ("When automating bisection,
+#: how does my script tell Git to skip a revision?"): the question asks what follows it.
+_LEADING_CLAUSE = re.compile(
+    r"^\s*(when|whenever|if|while|once|after|before|unless)\b[^,?]*,\s*(?=(how|what|which|who|whom|whose"
+    r"|where|why|when|is|are|was|were|can|could|do|does|did|should|will|would|may|must|in|since)\b)",
+    re.I,
+)
+
+
 def question_type(question: str) -> str | None:
     """The kind of answer the question's wording asks for ("when", "how many", "who", "where")."""
+    question = _LEADING_CLAUSE.sub("", question, count=1)
     for name, (asks, _) in _ANSWER_TYPES.items():
         if asks.search(question):
             return name

@@ -69,6 +69,12 @@ def test_answer_type_from_the_wording():
     assert answer_type("In which version was it added?").search("New in version 3.8.")
     assert not answer_type("In which version was it added?").search("an estimate of 0.7651")
     assert question_type("Which version control system does Debian use?") is None
+    # A clause of time or condition before the question: the question proper says what it asks.
+    assert question_type("When automating bisection, how does my script tell Git to skip a revision?") is None
+    assert question_type("If the build fails, when is the log written?") == "when"
+    assert question_type("When Liwa al-Quds was formed, who led it?") == "who"
+    assert question_type("When was Liwa al-Quds formed, and by whom?") == "when"
+    assert question_type("When the brigade was formed in Aleppo") == "when"  # no question after it
 
 
 def test_a_follow_up_keeps_its_own_answer_type():
