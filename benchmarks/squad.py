@@ -107,11 +107,11 @@ def main() -> None:
     settings = engine.settings
     for number, q in enumerate(questions):
         gold = {r for s, e, r in by_doc[q.doc_id] if s < q.span[1] and e > q.span[0]}
-        answer = engine.ask(q.question, k=10)
-        if number % 10 == 0:  # latency at the default k, on a tenth of the questions
+        if number % 10 == 0:  # latency at the default k, on a tenth of the questions, asked first
             t = time.perf_counter()
             engine.ask(q.question)
             ask_ms.append((time.perf_counter() - t) * 1000)
+        answer = engine.ask(q.question, k=10)
         rows = [_row(by_doc, e.source, e.start) for e in answer.excerpts] if answer.answered else []
         rank = first_rank(rows, gold)
         for key in ("all", "tune" if q.article < TUNE_ARTICLES else "test"):

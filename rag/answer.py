@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
 
 from .analysis import terms
 from .config import Settings
+from .embedding import Embedder
 from .errors import BadQuestion
 from .rerank import Reranker
 from .search import Hit, Query, SearchIndex, follow_up_text, points_back_first, question_names, question_type
@@ -41,7 +42,7 @@ def respond(
     index: SearchIndex,
     allowed: set[str] | None,
     k: int,
-    encode: Callable[[str], np.ndarray],
+    embedder: Embedder,
     settings: Settings,
     reranker: Reranker | None = None,
 ) -> Answer:
@@ -57,7 +58,9 @@ def respond(
     """
 
     def search(text: str) -> Answer:
-        query = Query(text, encode(text), tuple(terms(text)), question_type(question) or "")
+        vector = embedder.encode_queries([text])[0]
+        read_tokens = getattr(embedder, "encode_tokens", None)  # an embedder may not have token vectors
+        query = Query(text, vector, tuple(terms(text)), question_type(question) or "", read_tokens)
         hits = index.rank(query, settings, allowed, limit=max(50, k))
         if reranker is not None and hits:
             # The top hits in the cross-encoder's order; the rest after.

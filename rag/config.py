@@ -43,7 +43,7 @@ class Settings:
     batch_size: int = 32
     #: Excerpts returned by default.
     k: int = 5
-    #: Minimum relevance (0..1) for a passage to count as an answer; below it the
+    #: Minimum relevance for a passage to count as an answer; below it the
     #: engine abstains. Calibrated on SQuAD (benchmarks/squad.py), the seed questions and the
     #: tune half of the real-documents questions (benchmarks/realdocs.py).
     min_score: float = 0.47

@@ -21,7 +21,12 @@ log = logging.getLogger(__name__)
 
 @runtime_checkable
 class Embedder(Protocol):
-    """Turns texts into L2-normalised float32 vectors."""
+    """Turns texts into L2-normalised float32 vectors.
+
+    An embedder may also have ``encode_tokens(texts) -> list[np.ndarray]``: each text's
+    token vectors (unit length, special tokens left out), which the ``tokens`` ranking
+    signal compares; without it that signal is 0.
+    """
 
     model_id: str
     dim: int
@@ -198,6 +203,29 @@ class SentenceTransformerEmbedder:
             encoded = tokenizer(texts[lo : lo + 2048], add_special_tokens=True, truncation=False, verbose=False)
             counts.extend(len(ids) for ids in encoded["input_ids"])
         return counts
+
+    def encode_tokens(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Each text's token vectors, unit length, its special tokens left out (see
+        ``OnnxEmbedder.encode_tokens``)."""
+        if not texts:
+            return []
+        texts = list(texts)
+        special = self._model.tokenizer(
+            texts, truncation=True, max_length=self.max_tokens, return_special_tokens_mask=True, verbose=False
+        )["special_tokens_mask"]
+        with self._lock:
+            outputs = self._model.encode(
+                texts,
+                output_value="token_embeddings",
+                batch_size=self.batch_size,
+                convert_to_numpy=False,
+                show_progress_bar=False,
+            )
+        out = []
+        for vectors, mask in zip(outputs, special, strict=True):
+            real = vectors.float().cpu().numpy()[: len(mask)][~np.array(mask, dtype=bool)[: len(vectors)]]
+            out.append((real / np.clip(np.linalg.norm(real, axis=1, keepdims=True), 1e-12, None)).astype(np.float32))
+        return out
 
     def _encode(self, texts: Sequence[str], encode) -> np.ndarray:
         if not texts:

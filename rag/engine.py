@@ -160,10 +160,7 @@ class Engine(Reading):
         if not question or index is None or not index.snapshot.passages:
             return Answer(question=question, answered=False)
         allowed = set(sources) if sources is not None else None
-        return respond(question, history, index, allowed, k, self._encode, self.settings, self._reranker)
-
-    def _encode(self, text: str) -> np.ndarray:
-        return self.embedder.encode_queries([text])[0]
+        return respond(question, history, index, allowed, k, self.embedder, self.settings, self._reranker)
 
     # -- writing -----------------------------------------------------------------------
 

@@ -171,6 +171,19 @@ class OnnxEmbedder:
                     span_out[firsts[i] + j] = vector / max(float(np.linalg.norm(vector)), 1e-12)
         return out, span_out
 
+    def encode_tokens(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Each text's token vectors, unit length, its special tokens left out: what late
+        interaction compares (``search.SIGNALS["tokens"]``). No prompt is added."""
+        out = [np.zeros((0, self.dim), dtype=np.float32) for _ in texts]
+        encodings = self._tokenizer.encode_batch(list(texts)) if texts else []
+        for rows in self._batches([len(e.ids) for e in encodings]):
+            batch = [encodings[i] for i in rows]
+            hidden, _ = self._run(batch)
+            for b, i in enumerate(rows):
+                real = ~np.array(batch[b].special_tokens_mask, dtype=bool)
+                out[i] = _unit(hidden[b, : len(real)][real])
+        return out
+
     def _batches(self, lengths: list[int]) -> list[list[int]]:
         """Indexes grouped into runs of similar length (see ``_encode``)."""
         batches: list[list[int]] = []
@@ -214,6 +227,11 @@ class OnnxEmbedder:
         if self._normalize:
             pooled = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
         return pooled.astype(np.float32)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    """The rows of ``vectors`` scaled to unit length, as float32."""
+    return (vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)).astype(np.float32)
 
 
 def read_meta(folder: Path) -> dict:

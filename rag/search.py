@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Callable, Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,14 +17,24 @@ from .cleaning import PROMPT, ends_sentence, page_title, site_names
 from .config import Settings
 from .errors import UnknownDocument
 from .index import Snapshot
-from .passages import section_path
+from .passages import contexts, section_path
 from .types import Document, Passage, Span
 
 #: A source filter whose passages own at most this many vectors (of one set) has them
 #: scored exactly, read from the index (15 MB at 384 dimensions); a wider one searches all.
 EXACT_FILTER_ROWS = 10_000
-#: Candidates that signals marked ``narrow`` score: the best 50 by the other signals.
+#: Candidates that the ``headings`` signal scores: the best 50 by the signals before it.
 NARROW_ROWS = 50
+#: Candidates that the ``tokens`` signal reads again with the model: the best 8 by all the
+#: others (on SQuAD's and the real documents' tuning halves, 10 or 20 ranked no better, 5
+#: worse; a passage of 200 tokens costs about 15 ms on 2 cores).
+TOKEN_ROWS = 8
+#: Token vectors of passages read (float16), kept per snapshot up to this many bytes: a
+#: question asked again, or one near it, reads none of its passages twice.
+TOKEN_CACHE_BYTES = 32 << 20
+#: What ``tokens`` counts as neither for nor against a passage: about the match of the top
+#: passage of a question on the abstention threshold (SQuAD and the real documents' tuning halves).
+TOKEN_MATCH_CENTRE = 0.5
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,9 @@ class Query:
     #: asked: a follow-up searched with the question before it keeps its own ("When was it
     #: founded?" after "What is Liwa al-Quds?"). ``None``: read it from ``text``.
     asks: str | None = None
+    #: The embedder's token vectors of texts (``Embedder.encode_tokens``), for the ``tokens``
+    #: signal; ``None``: that signal is 0.
+    read_tokens: Callable[[Sequence[str]], list[np.ndarray]] | None = None
 
     @property
     def kind(self) -> str | None:
@@ -241,6 +256,11 @@ class SearchIndex:
         )
         self._weights: dict[tuple[str, ...], list[tuple[set[str], float]]] = {}
         self._code_words: frozenset[str] | None = None  # see ``writes``
+        # Token vectors read for the ``tokens`` signal (see ``token_vectors``).
+        self._token_lock = threading.Lock()
+        self._token_cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._token_bytes = 0
+        self._question_tokens: dict[str, np.ndarray] = {}
 
     def weights(self, query: Query) -> list[tuple[set[str], float]]:
         """The query's terms, their spelling variants and IDF shares (cached per query)."""
@@ -278,6 +298,48 @@ class SearchIndex:
             title = self.snapshot.documents[table.doc_ids[key[0]]].title
             cached = self._path_terms[key] = set(terms(self.section(title, table.headings[key[1]])))
         return cached
+
+    def token_vectors(self, rows: list[int], read: Callable[[Sequence[str]], list[np.ndarray]]) -> list[np.ndarray]:
+        """The token vectors of passages ``rows`` read with their context (``read_text``) by
+        ``read``, from the cache where they were read before (one embedder per index)."""
+        with self._token_lock:
+            found = {r: self._token_cache[r] for r in rows if r in self._token_cache}
+            for r in found:
+                self._token_cache.move_to_end(r)
+        missing = [r for r in dict.fromkeys(rows) if r not in found]
+        if missing:
+            for r, vectors in zip(missing, read([self.read_text(r) for r in missing]), strict=True):
+                found[r] = vectors.astype(np.float16)
+            with self._token_lock:
+                for r in missing:
+                    if r not in self._token_cache:
+                        self._token_cache[r] = found[r]
+                        self._token_bytes += found[r].nbytes
+                while self._token_bytes > TOKEN_CACHE_BYTES and self._token_cache:
+                    self._token_bytes -= self._token_cache.popitem(last=False)[1].nbytes
+        return [found[r] for r in rows]
+
+    def token_vectors_of_question(self, text: str, read: Callable[[Sequence[str]], list[np.ndarray]]) -> np.ndarray:
+        """The question's token vectors (the last few questions' are kept: a question is
+        searched again for its excerpts' corroboration and as a follow-up)."""
+        with self._token_lock:
+            cached = self._question_tokens.get(text)
+        if cached is None:
+            cached = read([text])[0]
+            with self._token_lock:
+                if len(self._question_tokens) >= 16:
+                    self._question_tokens.pop(next(iter(self._question_tokens)))
+                self._question_tokens[text] = cached
+        return cached
+
+    def read_text(self, row: int) -> str:
+        """Passage ``row`` as the ``tokens`` signal reads it: with the context it was embedded
+        with (its title and section path, and the sentence before one that opens "It ...")."""
+        passage = self.snapshot.passages[row]
+        before, _ = self.neighbours(passage.doc_id, passage.start)
+        titles = {passage.doc_id: self.snapshot.documents[passage.doc_id].title}
+        context = contexts([before, passage] if before is not None else [passage], titles)[-1]
+        return f"{context}\n{passage.text}" if context else passage.text
 
     def writes(self, name: str) -> bool:
         """Whether any document writes ``name``, in any case: a name with an underscore by the
@@ -351,13 +413,13 @@ class SearchIndex:
         candidates = Candidates(self, query, rows, bm25, weights)
         evidence = {name: s.values(candidates) for name, s in used.items() if not s.narrow}
         score = fuse(evidence, settings, len(rows))
-        if narrow := [name for name, s in used.items() if s.narrow]:
-            # Signals that cost per candidate score only the best by the others; the rest get 0.
-            best = np.lexsort((rows, -score))[:NARROW_ROWS]
-            few = Candidates(self, query, rows[best], bm25, weights)
-            for name in narrow:
-                evidence[name] = np.zeros(len(rows), dtype=np.float32)
-                evidence[name][best] = used[name].values(few)
+        for name, signal in sorted(((n, s) for n, s in used.items() if s.narrow), key=lambda ns: -ns[1].narrow):
+            # A signal that costs per candidate scores only the best by the signals before it;
+            # a passage it does not read is taken to be no better than the worst it read.
+            best = np.lexsort((rows, -score))[: signal.narrow]
+            values = signal.values(Candidates(self, query, rows[best], bm25, weights))
+            evidence[name] = np.full(len(rows), values.min() if len(values) else 0.0, dtype=np.float32)
+            evidence[name][best] = values
             score = fuse(evidence, settings, len(rows))
         order = np.lexsort((rows, -score))[:limit]
         return [
@@ -588,6 +650,23 @@ def _unknown_names(c: Candidates) -> np.ndarray:
     return np.full(len(c.rows), -share, dtype=np.float32)
 
 
+def _tokens(c: Candidates) -> np.ndarray:
+    """Late interaction (ColBERT's MaxSim, Khattab and Zaharia, 2020) with the embedder's own
+    token vectors: each of the question's tokens finds its best match among the tokens of the
+    passage read with its title and section path, and the mean of those cosines, less
+    ``TOKEN_MATCH_CENTRE``, is the signal. Where a passage's one vector blurs what it says,
+    its tokens still meet the question's words and phrases in their context ("Which make
+    target turns a Sphinx project into a PDF through LaTeX?" / "make latexpdf")."""
+    if c.query.read_tokens is None or not len(c.rows):
+        return np.zeros(len(c.rows), dtype=np.float32)
+    question = c.index.token_vectors_of_question(c.query.text, c.query.read_tokens)
+    passages = c.index.token_vectors(c.rows.tolist(), c.query.read_tokens)
+    if not len(question):
+        return np.zeros(len(c.rows), dtype=np.float32)
+    match = [float((question @ p.T).max(axis=1).mean()) if len(p) else 0.0 for p in passages]
+    return np.array(match, dtype=np.float32) - TOKEN_MATCH_CENTRE
+
+
 #: A name written as code: a qualified one (``std::fs::read_to_vec``, ``Vec::shuffle``) or
 #: one with an underscore inside (``read_to_vec``). Not camel case: "LaserJet" may be what a
 #: manual calls "Laserprinters" (a word the documents never write is an unknown name anyway).
@@ -613,23 +692,25 @@ class Signal:
 
     values: Callable[[Candidates], np.ndarray]
     weight: float
-    #: Computed only for the ``NARROW_ROWS`` best candidates by the other signals (it costs
-    #: per candidate, e.g. analysing text); the others get 0.
-    narrow: bool = False
+    #: If not 0, computed only for this many of the best candidates by the signals computed
+    #: before it (it costs per candidate, e.g. analysing text, running the model); wider ones first.
+    narrow: int = 0
 
 
 #: The evidence for a passage, fused as a weighted sum (a signal weighted 0 is not computed).
 #: A new signal is one function and one entry here. The first four weights were tuned on the
 #: first 24 SQuAD dev articles (benchmarks/squad.py) and sum to 1; ``headings`` (chosen on the
-#: tuning half of benchmarks/realdocs.py) and ``answer_type`` are small additions to them.
+#: tuning half of benchmarks/realdocs.py) and ``answer_type`` are small additions to them;
+#: ``tokens`` (its weight and depth chosen on both tuning halves) re-ranks the best few.
 SIGNALS: dict[str, Signal] = {
     "paragraph": Signal(_paragraph, 0.25),
     "sentence": Signal(_sentence, 0.40),
     "bm25": Signal(_bm25, 0.05),
     "coverage": Signal(_coverage, 0.30),
-    "headings": Signal(_headings, 0.05, narrow=True),
+    "headings": Signal(_headings, 0.05, narrow=NARROW_ROWS),
     "answer_type": Signal(_answer_type, 0.08),
     "unknown_names": Signal(_unknown_names, 0.10),
+    "tokens": Signal(_tokens, 1.0, narrow=TOKEN_ROWS),
 }
 
 

@@ -185,3 +185,23 @@ def test_an_index_embeds_each_window_once_with_late_chunking(tmp_path: Path, exp
     snap = engine._current().snapshot
     assert engine.last_embedded == len(snap.windows.owner) < len(snap.sentences.owner)
     assert not (tmp_path / "index" / "encoders").exists()  # the export is the user's, not the index's
+
+
+def test_token_vectors_are_the_models_own_and_the_same_from_torch(exported: Path, torch_embedder):
+    """``encode_tokens``: one unit vector per real token (no [CLS] or [SEP]), in any batch,
+    the same from the exported model as from torch; what the ``tokens`` signal compares."""
+    onnx = OnnxEmbedder(cache_folder(exported, BUNDLED_MODEL_ID, int8=False), batch_size=2, batch_tokens=64)
+    texts = ["When was Liwa al-Quds formed?", "", "The brigade was formed in 2013 by engineer Muhammad al-Sa’eed."]
+    ours, theirs = onnx.encode_tokens(texts), torch_embedder.encode_tokens(texts)
+    real = [n - 2 for n in onnx.count_tokens(texts)]  # less [CLS] and [SEP]
+    assert [len(v) for v in ours] == [len(v) for v in theirs] == real
+    for a, b in zip(ours, theirs, strict=True):
+        if len(a):
+            assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+            assert np.sum(a * b, axis=1).min() > 0.999
+    alone = onnx.encode_tokens(texts[2:])[0]
+    assert np.sum(alone * ours[2], axis=1).min() > 0.9999  # its batch does not change a text's tokens
+    # "formed" in the question is nearest its own word in the passage, in context.
+    words = [onnx._tokenizer.encode(t).tokens[1:-1] for t in (texts[0], texts[2])]
+    match = ours[0] @ ours[2].T
+    assert int(match[words[0].index("formed")].argmax()) == words[1].index("formed")

@@ -433,3 +433,75 @@ def test_a_pronoun_follow_up_takes_the_joined_search_even_when_its_own_scores_hi
     followed = fake_engine.ask("What is its default value?", history=["What does the site_dir setting control?"])
     assert followed.searched_as.startswith("What does the site_dir setting control?")
     assert "site_dir" in followed.excerpts[0].text
+
+
+def test_tokens_reads_only_the_best_candidates_once_and_ranks_the_rest_no_higher(fake_engine: Engine, tmp_path: Path):
+    """The ``tokens`` signal re-reads with the model only the ``TOKEN_ROWS`` best passages by
+    the other signals, each once per snapshot (a cache), the question's own tokens once; a
+    passage it does not read counts as no better than the worst it read."""
+    from rag import search
+    from rag.analysis import terms
+    from rag.search import TOKEN_ROWS, Query
+
+    for i in range(14):
+        (tmp_path / f"harbour{i:02}.txt").write_text(
+            f"The harbour of town {i} reopens in spring after repairs to pier {i}.\n", encoding="utf-8"
+        )
+    fake_engine.add([tmp_path])
+    index = fake_engine._current()
+    read: list[list[str]] = []
+
+    def read_tokens(texts):
+        read.append(list(texts))
+        # One token per text, whose match with the question's grows with the town's number.
+        return (
+            [np.array([[1.0, 0.0]], dtype=np.float32)]
+            if texts == [question]
+            else [
+                np.array([[np.cos(a), np.sin(a)]], dtype=np.float32)
+                for a in (1.5 - 0.1 * int(t.split("town ")[1].split()[0]) for t in texts)
+            ]
+        )
+
+    question = "When does the harbour reopen after repairs?"
+    query = Query(question, fake_engine.embedder.encode_queries([question])[0], tuple(terms(question)), "", read_tokens)
+    hits = index.rank(query, fake_engine.settings, limit=20)
+    assert read[0] == [question] and len(read) == 2 and len(read[1]) == TOKEN_ROWS
+    # Each passage is read with its context: its title above its text.
+    assert all(text.endswith("after repairs to pier " + text.split("town ")[1].split()[0] + ".") for text in read[1])
+    assert all("\n" in text for text in read[1])
+    values = sorted(h.evidence["tokens"] for h in hits)
+    worst_read = (
+        min(np.cos(1.5 - 0.1 * int(t.split("town ")[1].split()[0])) for t in read[1]) - search.TOKEN_MATCH_CENTRE
+    )
+    assert values[0] == pytest.approx(worst_read, abs=1e-3) and len(hits) == 14  # kept as float16
+    # The best match leads; asked again, nothing is read again.
+    best = max(range(len(hits)), key=lambda i: hits[i].evidence["tokens"])
+    assert best == 0
+    again = index.rank(query, fake_engine.settings, limit=20)
+    assert len(read) == 2 and [h.row for h in again] == [h.row for h in hits]
+    # Without token vectors (an embedder that has none) the signal is 0 and costs nothing.
+    plain = index.rank(Query(question, query.vector, query.terms, ""), fake_engine.settings, limit=20)
+    assert {h.evidence["tokens"] for h in plain} == {0.0}
+
+
+def test_tokens_finds_the_answer_in_context_with_the_real_model(seed_engine: Engine):
+    """With the bundled model, the passage that answers matches the question's tokens best
+    among those read: "founded" meets "formed in 2013", and "It belongs to the Popular
+    Front" is read below the sentence that says what "It" is."""
+    from rag.analysis import terms
+    from rag.search import Query, question_type
+
+    index = seed_engine._current()
+    for question, answer in (
+        ("When was Liwa al-Quds founded?", "formed in 2013"),
+        ("Which organisation does the Quds Force belong to?", "It belongs to the Popular Front"),
+    ):
+        vector = seed_engine.embedder.encode_queries([question])[0]
+        query = Query(
+            question, vector, tuple(terms(question)), question_type(question) or "", seed_engine.embedder.encode_tokens
+        )
+        hits = index.rank(query, seed_engine.settings, limit=20)
+        best = max(hits, key=lambda h: h.evidence["tokens"])
+        assert answer in index.snapshot.passages[best.row].text
+        assert hits[0].row == best.row
