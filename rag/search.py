@@ -115,9 +115,11 @@ FACT_TYPES = ("when", "how many")
 
 
 #: A clause of time or condition before the question proper ("When automating bisection,
-#: how does my script tell Git to skip a revision?"): the question asks what follows it.
+#: how does my script tell Git to skip a revision?"): the question asks what follows it. Not
+#: a question that opens "When did ...", whose commas may set off a clause of its own.
 _LEADING_CLAUSE = re.compile(
-    r"^\s*(when|whenever|if|while|once|after|before|unless)\b[^,?]*,\s*(?=(how|what|which|who|whom|whose"
+    r"^\s*(when|whenever|if|while|once|after|before|unless)\s+(?!(is|are|was|were|do|does|did|can|could|will"
+    r"|would|should|shall|has|have|had|may|might|must)\b)[^,?]*,\s*(?=(how|what|which|who|whom|whose"
     r"|where|why|when|is|are|was|were|can|could|do|does|did|should|will|would|may|must|in|since)\b)",
     re.I,
 )

@@ -75,6 +75,8 @@ def test_answer_type_from_the_wording():
     assert question_type("When Liwa al-Quds was formed, who led it?") == "who"
     assert question_type("When was Liwa al-Quds formed, and by whom?") == "when"
     assert question_type("When the brigade was formed in Aleppo") == "when"  # no question after it
+    assert question_type("When did Chopin, who was born in Poland, die?") == "when"
+    assert question_type("When was Warsaw, which was destroyed in the war, rebuilt?") == "when"
 
 
 def test_a_follow_up_keeps_its_own_answer_type():
