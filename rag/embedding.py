@@ -40,6 +40,28 @@ class Embedder(Protocol):
     def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
 
 
+#: Tokens that consecutive windows of a long text share when its token vectors are read in
+#: pieces (``token_windows``): a word at a window's edge is also read inside the next one.
+TOKEN_OVERLAP = 32
+
+
+def token_windows(offsets: Sequence[tuple[int, int]], size: int, overlap: int = TOKEN_OVERLAP) -> list[tuple[int, int]]:
+    """Character spans of windows of at most ``size`` tokens that cover a text whose tokens
+    (special ones left out) lie at ``offsets``; consecutive windows share ``overlap`` tokens.
+    A text that fits is one window."""
+    if not offsets:
+        return [(0, 0)]
+    if len(offsets) <= size:
+        return [(offsets[0][0], offsets[-1][1])]
+    spans, start, step = [], 0, max(1, size - overlap)
+    while True:
+        end = min(start + size, len(offsets))
+        spans.append((offsets[start][0], offsets[end - 1][1]))
+        if end == len(offsets):
+            return spans
+        start += step
+
+
 ENCODERS = ("auto", "onnx", "onnx-int8", "torch")
 INT8_SUFFIX = "+onnx-int8"
 
@@ -205,12 +227,20 @@ class SentenceTransformerEmbedder:
         return counts
 
     def encode_tokens(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """Each text's token vectors, unit length, its special tokens left out (see
-        ``OnnxEmbedder.encode_tokens``)."""
+        """Each text's token vectors, unit length, its special tokens left out, a long text
+        read in overlapping windows of the model's length (see ``OnnxEmbedder.encode_tokens``)."""
         if not texts:
             return []
-        texts = list(texts)
-        special = self._model.tokenizer(
+        tokenizer = self._model.tokenizer
+        room = self.max_tokens - tokenizer.num_special_tokens_to_add()
+        whole = tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        pieces, owner = [], []
+        for i, (text, offsets) in enumerate(zip(texts, whole["offset_mapping"], strict=True)):
+            for start, end in token_windows(offsets, room):
+                pieces.append(text[start:end])
+                owner.append(i)
+        texts = pieces
+        special = tokenizer(
             texts, truncation=True, max_length=self.max_tokens, return_special_tokens_mask=True, verbose=False
         )["special_tokens_mask"]
         with self._lock:
@@ -221,11 +251,11 @@ class SentenceTransformerEmbedder:
                 convert_to_numpy=False,
                 show_progress_bar=False,
             )
-        out = []
-        for vectors, mask in zip(outputs, special, strict=True):
+        read: list[list[np.ndarray]] = [[] for _ in range(owner[-1] + 1)] if owner else []
+        for i, vectors, mask in zip(owner, outputs, special, strict=True):
             real = vectors.float().cpu().numpy()[: len(mask)][~np.array(mask, dtype=bool)[: len(vectors)]]
-            out.append((real / np.clip(np.linalg.norm(real, axis=1, keepdims=True), 1e-12, None)).astype(np.float32))
-        return out
+            read[i].append(real / np.clip(np.linalg.norm(real, axis=1, keepdims=True), 1e-12, None))
+        return [np.concatenate(parts).astype(np.float32) for parts in read]
 
     def _encode(self, texts: Sequence[str], encode) -> np.ndarray:
         if not texts:

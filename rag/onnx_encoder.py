@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .documents import file_sha256
-from .embedding import INT8_SUFFIX
+from .embedding import INT8_SUFFIX, token_windows
 from .errors import MissingDependency, RagError
 
 log = logging.getLogger(__name__)
@@ -173,16 +173,29 @@ class OnnxEmbedder:
 
     def encode_tokens(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Each text's token vectors, unit length, its special tokens left out: what late
-        interaction compares (``search.SIGNALS["tokens"]``). No prompt is added."""
-        out = [np.zeros((0, self.dim), dtype=np.float32) for _ in texts]
-        encodings = self._tokenizer.encode_batch(list(texts)) if texts else []
+        interaction compares (``search.SIGNALS["tokens"]``). A text longer than the model
+        reads is read in overlapping windows (``token_windows``), so none of it is lost. No
+        prompt is added."""
+        pieces, owner = [], []
+        for i, (text, whole) in enumerate(zip(texts, self._counter.encode_batch(list(texts)), strict=True)):
+            real = [o for o, special in zip(whole.offsets, whole.special_tokens_mask, strict=True) if not special]
+            for start, end in token_windows(real, self.max_tokens - (len(whole.ids) - len(real))):
+                pieces.append(text[start:end])
+                owner.append(i)
+        read: list[list[tuple[int, np.ndarray]]] = [[] for _ in texts]
+        encodings = self._tokenizer.encode_batch(pieces) if pieces else []
         for rows in self._batches([len(e.ids) for e in encodings]):
             batch = [encodings[i] for i in rows]
             hidden, _ = self._run(batch)
             for b, i in enumerate(rows):
-                real = ~np.array(batch[b].special_tokens_mask, dtype=bool)
-                out[i] = _unit(hidden[b, : len(real)][real])
-        return out
+                real_mask = ~np.array(batch[b].special_tokens_mask, dtype=bool)
+                read[owner[i]].append((i, _unit(hidden[b, : len(real_mask)][real_mask])))
+        return [
+            np.concatenate([v for _, v in sorted(parts, key=lambda p: p[0])])
+            if parts
+            else np.zeros((0, self.dim), np.float32)
+            for parts in read
+        ]
 
     def _batches(self, lengths: list[int]) -> list[list[int]]:
         """Indexes grouped into runs of similar length (see ``_encode``)."""

@@ -662,9 +662,9 @@ def _tokens(c: Candidates) -> np.ndarray:
     if c.query.read_tokens is None or not len(c.rows):
         return np.zeros(len(c.rows), dtype=np.float32)
     question = c.index.token_vectors_of_question(c.query.text, c.query.read_tokens)
-    passages = c.index.token_vectors(c.rows.tolist(), c.query.read_tokens)
     if not len(question):
         return np.zeros(len(c.rows), dtype=np.float32)
+    passages = c.index.token_vectors(c.rows.tolist(), c.query.read_tokens)
     match = [float((question @ p.T).max(axis=1).mean()) if len(p) else 0.0 for p in passages]
     return np.array(match, dtype=np.float32) - TOKEN_MATCH_CENTRE
 

@@ -205,3 +205,16 @@ def test_token_vectors_are_the_models_own_and_the_same_from_torch(exported: Path
     words = [onnx._tokenizer.encode(t).tokens[1:-1] for t in (texts[0], texts[2])]
     match = ours[0] @ ours[2].T
     assert int(match[words[0].index("formed")].argmax()) == words[1].index("formed")
+
+
+def test_a_long_text_is_read_whole_in_overlapping_windows(exported: Path, torch_embedder):
+    """A passage longer than the model reads is not cut: its end is read too."""
+    onnx = OnnxEmbedder(cache_folder(exported, BUNDLED_MODEL_ID, int8=False))
+    text = "The harbour reopened in spring after the repairs. " * 60 + "The zebra escaped from the zoo in 1999."
+    real = onnx.count_tokens([text])[0] - 2
+    assert real > 2 * onnx.max_tokens
+    for embedder in (onnx, torch_embedder):
+        (vectors,) = embedder.encode_tokens([text])
+        assert len(vectors) > real  # every token, and the windows' overlaps
+        zebra = embedder.encode_tokens(["zebra"])[0]
+        assert float((zebra @ vectors.T).max()) > 0.9

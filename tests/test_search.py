@@ -507,3 +507,12 @@ def test_tokens_finds_the_answer_in_context_with_the_real_model(seed_engine: Eng
         best = max(hits, key=lambda h: h.evidence["tokens"])
         assert answer in index.snapshot.passages[best.row].text
         assert hits[0].row == best.row
+
+
+def test_token_windows_cover_a_long_text_with_overlaps():
+    from rag.embedding import token_windows
+
+    offsets = [(5 * i, 5 * i + 4) for i in range(10)]
+    assert token_windows(offsets, 10) == [(0, 49)]
+    assert token_windows(offsets, 4, overlap=1) == [(0, 19), (15, 34), (30, 49)]
+    assert token_windows([], 4) == [(0, 0)]
