@@ -45,6 +45,11 @@ class Embedder(Protocol):
 TOKEN_OVERLAP = 32
 
 
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """The rows of ``vectors`` scaled to unit length, as float32 (a zero row stays zero)."""
+    return (vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)).astype(np.float32)
+
+
 def token_windows(offsets: Sequence[tuple[int, int]], size: int, overlap: int = TOKEN_OVERLAP) -> list[tuple[int, int]]:
     """Character spans of windows of at most ``size`` tokens that cover a text whose tokens
     (special ones left out) lie at ``offsets``; consecutive windows share ``overlap`` tokens.
@@ -254,8 +259,8 @@ class SentenceTransformerEmbedder:
         read: list[list[np.ndarray]] = [[] for _ in range(owner[-1] + 1)] if owner else []
         for i, vectors, mask in zip(owner, outputs, special, strict=True):
             real = vectors.float().cpu().numpy()[: len(mask)][~np.array(mask, dtype=bool)[: len(vectors)]]
-            read[i].append(real / np.clip(np.linalg.norm(real, axis=1, keepdims=True), 1e-12, None))
-        return [np.concatenate(parts).astype(np.float32) for parts in read]
+            read[i].append(unit_rows(real))
+        return [np.concatenate(parts) for parts in read]
 
     def _encode(self, texts: Sequence[str], encode) -> np.ndarray:
         if not texts:

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .documents import file_sha256
-from .embedding import INT8_SUFFIX, token_windows
+from .embedding import INT8_SUFFIX, token_windows, unit_rows
 from .errors import MissingDependency, RagError
 
 log = logging.getLogger(__name__)
@@ -189,7 +189,7 @@ class OnnxEmbedder:
             hidden, _ = self._run(batch)
             for b, i in enumerate(rows):
                 real_mask = ~np.array(batch[b].special_tokens_mask, dtype=bool)
-                read[owner[i]].append((i, _unit(hidden[b, : len(real_mask)][real_mask])))
+                read[owner[i]].append((i, unit_rows(hidden[b, : len(real_mask)][real_mask])))
         return [
             np.concatenate([v for _, v in sorted(parts, key=lambda p: p[0])])
             if parts
@@ -237,14 +237,7 @@ class OnnxEmbedder:
         else:
             weights = mask[..., None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-        if self._normalize:
-            pooled = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-        return pooled.astype(np.float32)
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    """The rows of ``vectors`` scaled to unit length, as float32."""
-    return (vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)).astype(np.float32)
+        return unit_rows(pooled) if self._normalize else pooled.astype(np.float32)
 
 
 def read_meta(folder: Path) -> dict:
