@@ -29,13 +29,10 @@ NARROW_ROWS = 50
 #: others (on SQuAD's and the real documents' tuning halves, 10 or 20 ranked no better, 5
 #: worse; a passage of 200 tokens costs about 15 ms on 2 cores).
 TOKEN_ROWS = 8
-#: ... of which only those within this much of the best one's fused score before it: one
-#: further behind would need a token match more than this much better than the best's to
-#: pass it, and reading it costs the same. Unread, it gets no token bonus. So the top can
-#: only be one of those read, and its score is never higher than reading all 8 would give
-#: (a question on the threshold may be refused that a far-behind passage's match answered).
-#: On both tuning halves the same ranking within a question or two, at about half the
-#: reading (0.05 and 0.15 ranked a little worse).
+#: ... of which only those within this much of the best one's relevance before it: one far
+#: behind would need a token match far better than the best's to pass it, and reading it
+#: costs the same. On both tuning halves the same ranking within a question or two, at about
+#: half the reading (0.05 and 0.15 ranked a little worse).
 TOKEN_MARGIN = 0.1
 #: Token vectors of passages read (float16), kept per snapshot up to this many bytes: a
 #: question asked again, or one near it, reads none of its passages twice.
@@ -430,10 +427,7 @@ class SearchIndex:
             if signal.margin:
                 best = best[score[best] >= score[best[0]] - signal.margin]
             values = signal.values(Candidates(self, query, rows[best], bm25, weights))
-            # Not read: no better than the worst read, and no bonus (with a margin, the best
-            # alone may be read: its bonus is not evidence for the passages far behind it).
-            unread = values.min() if len(values) else 0.0
-            evidence[name] = np.full(len(rows), min(unread, 0.0) if signal.margin else unread, dtype=np.float32)
+            evidence[name] = np.full(len(rows), values.min() if len(values) else 0.0, dtype=np.float32)
             evidence[name][best] = values
             score = fuse(evidence, settings, len(rows))
         order = np.lexsort((rows, -score))[:limit]
