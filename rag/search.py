@@ -29,11 +29,6 @@ NARROW_ROWS = 50
 #: others (on SQuAD's and the real documents' tuning halves, 10 or 20 ranked no better, 5
 #: worse; a passage of 200 tokens costs about 15 ms on 2 cores).
 TOKEN_ROWS = 8
-#: ... of which only those within this much of the best one's relevance before it: one far
-#: behind would need a token match far better than the best's to pass it, and reading it
-#: costs the same. On both tuning halves the same ranking within a question or two, at about
-#: half the reading (0.05 and 0.15 ranked a little worse).
-TOKEN_MARGIN = 0.1
 #: Token vectors of passages read (float16), kept per snapshot up to this many bytes: a
 #: question asked again, or one near it, reads none of its passages twice.
 TOKEN_CACHE_BYTES = 32 << 20
@@ -424,8 +419,6 @@ class SearchIndex:
             # A signal that costs per candidate scores only the best by the signals before it;
             # a passage it does not read is taken to be no better than the worst it read.
             best = np.lexsort((rows, -score))[: signal.narrow]
-            if signal.margin:
-                best = best[score[best] >= score[best[0]] - signal.margin]
             values = signal.values(Candidates(self, query, rows[best], bm25, weights))
             evidence[name] = np.full(len(rows), values.min() if len(values) else 0.0, dtype=np.float32)
             evidence[name][best] = values
@@ -704,9 +697,6 @@ class Signal:
     #: If not 0, computed only for this many of the best candidates by the signals computed
     #: before it (it costs per candidate, e.g. analysing text, running the model); wider ones first.
     narrow: int = 0
-    #: For a narrow signal: only candidates within this much of the best one's score before it
-    #: are computed (0: all ``narrow`` of them).
-    margin: float = 0.0
 
 
 #: The evidence for a passage, fused as a weighted sum (a signal weighted 0 is not computed).
@@ -722,7 +712,7 @@ SIGNALS: dict[str, Signal] = {
     "headings": Signal(_headings, 0.05, narrow=NARROW_ROWS),
     "answer_type": Signal(_answer_type, 0.08),
     "unknown_names": Signal(_unknown_names, 0.10),
-    "tokens": Signal(_tokens, 1.0, narrow=TOKEN_ROWS, margin=TOKEN_MARGIN),
+    "tokens": Signal(_tokens, 1.0, narrow=TOKEN_ROWS),
 }
 
 

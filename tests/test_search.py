@@ -516,39 +516,3 @@ def test_token_windows_cover_a_long_text_with_overlaps():
     assert token_windows(offsets, 10) == [(0, 49)]
     assert token_windows(offsets, 4, overlap=1) == [(0, 19), (15, 34), (30, 49)]
     assert token_windows([], 4) == [(0, 0)]
-
-
-def test_tokens_reads_only_candidates_near_the_best(fake_engine: Engine, tmp_path: Path):
-    """A candidate further than ``TOKEN_MARGIN`` behind the best by the other signals is not
-    read by the model (it would need a far better token match than the best's to pass it);
-    unread, it keeps its place below the best."""
-    from rag.analysis import terms
-    from rag.search import TOKEN_MARGIN, Query
-
-    (tmp_path / "pier.txt").write_text(
-        "The harbour pier reopens in spring after the storm repairs.\n\n"
-        "The harbour pier reopens in spring after storm repairs, the council said.\n\n"
-        "Tickets for the summer ferry are sold at the harbour office.\n\n"
-        "The lighthouse keeper retired in the winter.",
-        encoding="utf-8",
-    )
-    fake_engine.add([tmp_path / "pier.txt"])
-    index = fake_engine._current()
-    read: list[str] = []
-
-    def read_tokens(texts):
-        read.extend(texts)
-        return [np.ones((1, 2), dtype=np.float32) / np.sqrt(2) for _ in texts]
-
-    question = "When does the harbour pier reopen after the storm repairs?"
-    vector = fake_engine.embedder.encode_queries([question])[0]
-    plain = index.rank(Query(question, vector, tuple(terms(question))), fake_engine.settings)
-    gaps = [plain[0].score - h.score for h in plain]
-    near = [h.row for h, gap in zip(plain, gaps, strict=True) if gap <= TOKEN_MARGIN]
-    assert 2 <= len(near) < len(plain), gaps  # the two pier passages are near, the others far behind
-    hits = index.rank(Query(question, vector, tuple(terms(question)), "", read_tokens), fake_engine.settings)
-    passages = [t for t in read if t != question]
-    assert len(passages) == len(near)
-    assert all("pier reopens" in t for t in passages)
-    # Every passage got the same token match (read or taken as the worst read): the order stands.
-    assert [h.row for h in hits] == [h.row for h in plain]
