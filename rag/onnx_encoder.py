@@ -182,20 +182,17 @@ class OnnxEmbedder:
             for start, end in token_windows(real, self.max_tokens - (len(whole.ids) - len(real))):
                 pieces.append(text[start:end])
                 owner.append(i)
-        read: list[list[tuple[int, np.ndarray]]] = [[] for _ in texts]
-        encodings = self._tokenizer.encode_batch(pieces) if pieces else []
-        for rows in self._batches([len(e.ids) for e in encodings]):
-            batch = [encodings[i] for i in rows]
-            hidden, _ = self._run(batch)
-            for b, i in enumerate(rows):
-                real_mask = ~np.array(batch[b].special_tokens_mask, dtype=bool)
-                read[owner[i]].append((i, unit_rows(hidden[b, : len(real_mask)][real_mask])))
-        return [
-            np.concatenate([v for _, v in sorted(parts, key=lambda p: p[0])])
-            if parts
-            else np.zeros((0, self.dim), np.float32)
-            for parts in read
-        ]
+        read: list[list[np.ndarray]] = [[] for _ in texts]
+        # Each piece is run alone: the int8 model quantises its activations over the whole
+        # batch (padding included), so a piece read beside others would get vectors that
+        # depend on them, and a score on the abstention threshold would depend on which
+        # passages were read before (they are cached). At the few passages read per
+        # question, batching saved little.
+        for i, encoding in enumerate(self._tokenizer.encode_batch(pieces) if pieces else []):
+            hidden, _ = self._run([encoding])
+            real_mask = ~np.array(encoding.special_tokens_mask, dtype=bool)
+            read[owner[i]].append(unit_rows(hidden[0][real_mask]))
+        return [np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32) for parts in read]
 
     def _batches(self, lengths: list[int]) -> list[list[int]]:
         """Indexes grouped into runs of similar length (see ``_encode``)."""

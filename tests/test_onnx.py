@@ -207,6 +207,19 @@ def test_token_vectors_are_the_models_own_and_the_same_from_torch(exported: Path
     assert int(match[words[0].index("formed")].argmax()) == words[1].index("formed")
 
 
+def test_int8_token_vectors_do_not_depend_on_the_texts_read_with_them(exported: Path):
+    """The int8 model quantises activations over a whole batch, padding included: a text's
+    token vectors are read alone, so what was read beside it (or cached before) cannot move a
+    score on the abstention threshold."""
+    onnx = load_embedder("bundled:all-MiniLM-L6-v2", "onnx-int8", exported)
+    assert isinstance(onnx, OnnxEmbedder) and (cache_folder(exported, BUNDLED_MODEL_ID, int8=True)).exists()
+    texts = _seed_texts()[:12]
+    together = onnx.encode_tokens(texts)
+    for i in (0, 5, 11):
+        assert np.array_equal(onnx.encode_tokens([texts[i]])[0], together[i])
+    assert np.array_equal(onnx.encode_tokens(texts[::-1])[::-1][3], together[3])
+
+
 def test_a_long_text_is_read_whole_in_overlapping_windows(exported: Path, torch_embedder):
     """A passage longer than the model reads is not cut: its end is read too."""
     onnx = OnnxEmbedder(cache_folder(exported, BUNDLED_MODEL_ID, int8=False))
