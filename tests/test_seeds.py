@@ -155,3 +155,17 @@ def test_a_pronoun_first_follow_up_is_read_with_the_question_before_it(seed_engi
     answer = seed_engine.ask("Who does he command?", history=["Who is Maher al-Assad?"])
     assert answer.answered and answer.searched_as == "Who is Maher al-Assad? Who does he command?"
     assert "Fourth Division" in answer.excerpts[0].text
+
+
+def test_an_answer_does_not_depend_on_the_questions_asked_before_it(seed_index):
+    """Passages read for the token match are cached per process: what another question read
+    before must not move this question's scores (a score on the threshold would flip)."""
+    question = "Who was killed in a US raid in Iraq?"
+    first = Engine.open(settings=Settings(index_dir=seed_index)).ask(question, k=5)
+    later = Engine.open(settings=Settings(index_dir=seed_index))
+    for item in ANSWERABLE[:12]:
+        later.ask(item["q"], k=5)
+    again = later.ask(question, k=5)
+    assert [(e.source, e.start, e.score) for e in again.excerpts] == [
+        (e.source, e.start, e.score) for e in first.excerpts
+    ]
