@@ -25,7 +25,9 @@ class Embedder(Protocol):
 
     An embedder may also have ``encode_tokens(texts) -> list[np.ndarray]``: each text's
     token vectors (unit length, special tokens left out), which the ``tokens`` ranking
-    signal compares; without it that signal is 0.
+    signal compares; without it that signal is 0. A text's token vectors must not depend
+    on the other texts passed with it: they are cached, so they would make an answer
+    depend on the questions asked before it.
     """
 
     model_id: str
@@ -252,7 +254,7 @@ class SentenceTransformerEmbedder:
             outputs = self._model.encode(
                 texts,
                 output_value="token_embeddings",
-                batch_size=self.batch_size,
+                batch_size=1,  # each piece alone, as the ONNX encoder reads them: no padding, no neighbours
                 convert_to_numpy=False,
                 show_progress_bar=False,
             )
