@@ -261,6 +261,7 @@ class SearchIndex:
         # Token vectors read for the ``tokens`` signal (see ``token_vectors``).
         self._token_lock = threading.Lock()
         self._token_cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._token_reading: dict[int, threading.Event] = {}  # rows a thread is reading now
         self._token_bytes = 0
         self._question_tokens: dict[str, np.ndarray] = {}
 
@@ -303,22 +304,37 @@ class SearchIndex:
 
     def token_vectors(self, rows: list[int], read: Callable[[Sequence[str]], list[np.ndarray]]) -> list[np.ndarray]:
         """The token vectors of passages ``rows`` read with their context (``read_text``) by
-        ``read``, from the cache where they were read before (one embedder per index)."""
-        with self._token_lock:
-            found = {r: self._token_cache[r] for r in rows if r in self._token_cache}
-            for r in found:
-                self._token_cache.move_to_end(r)
-        missing = [r for r in dict.fromkeys(rows) if r not in found]
-        if missing:
-            for r, vectors in zip(missing, read([self.read_text(r) for r in missing]), strict=True):
-                found[r] = vectors.astype(np.float16)
+        ``read``, from the cache where they were read before (one embedder per index). A
+        passage another thread is reading is waited for, not read twice: users asking the
+        same question at once (the app's examples) would each run the model on it."""
+        found: dict[int, np.ndarray] = {}
+        wanted = list(dict.fromkeys(rows))
+        while len(found) < len(wanted):
             with self._token_lock:
-                for r in missing:
-                    if r not in self._token_cache:
-                        self._token_cache[r] = found[r]
-                        self._token_bytes += found[r].nbytes
-                while self._token_bytes > TOKEN_CACHE_BYTES and self._token_cache:
-                    self._token_bytes -= self._token_cache.popitem(last=False)[1].nbytes
+                for r in wanted:
+                    if r not in found and r in self._token_cache:
+                        found[r] = self._token_cache[r]
+                        self._token_cache.move_to_end(r)
+                elsewhere = [self._token_reading[r] for r in wanted if r not in found and r in self._token_reading]
+                mine = [r for r in wanted if r not in found and r not in self._token_reading]
+                for r in mine:
+                    self._token_reading[r] = threading.Event()
+            try:
+                if mine:
+                    for r, vectors in zip(mine, read([self.read_text(r) for r in mine]), strict=True):
+                        found[r] = vectors.astype(np.float16)
+            finally:
+                with self._token_lock:
+                    for r in mine:
+                        if r in found and r not in self._token_cache:
+                            self._token_cache[r] = found[r]
+                            self._token_bytes += found[r].nbytes
+                        self._token_reading.pop(r).set()
+                    while self._token_bytes > TOKEN_CACHE_BYTES and self._token_cache:
+                        self._token_bytes -= self._token_cache.popitem(last=False)[1].nbytes
+            for event in elsewhere:
+                # Then from the cache; read here after all if that read failed or was evicted.
+                event.wait()
         return [found[r] for r in rows]
 
     def token_vectors_of_question(self, text: str, read: Callable[[Sequence[str]], list[np.ndarray]]) -> np.ndarray:

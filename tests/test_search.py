@@ -1,5 +1,6 @@
 """Retrieval and answer assembly with the fake embedder: follow-ups, context, answer types, grouping."""
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -485,6 +486,52 @@ def test_tokens_reads_only_the_best_candidates_once_and_ranks_the_rest_no_higher
     # Without token vectors (an embedder that has none) the signal is 0 and costs nothing.
     plain = index.rank(Query(question, query.vector, query.terms, ""), fake_engine.settings, limit=20)
     assert {h.evidence["tokens"] for h in plain} == {0.0}
+
+
+def test_passages_read_for_tokens_at_once_by_several_threads_are_read_once(fake_engine: Engine, tmp_path: Path):
+    """Users asking at the same moment share the passages being read: a passage another
+    thread is reading is waited for, and a failed read leaves it to be read again."""
+    import threading
+
+    for i in range(6):
+        (tmp_path / f"pier{i}.txt").write_text(f"Pier {i} of the harbour reopens in spring.\n", encoding="utf-8")
+    fake_engine.add([tmp_path])
+    index = fake_engine._current()
+    rows = list(range(len(index.snapshot.passages)))
+    calls: list[list[str]] = []
+    started, release = threading.Event(), threading.Event()
+    fail = [True]
+
+    def read(texts):
+        calls.append(list(texts))
+        first_call = len(calls) == 1
+        started.set()
+        release.wait(5)
+        if fail[0] and first_call:
+            raise RuntimeError("model run failed")
+        return [np.full((1, 2), 0.5, dtype=np.float32) for _ in texts]
+
+    def first():
+        with pytest.raises(RuntimeError):
+            index.token_vectors(rows[:4], read)
+
+    failing = threading.Thread(target=first)
+    failing.start()
+    started.wait(5)
+    results = []
+    waiting = threading.Thread(target=lambda: results.append(index.token_vectors(rows, read)))
+    waiting.start()
+    time.sleep(0.2)  # the second caller reads only what the first is not reading, then waits
+    release.set()
+    failing.join(5)
+    waiting.join(5)
+    assert len(results[0]) == len(rows)
+    read_texts = [t for call in calls for t in call]
+    # The first 4 failed once and were read again by the waiting thread; none read three times.
+    assert len(read_texts) == len(rows) + 4 and len(calls) == 3
+    fail[0] = False
+    calls.clear()
+    assert len(index.token_vectors(rows, read)) == len(rows) and calls == []  # all cached now
 
 
 def test_tokens_finds_the_answer_in_context_with_the_real_model(seed_engine: Engine):
