@@ -198,8 +198,16 @@ def build(
         sentence_keys = [content_key(t) for t in inputs.sentences]
     keys = np.array([content_key(t) for t in inputs.windows] + sentence_keys, dtype=np.uint64)
     cache = {} if cache is None else cache
+    # The document of each text: texts are batched only with their own document's, so an
+    # int8 model's vectors of a file do not depend on the files ingested with it.
+    number = {doc_id: i for i, doc_id in enumerate(docs)}
+    doc_of_passage = np.array([number[p.doc_id] for p in new_passages], dtype=np.int64)
+    groups = doc_of_passage[np.concatenate([inputs.window_owner, inputs.sentence_owner]) - kept]
     embed = _Embedding(embedder, base, cache, progress, len(documents))
-    vectors = embed.late(inputs.windows, inputs.refs, keys) if late else embed.each(inputs.all_texts, keys)
+    if late:
+        vectors = embed.late(inputs.windows, inputs.refs, keys, groups[: len(inputs.windows)])
+    else:
+        vectors = embed.each(inputs.all_texts, keys, groups)
     n = len(inputs.windows)
     snapshot = Snapshot(
         model_id=base.model_id,
@@ -308,7 +316,7 @@ class _Embedding:
         #: How many texts (or, late-chunked, windows) ran through the model.
         self.embedded = 0
 
-    def each(self, texts: list[str], keys: np.ndarray) -> np.ndarray:
+    def each(self, texts: list[str], keys: np.ndarray, groups: np.ndarray) -> np.ndarray:
         """Vectors of ``texts``, embedding only those whose content key neither the index
         nor the cache holds (an unchanged passage of an edited file, a sentence seen
         before) and each distinct text once."""
@@ -325,7 +333,7 @@ class _Embedding:
                 first[key] = i
                 misses.append(i)
         if misses:
-            for rows in self._chunks(sorted(misses, key=lambda i: len(texts[i]))):
+            for rows in self._chunks(misses, groups, lambda i: len(texts[i])):
                 out[rows] = self.embedder.encode_documents([texts[i] for i in rows])
         self.cache.update((int(keys[i]), out[i]) for i in misses)
         for i, j in copies:
@@ -333,7 +341,9 @@ class _Embedding:
         self.embedded = len(misses)
         return out
 
-    def late(self, windows: list[str], refs: list[tuple[int, int, int]], keys: np.ndarray) -> np.ndarray:
+    def late(
+        self, windows: list[str], refs: list[tuple[int, int, int]], keys: np.ndarray, groups: np.ndarray
+    ) -> np.ndarray:
         """Vectors of the windows, then of the sentences (``refs``: window, start, end),
         each window read once by the model for itself and all its sentences. A window
         is embedded again only when it or one of its sentences is not known yet."""
@@ -345,7 +355,7 @@ class _Embedding:
             spans[w].append((a, b))
             rows[w].append(n + j)
         todo = [w for w in range(n) if not found[w] or not all(found[r] for r in rows[w])]
-        for chunk in self._chunks(sorted(todo, key=lambda w: len(windows[w]))):
+        for chunk in self._chunks(todo, groups, lambda w: len(windows[w])):
             vectors, span_vectors = self.embedder.encode_late([windows[w] for w in chunk], [spans[w] for w in chunk])
             out[chunk] = vectors
             out[[r for w in chunk for r in rows[w]]] = span_vectors
@@ -379,13 +389,26 @@ class _Embedding:
                 out[list(at)] = sets[kind].vectors(np.array(rows, dtype=np.int64))
         return out, found
 
-    def _chunks(self, order: list[int]) -> Iterator[list[int]]:
-        """``order`` in chunks to embed, with a progress bar (for large batches) and progress calls."""
-        bar = tqdm(total=len(order), desc="embedding", unit="text", disable=self.n_documents <= PROGRESS_MIN_DOCUMENTS)
-        for lo in range(0, len(order), ENCODE_CHUNK):
-            chunk = order[lo : lo + ENCODE_CHUNK]
+    def _chunks(self, todo: list[int], groups: np.ndarray, length: Callable[[int], int]) -> Iterator[list[int]]:
+        """``todo`` in chunks to embed, each of one group (document) only, shortest texts
+        first, with a progress bar (for large batches) and progress calls. The int8 model
+        quantises activations over its whole batch: a text batched only with its own
+        document's has vectors that do not depend on which files were ingested with it."""
+        by_group: dict[int, list[int]] = {}
+        for i in todo:
+            by_group.setdefault(int(groups[i]), []).append(i)
+        chunks = [
+            members[lo : lo + ENCODE_CHUNK]
+            for _, members in sorted(by_group.items())
+            for members in [sorted(members, key=length)]
+            for lo in range(0, len(members), ENCODE_CHUNK)
+        ]
+        bar = tqdm(total=len(todo), desc="embedding", unit="text", disable=self.n_documents <= PROGRESS_MIN_DOCUMENTS)
+        done = 0
+        for chunk in chunks:
             yield chunk
+            done += len(chunk)
             bar.update(len(chunk))
             if self.progress is not None:
-                self.progress(min(1.0, (lo + len(chunk)) / len(order)), "embedding")
+                self.progress(min(1.0, done / len(todo)), "embedding")
         bar.close()

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from rag import Engine, Settings
@@ -178,3 +179,24 @@ def test_an_answer_does_not_depend_on_the_questions_asked_before_it(seed_index):
     for item in ANSWERABLE[:12]:
         later.ask(item["q"], k=5, history=item.get("history"))
     assert ranked(later) == first
+
+
+def test_a_files_vectors_do_not_depend_on_the_files_ingested_with_it(seed_index, tmp_path):
+    """The int8 model quantises over its whole batch: texts are batched only with their own
+    file's, so the seeds added one at a time, in reverse, get the very vectors of the seeds
+    added as one folder (and so the same answers)."""
+    one_by_one = Engine.open(settings=Settings(index_dir=tmp_path / "index"))
+    for path in sorted(SEEDS.iterdir(), reverse=True):
+        one_by_one.add([path])
+
+    def vectors(index_dir) -> dict[int, bytes]:
+        snap = Engine.open(settings=Settings(index_dir=index_dir))._current().snapshot
+        out: dict[int, bytes] = {}
+        for vector_set in (snap.windows, snap.sentences):
+            rows = np.arange(len(vector_set.keys))
+            out.update(zip(vector_set.keys.tolist(), (v.tobytes() for v in vector_set.vectors(rows)), strict=True))
+        return out
+
+    together, apart = vectors(seed_index), vectors(tmp_path / "index")
+    assert len(together) > 100 and together.keys() == apart.keys()
+    assert all(together[key] == apart[key] for key in together)
