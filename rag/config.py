@@ -46,8 +46,8 @@ class Settings:
     #: Minimum relevance for a passage to count as an answer; below it the
     #: engine abstains. Calibrated on the seed questions, the tune half of the real-documents
     #: questions (benchmarks/realdocs.py) and SQuAD's tuning articles (benchmarks/squad.py).
-    #: On the first two, the lowest answerable tops are .467 and .473 and the highest
-    #: out-of-domain ones -.05 and .423: .46 leaves .007 below the lowest (an int8 model's
+    #: On the first two, the lowest answerable tops are .467 and .466 and the highest
+    #: out-of-domain ones -.04 and .425: .46 leaves .006 below the lowest (an int8 model's
     #: scores may differ in the third decimal on another CPU). On SQuAD's tuning articles
     #: (12 searched alone, the other 12's questions asked of them) .46 answers 96.7% and
     #: refuses 94.4%, .47 96.5% and 95.1%.
