@@ -198,8 +198,8 @@ def build(
         sentence_keys = [content_key(t) for t in inputs.sentences]
     keys = np.array([content_key(t) for t in inputs.windows] + sentence_keys, dtype=np.uint64)
     cache = {} if cache is None else cache
-    # The document of each text: texts are batched only with their own document's, so an
-    # int8 model's vectors of a file do not depend on the files ingested with it.
+    # The document of each text: texts are batched only with their own document's (see
+    # ``_Embedding._chunks``).
     number = {doc_id: i for i, doc_id in enumerate(docs)}
     doc_of_passage = np.array([number[p.doc_id] for p in new_passages], dtype=np.int64)
     groups = doc_of_passage[np.concatenate([inputs.window_owner, inputs.sentence_owner]) - kept]
@@ -392,17 +392,17 @@ class _Embedding:
     def _chunks(self, todo: list[int], groups: np.ndarray, length: Callable[[int], int]) -> Iterator[list[int]]:
         """``todo`` in chunks to embed, each of one group (document) only, shortest texts
         first, with a progress bar (for large batches) and progress calls. The int8 model
-        quantises activations over its whole batch: a text batched only with its own
-        document's has vectors that do not depend on which files were ingested with it."""
+        quantises activations over its whole batch, so a text's vector depends on the texts
+        batched with it: batched only with its own document's, a new file's vectors do not
+        depend on the files ingested with it (they still do on which of its texts were
+        known before: an edited file's, or one sharing a text with another file)."""
         by_group: dict[int, list[int]] = {}
         for i in todo:
             by_group.setdefault(int(groups[i]), []).append(i)
-        chunks = [
-            members[lo : lo + ENCODE_CHUNK]
-            for _, members in sorted(by_group.items())
-            for members in [sorted(members, key=length)]
-            for lo in range(0, len(members), ENCODE_CHUNK)
-        ]
+        chunks: list[list[int]] = []
+        for group in sorted(by_group):
+            members = sorted(by_group[group], key=length)
+            chunks += [members[lo : lo + ENCODE_CHUNK] for lo in range(0, len(members), ENCODE_CHUNK)]
         bar = tqdm(total=len(todo), desc="embedding", unit="text", disable=self.n_documents <= PROGRESS_MIN_DOCUMENTS)
         done = 0
         for chunk in chunks:
