@@ -200,10 +200,10 @@ def _capture_all_inputs(monkeypatch):
     """Let _CountingEmbedder see every text of an ingest (not just the first chunk)."""
     original = _Embedding.each
 
-    def each(self, texts, keys):
+    def each(self, texts, keys, groups):
         if isinstance(self.embedder, _CountingEmbedder):
             self.embedder._capture(texts)
-        return original(self, texts, keys)
+        return original(self, texts, keys, groups)
 
     monkeypatch.setattr(_Embedding, "each", each)
 
