@@ -238,6 +238,30 @@ def test_a_passage_whose_headings_name_the_question_is_preferred(fake_engine: En
     assert index.snapshot.passages[hits[0].row].heading.endswith("Undoing a commit")
 
 
+def test_a_passage_that_says_it_in_one_sentence_has_the_higher_sentence_coverage(fake_engine: Engine, tmp_path: Path):
+    """The ``sentence_coverage`` signal: the question's terms in the passage's best sentence
+    alone, where ``coverage`` counts them anywhere in the passage."""
+    from rag.analysis import terms
+    from rag.search import Query
+
+    page = """<html><head><title>Rivers</title></head><body><main><h1>Rivers</h1>
+    <h2>North</h2><p>The river Wey bends past the cathedral. Upstream lies the mill town of
+    Godalming.</p>
+    <h2>South</h2><p>The river Wey runs through the mill town of Godalming. It was dredged in 1890.</p>
+    </main></body></html>"""
+    (tmp_path / "rivers.html").write_text(page, encoding="utf-8")
+    fake_engine.add([tmp_path / "rivers.html"])
+    index = fake_engine._current()
+    question = "Which river runs through the mill town of Godalming?"
+    query = Query(question, fake_engine.embedder.encode_queries([question])[0], tuple(terms(question)))
+    hits = index.rank(query, fake_engine.settings)
+    by_section = {index.snapshot.passages[h.row].heading.split(" › ")[-1]: h for h in hits}
+    north, south = by_section["North"].evidence, by_section["South"].evidence
+    assert south["sentence_coverage"] == pytest.approx(1.0)
+    assert north["coverage"] > north["sentence_coverage"] > 0.0
+    assert south["sentence_coverage"] > north["sentence_coverage"]
+
+
 def test_a_name_the_documents_never_contain_lowers_the_answer_not_the_order(fake_engine, tmp_path):
     """``unknown_names``: a question about a thing the documents never name ("Gradle") is the
     same search as one without the name, less the name's share of the question."""
