@@ -217,22 +217,27 @@ def test_a_highlight_holds_the_answer_not_the_question_or_a_bare_term(
     assert e.text[e.highlight[0] : e.highlight[1]] == lit
 
 
-def test_a_passage_whose_headings_name_the_question_is_preferred(fake_engine: Engine, tmp_path: Path):
-    """The ``headings`` signal: the question's terms in the passage's title and section path."""
+def _rank_page(engine: Engine, tmp_path: Path, page: str, question: str):
+    """Index one HTML page with ``engine`` and rank its passages for ``question``: the
+    search index and the hits, also by the last part of each passage's section path."""
     from rag.analysis import terms
     from rag.search import Query
 
+    (tmp_path / "page.html").write_text(page, encoding="utf-8")
+    engine.add([tmp_path / "page.html"])
+    index = engine._current()
+    query = Query(question, engine.embedder.encode_queries([question])[0], tuple(terms(question)))
+    hits = index.rank(query, engine.settings)
+    return index, hits, {index.snapshot.passages[h.row].heading.split(" › ")[-1]: h for h in hits}
+
+
+def test_a_passage_whose_headings_name_the_question_is_preferred(fake_engine: Engine, tmp_path: Path):
+    """The ``headings`` signal: the question's terms in the passage's title and section path."""
     page = """<html><head><title>Git manual</title></head><body><main><h1>Git manual</h1>
     <h2>Pushing</h2><p>Run git reset with the hard option to drop the changes of a commit.</p>
     <h2>Undoing a commit</h2><p>Run git reset with the soft option to keep the changes.</p>
     </main></body></html>"""
-    (tmp_path / "git.html").write_text(page, encoding="utf-8")
-    fake_engine.add([tmp_path / "git.html"])
-    index = fake_engine._current()
-    question = "How do I undo a commit?"
-    query = Query(question, fake_engine.embedder.encode_queries([question])[0], tuple(terms(question)))
-    hits = index.rank(query, fake_engine.settings)
-    by_section = {index.snapshot.passages[h.row].heading.split(" › ")[-1]: h for h in hits}
+    index, hits, by_section = _rank_page(fake_engine, tmp_path, page, "How do I undo a commit?")
     assert by_section["Undoing a commit"].evidence["headings"] == pytest.approx(1.0)
     assert by_section["Pushing"].evidence["headings"] == 0.0
     assert index.snapshot.passages[hits[0].row].heading.endswith("Undoing a commit")
@@ -241,21 +246,13 @@ def test_a_passage_whose_headings_name_the_question_is_preferred(fake_engine: En
 def test_a_passage_that_says_it_in_one_sentence_has_the_higher_sentence_coverage(fake_engine: Engine, tmp_path: Path):
     """The ``sentence_coverage`` signal: the question's terms in the passage's best sentence
     alone, where ``coverage`` counts them anywhere in the passage."""
-    from rag.analysis import terms
-    from rag.search import Query
-
     page = """<html><head><title>Rivers</title></head><body><main><h1>Rivers</h1>
     <h2>North</h2><p>The river Wey bends past the cathedral. Upstream lies the mill town of
     Godalming.</p>
     <h2>South</h2><p>The river Wey runs through the mill town of Godalming. It was dredged in 1890.</p>
     </main></body></html>"""
-    (tmp_path / "rivers.html").write_text(page, encoding="utf-8")
-    fake_engine.add([tmp_path / "rivers.html"])
-    index = fake_engine._current()
     question = "Which river runs through the mill town of Godalming?"
-    query = Query(question, fake_engine.embedder.encode_queries([question])[0], tuple(terms(question)))
-    hits = index.rank(query, fake_engine.settings)
-    by_section = {index.snapshot.passages[h.row].heading.split(" › ")[-1]: h for h in hits}
+    _, _, by_section = _rank_page(fake_engine, tmp_path, page, question)
     north, south = by_section["North"].evidence, by_section["South"].evidence
     assert south["sentence_coverage"] == pytest.approx(1.0)
     assert north["coverage"] > north["sentence_coverage"] > 0.0
