@@ -49,7 +49,9 @@ class Settings:
     #: With ``sentence_coverage`` in the ranking, the lowest answerable tops of the first two
     #: are .517 and .484 and the highest out-of-domain ones -.02 and .446; a question about a
     #: brigade the seeds never name ("Who leads the Wagner brigade in Aleppo?") scores .464,
-    #: which .46 (the threshold before it) answered. On SQuAD's tuning articles (every 4th
+    #: which .46 (the threshold before it) answered: .47 leaves .014 below the lowest
+    #: answerable and .006 above that question (an int8 model's scores may differ in the third
+    #: decimal on another CPU). On SQuAD's tuning articles (every 4th
     #: question; 12 searched alone, the other 12's questions asked of them) .46 answers 97.4%
     #: and refuses 92.7%, .47 97.3% and 93.2%; Hit@1 (every 2nd) .839 both.
     min_score: float = 0.47

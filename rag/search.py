@@ -23,7 +23,8 @@ from .types import Document, Passage, Span
 #: A source filter whose passages own at most this many vectors (of one set) has them
 #: scored exactly, read from the index (15 MB at 384 dimensions); a wider one searches all.
 EXACT_FILTER_ROWS = 10_000
-#: Candidates that the ``headings`` and ``sentence_coverage`` signals score: the best 50 by the signals before them.
+#: Candidates that the ``headings`` and ``sentence_coverage`` signals score: each the best 50 by
+#: the signals computed before it (for ``sentence_coverage``, ``headings`` included).
 NARROW_ROWS = 50
 #: Candidates that the ``tokens`` signal reads again with the model: the best 8 by all the
 #: others (on SQuAD's and the real documents' tuning halves, 10 or 20 ranked no better, 5
@@ -726,15 +727,16 @@ class Signal:
 
 
 #: The evidence for a passage, fused as a weighted sum (a signal weighted 0 is not computed).
-#: A new signal is one function and one entry here. The first four weights were tuned on the
-#: first 24 SQuAD dev articles (benchmarks/squad.py) and sum to 1; ``headings`` (chosen on the
-#: tuning half of benchmarks/realdocs.py: with the token match in, .05 to .20 took its right
-#: file @1 from .778 to .815, SQuAD's tuning articles unchanged), ``sentence_coverage``
-#: (chosen on both tuning halves: .05 took SQuAD's tuning articles from .832 to .839 Hit@1 at
-#: every 2nd question, the real documents' from .556 to .574; .10 and .20 gained more on
-#: SQuAD, .845 and .852, but lost right file @1 on the real documents, .815 to .778 and
-#: .759) and ``answer_type`` are additions to them; ``tokens`` (its weight and depth chosen on both tuning halves)
-#: re-ranks the best few.
+#: A new signal is one function and one entry here; narrow signals of the same width run in
+#: this order. The first four weights were tuned on the first 24 SQuAD dev articles
+#: (benchmarks/squad.py) and sum to 1; the others are additions to them. ``headings`` was
+#: chosen on the tuning half of benchmarks/realdocs.py: with the token match in, .05 to .20
+#: took its right file @1 from .778 to .815, SQuAD's tuning articles unchanged.
+#: ``sentence_coverage`` was chosen on both tuning halves: .05 took SQuAD's tuning articles
+#: from .832 to .839 Hit@1 (every 2nd question) and the real documents' from .556 to .574;
+#: .10 and .20 gained more on SQuAD (.845, .852) but took the real documents' right file @1
+#: from .815 to .778 and .759. ``tokens`` (its weight and depth chosen on both tuning
+#: halves) re-ranks the best few.
 SIGNALS: dict[str, Signal] = {
     "paragraph": Signal(_paragraph, 0.25),
     "sentence": Signal(_sentence, 0.40),

@@ -245,7 +245,7 @@ def test_a_passage_whose_headings_name_the_question_is_preferred(fake_engine: En
 
 def test_a_passage_that_says_it_in_one_sentence_has_the_higher_sentence_coverage(fake_engine: Engine, tmp_path: Path):
     """The ``sentence_coverage`` signal: the question's terms in the passage's best sentence
-    alone, where ``coverage`` counts them anywhere in the passage."""
+    alone, where ``coverage`` counts them anywhere in the passage (with its context)."""
     page = """<html><head><title>Rivers</title></head><body><main><h1>Rivers</h1>
     <h2>North</h2><p>The river Wey bends past the cathedral. Upstream lies the mill town of
     Godalming.</p>
@@ -256,7 +256,8 @@ def test_a_passage_that_says_it_in_one_sentence_has_the_higher_sentence_coverage
     north, south = by_section["North"].evidence, by_section["South"].evidence
     assert south["sentence_coverage"] == pytest.approx(1.0)
     assert north["coverage"] > north["sentence_coverage"] > 0.0
-    assert south["sentence_coverage"] > north["sentence_coverage"]
+    # North's best sentence is its second ("mill town of Godalming"), not its first ("river")
+    assert north["sentence_coverage"] > north["coverage"] / 2
 
 
 def test_a_name_the_documents_never_contain_lowers_the_answer_not_the_order(fake_engine, tmp_path):
