@@ -114,7 +114,8 @@ def build_answer(
     unknown = -hits[0].evidence.get("unknown_names", 0.0) if hits else 0.0
     if not hits or max(h.score for h in hits) < settings.min_score or unknown >= settings.unknown_names_refusal:
         near = hits[: min(k, settings.near_misses)]
-        return Answer(question, False, tuple(_excerpt(h, query, index, settings, True) for h in near))
+        near_misses = tuple(_excerpt(h, query, index, settings, True) for h in near)
+        return Answer(question, False, near_misses, unwritten=index.unwritten(query.text))
     top_span = index.highlight(hits[0].row, query, settings)
     answering = [h for h in hits if h.score >= min(settings.min_support, settings.min_score)]
     other = _other_source(query, hits[0], top_span, hits, index, settings)
@@ -145,7 +146,7 @@ def build_answer(
                 excerpts[i] = replace(excerpt, note=note)
             break
     excerpts = excerpts[:k]
-    return Answer(question=question, answered=True, excerpts=tuple(excerpts))
+    return Answer(question=question, answered=True, excerpts=tuple(excerpts), unwritten=index.unwritten(query.text))
 
 
 #: Of the question's names that an answer's highlight, section or title holds, the share (by
@@ -319,4 +320,5 @@ def _excerpt(
         highlight=span or index.highlight(hit.row, query, settings),
         near_miss=near_miss,
         also=tuple(also),
+        missing=index.missing(query.text, hit.row),
     )

@@ -204,9 +204,11 @@ def format_answer(answer: Answer, color: bool = False) -> str:
         lines.append(f"(searched as: {answer.searched_as})")
     if not answer.answered:
         lines.append("The documents do not answer this question.")
-        if answer.excerpts:
-            lines.append("")
-            lines.append("Closest passages (near-misses, not answers):")
+    if answer.unwritten:
+        lines.append(f"(not in any document: {', '.join(answer.unwritten)})")
+    if not answer.answered and answer.excerpts:
+        lines.append("")
+        lines.append("Closest passages (near-misses, not answers):")
     for number, e in enumerate(answer.excerpts, start=1):
         # Invisible reordering characters are written out: a hidden override must not reorder the quote.
         quote = visible_controls(e.text)
@@ -228,6 +230,8 @@ def format_answer(answer: Answer, color: bool = False) -> str:
             s, t = e.highlight
             label = "closest sentence" if e.near_miss else "answering sentence"
             lines.append(f"    {label}: {visible_controls(e.text[s:t])}")
+        if e.missing:
+            lines.append(f"    not in this excerpt: {', '.join(e.missing)}")
     return "\n".join(lines)
 
 

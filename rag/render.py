@@ -83,6 +83,8 @@ STYLE = """
  margin-left:.4em}
 .qa-context{font-size:.85em;color:var(--body-text-color);white-space:pre-wrap;margin:.4em 0}
 .qa-also{font-size:.8em;color:var(--body-text-color-subdued)}
+.qa-missing{font-size:.8em;color:var(--body-text-color-subdued)}
+.qa-missing b,.qa-unwritten b{font-weight:600;color:var(--body-text-color)}
 .qa-source{position:relative;white-space:pre-wrap;font-family:Georgia,serif;max-height:32em;overflow:auto;
  padding:.6em;border:1px solid var(--border-color-primary);border-radius:8px;background:var(--block-background-fill);
  color:var(--body-text-color)}
@@ -101,7 +103,7 @@ STYLE = """
  border:1px solid var(--color-accent);border-radius:6px;color:var(--body-text-color);
  background:var(--background-fill-secondary)}
 /* A long file name or title wraps rather than widening the page (a phone is 390 px wide). */
-.qa-turn code,.qa-cite,.qa-also{overflow-wrap:anywhere}
+.qa-turn code,.qa-cite,.qa-also,.qa-missing,.qa-unwritten{overflow-wrap:anywhere}
 """
 
 
@@ -272,6 +274,8 @@ def excerpt_html(
     note = f'<div class="qa-note">{escape(excerpt.note.capitalize())}</div>' if excerpt.note else ""
     hint = STALE[mark].split(":")[0] if mark else "Show in its document"
     tools = _tools(excerpt, originals and not mark)
+    lacks = ", ".join(f"<b>{escape(w)}</b>" for w in excerpt.missing)
+    missing = f'<div class="qa-missing">Not in this excerpt: {lacks}</div>' if lacks else ""
     return (
         f'<div class="qa-excerpt{kind}" {_target(excerpt)}>'
         f'{badge}{note}<blockquote class="qa-quote">{_highlighted(excerpt)}</blockquote>'
@@ -279,7 +283,7 @@ def excerpt_html(
         f'<span class="qa-num">[{number}]</span> {escape(excerpt.section or excerpt.title)} — '
         f"<code>{escape(excerpt.source)}</code>, "
         f"¶{excerpt.paragraph}, characters {excerpt.start}–{excerpt.end} · relevance {excerpt.score:.2f}"
-        f'<span class="qa-bar" style="width:{width}px"></span></div>{tools}{also}{context}</div>'
+        f'<span class="qa-bar" style="width:{width}px"></span></div>{missing}{tools}{also}{context}</div>'
     )
 
 
@@ -309,6 +313,10 @@ def answer_html(
     if not answer.answered:
         which = "The documents you chose" if scope else "The documents"
         body.append(f'<div class="qa-none">{which} do not answer this question.</div>')
+    if answer.unwritten:
+        words = ", ".join(f"<b>{escape(w)}</b>" for w in answer.unwritten)
+        body.append(f'<div class="qa-searched qa-unwritten">Not in any document: {words}</div>')
+    if not answer.answered:
         if answer.excerpts:
             body.append('<div class="qa-near">Closest passages (not answers)</div>')
     else:
@@ -356,6 +364,8 @@ def answer_markdown(answer: Answer, scope: Sequence[str] | None = None) -> str:
     lines = [f"## {answer.question}", ""]
     if scope:
         lines += [f"*Searched only in: {', '.join(scope)}*", ""]
+    if answer.unwritten:
+        lines += [f"*Not in any document: {', '.join(answer.unwritten)}*", ""]
     if not answer.answered:
         lines += ["*The documents do not answer this question.*", ""]
         if answer.excerpts:
@@ -372,6 +382,7 @@ def answer_markdown(answer: Answer, scope: Sequence[str] | None = None) -> str:
             "",
             f"[{number}] {citation(e, offsets=True)}, relevance {e.score:.2f}",
             f"Answering sentence: “{e.text[s:t]}”",
+            *([f"Not in this excerpt: {', '.join(e.missing)}"] if e.missing else []),
             "",
         ]
     return "\n".join(lines)

@@ -303,6 +303,42 @@ class SearchIndex:
             cached = self._path_terms[key] = set(terms(self.section(title, table.headings[key[1]])))
         return cached
 
+    def unwritten(self, question: str) -> tuple[str, ...]:
+        """The words of ``question`` that no document writes, in any spelling the index joins
+        ("nginx" of Debian's manuals; "founded" of articles that say "formed"), as the question
+        writes them: shown with the answer, what no quote can hold is no quote's fault."""
+        expanded = self.lexical.expand(terms(question))
+        return self._words(question, lambda t: not expanded.get(t))
+
+    def missing(self, question: str, row: int) -> tuple[str, ...]:
+        """The names of ``question`` ("GitHub", "PostgreSQL": words it writes with a capital)
+        that some document writes but passage ``row``, its document title and section path do
+        not, as the question writes them (a search engine's "Missing:"; a spelling variant the
+        index joins, "al-Sa'eed" for "al-Saeed", counts as written). A quote that lacks what
+        the question names may not answer it: no threshold tells a passage about SMTP ports
+        from one about PostgreSQL's port, so the reader is shown the gap."""
+        names = question_names(question)
+        if not names:
+            return ()
+        expanded = self.lexical.expand(terms(question))
+        # The passage's indexed terms (read with its title and section path) and the path's own.
+        written, path, ids = set(self.lexical.terms_of(row).tolist()), self.path_terms(row), self.lexical.ids
+
+        def lacking(term: str) -> bool:
+            variants = expanded.get(term)
+            return term in names and bool(variants) and not any(v in path or ids[v] in written for v in variants)
+
+        return self._words(question, lacking)
+
+    @staticmethod
+    def _words(question: str, lacking: Callable[[str], bool]) -> tuple[str, ...]:
+        """The words of ``question`` (first spelling, once each) with a term, not a number, that is ``lacking``."""
+        out: dict[str, str] = {}
+        for word in (m.group() for m in _WORD.finditer(question)):
+            if any(lacking(t) for t in terms(word) if not t.isdigit()):
+                out.setdefault(word.casefold(), word)
+        return tuple(out.values())
+
     def token_vectors(self, rows: list[int], read: Callable[[Sequence[str]], list[np.ndarray]]) -> list[np.ndarray]:
         """The token vectors of passages ``rows`` read with their context (``read_text``) by
         ``read``, from the cache where they were read before (one embedder per index). A

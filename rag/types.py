@@ -80,7 +80,9 @@ class Excerpt:
     not clear the relevance threshold. ``also`` cites near-identical passages that
     were merged into this one. ``section`` is where the passage sits in its document
     ("Installation › From source"); ``note`` says why a passage is shown beside the
-    answer ("another source", and whether it differs).
+    answer ("another source", and whether it differs). ``missing`` lists the question's
+    names that this excerpt, its title and section never write, though some document does
+    ("PostgreSQL" beside a passage about SMTP ports): it may not answer.
     """
 
     text: str
@@ -95,9 +97,11 @@ class Excerpt:
     also: tuple[Citation, ...] = ()
     section: str = ""
     note: str = ""
+    missing: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         data = asdict(self)
+        data["missing"] = list(self.missing)
         data["highlight"] = list(self.highlight)
         data["also"] = [asdict(c) for c in self.also]
         return data
@@ -112,12 +116,15 @@ class Answer:
     excerpts: tuple[Excerpt, ...] = ()
     #: What was searched: the question itself, or a follow-up joined with the previous question.
     searched_as: str = ""
+    #: The searched words that no document writes ("nginx" of Debian's manuals), as written.
+    unwritten: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return {
             "question": self.question,
             "answered": self.answered,
             "searched_as": self.searched_as or self.question,
+            "unwritten": list(self.unwritten),
             "excerpts": [e.to_dict() for e in self.excerpts],
         }
 

@@ -182,4 +182,5 @@ EXCERPT_FIELDS = {
     "also",
     "section",
     "note",
+    "missing",
 }

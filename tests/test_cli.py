@@ -56,7 +56,8 @@ def test_ask_json_is_the_answer_with_exact_fields(index: Path):
     result = run("ask", "Who leads the Hamas delegation to Damascus?", "--json", "-k", "3", index=index)
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
-    assert set(answer) == {"question", "answered", "searched_as", "excerpts"} and answer["answered"] is True
+    assert set(answer) == {"question", "answered", "searched_as", "unwritten", "excerpts"}
+    assert answer["answered"] is True
     assert 1 <= len(answer["excerpts"]) <= 3
     for e in answer["excerpts"]:
         assert set(e) == EXCERPT_FIELDS
@@ -71,6 +72,19 @@ def test_out_of_domain_says_so(index: Path):
     assert "near-misses" in result.stdout
     data = json.loads(run("ask", "How do I bake bread?", "--json", index=index).stdout)
     assert data["answered"] is False and all(e["near_miss"] for e in data["excerpts"])
+    assert data["unwritten"] == ["bake", "bread"]  # no article writes either word
+
+
+def test_the_answer_shows_the_names_an_excerpt_lacks(index: Path):
+    result = run("ask", "Who leads the Wagner brigade in Aleppo?", index=index)
+    assert result.returncode == 0
+    assert result.stdout.startswith("The documents do not answer this question.\n(not in any document: Wagner)\n")
+    data = json.loads(run("ask", "Who leads the Wagner brigade in Aleppo?", "--json", index=index).stdout)
+    assert data["unwritten"] == ["Wagner"] and data["excerpts"]
+    for e in data["excerpts"]:  # Aleppo is a name the articles write: each excerpt says whether it does
+        assert e["missing"] == ([] if "aleppo" in (e["text"] + e["section"] + e["title"]).lower() else ["Aleppo"])
+    lacking = sum(e["missing"] == ["Aleppo"] for e in data["excerpts"])
+    assert lacking and result.stdout.count("    not in this excerpt: Aleppo") == lacking
 
 
 def test_follow_up_uses_history(index: Path):

@@ -195,3 +195,15 @@ def test_the_conversation_exports_every_turn_oldest_first_with_its_answer_line_a
     assert "*The documents do not answer this question.*" in bread and "Answer, quoted" not in bread
     assert "[1] Doc (c.txt, ¶1, characters 0–39), relevance 0.60" in bread
     assert conversation_markdown([]) == "# Conversation\n"
+
+
+def test_what_an_excerpt_lacks_and_what_no_document_writes_are_shown():
+    lacking = replace(FIRST, missing=("PostgreSQL",))
+    answer = Answer("What port does PostgreSQL use behind nginx?", True, (lacking, CLOSE), unwritten=("nginx",))
+    page = answer_html(answer)
+    assert "Not in any document: <b>nginx</b>" in page
+    assert page.count("Not in this excerpt") == 1 and "Not in this excerpt: <b>PostgreSQL</b>" in page
+    markdown = conversation_markdown([Turn(answer)])
+    assert "*Not in any document: nginx*" in markdown and "Not in this excerpt: PostgreSQL" in markdown
+    plain = answer_html(Answer("q", True, (FIRST,)))
+    assert "Not in this excerpt" not in plain and "Not in any document" not in plain

@@ -585,3 +585,28 @@ def test_token_windows_cover_a_long_text_with_overlaps():
     assert token_windows(offsets, 10) == [(0, 49)]
     assert token_windows(offsets, 4, overlap=1) == [(0, 19), (15, 34), (30, 49)]
     assert token_windows([], 4) == [(0, 0)]
+
+
+def test_an_excerpt_names_what_the_question_asks_about_that_it_never_writes(fake_engine: Engine, tmp_path: Path):
+    """``missing``: a name of the question that some document writes but the passage, its
+    title and section path do not; ``unwritten``: a word of the question no document writes."""
+    page = """<html><head><title>Servers</title></head><body><main><h1>Servers</h1>
+    <h2>PostgreSQL</h2><p>It listens on port 5432 unless told otherwise. Ask Buthaina about it.</p>
+    <h2>Mail</h2><p>SMTP servers listen on port 25 by default.</p>
+    </main></body></html>"""
+    question = "What port does PostgreSQL listen on by default?"
+    index, _, by_section = _rank_page(fake_engine, tmp_path, page, question)
+    mail, postgres = by_section["Mail"].row, by_section["PostgreSQL"].row
+    assert index.missing(question, mail) == ("PostgreSQL",)
+    assert index.missing(question, postgres) == ()  # its section's heading names it
+    assert index.missing("Which port does SMTP use?", mail) == ()
+    spelt = "Does Bouthaina still run the PostgreSQL servers?"
+    assert index.missing(spelt, postgres) == ()  # "Buthaina": a spelling the index joins
+    assert index.missing(spelt, mail) == ("Bouthaina", "PostgreSQL")
+    assert index.missing("does smtp listen on port 25?", postgres) == ()  # no names: nothing to say
+    assert index.unwritten("Does nginx listen on port 25, or Nginx, or PostgreSQL?") == ("nginx",)
+    answer = fake_engine.ask("What port does PostgreSQL listen on in nginx?", k=5)
+    assert answer.unwritten == ("nginx",) and answer.excerpts
+    for e in answer.excerpts:  # a name missing from the excerpt is not the unwritten word again
+        assert e.missing == (() if "PostgreSQL" in e.text + e.section else ("PostgreSQL",))
+    assert answer.to_dict()["unwritten"] == ["nginx"]

@@ -57,6 +57,18 @@ def test_a_question_about_a_name_the_documents_never_mention_is_refused(seed_eng
     assert seed_engine.ask("When was Liwa al-Quds founded?").answered
 
 
+def test_an_excerpt_lacking_a_name_of_the_question_says_so_whatever_its_spelling(seed_engine: Engine):
+    answer = seed_engine.ask("Who is Muhammad al-Saeed?", k=5)
+    assert answer.answered and answer.unwritten == ()
+    top = answer.excerpts[0]
+    assert "al-Sa’eed" in top.text and top.missing == ()  # the article's spelling counts as the question's
+    assert any(e.missing for e in answer.excerpts[1:])
+    for e in answer.excerpts:
+        said = (e.text + e.section).lower()
+        assert ("Muhammad" in e.missing) == ("muhammad" not in said)
+    assert seed_engine.ask("When was Liwa al-Quds founded?").unwritten == ("founded",)  # the articles say "formed"
+
+
 def test_every_excerpt_is_verbatim_from_its_file(seed_engine: Engine):
     for item in QUESTIONS:
         for e in seed_engine.ask(item["q"], k=10, history=item.get("history")).excerpts:

@@ -103,6 +103,13 @@ def test_example_question_shows_quote_citation_highlight_and_source(page):
 def test_unanswerable_question_says_so(page):
     ask(page, "How do I bake bread?")
     assert "do not answer" in page.locator("#transcript").inner_text()
+    assert page.locator("#transcript .qa-unwritten").inner_text() == "Not in any document: bake, bread"
+    ask(page, "Who leads the Wagner brigade in Aleppo?")
+    turn = page.locator("#transcript .qa-turn", has_text="Wagner brigade")
+    assert turn.locator(".qa-unwritten").inner_text() == "Not in any document: Wagner"
+    lacking = turn.locator(".qa-missing")  # the near-misses that never name Aleppo say so under their citation
+    assert lacking.count() >= 1 and all(t == "Not in this excerpt: Aleppo" for t in lacking.all_inner_texts())
+    shot(page, "refused-with-missing-names")
 
 
 def test_upload_then_ask_and_hostile_text_stays_text(page, tmp_path: Path):
