@@ -110,7 +110,7 @@ def run_ours(corpus: Path, questions: list[dict], keep: Path | None = None) -> d
         report = engine.add([corpus])
         ingest = time.perf_counter() - t0
         engine.ask("warm up")
-        results, times = {}, []
+        results, times, gaps = {}, [], {}
         checks = {"heading_only": 0, "one_short_line": 0, "contents_line": 0, "flattened_code": 0, "excerpts": 0}
         for q in questions:
             t0 = time.perf_counter()
@@ -127,6 +127,8 @@ def run_ours(corpus: Path, questions: list[dict], keep: Path | None = None) -> d
                     checks["contents_line"] += bool(_LEADER.search(e.text))
                     checks["flattened_code"] += bool(_FLAT_CODE.search(e.text))
             results[q["id"]] = found
+            if answer.answered:  # the answer names a gap: a word no document writes, a name the top excerpt lacks
+                gaps[q["id"]] = bool(answer.unwritten or answer.excerpts[0].missing)
         return {
             "system": "this project",
             "ingest_s": ingest,
@@ -134,6 +136,7 @@ def run_ours(corpus: Path, questions: list[dict], keep: Path | None = None) -> d
             "query_p50_ms": 1000 * statistics.median(times),
             "results": results,
             "checks": checks,
+            "gaps": gaps,
         }
     finally:
         if keep is None:
@@ -204,6 +207,18 @@ def main() -> None:
             )
         )
     print(f"\nExcerpt checks (ours, all top-5 excerpts): {ours['checks']}")
+    for kind, chosen in (("out-of-domain", True), ("in-domain", False)):
+        answered = [
+            flag
+            for q in questions
+            if (q["type"] == "ood") == chosen
+            for flag in [ours["gaps"].get(q["id"])]
+            if flag is not None
+        ]
+        print(
+            f"{kind} questions answered: {len(answered)}; naming a gap (a word no document writes, "
+            f"or a name the top excerpt lacks): {sum(answered)}"
+        )
     if args.show_misses:
         tune = [q for q in questions if q["split"] == "tune"]
         for q, top in score(tune, ours["results"])["misses"]:
