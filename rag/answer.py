@@ -115,7 +115,7 @@ def build_answer(
     if not hits or max(h.score for h in hits) < settings.min_score or unknown >= settings.unknown_names_refusal:
         near = hits[: min(k, settings.near_misses)]
         near_misses = tuple(_excerpt(h, query, index, settings, True) for h in near)
-        return Answer(question, False, near_misses, unwritten=index.unwritten(query.text))
+        return Answer(question, False, near_misses, unwritten=index.unwritten(query))
     top_span = index.highlight(hits[0].row, query, settings)
     answering = [h for h in hits if h.score >= min(settings.min_support, settings.min_score)]
     other = _other_source(query, hits[0], top_span, hits, index, settings)
@@ -146,7 +146,7 @@ def build_answer(
                 excerpts[i] = replace(excerpt, note=note)
             break
     excerpts = excerpts[:k]
-    return Answer(question=question, answered=True, excerpts=tuple(excerpts), unwritten=index.unwritten(query.text))
+    return Answer(question=question, answered=True, excerpts=tuple(excerpts), unwritten=index.unwritten(query))
 
 
 #: Of the question's names that an answer's highlight, section or title holds, the share (by
@@ -320,5 +320,5 @@ def _excerpt(
         highlight=span or index.highlight(hit.row, query, settings),
         near_miss=near_miss,
         also=tuple(also),
-        missing=index.missing(query.text, hit.row),
+        missing=index.missing(query, hit.row),
     )

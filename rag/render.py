@@ -364,12 +364,12 @@ def answer_markdown(answer: Answer, scope: Sequence[str] | None = None) -> str:
     lines = [f"## {answer.question}", ""]
     if scope:
         lines += [f"*Searched only in: {', '.join(scope)}*", ""]
-    if answer.unwritten:
-        lines += [f"*Not in any document: {', '.join(answer.unwritten)}*", ""]
     if not answer.answered:
         lines += ["*The documents do not answer this question.*", ""]
-        if answer.excerpts:
-            lines += ["Closest passages (not answers):", ""]
+    if answer.unwritten:
+        lines += [f"*Not in any document: {', '.join(answer.unwritten)}*", ""]
+    if not answer.answered and answer.excerpts:
+        lines += ["Closest passages (not answers):", ""]
     line = answer_line(answer)
     if line:
         lines += ["**Answer, quoted:** " + " ".join(f"“{sentence}” [{n}]" for n, _, sentence in line), ""]

@@ -303,41 +303,36 @@ class SearchIndex:
             cached = self._path_terms[key] = set(terms(self.section(title, table.headings[key[1]])))
         return cached
 
-    def unwritten(self, question: str) -> tuple[str, ...]:
-        """The words of ``question`` that no document writes, in any spelling the index joins
+    def unwritten(self, query: Query) -> tuple[str, ...]:
+        """The words of the question that no document writes, in any spelling the index joins
         ("nginx" of Debian's manuals; "founded" of articles that say "formed"), as the question
         writes them: shown with the answer, what no quote can hold is no quote's fault."""
-        expanded = self.lexical.expand(terms(question))
-        return self._words(question, lambda t: not expanded.get(t))
+        variants = self._variants(query)
+        return _question_words(query.text, lambda t: t in variants and not variants[t])
 
-    def missing(self, question: str, row: int) -> tuple[str, ...]:
-        """The names of ``question`` ("GitHub", "PostgreSQL": words it writes with a capital)
+    def missing(self, query: Query, row: int) -> tuple[str, ...]:
+        """The names of the question ("GitHub", "PostgreSQL": words it writes with a capital)
         that some document writes but passage ``row``, its document title and section path do
         not, as the question writes them (a search engine's "Missing:"; a spelling variant the
         index joins, "al-Sa'eed" for "al-Saeed", counts as written). A quote that lacks what
         the question names may not answer it: no threshold tells a passage about SMTP ports
         from one about PostgreSQL's port, so the reader is shown the gap."""
-        names = question_names(question)
+        names = question_names(query.text)
         if not names:
             return ()
-        expanded = self.lexical.expand(terms(question))
-        # The passage's indexed terms (read with its title and section path) and the path's own.
-        written, path, ids = set(self.lexical.terms_of(row).tolist()), self.path_terms(row), self.lexical.ids
+        variants = self._variants(query)
+        passage = self.snapshot.passages[row]
+        title = self.snapshot.documents[passage.doc_id].title  # whole: "Sphinx" of "… — Sphinx documentation"
+        present = set(terms(passage.text)) | set(terms(title)) | self.path_terms(row)
+        return _question_words(
+            query.text, lambda t: t in names and bool(variants.get(t)) and variants[t].isdisjoint(present)
+        )
 
-        def lacking(term: str) -> bool:
-            variants = expanded.get(term)
-            return term in names and bool(variants) and not any(v in path or ids[v] in written for v in variants)
-
-        return self._words(question, lacking)
-
-    @staticmethod
-    def _words(question: str, lacking: Callable[[str], bool]) -> tuple[str, ...]:
-        """The words of ``question`` (first spelling, once each) with a term, not a number, that is ``lacking``."""
-        out: dict[str, str] = {}
-        for word in (m.group() for m in _WORD.finditer(question)):
-            if any(lacking(t) for t in terms(word) if not t.isdigit()):
-                out.setdefault(word.casefold(), word)
-        return tuple(out.values())
+    def _variants(self, query: Query) -> dict[str, set[str]]:
+        """Each of the query's terms and the index terms that count as it (none: no document writes it)."""
+        return {
+            term: variants for term, (variants, _) in zip(dict.fromkeys(query.terms), self.weights(query), strict=False)
+        }
 
     def token_vectors(self, rows: list[int], read: Callable[[Sequence[str]], list[np.ndarray]]) -> list[np.ndarray]:
         """The token vectors of passages ``rows`` read with their context (``read_text``) by
@@ -742,6 +737,26 @@ _UNDERSCORED = re.compile(r"\b\w*[^\W_]_\w*[^\W_]\w*\b")
 
 #: At most this many of a question's code names are looked up.
 _CODE_NAMES = 8
+
+
+#: A word of a question as its reader sees it: letters, digits and the marks inside a word
+#: ("2FA", "al-Sa'eed", "gc.auto" is two), with a letter somewhere.
+_QUESTION_WORD = re.compile(r"[\w'’ʼ`´-]*[^\W\d_][\w'’ʼ`´-]*")
+#: A contraction's ending ("What's", "don't", "I'm"): the word is its first part.
+_CLITIC = re.compile(r"(?:n['’ʼ`´]t|['’ʼ`´](?:s|m|re|ve|ll|d))$", re.IGNORECASE)
+
+
+def _question_words(question: str, lacking: Callable[[str], bool]) -> tuple[str, ...]:
+    """The words of ``question`` (as first written, once each) with a term, not a number, that
+    is ``lacking``; a contraction of a word analysis drops ("What's", "don't") is none."""
+    out: dict[str, str] = {}
+    for word in (m.group().strip("'’ʼ`´-") for m in _QUESTION_WORD.finditer(question)):
+        base = _CLITIC.sub("", word)
+        if base != word and (len(base) <= 3 or not terms(base)):  # "what's", "I'm", "can't", "won't"
+            continue
+        if any(lacking(t) for t in terms(word) if not t.isdigit()):
+            out.setdefault(word.casefold(), word)
+    return tuple(out.values())
 
 
 def code_names(question: str) -> list[str]:

@@ -21,7 +21,7 @@ def test_ask_returns_the_answer_json(app_url: str):
         assert set(e) == EXCERPT_FIELDS
         assert (SEEDS / e["source"]).read_text(encoding="utf-8")[e["start"] : e["end"]] == e["text"]
     unanswered = client.predict("How do I bake bread?", api_name="/ask")
-    assert unanswered["answered"] is False
+    assert unanswered["answered"] is False and unanswered["unwritten"] == ["bake", "bread"]
 
 
 def test_upload_ask_remove(app_url: str, tmp_path: Path):
