@@ -110,9 +110,13 @@ def build_answer(
         k: the most excerpts to return.
     """
     # With a re-ranker the order is its own; whether anything answers is still the evidence's call.
-    # A question mostly about names no document holds is not answered by what matches the rest.
+    # A question mostly about names no document holds is not answered by what matches the rest,
+    # and one whose names the top passage's document never writes must clear a higher bar.
     unknown = -hits[0].evidence.get("unknown_names", 0.0) if hits else 0.0
-    if not hits or max(h.score for h in hits) < settings.min_score or unknown >= settings.unknown_names_refusal:
+    relevance = max(h.score for h in hits) if hits else 0.0
+    if hits and relevance >= settings.min_score and settings.absent_names_penalty:
+        relevance -= settings.absent_names_penalty * index.absent_names(query, hits[0].row)
+    if not hits or relevance < settings.min_score or unknown >= settings.unknown_names_refusal:
         near = hits[: min(k, settings.near_misses)]
         near_misses = tuple(_excerpt(h, query, index, settings, True) for h in near)
         return Answer(question, False, near_misses, unwritten=index.unwritten(query))

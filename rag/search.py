@@ -253,6 +253,7 @@ class SearchIndex:
         # the expansion of recent queries (a query is highlighted k times).
         self._sentence_terms: dict[int, list[set[str]]] = {}
         self._path_terms: dict[tuple[int, int], set[str]] = {}
+        self._document_terms: dict[int, frozenset[int]] = {}  # see ``absent_names``
         #: Parts of titles that name the site rather than the page ("Python 3.11.2 documentation").
         self.site_names = site_names(
             (d.title for d in snapshot.documents.values()), (posixpath.dirname(i) for i in snapshot.documents)
@@ -327,6 +328,33 @@ class SearchIndex:
         return _question_words(
             query.text, lambda t: t in names and bool(variants.get(t)) and variants[t].isdisjoint(present)
         )
+
+    def absent_names(self, query: Query, row: int) -> float:
+        """The share of the question's weight (IDF) in names it writes ("PostgreSQL", "Jenkins")
+        that passage ``row``'s whole document never writes, in any spelling the index joins:
+        an answer from a document that never names what is asked about is likely about
+        something else ("What port does PostgreSQL listen on?" answered by git send-email's
+        SMTP port). A document's own page covers its names (SQuAD's article on the Super Bowl
+        writes "Denver" where its paragraph on the divisional round says "The Broncos")."""
+        names = question_names(query.text)
+        if not names:
+            return 0.0
+        written = self.document_terms(int(self.snapshot.passages.doc[row]))
+        ids = self.lexical.ids
+        pairs = zip(dict.fromkeys(query.terms), self.weights(query), strict=False)
+        return sum(w for t, (variants, w) in pairs if t in names and not any(ids[v] in written for v in variants))
+
+    def document_terms(self, doc: int) -> frozenset[int]:
+        """The lexical term ids of every passage of document ``doc`` (an index into the passage
+        table's documents; cached, at most 1,024 documents)."""
+        cached = self._document_terms.get(doc)
+        if cached is None:
+            lexical, rows = self.lexical, np.flatnonzero(self.snapshot.passages.doc == doc)
+            cached = frozenset(i for r in rows.tolist() for i in lexical.terms_of(r).tolist())
+            if len(self._document_terms) >= 1024:  # bounded, as the sentence terms are
+                self._document_terms.clear()
+            self._document_terms[doc] = cached
+        return cached
 
     def _variants(self, query: Query) -> dict[str, set[str]]:
         """Each of the query's terms and the index terms that count as it (none: no document writes it)."""

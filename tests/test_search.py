@@ -612,6 +612,11 @@ def test_an_excerpt_names_what_the_question_asks_about_that_it_never_writes(fake
     assert index.missing(spelt, mail) == ("Bouthaina", "PostgreSQL")
     assert index.missing(q("does smtp listen on port 25?"), postgres) == ()  # no names: nothing to say
     assert index.unwritten(q("Does nginx listen on port 25, or Nginx, or PostgreSQL?")) == ("nginx",)
+    # ``absent_names``: the share of the question's weight in names the passage's whole document never writes
+    assert index.absent_names(q(question), mail) == 0.0  # the page names PostgreSQL in another section
+    jenkins = q("Does Jenkins run on the PostgreSQL port?")
+    weight = dict(zip(jenkins.terms, (w for _, w in index.weights(jenkins)), strict=False))["jenkin"]
+    assert index.absent_names(jenkins, mail) == pytest.approx(weight) and 0 < weight < 1
     # Contractions, and words that open with a digit, are words as written
     assert index.unwritten(q("What's the port? I'm told it's 25; don't you listen? Who's Buthaina?")) == ()
     assert index.unwritten(q("Does PostgreSQL take 2FA or 3FA?")) == ("3FA",)

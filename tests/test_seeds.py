@@ -154,10 +154,14 @@ def test_a_search_limited_to_one_document_quotes_only_it_and_finds_its_answer(se
 
 def test_a_question_mostly_about_a_name_the_seeds_never_mention_is_refused(seed_engine: Engine, seed_index):
     """Real model: "Erdogan" is nowhere in the seeds; the rest of the question matches Liwa
-    al-Quds well enough to clear the threshold, so only the names rule refuses it."""
+    al-Quds well enough to clear the threshold, so only the names rules refuse it: each
+    alone (the share of names no document writes; the penalty for names the top passage's
+    document never writes)."""
     question = "What did Erdogan say about Liwa al-Quds?"
     assert not seed_engine.ask(question).answered
-    without = Engine.open(settings=Settings(index_dir=seed_index, unknown_names_refusal=1.0))
+    for rules in ({"unknown_names_refusal": 1.0}, {"absent_names_penalty": 0.0}):
+        assert not Engine.open(settings=Settings(index_dir=seed_index, **rules)).ask(question).answered
+    without = Engine.open(settings=Settings(index_dir=seed_index, unknown_names_refusal=1.0, absent_names_penalty=0.0))
     assert without.ask(question).answered
 
 
