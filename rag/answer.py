@@ -90,7 +90,10 @@ def build_answer(
 
     The top passage must reach ``settings.min_score``; the excerpts after it need
     ``settings.min_support``. A question whose weight lies mostly in names no document
-    contains (``settings.unknown_names_refusal``) is refused whatever the scores.
+    contains (``settings.unknown_names_refusal``) is refused whatever the scores, and the
+    best passage's relevance counts less, for this decision only, by
+    ``settings.absent_names_penalty`` times the question's weight in names its document
+    never writes (``SearchIndex.absent_names``); the excerpts keep their scores and order.
 
     Excerpts are in relevance order. Near-identical passages are merged into one
     excerpt that cites them all. The closest passage of another document saying
@@ -113,9 +116,10 @@ def build_answer(
     # A question mostly about names no document holds is not answered by what matches the rest,
     # and one whose names the top passage's document never writes must clear a higher bar.
     unknown = -hits[0].evidence.get("unknown_names", 0.0) if hits else 0.0
-    relevance = max(h.score for h in hits) if hits else 0.0
-    if hits and relevance >= settings.min_score and settings.absent_names_penalty:
-        relevance -= settings.absent_names_penalty * index.absent_names(query, hits[0].row)
+    best = max(hits, key=lambda h: h.score) if hits else None
+    relevance = best.score if best else 0.0
+    if best and relevance >= settings.min_score and settings.absent_names_penalty:
+        relevance -= settings.absent_names_penalty * index.absent_names(query, best.row)
     if not hits or relevance < settings.min_score or unknown >= settings.unknown_names_refusal:
         near = hits[: min(k, settings.near_misses)]
         near_misses = tuple(_excerpt(h, query, index, settings, True) for h in near)

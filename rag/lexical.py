@@ -173,6 +173,11 @@ class LexicalIndex:
         df = int(self.df[self.ids[term]]) if term in self.ids else 0
         return math.log(1 + (self.n - df + 0.5) / (df + 0.5))
 
+    def rows_with(self, term: str) -> np.ndarray:
+        """The rows whose text holds ``term`` (its posting list; empty for a term no row holds)."""
+        i = self.ids.get(term)
+        return self._post_rows[self._post_ptr[i] : self._post_ptr[i + 1]] if i is not None else self._post_rows[:0]
+
     def bm25(self, weights: list[tuple[set[str], float]]) -> np.ndarray:
         """BM25 score of every passage for the expanded query (see ``weights``)."""
         ids = sorted({self.ids[v] for variants, _ in weights for v in variants if v in self.ids})

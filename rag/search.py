@@ -253,7 +253,6 @@ class SearchIndex:
         # the expansion of recent queries (a query is highlighted k times).
         self._sentence_terms: dict[int, list[set[str]]] = {}
         self._path_terms: dict[tuple[int, int], set[str]] = {}
-        self._document_terms: dict[int, frozenset[int]] = {}  # see ``absent_names``
         #: Parts of titles that name the site rather than the page ("Python 3.11.2 documentation").
         self.site_names = site_names(
             (d.title for d in snapshot.documents.values()), (posixpath.dirname(i) for i in snapshot.documents)
@@ -339,22 +338,13 @@ class SearchIndex:
         names = question_names(query.text)
         if not names:
             return 0.0
-        written = self.document_terms(int(self.snapshot.passages.doc[row]))
-        ids = self.lexical.ids
-        pairs = zip(dict.fromkeys(query.terms), self.weights(query), strict=False)
-        return sum(w for t, (variants, w) in pairs if t in names and not any(ids[v] in written for v in variants))
+        docs, document = self.snapshot.passages.doc, self.snapshot.passages.doc[row]
 
-    def document_terms(self, doc: int) -> frozenset[int]:
-        """The lexical term ids of every passage of document ``doc`` (an index into the passage
-        table's documents; cached, at most 1,024 documents)."""
-        cached = self._document_terms.get(doc)
-        if cached is None:
-            lexical, rows = self.lexical, np.flatnonzero(self.snapshot.passages.doc == doc)
-            cached = frozenset(i for r in rows.tolist() for i in lexical.terms_of(r).tolist())
-            if len(self._document_terms) >= 1024:  # bounded, as the sentence terms are
-                self._document_terms.clear()
-            self._document_terms[doc] = cached
-        return cached
+        def written(variants: set[str]) -> bool:  # by the rows that hold it: no per-document cache
+            return any(bool(np.any(docs[self.lexical.rows_with(v)] == document)) for v in variants)
+
+        pairs = zip(dict.fromkeys(query.terms), self.weights(query), strict=False)
+        return sum(w for t, (variants, w) in pairs if t in names and not written(variants))
 
     def _variants(self, query: Query) -> dict[str, set[str]]:
         """Each of the query's terms and the index terms that count as it (none: no document writes it)."""

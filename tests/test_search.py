@@ -625,3 +625,36 @@ def test_an_excerpt_names_what_the_question_asks_about_that_it_never_writes(fake
     for e in answer.excerpts:  # a name missing from the excerpt is not the unwritten word again
         assert e.missing == (() if "PostgreSQL" in e.text + e.section + e.title else ("PostgreSQL",))
     assert answer.to_dict()["unwritten"] == ["nginx"]
+
+
+def test_names_the_top_passages_document_never_writes_count_against_answering(fake_engine: Engine, tmp_path: Path):
+    """``absent_names`` reads the top passage's own document, not the corpus, and the
+    penalty moves only the decision: the excerpts keep their scores and order."""
+    from dataclasses import replace
+
+    from rag.analysis import terms
+    from rag.search import Query
+
+    (tmp_path / "mail.md").write_text("# Mail\n\nSMTP servers listen on port 25 by default.\n", encoding="utf-8")
+    (tmp_path / "ci.md").write_text("# Builds\n\nJenkins runs the nightly builds of PostgreSQL.\n", encoding="utf-8")
+    fake_engine.add([tmp_path / "mail.md", tmp_path / "ci.md"])
+    index = fake_engine._current()
+    mail = index.rows_by_doc["mail.md"][0]
+    question = "Which port does Jenkins listen on by default?"
+    query = Query(question, np.zeros(1, dtype=np.float32), tuple(terms(question)))
+    share = dict(zip(query.terms, (w for _, w in index.weights(query)), strict=False))["jenkin"]
+    assert 0 < share < 1 and index.absent_names(query, mail) == pytest.approx(
+        share
+    )  # ci.md's "Jenkins" is not mail.md's
+    assert index.absent_names(query, index.rows_by_doc["ci.md"][0]) == 0.0
+
+    lenient = Engine.open(
+        settings=replace(fake_engine.settings, min_score=0.0, absent_names_penalty=0.0), embedder=fake_engine.embedder
+    )
+    strict = Engine.open(settings=replace(lenient.settings, absent_names_penalty=100.0), embedder=fake_engine.embedder)
+    asked, refused = lenient.ask(question, k=3), strict.ask(question, k=3)
+    assert asked.answered and asked.excerpts[0].source == "mail.md"  # the fake embedder's choice, checked
+    assert not refused.answered
+    assert [(e.source, e.score) for e in refused.excerpts] == [(e.source, e.score) for e in asked.excerpts][
+        : len(refused.excerpts)
+    ]
