@@ -213,8 +213,7 @@ def _same_subject(query: Query, answer: Excerpt, other: Excerpt, index: SearchIn
     if any(t.isdigit() and (t not in held or t not in theirs) for t in query.terms):
         return False  # one of them is not about the version or year the question names
     names = question_names(query.text)
-    # ``weights`` holds the query's distinct terms in order, their variants and IDF shares
-    pairs = zip(dict.fromkeys(query.terms), index.weights(query), strict=False)
+    pairs = index.term_weights(query).items()
     named = [(variants, w) for t, (variants, w) in pairs if t in names and not variants.isdisjoint(held)]
     total = sum(w for _, w in named)
     return not total or sum(w for variants, w in named if not variants.isdisjoint(theirs)) >= SAME_SUBJECT_SHARE * total

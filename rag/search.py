@@ -307,8 +307,8 @@ class SearchIndex:
         """The words of the question that no document writes, in any spelling the index joins
         ("nginx" of Debian's manuals; "founded" of articles that say "formed"), as the question
         writes them: shown with the answer, what no quote can hold is no quote's fault."""
-        variants = self._variants(query)
-        return _question_words(query.text, lambda t: t in variants and not variants[t])
+        weights = self.term_weights(query)
+        return _question_words(query.text, lambda t: t in weights and not weights[t][0])
 
     def missing(self, query: Query, row: int) -> tuple[str, ...]:
         """The names of the question ("GitHub", "PostgreSQL": words it writes with a capital)
@@ -320,12 +320,13 @@ class SearchIndex:
         names = question_names(query.text)
         if not names:
             return ()
-        variants = self._variants(query)
+        weights = self.term_weights(query)
         passage = self.snapshot.passages[row]
         title = self.snapshot.documents[passage.doc_id].title  # whole: "Sphinx" of "… — Sphinx documentation"
         present = set(terms(passage.text)) | set(terms(title)) | self.path_terms(row)
         return _question_words(
-            query.text, lambda t: t in names and bool(variants.get(t)) and variants[t].isdisjoint(present)
+            query.text,
+            lambda t: t in names and t in weights and weights[t][0].isdisjoint(present) and bool(weights[t][0]),
         )
 
     def absent_names(self, query: Query, row: int) -> float:
@@ -343,14 +344,12 @@ class SearchIndex:
         def written(variants: set[str]) -> bool:  # by the rows that hold it: no per-document cache
             return any(bool(np.any(docs[self.lexical.rows_with(v)] == document)) for v in variants)
 
-        pairs = zip(dict.fromkeys(query.terms), self.weights(query), strict=False)
-        return sum(w for t, (variants, w) in pairs if t in names and not written(variants))
+        return sum(w for t, (variants, w) in self.term_weights(query).items() if t in names and not written(variants))
 
-    def _variants(self, query: Query) -> dict[str, set[str]]:
-        """Each of the query's terms and the index terms that count as it (none: no document writes it)."""
-        return {
-            term: variants for term, (variants, _) in zip(dict.fromkeys(query.terms), self.weights(query), strict=False)
-        }
+    def term_weights(self, query: Query) -> dict[str, tuple[set[str], float]]:
+        """Each distinct term of the query: the index terms that count as it (none: no document
+        writes it) and its IDF share (``weights``, by term)."""
+        return dict(zip(dict.fromkeys(query.terms), self.weights(query), strict=False))
 
     def token_vectors(self, rows: list[int], read: Callable[[Sequence[str]], list[np.ndarray]]) -> list[np.ndarray]:
         """The token vectors of passages ``rows`` read with their context (``read_text``) by
@@ -718,9 +717,7 @@ def _unknown_names(c: Candidates) -> np.ndarray:
     a dependency to a Gradle build file?" of Debian manuals): the same for every candidate, it
     moves no passage but lowers the answer towards abstention."""
     names = question_names(c.query.text)
-    # ``weights`` holds the query's distinct terms in order (none at all for a query without any)
-    pairs = zip(dict.fromkeys(c.query.terms), c.weights, strict=False)
-    share = sum(w for t, (variants, w) in pairs if t in names and not variants)
+    share = sum(w for t, (variants, w) in c.index.term_weights(c.query).items() if t in names and not variants)
     # A name written as code that no document writes ("What does std::fs::read_to_vec
     # return?") is what the question is about, though each of its words is known.
     if any(not c.index.writes(name) for name in code_names(c.query.text)[:_CODE_NAMES]):
