@@ -12,7 +12,9 @@ Layout of the index folder::
         *.keys.npy           content hash of each vector's text (the embedding cache)
         windows.*, sentences.*   the vectors, in the files of their backend: with FAISS
                              *.vec.npy, plus *.ivf.faiss and *.ivf.json for a large set
-                             (dense.py); with Qdrant, *.qdrant.json naming a collection
+                             (dense.py); with Qdrant, *.qdrant.json naming the
+                             collection and the generation, *.qdrant.ids.npy each
+                             row's point (qdrant_backend.py)
         lexical.*            each passage's terms and counts (see lexical.py), so that
                              opening an index analyses no text
 

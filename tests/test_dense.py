@@ -240,7 +240,79 @@ def test_engine_switches_to_the_approximate_index_and_reopens_it(tmp_path: Path)
     assert answer.excerpts and "pond 1234 " in answer.excerpts[0].text
 
 
-def test_engine_on_qdrant_answers_reopens_and_drops_pruned_collections(tmp_path: Path):
+def _points(index, **died) -> int:
+    """Points in ``index``'s collection (``died``: a Range on when they were removed)."""
+    from qdrant_client import models
+
+    from rag.qdrant_backend import client_for
+
+    wanted = models.Filter(must=[models.FieldCondition(key="died", range=models.Range(**died))]) if died else None
+    return client_for(index.location).count(index.collection, count_filter=wanted, exact=True).count
+
+
+def test_a_qdrant_write_costs_what_it_changes_and_older_generations_still_read_their_rows():
+    """One collection serves every generation of a vector set: an update writes only its
+    new points and marks the removed ones, and the generation before it still finds,
+    and reads back, exactly its own rows."""
+    from rag.qdrant_backend import QdrantIndex
+
+    vectors = _clustered(2000)
+    first = QdrantIndex.create(DIM, QDRANT_DIR, vectors)
+    mask = np.ones(2000, dtype=bool)
+    mask[100:120] = False  # one document's rows removed ...
+    extra = _clustered(30, seed=9)  # ... and another's added
+    second = first.update(mask, extra)
+    assert second.collection == first.collection and second.generation == first.generation + 1
+    assert _points(second) == 2030  # 30 written; nothing copied
+    assert _points(second, gte=second.generation, lte=second.generation) == 20  # the removed, marked
+    assert np.array_equal(first.search(vectors[100:105], 1)[1][:, 0], np.arange(100, 105))
+    assert np.array_equal(second.search(extra[:3], 1)[1][:, 0], np.arange(1980, 1983))
+    _, rows = second.search(vectors[100:120], 5)
+    assert np.all(rows < len(second)) and np.array_equal(
+        second.vectors(rows[:, 0]), np.concatenate([vectors[mask], extra])[rows[:, 0]]
+    )
+
+
+def test_a_failed_qdrant_write_leaves_nothing_the_next_one_sees():
+    """A write that never became a generation (the process died before the manifest swap)
+    left points and removal marks: the next write from the last saved generation deletes
+    the points and undoes the marks before writing its own."""
+    from rag.qdrant_backend import QdrantIndex
+
+    vectors = _clustered(500, seed=4)
+    base = QdrantIndex.create(DIM, QDRANT_DIR, vectors)
+    drop_half = np.arange(500) % 2 == 0
+    base.update(drop_half, _clustered(40, seed=5))  # never saved: lost
+    retried = base.update(np.ones(500, dtype=bool), _clustered(7, seed=6))
+    assert _points(retried) == 507 and _points(retried, lt=2**62) == 0
+    assert len(retried) == 507
+    assert np.array_equal(retried.search(vectors[1:6], 1)[1][:, 0], np.arange(1, 6))  # odd rows were never removed
+
+
+def test_an_index_of_the_older_qdrant_layout_is_read_and_moved_on_its_first_update(tmp_path: Path):
+    """One collection per generation, points 0..n-1, no generation marks: still read, and
+    copied once into the shared layout by the first write."""
+    import json
+
+    from qdrant_client import models
+
+    from rag.qdrant_backend import QdrantIndex, client_for
+
+    vectors = _clustered(300, seed=8)
+    client = client_for(QDRANT_DIR)
+    client.create_collection("rag-older", vectors_config=models.VectorParams(size=DIM, distance=models.Distance.DOT))
+    client.upsert("rag-older", points=models.Batch(ids=list(range(300)), vectors=vectors.tolist()), wait=True)
+    pointer = {"kind": "qdrant", "location": QDRANT_DIR, "collection": "rag-older", "rows": 300}
+    (tmp_path / "windows.qdrant.json").write_text(json.dumps(pointer))
+    older = QdrantIndex.load(tmp_path / "windows.qdrant.json", DIM)
+    assert older.generation is None
+    assert np.array_equal(older.search(vectors[:4], 1)[1][:, 0], np.arange(4))
+    moved = older.update(np.arange(300) >= 10, _clustered(5, seed=9))
+    assert moved.collection != "rag-older" and moved.generation == 1 and len(moved) == 295
+    assert np.array_equal(moved.vectors(np.arange(290)), vectors[10:])
+
+
+def test_engine_on_qdrant_answers_reopens_and_writes_in_place(tmp_path: Path):
     from rag import Engine, Settings
     from rag.qdrant_backend import QdrantIndex, client_for
     from tests.conftest import SEEDS, FakeEmbedder
@@ -257,10 +329,26 @@ def test_engine_on_qdrant_answers_reopens_and_drops_pruned_collections(tmp_path:
     assert isinstance(reopened._current().snapshot.windows.index, QdrantIndex)
     assert reopened.ask(question).to_dict() == faiss_engine.ask(question).to_dict()
     client = client_for(str(tmp_path / "index" / "qdrant"))
-    for doc in ["000_40cf413a4e758f71.txt", "001_6ca5efe176715221.txt"]:
+    collections = {c.name for c in client.get_collections().collections}
+    assert len(collections) == 2  # one per vector set
+    removed = ["000_40cf413a4e758f71.txt", "001_6ca5efe176715221.txt", "002_e200820f57e197db.txt"]
+    for doc in removed:
         reopened.remove(doc)
-    # Two generations are kept (current + previous), each with two collections.
-    assert len(client.get_collections().collections) == 4
+        faiss_engine.remove(doc)
+    assert {c.name for c in client.get_collections().collections} == collections  # written in place
+    for vector_set in (reopened._current().snapshot.windows, reopened._current().snapshot.sentences):
+        index = vector_set.index
+        assert index.generation == 4
+        # Two generations are kept (current + previous): of the points removed, those the
+        # previous one still reads are kept (removed by the current one), the rest deleted.
+        assert _points(index, lte=3) == 0 and _points(index, gte=4, lte=4) > 0
+        assert _points(index) == len(index) + _points(index, gte=4, lte=4)
+    later = "Who is Maher al-Assad?"
+    assert reopened.ask(later).to_dict() == faiss_engine.ask(later).to_dict()
+    assert (
+        Engine.open(settings=settings, embedder=FakeEmbedder()).ask(later).to_dict()
+        == faiss_engine.ask(later).to_dict()
+    )
 
 
 def test_a_backend_is_one_module_named_in_the_settings(tmp_path: Path):
