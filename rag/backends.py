@@ -43,6 +43,9 @@ class Backend:
     load: Callable[[Path, str, int, set[str]], VectorIndex]
     #: Release what a pruned generation folder's sets hold elsewhere (a server's collections).
     drop: Callable[[Path], None] = lambda folder: None
+    #: True where one process at a time may open ``location`` (Qdrant's local mode): a
+    #: server then adds documents itself instead of in a child process.
+    single_process: Callable[[str], bool] = lambda location: False
 
 
 def get(name: str) -> Backend:

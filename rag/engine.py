@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import ingest, sandbox, store
+from . import backends, ingest, sandbox, store
 from .answer import prepare, respond
 from .config import Settings
 from .embedding import Embedder, embedder_for, encoder_of, model_id_for, resolve_encoder
@@ -194,9 +194,14 @@ class Engine(Reading):
         result. A server should add documents this way: whatever it is sent, its
         own memory grows only by the index it then serves.
 
+        Where only one process at a time may open the vector store (Qdrant's local mode),
+        the documents are added by this process instead.
+
         Raises:
             IndexWriteError: the child failed without a report (its last words are in the message).
         """
+        if backends.get(self.settings.vector_backend).single_process(self._location()):
+            return self.add(paths, progress, replace)
         if self._embedder is not None and self._embedder.model_id != model_id_for(
             self.settings.model, self.settings.encoder
         ):
@@ -296,6 +301,9 @@ class Engine(Reading):
     def _snapshot(self) -> Snapshot:
         return self._served.snapshot(self._empty)
 
+    def _location(self) -> str:
+        """Where the vector backend keeps what is not in the index folder: a server, or a folder in it."""
+        return self.settings.qdrant_url or str(self.index_dir / "qdrant")
+
     def _empty(self) -> Snapshot:
-        location = self.settings.qdrant_url or str(self.index_dir / "qdrant")
-        return Snapshot.empty(self.embedder.model_id, self.embedder.dim, self.settings.vector_backend, location)
+        return Snapshot.empty(self.embedder.model_id, self.embedder.dim, self.settings.vector_backend, self._location())

@@ -315,4 +315,5 @@ BACKEND = Backend(
     empty=lambda dim, location: QdrantIndex(dim, location),
     load=lambda folder, name, dim, files: QdrantIndex.load(folder / f"{name}.qdrant.json", dim),
     drop=drop_generation,
+    single_process=lambda location: not location.startswith(("http://", "https://")),
 )

@@ -351,6 +351,22 @@ def test_engine_on_qdrant_answers_reopens_and_writes_in_place(tmp_path: Path):
     )
 
 
+def test_a_server_on_qdrant_local_mode_adds_uploads_itself(tmp_path: Path):
+    """Local mode lets one process at a time open its folder, so an upload a server would
+    hand to a child process (``add_isolated``) is added by the server itself; with a
+    Qdrant URL it still goes to the child."""
+    from rag import Engine, Settings
+    from tests.conftest import SEEDS, FakeEmbedder
+
+    settings = Settings(index_dir=tmp_path / "index", min_score=0.2, vector_backend="qdrant")
+    engine = Engine.open(settings=settings, embedder=FakeEmbedder())
+    report = engine.add_isolated([SEEDS / "000_40cf413a4e758f71.txt"])
+    assert report.added == ["000_40cf413a4e758f71.txt"] and len(engine.documents()) == 1
+    assert backends.get("qdrant").single_process(str(tmp_path / "index" / "qdrant"))
+    assert not backends.get("qdrant").single_process("http://qdrant.internal:6333")
+    assert not backends.get("faiss").single_process(str(tmp_path / "index"))
+
+
 def test_a_backend_is_one_module_named_in_the_settings(tmp_path: Path):
     """tests/npz_backend.py, a backend defined outside rag/, serves an engine end to end; the
     manifest records it, so the index is read back by it (while it is configured: see the
