@@ -8,7 +8,7 @@ For each size, a vector set of that many rows (384 dimensions, as all-MiniLM-L6-
 is written to Qdrant, then updated as one file's upload does: ``--file`` rows of one
 document removed and as many added. ``in place`` is this project's backend (one
 collection per vector set, points versioned by generation: the update writes the new
-points and marks the removed ones); ``copied`` is the layout it replaced (one collection
+points and marks the removed ones, when the generation is saved); ``copied`` is the layout it replaced (one collection
 per generation: the update copies every kept vector into a new collection), measured in
 the same run as the baseline. Medians of ``--runs`` updates. Without ``--url`` it runs
 on Qdrant's local mode in a temporary folder (the client's own engine, in this
@@ -59,9 +59,12 @@ def measure(location: str, size: int, file_rows: int, runs: int, seed: int = 0) 
             start = int(rng.integers(0, size - file_rows))
             mask[start : start + file_rows] = False
             extra = _unit(rng, file_rows)
+            folder = Path(tempfile.mkdtemp(prefix="qdrant-gen-"))
             t0 = time.perf_counter()
             updated = index.update(mask, extra)
+            updated.save(folder, "windows")  # written to Qdrant when the generation is saved
             times.append(time.perf_counter() - t0)
+            shutil.rmtree(folder, ignore_errors=True)
             after = client_for(location).count(updated.collection, exact=True).count
             written.append(after if updated.collection != index.collection else after - before)
             queries = _unit(rng, 10)

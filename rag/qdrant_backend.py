@@ -94,6 +94,14 @@ class QdrantIndex:
     generation's number and the next free point id. Points removed by a pruned generation
     are deleted with it.
 
+    ``update`` writes nothing: the new generation reaches Qdrant when it is saved, which
+    the engine does under the index folder's writer lock, from the newest generation. A
+    draft the engine builds outside the lock and throws away (another writer saved
+    first) has touched nothing; one that is searched before it is saved (a test, a
+    script) is written then. A generation saved from an older one than the newest that
+    shares its collection (the newest was damaged, and the engine fell back) is written
+    into a new collection, a copy, so the newer one stays whole for whoever still reads it.
+
     A collection written before this layout (one per generation, points ``0..n-1``, no
     ``born``) is still read; its first update copies it into the shared layout once.
     """
@@ -119,11 +127,16 @@ class QdrantIndex:
         self.generation = generation
         self.ids = np.arange(size, dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
         self.next_id = int(self.ids[-1]) + 1 if next_id is None and len(self.ids) else int(next_id or 0)
+        #: An update not written yet: the index it was made from, its mask and its new vectors.
+        self._pending: tuple[QdrantIndex, np.ndarray, np.ndarray] | None = None
+        self._lock = threading.Lock()
 
     @classmethod
     def create(cls, dim: int, location: str, vectors: np.ndarray) -> QdrantIndex:
         """A new collection holding ``vectors`` as rows 0..n-1 (its first generation)."""
-        return cls(dim, location).update(np.zeros(0, dtype=bool), vectors)
+        index = cls(dim, location).update(np.zeros(0, dtype=bool), vectors)
+        index._write()
+        return index
 
     def __len__(self) -> int:
         return self._size
@@ -134,6 +147,7 @@ class QdrantIndex:
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         from qdrant_client import models
 
+        self._write()
         queries = np.asarray(queries, dtype=np.float32)
         k = min(k, len(self))
         if k <= 0 or self.collection is None:
@@ -155,6 +169,7 @@ class QdrantIndex:
         return row
 
     def vectors(self, rows: np.ndarray) -> np.ndarray:
+        self._write()
         points = [int(self.ids[r]) for r in np.asarray(rows, dtype=np.int64)]
         if not points:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -165,63 +180,75 @@ class QdrantIndex:
                 self.collection, ids=unique[lo : lo + _BATCH], with_vectors=True
             )
             found.update({int(r.id): r.vector for r in records})
+        if len(found) < len(unique):
+            raise IndexCorrupt(
+                f"Qdrant collection {self.collection} lacks {len(unique) - len(found)} points of generation "
+                f"{self.generation}: a writer pruned it meanwhile, or the collection was changed outside this index"
+            )
         return np.array([found[p] for p in points], dtype=np.float32)
 
     def update(self, mask: np.ndarray, vectors: np.ndarray, ann_threshold: int = 0) -> QdrantIndex:
-        """The next generation: rows where ``mask`` holds, then ``vectors``. Only the new
-        points are written and only the removed ones marked; the collection is not copied.
-
-        The engine writes one generation at a time from the newest (under the index
-        folder's writer lock), so points of a later generation than this one can only be
-        a failed write's leftovers: they are deleted, and its removal marks undone, first.
-        """
-        from qdrant_client import models
-
+        """The next generation: rows where ``mask`` holds, then ``vectors``; written to
+        Qdrant when saved (or first searched): only the new points, and marks on the
+        removed ones; the collection is not copied."""
         mask = np.asarray(mask, dtype=bool)
         vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim)
         if len(mask) != len(self):
             raise ValueError(f"a mask of {len(mask)} rows for an index of {len(self)}")
-        if self.generation is None:  # the older layout: copied once into a shared collection
-            kept = self.vectors(np.flatnonzero(mask)) if len(self) else np.zeros((0, self.dim), np.float32)
-            return QdrantIndex(self.dim, self.location).update(np.zeros(0, dtype=bool), np.concatenate([kept, vectors]))
-        client = client_for(self.location)
-        collection = self.collection or self._new_collection()
-        generation = self.generation + 1
-        if self.collection is not None:
-            later = models.Filter(must=[models.FieldCondition(key="born", range=models.Range(gt=self.generation))])
-            client.delete(collection, points_selector=models.FilterSelector(filter=later), wait=True)
-            marked = models.Filter(
-                must=[models.FieldCondition(key="died", range=models.Range(gt=self.generation, lt=_ALIVE))]
-            )
-            client.set_payload(collection, payload={"died": _ALIVE}, points=marked, wait=True)
-        new_ids = np.arange(self.next_id, self.next_id + len(vectors), dtype=np.int64)
-        alive = {"born": generation, "died": _ALIVE}
-        for lo in range(0, len(vectors), _BATCH):
-            chunk = vectors[lo : lo + _BATCH]
-            ids = new_ids[lo : lo + _BATCH].tolist()
-            batch = models.Batch(ids=ids, vectors=chunk.tolist(), payloads=[alive] * len(ids))
-            client.upsert(collection, points=batch, wait=True)
-        removed = self.ids[~mask].tolist()
-        for lo in range(0, len(removed), _BATCH * 8):
-            client.set_payload(
-                collection, payload={"died": generation}, points=removed[lo : lo + _BATCH * 8], wait=True
-            )
-        ids = np.concatenate([self.ids[mask], new_ids])
-        next_id = self.next_id + len(new_ids)
-        return QdrantIndex(self.dim, self.location, collection, len(ids), generation, ids, next_id)
+        self._write()  # an unsaved update made from an unsaved one: the first is written first
+        nxt = QdrantIndex(self.dim, self.location, self.collection, int(mask.sum()) + len(vectors))
+        nxt._pending = (self, mask, vectors)
+        return nxt
 
-    def _new_collection(self) -> str:
+    def _write(self, folder: Path | None = None, name: str = "") -> None:
+        """Write a pending update to Qdrant (``folder``: the generation folder it is saved
+        in, whose siblings tell whether a newer generation shares the collection)."""
+        with self._lock:
+            if self._pending is None:
+                return
+            base, mask, vectors = self._pending
+            try:
+                if base.generation is None or base.collection is None or _newer(base, folder, name):
+                    # The older layout, a first write, or a base older than the newest
+                    # generation in the collection: a new collection, the kept rows copied.
+                    kept = base.vectors(np.flatnonzero(mask)) if len(base) else np.zeros((0, self.dim), np.float32)
+                    self._fill(_new_collection(self.location, self.dim), 1, np.concatenate([kept, vectors]))
+                else:
+                    self._write_after(base, mask, vectors)
+            except IndexCorrupt:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the client's errors (network, server) are many
+                raise RuntimeError(f"Qdrant at {self.location}: {exc}") from exc
+            self._pending = None
+
+    def _fill(self, collection: str, generation: int, vectors: np.ndarray) -> None:
+        _upsert(self.location, collection, vectors, 0, generation)
+        self.collection, self.generation = collection, generation
+        self.ids, self.next_id = np.arange(len(vectors), dtype=np.int64), len(vectors)
+
+    def _write_after(self, base: QdrantIndex, mask: np.ndarray, vectors: np.ndarray) -> None:
+        """Points for the new rows and marks on the removed ones, after deleting what a
+        write that was never saved left (points and marks later than ``base``)."""
         from qdrant_client import models
 
-        client = client_for(self.location)
-        name = f"rag-{uuid.uuid4().hex[:16]}"
-        client.create_collection(name, vectors_config=models.VectorParams(size=self.dim, distance=models.Distance.DOT))
-        if self.location.startswith(("http://", "https://")):  # local mode has no payload indexes
-            for key in ("born", "died"):
-                client.create_payload_index(name, key, models.PayloadSchemaType.INTEGER)
-        return name
+        client, collection, generation = client_for(self.location), base.collection, base.generation + 1
+        later = models.Filter(must=[models.FieldCondition(key="born", range=models.Range(gt=base.generation))])
+        client.delete(collection, points_selector=models.FilterSelector(filter=later), wait=True)
+        marked = models.Filter(
+            must=[models.FieldCondition(key="died", range=models.Range(gt=base.generation, lt=_ALIVE))]
+        )
+        client.set_payload(collection, payload={"died": _ALIVE}, points=marked, wait=True)
+        _upsert(self.location, collection, vectors, base.next_id, generation)
+        removed = base.ids[~mask].tolist()
+        for lo in range(0, len(removed), _BATCH * 8):
+            chunk = removed[lo : lo + _BATCH * 8]
+            client.set_payload(collection, payload={"died": generation}, points=chunk, wait=True)
+        new_ids = np.arange(base.next_id, base.next_id + len(vectors), dtype=np.int64)
+        self.collection, self.generation = collection, generation
+        self.ids, self.next_id = np.concatenate([base.ids[mask], new_ids]), base.next_id + len(vectors)
 
     def save(self, folder: Path, name: str) -> list[str]:
+        self._write(folder, name)
         pointer = {"kind": self.kind, "location": self.location, "collection": self.collection, "rows": len(self)}
         if self.generation is None:
             (folder / f"{name}.qdrant.json").write_text(json.dumps(pointer), encoding="utf-8")
@@ -241,15 +268,8 @@ class QdrantIndex:
                 ids = np.load(path.with_name(path.name.replace(".qdrant.json", ".qdrant.ids.npy")))
                 if ids.shape != (rows,) or (rows and np.any(np.diff(ids) <= 0)):
                     raise ValueError("its point ids do not match its rows")
-                index = cls(
-                    dim,
-                    pointer["location"],
-                    pointer["collection"],
-                    rows,
-                    int(pointer["generation"]),
-                    ids,
-                    int(pointer["next_id"]),
-                )
+                generation, next_id = int(pointer["generation"]), int(pointer["next_id"])
+                index = cls(dim, pointer["location"], pointer["collection"], rows, generation, ids, next_id)
             else:
                 index = cls(dim, pointer["location"], pointer["collection"], rows, None)
         except (OSError, ValueError, KeyError) as exc:
@@ -266,23 +286,79 @@ class QdrantIndex:
         return index
 
 
+def _new_collection(location: str, dim: int) -> str:
+    from qdrant_client import models
+
+    client = client_for(location)
+    name = f"rag-{uuid.uuid4().hex[:16]}"
+    client.create_collection(name, vectors_config=models.VectorParams(size=dim, distance=models.Distance.DOT))
+    if location.startswith(("http://", "https://")):  # local mode has no payload indexes
+        for key in ("born", "died"):
+            client.create_payload_index(name, key, models.PayloadSchemaType.INTEGER)
+    return name
+
+
+def _upsert(location: str, collection: str, vectors: np.ndarray, first_id: int, generation: int) -> None:
+    """``vectors`` as points ``first_id``... born in ``generation``."""
+    from qdrant_client import models
+
+    alive = {"born": generation, "died": _ALIVE}
+    for lo in range(0, len(vectors), _BATCH):
+        chunk = vectors[lo : lo + _BATCH]
+        ids = list(range(first_id + lo, first_id + lo + len(chunk)))
+        batch = models.Batch(ids=ids, vectors=chunk.tolist(), payloads=[alive] * len(ids))
+        client_for(location).upsert(collection, points=batch, wait=True)
+
+
+def _newer(base: QdrantIndex, folder: Path | None, name: str) -> bool:
+    """Whether a generation folder beside ``folder`` holds a later generation of ``base``'s
+    collection. A folder numbered past the index's current generation is a save that never
+    became current (a writer died before the manifest swap): its points are not a
+    generation's, and the write from ``base`` deletes them."""
+    if folder is None:
+        return False
+    current = _current_generation(folder.parent)
+    for pointer in folder.parent.glob(f"gen-*/{name}.qdrant.json"):
+        number = pointer.parent.name.removeprefix("gen-")
+        if pointer.parent == folder or (current is not None and number.isdigit() and int(number) > current):
+            continue
+        data = _read_pointer(pointer)
+        if data is None:
+            return True  # unreadable: it may be a newer generation, which must stay whole
+        if data.get("collection") == base.collection and int(data.get("generation") or 0) > base.generation:
+            return True
+    return False
+
+
+def _current_generation(index_dir: Path) -> int | None:
+    """The generation the index folder's manifest makes current (None: unknown)."""
+    from .store import MANIFEST
+
+    try:
+        return int(json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))["generation"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def drop_generation(folder: Path) -> None:
     """Release what a pruned generation folder held in Qdrant: a collection of the older
     layout, whole; in the shared one, the points no other generation folder beside it
     still reads (removed at or before the oldest of them), or the collection itself when
-    none reads it any more."""
+    none reads it any more. Nothing is dropped when a folder beside it cannot be read."""
     from qdrant_client import models
 
     for pointer in folder.glob("*.qdrant.json"):
         try:
-            data = json.loads(pointer.read_text(encoding="utf-8"))
-            if not data.get("collection"):
+            data = _read_pointer(pointer)
+            if not data or not data.get("collection"):
                 continue
             client = client_for(data["location"])
             if "generation" not in data:
                 client.delete_collection(data["collection"])
                 continue
             readers = [_read_pointer(p) for p in folder.parent.glob(f"*/{pointer.name}") if p.parent != folder]
+            if any(r is None for r in readers):
+                continue
             oldest = min(
                 (
                     int(r["generation"])
@@ -296,16 +372,17 @@ def drop_generation(folder: Path) -> None:
                 continue
             dead = models.Filter(must=[models.FieldCondition(key="died", range=models.Range(lte=oldest))])
             client.delete(data["collection"], points_selector=models.FilterSelector(filter=dead), wait=True)
-        except (OSError, ValueError, KeyError, MissingDependency, RuntimeError):
-            continue  # best effort: an orphan point wastes space, never correctness
+        except Exception:  # noqa: BLE001, S112 - best effort: an orphan point wastes space, never correctness
+            continue
 
 
-def _read_pointer(path: Path) -> dict:
+def _read_pointer(path: Path) -> dict | None:
+    """A generation folder's record of a vector set in Qdrant; None if it cannot be read."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+        return None
+    return data if isinstance(data, dict) else None
 
 
 BACKEND = Backend(

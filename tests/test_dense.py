@@ -250,10 +250,10 @@ def _points(index, **died) -> int:
     return client_for(index.location).count(index.collection, count_filter=wanted, exact=True).count
 
 
-def test_a_qdrant_write_costs_what_it_changes_and_older_generations_still_read_their_rows():
-    """One collection serves every generation of a vector set: an update writes only its
-    new points and marks the removed ones, and the generation before it still finds,
-    and reads back, exactly its own rows."""
+def test_a_qdrant_write_costs_what_it_changes_and_older_generations_still_read_their_rows(tmp_path: Path):
+    """One collection serves every generation of a vector set: an update writes nothing
+    until it is saved, then only its new points and marks on the removed ones; the
+    generation before it still finds, and reads back, exactly its own rows."""
     from rag.qdrant_backend import QdrantIndex
 
     vectors = _clustered(2000)
@@ -262,6 +262,9 @@ def test_a_qdrant_write_costs_what_it_changes_and_older_generations_still_read_t
     mask[100:120] = False  # one document's rows removed ...
     extra = _clustered(30, seed=9)  # ... and another's added
     second = first.update(mask, extra)
+    assert _points(first) == 2000 and _points(first, lt=2**62) == 0  # a draft writes nothing
+    (tmp_path / "gen-000002").mkdir()
+    second.save(tmp_path / "gen-000002", "windows")
     assert second.collection == first.collection and second.generation == first.generation + 1
     assert _points(second) == 2030  # 30 written; nothing copied
     assert _points(second, gte=second.generation, lte=second.generation) == 20  # the removed, marked
@@ -273,7 +276,78 @@ def test_a_qdrant_write_costs_what_it_changes_and_older_generations_still_read_t
     )
 
 
-def test_a_failed_qdrant_write_leaves_nothing_the_next_one_sees():
+def test_a_qdrant_generation_saved_from_an_older_one_than_the_newest_leaves_the_newest_whole(tmp_path: Path):
+    """When the newest generation could not be read and the engine wrote from the one
+    before it, the write goes to a new collection: the newest keeps its own points for
+    whoever still reads it, or for when it reads again."""
+    from rag.qdrant_backend import QdrantIndex
+
+    vectors, a, b = _clustered(400, seed=11), _clustered(20, seed=12), _clustered(20, seed=13)
+    saved = {}
+    for n in (1, 2, 3):
+        (tmp_path / f"gen-00000{n}").mkdir()
+    first = QdrantIndex.create(DIM, QDRANT_DIR, vectors)
+    first.save(tmp_path / "gen-000001", "windows")
+    newest = first.update(np.arange(400) >= 50, a)
+    newest.save(tmp_path / "gen-000002", "windows")
+    saved[2] = np.concatenate([vectors[50:], a])
+    fallback = first.update(np.ones(400, dtype=bool), b)  # written from generation 1
+    fallback.save(tmp_path / "gen-000003", "windows")
+    assert fallback.collection != first.collection
+    assert np.array_equal(fallback.vectors(np.arange(420)), np.concatenate([vectors, b]))
+    reread = QdrantIndex.load(tmp_path / "gen-000002" / "windows.qdrant.json", DIM)
+    assert np.array_equal(reread.vectors(np.arange(len(reread))), saved[2])
+    assert np.array_equal(reread.search(a[:3], 1)[1][:, 0], np.arange(350, 353))
+
+
+def test_an_engine_on_qdrant_merging_after_another_writer_saved_loses_and_mixes_nothing(tmp_path: Path, monkeypatch):
+    """An upload is split and embedded outside the writer lock; another writer saves
+    meanwhile (here: after this upload is embedded, before its draft is merged). Nothing
+    of the first draft reaches Qdrant, so the other writer's generation stays whole, and
+    the merge redone on it is right."""
+    import shutil
+
+    from rag import Engine, Settings
+    from rag.index import VectorSet
+    from tests.conftest import SEEDS, FakeEmbedder
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("000_40cf413a4e758f71.txt", "001_6ca5efe176715221.txt", "002_e200820f57e197db.txt"):
+        shutil.copy(SEEDS / name, docs / name)
+    settings = Settings(index_dir=tmp_path / "index", min_score=0.2, vector_backend="qdrant")
+    first = Engine.open(settings=settings, embedder=FakeEmbedder())
+    first.add([docs / "000_40cf413a4e758f71.txt"])
+    other = Engine.open(settings=settings, embedder=FakeEmbedder())  # another writer on the same folder
+    merged, calls = VectorSet.merged, []
+
+    def the_other_writer_saves_first(self, *args, **kwargs):  # after this upload's embedding
+        if not calls:
+            calls.append(1)
+            other.add([docs / "001_6ca5efe176715221.txt"])
+        return merged(self, *args, **kwargs)
+
+    monkeypatch.setattr(VectorSet, "merged", the_other_writer_saves_first)
+    first.add([docs / "002_e200820f57e197db.txt"])
+    monkeypatch.undo()
+    faiss = Engine.open(settings=Settings(index_dir=tmp_path / "faiss", min_score=0.2), embedder=FakeEmbedder())
+    for name in ("000_40cf413a4e758f71.txt", "001_6ca5efe176715221.txt", "002_e200820f57e197db.txt"):
+        faiss.add([docs / name])
+    reopened = Engine.open(settings=settings, embedder=FakeEmbedder())
+    assert [d.id for d in reopened.documents()] == [d.id for d in faiss.documents()]
+    for sets in ("windows", "sentences"):
+        ours = getattr(reopened._current().snapshot, sets)
+        theirs = getattr(faiss._current().snapshot, sets)
+        assert np.array_equal(ours.vectors(np.arange(len(ours))), theirs.vectors(np.arange(len(theirs))))
+    questions = ("Who leads the Hamas delegation to Damascus?", "Who is Maher al-Assad?")
+    assert all(other.ask(q).excerpts for q in questions)  # still on its own generation, which is whole
+    other.sync(force=True)
+    for question in questions:
+        assert reopened.ask(question).to_dict() == faiss.ask(question).to_dict()
+        assert other.ask(question).to_dict() == faiss.ask(question).to_dict()
+
+
+def test_a_failed_qdrant_write_leaves_nothing_the_next_one_sees(tmp_path: Path):
     """A write that never became a generation (the process died before the manifest swap)
     left points and removal marks: the next write from the last saved generation deletes
     the points and undoes the marks before writing its own."""
@@ -282,8 +356,17 @@ def test_a_failed_qdrant_write_leaves_nothing_the_next_one_sees():
     vectors = _clustered(500, seed=4)
     base = QdrantIndex.create(DIM, QDRANT_DIR, vectors)
     drop_half = np.arange(500) % 2 == 0
-    base.update(drop_half, _clustered(40, seed=5))  # never saved: lost
+    (tmp_path / "manifest.json").write_text('{"generation": 1}')
+    (tmp_path / "gen-000001").mkdir()
+    base.save(tmp_path / "gen-000001", "windows")
+    lost = base.update(drop_half, _clustered(40, seed=5))
+    (tmp_path / "gen-000002").mkdir()
+    lost.save(tmp_path / "gen-000002", "windows")  # written, but the writer died before the manifest swap
+    assert _points(base) == 540
     retried = base.update(np.ones(500, dtype=bool), _clustered(7, seed=6))
+    (tmp_path / "gen-000003").mkdir()
+    retried.save(tmp_path / "gen-000003", "windows")
+    assert retried.collection == base.collection  # written in place: the lost write was never current
     assert _points(retried) == 507 and _points(retried, lt=2**62) == 0
     assert len(retried) == 507
     assert np.array_equal(retried.search(vectors[1:6], 1)[1][:, 0], np.arange(1, 6))  # odd rows were never removed
@@ -308,8 +391,8 @@ def test_an_index_of_the_older_qdrant_layout_is_read_and_moved_on_its_first_upda
     assert older.generation is None
     assert np.array_equal(older.search(vectors[:4], 1)[1][:, 0], np.arange(4))
     moved = older.update(np.arange(300) >= 10, _clustered(5, seed=9))
+    assert np.array_equal(moved.vectors(np.arange(290)), vectors[10:])  # written when first read
     assert moved.collection != "rag-older" and moved.generation == 1 and len(moved) == 295
-    assert np.array_equal(moved.vectors(np.arange(290)), vectors[10:])
 
 
 def test_engine_on_qdrant_answers_reopens_and_writes_in_place(tmp_path: Path):
