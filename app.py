@@ -88,6 +88,11 @@ def _folder_bytes(folder: Path) -> int:
     return total
 
 
+#: Sign-in attempts a minute from one address (in bursts of a tenth, at least one); ten
+#: times as many from all addresses together.
+SIGN_INS_PER_MINUTE = 20
+
+
 class RequestLimits:
     """ASGI middleware: refuse at once, with one line, what the server should never take in.
 
@@ -95,7 +100,11 @@ class RequestLimits:
     - an upload that would take the upload folder past ``upload_quota`` bytes (HTTP 507):
       uploads never indexed are deleted after an hour, and until then they count;
     - more calls from one address than ``per_minute`` allows, past a burst of a tenth of
-      it (HTTP 429): one client flooding the queue leaves room for the others.
+      it (HTTP 429): one client flooding the queue leaves room for the others;
+    - more sign-in attempts than ``sign_ins_per_minute`` from one address, or ten times
+      that from all addresses together (HTTP 429): each attempt hashes a password on
+      purpose slowly (about 0.15 s of a core), so that a flood of wrong ones, outside the
+      queue, would take the cores from the people signed in.
 
     A refusal is sent before the body is read; the server then drops the body unparsed
     as it arrives, so that the client gets this answer rather than a reset connection
@@ -110,35 +119,47 @@ class RequestLimits:
         upload_quota: int = 0,
         upload_dir: str = "",
         per_minute: int = 0,
+        sign_ins_per_minute: int = SIGN_INS_PER_MINUTE,
     ) -> None:
         self.app = app
         self.json_limit = json_limit
         self.upload_quota = upload_quota
         self.upload_dir = Path(upload_dir) if upload_dir else None
         self.per_minute = per_minute
-        self._buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, when)
+        self.sign_ins_per_minute = sign_ins_per_minute
+        # (kind, address) -> (tokens, when); kinds: "call", "sign-in", and "sign-in" of "*" (everyone)
+        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
         self._pruned = time.monotonic()
         self._arriving = 0  # bytes of uploads being received now
 
-    def _allow(self, address: str) -> bool:
-        """A token bucket per address: ``per_minute`` a minute, bursts of a tenth of that.
+    def _allow(self, address: str, kind: str = "call", per_minute: float | None = None) -> bool:
+        """A token bucket per address and kind of call: ``per_minute`` a minute (the
+        calls' limit by default), bursts of a tenth of that.
 
         An IPv6 client holds a whole /64, so that is what counts as one address.
         """
+        per_minute = self.per_minute if per_minute is None else per_minute
         if ":" in address:
             address = ":".join(address.split(":")[:4])
-        burst = max(self.per_minute / 10, 1.0)
+        burst = max(per_minute / 10, 1.0)
         now = time.monotonic()
-        tokens, when = self._buckets.get(address, (burst, now))
-        tokens = min(burst, tokens + (now - when) * self.per_minute / 60)
+        tokens, when = self._buckets.get((kind, address), (burst, now))
+        tokens = min(burst, tokens + (now - when) * per_minute / 60)
         if len(self._buckets) > 10_000 and now - self._pruned > 10:  # forget idle addresses, now and then
             self._buckets = {a: b for a, b in self._buckets.items() if now - b[1] < 60}
             self._pruned = now
         if tokens < 1:
-            self._buckets[address] = (tokens, now)
+            self._buckets[kind, address] = (tokens, now)
             return False
-        self._buckets[address] = (tokens - 1, now)
+        self._buckets[kind, address] = (tokens - 1, now)
         return True
+
+    def _allow_sign_in(self, address: str) -> bool:
+        """One more sign-in attempt from ``address``, within its own limit and everyone's."""
+        if not self.sign_ins_per_minute:
+            return True
+        mine = self._allow(address, "sign-in", self.sign_ins_per_minute)
+        return mine and self._allow("*", "sign-in", 10 * self.sign_ins_per_minute)
 
     async def __call__(self, scope, receive, send):
         original = scope.get("method") in ("GET", "HEAD") and "/original/" in scope.get("path", "")
@@ -157,6 +178,8 @@ class RequestLimits:
             address = (scope.get("client") or ("?", 0))[0]
             if self.per_minute and not self._allow(address):
                 refusal = 429, "too many requests from your address; wait a moment and try again"
+            elif scope.get("path", "").rstrip("/").endswith("/login") and not self._allow_sign_in(address):
+                refusal = 429, "too many sign-in attempts; wait a minute and try again"
             elif size is None:  # a chunked body could be any size: every client here sends a length
                 refusal = 411, "a request body needs a Content-Length"
             elif not upload and size > self.json_limit:
@@ -396,6 +419,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=1200,
         help="calls a minute one address may make, in bursts of a tenth (0: no limit; behind a proxy that "
         "hides addresses, limit there instead)",
+    )
+    parser.add_argument(
+        "--sign-in-limit",
+        type=int,
+        default=SIGN_INS_PER_MINUTE,
+        help="sign-in attempts a minute one address may make, in bursts of a tenth; ten times as many from "
+        "all addresses together (each one hashes a password slowly, on purpose; 0: no limit)",
     )
     parser.add_argument(
         "--upload-quota",
@@ -929,6 +959,7 @@ def main(argv: list[str] | None = None) -> None:
                     upload_quota=args.upload_quota * 1_000_000,
                     upload_dir=os.environ.get("GRADIO_TEMP_DIR") or str(Path(tempfile.gettempdir()) / "gradio"),
                     per_minute=args.rate_limit,
+                    sign_ins_per_minute=args.sign_in_limit,
                 )
             ],
         },

@@ -298,3 +298,48 @@ def test_a_body_too_large_is_refused_before_it_is_read():
     ):
         _, drained = refuse(MAX_JSON_BODY + 1, None, headers, version)
         assert drained, (headers, version)
+
+
+def test_sign_in_attempts_have_a_limit_of_their_own_per_address_and_for_everyone():
+    """Each attempt hashes a password slowly on purpose: past a few a minute from one
+    address, and past ten times that from all together, they are refused (429) before the
+    app hashes anything, while other calls from the same addresses still go through."""
+    import asyncio
+
+    from app import RequestLimits
+
+    reached: list[str] = []
+
+    async def app(scope, receive, send):
+        reached.append(scope["path"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    limits = RequestLimits(app, per_minute=1200, sign_ins_per_minute=20)
+
+    def post(path: str, address: str) -> int:
+        sent: list[dict] = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"username=nobody&password=x", "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "http_version": "1.1",
+            "path": path,
+            "headers": [(b"content-length", b"26")],
+            "client": (address, 5000),
+        }
+        asyncio.run(limits(scope, receive, send))
+        return sent[0]["status"]
+
+    mine = [post("/login", "10.0.0.1") for _ in range(5)]
+    assert mine[:2] == [200, 200] and mine[2:] == [429, 429, 429]  # bursts of a tenth of 20 a minute
+    assert post("/gradio_api/call/ask", "10.0.0.1") == 200  # asking is not held up
+    everyone = [post("/login/", f"10.0.1.{i}") for i in range(40)]  # many addresses, two attempts each at most
+    assert everyone.count(200) == 20 - 2 and everyone[-1] == 429  # everyone's burst: a tenth of 200, less mine
+    assert reached.count("/login") + reached.count("/login/") == 20
