@@ -34,6 +34,7 @@ from rag.render import (
     excerpt_label,
     source_html,
     stale,
+    visible_controls,
 )
 
 ROOT = Path(__file__).resolve().parent
@@ -492,10 +493,15 @@ def build_app(
         return account is not None and account.can_edit
 
     def doc_rows() -> list[list]:
-        return [[d.title, d.id, engine.passage_count(d.id)] for d in engine.documents()]
+        """The Documents table: titles and ids as shown (direction controls written out, so
+        that a file name cannot pass for another: ``⟨RLO⟩gnp.txt``, not ``txt.png``)."""
+        return [
+            [visible_controls(d.title), visible_controls(d.id), engine.passage_count(d.id)] for d in engine.documents()
+        ]
 
-    def doc_ids() -> list[str]:
-        return [d.id for d in engine.documents()]
+    def doc_ids() -> list[tuple[str, str]]:
+        """The documents as a picker offers them: shown as in the table, chosen by id."""
+        return [(visible_controls(d.id), d.id) for d in engine.documents()]
 
     def upload_panel(message: str, pending: list[str] | None = None) -> tuple:
         """What an upload step shows: its status, fresh document lists and, unless files wait for
@@ -594,7 +600,7 @@ def build_app(
                 lines.append(f"Already indexed, unchanged: {', '.join(report.unchanged)}.")
             lines += [f"Refused {Path(r.path).name}: {r.reason}." for r in report.refused]
             lines += [f"Note on {Path(r.path).name}: {r.reason}." for r in report.warnings]
-            message = "\n".join(lines)
+            message = visible_controls("\n".join(lines))  # file names as the table shows them
         except RagError as exc:  # e.g. the disk is full: nothing was stored, the index is as before
             message = f"Nothing was indexed: {exc}"
         return upload_panel(message)
@@ -641,8 +647,9 @@ def build_app(
             return str(exc), None, gr.update(visible=False)
         if document is None:
             return "Choose a document to remove.", None, gr.update(visible=False)
+        title, shown_id = visible_controls(document.title), visible_controls(document.id)
         message = (
-            f"Remove “{document.title}” ({document.id}, {engine.passage_count(document.id)} passages) from the "
+            f"Remove “{title}” ({shown_id}, {engine.passage_count(document.id)} passages) from the "
             "index? Its passages leave every answer. You can undo this until you remove another document."
         )
         return message, doc_id, gr.update(visible=True)
@@ -656,8 +663,8 @@ def build_app(
         except RagError as exc:
             return str(exc), doc_rows(), gr.update(), gr.update(), None, gr.update(visible=False), None
         ids = doc_ids()
-        undo = gr.update(visible=True, value=f"Undo: put back {doc_id}")
-        message = f"Removed {doc_id}."
+        undo = gr.update(visible=True, value=f"Undo: put back {visible_controls(doc_id)}")
+        message = f"Removed {visible_controls(doc_id)}."
         return message, doc_rows(), gr.update(choices=ids, value=None), gr.update(choices=ids), None, undo, document
 
     def undo_remove(document, request: gr.Request):
@@ -666,9 +673,9 @@ def build_app(
         try:
             report = engine.restore([document])
             back = report.added + report.updated
-            message = (f"Put back: {', '.join(back)}." if back else "Nothing was put back.") + "".join(
-                f" {r.reason}." for r in report.warnings + report.refused
-            )
+            message = (
+                f"Put back: {visible_controls(', '.join(back))}." if back else "Nothing was put back."
+            ) + "".join(f" {r.reason}." for r in report.warnings + report.refused)
         except RagError as exc:
             message = f"Could not put it back: {exc}"
         ids = doc_ids()
@@ -686,7 +693,7 @@ def build_app(
             )
         try:
             engine.remove(doc_id)
-            message = f"Removed {doc_id}."
+            message = f"Removed {visible_controls(doc_id)}."
         except RagError as exc:
             message = str(exc)
         ids = doc_ids()
@@ -720,7 +727,10 @@ def build_app(
 
     def api_documents() -> dict:
         """The indexed documents: id, title and number of passages of each."""
-        return {"documents": [{"id": r[1], "title": r[0], "paragraphs": r[2]} for r in doc_rows()]}
+        documents = engine.documents()
+        return {
+            "documents": [{"id": d.id, "title": d.title, "paragraphs": engine.passage_count(d.id)} for d in documents]
+        }
 
     # Uploads that were never indexed (or whose indexing ended long ago) are deleted after an hour.
     with gr.Blocks(title="Quote-first document QA", delete_cache=(900, 3600)) as demo:
@@ -907,6 +917,8 @@ def build_app(
                 demo.load(
                     lambda request: gr.update(visible=may_edit(request)), None, edit_panel, api_visibility="private"
                 )
+        # A page opened later shows the documents as they are now, not as at the server's start.
+        demo.load(doc_rows, None, docs, api_visibility="private")
         gr.api(api_ask, api_name="ask")
         gr.api(api_documents, api_name="documents")
     return demo

@@ -343,3 +343,26 @@ def test_sign_in_attempts_have_a_limit_of_their_own_per_address_and_for_everyone
     everyone = [post("/login/", f"10.0.1.{i}") for i in range(40)]  # many addresses, two attempts each at most
     assert everyone.count(200) == 20 - 2 and everyone[-1] == 429  # everyone's burst: a tenth of 200, less mine
     assert reached.count("/login") + reached.count("/login/") == 20
+
+
+def test_a_page_opened_later_lists_the_documents_as_they_are_now_with_direction_controls_written_out(
+    engine, tmp_path: Path
+):
+    """The Documents table is read again when a page loads (it was filled once, when the
+    app was built); a file name holding a right-to-left override is shown written out in
+    the table, the pickers and the messages, so ``\u202egnp.txt`` cannot pass for ``txt.png``."""
+    from app import build_app
+
+    demo = build_app(engine)
+    load = next(f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "doc_rows")
+    assert "load" in [event for _, event in load.targets]
+    note = tmp_path / "\u202egnp.txt"
+    note.write_text("Kites\n\nThe red kite nests in tall beech trees.", encoding="utf-8")
+    engine.add([note])
+    rows = load.fn()
+    assert any(row[1] == "⟨RLO⟩gnp.txt" for row in rows) and not any("\u202e" in str(row) for row in rows)
+    remove = _function(demo, "remove")
+    seed = engine.documents()[0].id
+    message, _, picker, _ = remove(seed, None)
+    assert ("⟨RLO⟩gnp.txt", "\u202egnp.txt") in picker["choices"]  # shown written out, chosen by its id
+    assert remove("\u202egnp.txt", None)[0] == "Removed ⟨RLO⟩gnp.txt."
