@@ -359,30 +359,44 @@ def conversation_html(turns: Sequence[Turn], documents: Mapping[str, Document], 
     )
 
 
+#: Characters that Markdown would read as markup (HTML, links, emphasis, code, tables,
+#: entities) rather than show: escaped with a backslash in what documents and users wrote.
+_MARKDOWN_ACTIVE = re.compile(r"([\\`*_\[\]<>&|~])")
+
+
+def markdown_text(text: str) -> str:
+    """``text`` as Markdown that shows it as written: no HTML, link, image or emphasis a
+    document (or a file name) could carry into a reader's viewer, and direction controls
+    written out as on the page (``⟨RLO⟩``)."""
+    return _MARKDOWN_ACTIVE.sub(r"\\\1", visible_controls(text))
+
+
 def answer_markdown(answer: Answer, scope: Sequence[str] | None = None) -> str:
-    """An answer as Markdown: the answer line, then each excerpt as a block quote followed by its citation."""
-    lines = [f"## {answer.question}", ""]
+    """An answer as Markdown: the answer line, then each excerpt as a block quote followed by
+    its citation. What documents and users wrote is escaped (``markdown_text``)."""
+    md = markdown_text
+    lines = [f"## {md(answer.question)}", ""]
     if scope:
-        lines += [f"*Searched only in: {', '.join(scope)}*", ""]
+        lines += [f"*Searched only in: {md(', '.join(scope))}*", ""]
     if not answer.answered:
         lines += ["*The documents do not answer this question.*", ""]
     if answer.unwritten:
-        lines += [f"*Not in any document: {', '.join(answer.unwritten)}*", ""]
+        lines += [f"*Not in any document: {md(', '.join(answer.unwritten))}*", ""]
     if not answer.answered and answer.excerpts:
         lines += ["Closest passages (not answers):", ""]
     line = answer_line(answer)
     if line:
-        lines += ["**Answer, quoted:** " + " ".join(f"“{sentence}” [{n}]" for n, _, sentence in line), ""]
+        lines += ["**Answer, quoted:** " + " ".join(f"“{md(sentence)}” [{n}]" for n, _, sentence in line), ""]
     for number, e in enumerate(answer.excerpts, start=1):
         if e.note:
-            lines += [f"*{e.note.capitalize()}:*", ""]
-        lines += [f"> {text}" if text else ">" for text in e.text.split("\n")]
+            lines += [f"*{md(e.note.capitalize())}:*", ""]
+        lines += [f"> {md(text)}" if text else ">" for text in e.text.split("\n")]
         s, t = e.highlight
         lines += [
             "",
-            f"[{number}] {citation(e, offsets=True)}, relevance {e.score:.2f}",
-            f"Answering sentence: “{e.text[s:t]}”",
-            *([f"Not in this excerpt: {', '.join(e.missing)}"] if e.missing else []),
+            f"[{number}] {md(citation(e, offsets=True))}, relevance {e.score:.2f}",
+            f"Answering sentence: “{md(e.text[s:t])}”",
+            *([f"Not in this excerpt: {md(', '.join(e.missing))}"] if e.missing else []),
             "",
         ]
     return "\n".join(lines)

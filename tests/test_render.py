@@ -207,3 +207,20 @@ def test_what_an_excerpt_lacks_and_what_no_document_writes_are_shown():
     assert "*Not in any document: nginx*" in markdown and "Not in this excerpt: PostgreSQL" in markdown
     plain = answer_html(Answer("q", True, (FIRST,)))
     assert "Not in this excerpt" not in plain and "Not in any document" not in plain
+
+
+def test_the_markdown_export_shows_what_documents_wrote_and_runs_none_of_it():
+    """A document's text, title and file name reach the export as text: no HTML, link or
+    image a Markdown viewer would act on, no emphasis eating characters, and direction
+    controls written out as on the page."""
+    import markdown_it
+
+    text = "See <img src=x onerror=alert(9)> and [here](javascript:alert(11)). A *b* c_d_e & |x|."
+    excerpt = _excerpt(text, "A *b* c_d_e & |x|.", 0.9, source="\u202egnp.txt", title="<script>t</script>")
+    exported = conversation_markdown([Turn(Answer("Is <b>this</b> safe?", True, (excerpt,)))])
+    rendered = markdown_it.MarkdownIt("commonmark").enable("table").render(exported)
+    assert "<img" not in rendered and "<script" not in rendered and "<b>" not in rendered
+    assert 'href="javascript' not in rendered and "<a " not in rendered and "<em>b</em>" not in rendered
+    shown = html.unescape(re.sub(r"<[^>]+>", "", rendered))
+    assert text in shown and "<script>t</script>" in shown and "Is <b>this</b> safe?" in shown
+    assert "⟨RLO⟩gnp.txt" in shown and "\u202e" not in exported
