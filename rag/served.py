@@ -41,6 +41,8 @@ class Served:
         self.index = SearchIndex(snapshot) if snapshot is not None else None
         #: The manifest version the served snapshot was read from (see ``store.version``).
         self._version = version
+        #: A newer manifest version that could not be read, not tried again in the background.
+        self._unreadable: object = None
         self._checked = time.monotonic()
         self._lock = threading.Lock()
         store.release_freed_memory()  # what reading the snapshot left behind
@@ -73,13 +75,17 @@ class Served:
         if not force and now - self._checked < self._interval:
             return False
         self._checked = now
-        if store.version(self.index_dir) == self._version:
+        # A version that failed to load is not tried again in the background; a writer
+        # (``force``) compares with the version it serves, never with that one: a passing
+        # read error must not leave it merging into an older index than the newest.
+        skip = (self._version,) if force else (self._version, self._unreadable)
+        if store.version(self.index_dir) in skip:
             return False
         if not self._lock.acquire(blocking=force):
             return False  # another thread is loading it
         try:
             seen = store.version(self.index_dir)
-            if seen == self._version:
+            if seen in skip:
                 return False
             try:
                 snapshot = store.load(self.index_dir, self._backend)
@@ -96,7 +102,7 @@ class Served:
                 if force:
                     raise
                 log.warning("kept serving the index loaded before: the newer one cannot be read (%s)", exc)
-                self._version = seen
+                self._unreadable = seen
                 return False
             self.index = SearchIndex(snapshot) if snapshot is not None else None
             self._version = seen

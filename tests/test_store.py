@@ -157,3 +157,29 @@ def test_the_terms_after_adds_and_removes_are_those_of_a_fresh_build(built: Engi
         assert snapshot.lexical.bm25(snapshot.lexical.weights(snapshot.lexical.expand(q))).tolist() == pytest.approx(
             fresh.bm25(fresh.weights(fresh.expand(q))).tolist()
         )
+
+
+def test_a_newer_index_that_failed_to_load_once_is_still_merged_into_by_the_next_write(tmp_path: Path, monkeypatch):
+    """A background reload that fails (a passing read error) is not retried at once, but a
+    writer's forced reload reads that version again: the write merges into the newest
+    index, and the other writer's document stays."""
+    from rag import Engine, Settings, store
+    from rag.errors import IndexCorrupt
+    from tests.conftest import SEEDS, FakeEmbedder
+
+    settings = Settings(index_dir=tmp_path / "index", min_score=0.2, reload_interval=0)
+    files = sorted(SEEDS.glob("*.txt"))[:3]
+    first = Engine.open(settings=settings, embedder=FakeEmbedder())
+    first.add([files[0]])
+    Engine.open(settings=settings, embedder=FakeEmbedder()).add([files[1]])  # another writer
+    real = store.load
+
+    def fails_once(*args, **kwargs):
+        monkeypatch.setattr(store, "load", real)
+        raise IndexCorrupt("a passing read error")
+
+    monkeypatch.setattr(store, "load", fails_once)
+    assert [d.id for d in first.documents()] == [files[0].name]  # the background reload failed: served as before
+    first.add([files[2]])
+    reopened = Engine.open(settings=settings, embedder=FakeEmbedder())
+    assert [d.id for d in reopened.documents()] == [f.name for f in files]
