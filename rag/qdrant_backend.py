@@ -60,8 +60,28 @@ def client_for(location: str):
                 _clients[location] = QdrantClient(url=location, api_key=os.environ.get("QDRANT_API_KEY"), timeout=60)
             else:
                 Path(location).mkdir(parents=True, exist_ok=True)
-                _clients[location] = QdrantClient(path=location)
+                _clients[location] = _Serialised(QdrantClient(path=location))
         return _clients[location]
+
+
+class _Serialised:
+    """A local-mode client whose calls run one at a time: local mode is not thread-safe, and
+    a search that ran while a write changed the collection failed (a server orders them itself)."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+        self._lock = threading.RLock()
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def serialised(*args, **kwargs):
+            with self._lock:
+                return attribute(*args, **kwargs)
+
+        return serialised
 
 
 #: ``died`` of a point no generation has removed yet: later than any generation.

@@ -521,3 +521,44 @@ def test_an_index_saved_unlike_its_backend_declares_is_refused_at_save_not_at_th
     with pytest.raises(IndexWriteError, match="not the files it declares"):
         Engine.open(settings=settings, embedder=FakeEmbedder()).add([SEEDS])
     assert not (tmp_path / "npz" / "manifest.json").exists()
+
+
+def test_searches_beside_writes_in_qdrant_local_mode_all_answer(tmp_path: Path):
+    """Local mode is not thread-safe and writes change the collection readers search: the
+    calls are serialised per folder, so a search beside a write answers (it failed with
+    NumPy errors from inside the client)."""
+    import threading
+
+    from rag.qdrant_backend import QdrantIndex
+
+    vectors = _clustered(1500, seed=21)
+    served = [QdrantIndex.create(DIM, str(tmp_path / "qdrant"), vectors)]
+    errors: list[Exception] = []
+    searches = [0]
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                served[-1].search(vectors[:2], 5)
+                searches[0] += 1
+            except Exception as exc:  # noqa: BLE001 - any failure is the finding
+                errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        for generation in range(2, 12):
+            folder = tmp_path / f"gen-{generation:06d}"
+            folder.mkdir()
+            mask = np.ones(len(served[-1]), dtype=bool)
+            mask[:5] = False
+            nxt = served[-1].update(mask, _clustered(40, seed=generation))
+            nxt.save(folder, "windows")
+            served.append(nxt)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert not errors and searches[0] > 0
