@@ -14,7 +14,7 @@ from . import backends, ingest, sandbox, store
 from .answer import prepare, respond
 from .config import Settings
 from .embedding import Embedder, embedder_for, encoder_of, model_id_for, resolve_encoder
-from .errors import RagError
+from .errors import IndexCorrupt, RagError
 from .index import Progress, Snapshot, build
 from .reading import Reading
 from .rerank import CrossEncoderReranker, Reranker
@@ -279,11 +279,14 @@ class Engine(Reading):
         # meanwhile, the merge is redone on its index from the vectors embedded here.
         cache: dict[int, np.ndarray] = {}
         base = self._snapshot()
-        draft = build(base, set(loaded), list(loaded.values()), self.embedder, self.settings, progress, cache)
+        try:
+            draft = build(base, set(loaded), list(loaded.values()), self.embedder, self.settings, progress, cache)
+        except IndexCorrupt:  # the base was pruned while read (other writers saved twice): merge as below
+            draft = None
         with self._write_lock, store.writer_lock(self.index_dir):
             self.sync(force=True)
             current = self._snapshot()
-            if (current.generation, current.checksum) != (base.generation, base.checksum):
+            if draft is None or (current.generation, current.checksum) != (base.generation, base.checksum):
                 if not take_over:  # another writer may have given one of these ids to another file meanwhile
                     loaded = ingest.rename_taken(
                         loaded, current.documents, report, "was just given to another file", same_file_keeps=True

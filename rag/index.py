@@ -212,6 +212,8 @@ def build(
     snapshot = Snapshot(
         model_id=base.model_id,
         dim=base.dim,
+        # The generation it was built from, until saved: the save keeps that one as a fallback.
+        generation=base.generation,
         documents=docs,
         passages=base.passages.select(keep, docs).extend(new_passages, docs),
         windows=base.windows.merged(keep, vectors[:n], inputs.window_owner, keys[:n], settings.ann_threshold),

@@ -562,3 +562,41 @@ def test_searches_beside_writes_in_qdrant_local_mode_all_answer(tmp_path: Path):
         for thread in threads:
             thread.join()
     assert not errors and searches[0] > 0
+
+
+def test_an_upload_whose_base_was_pruned_while_it_read_merges_into_the_newest(tmp_path: Path, monkeypatch):
+    """An edited file is embedded outside the writer lock, reusing its unchanged passages'
+    vectors from the index it started from; when other writers saved twice meanwhile, that
+    index's removed points are gone from Qdrant: the merge is done under the lock from the
+    newest index instead of failing."""
+    import shutil
+
+    from rag import Engine, Settings
+    from rag.index import _Embedding
+    from tests.conftest import SEEDS, FakeEmbedder
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    names = ("000_40cf413a4e758f71.txt", "001_6ca5efe176715221.txt", "002_e200820f57e197db.txt")
+    for name in names:
+        shutil.copy(SEEDS / name, docs / name)
+    settings = Settings(index_dir=tmp_path / "index", min_score=0.2, vector_backend="qdrant")
+    first = Engine.open(settings=settings, embedder=FakeEmbedder())
+    first.add([docs / names[0], docs / names[1]])
+    other = Engine.open(settings=settings, embedder=FakeEmbedder())
+    edited = docs / names[0]
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n\nA paragraph added later.", encoding="utf-8")
+    known, calls = _Embedding._known, []
+
+    def two_saves_first(self, keys):
+        if not calls:
+            calls.append(1)
+            other.remove(names[0])
+            other.add([docs / names[2]])
+        return known(self, keys)
+
+    monkeypatch.setattr(_Embedding, "_known", two_saves_first)
+    report = first.add([edited])
+    monkeypatch.undo()
+    assert report.added == [names[0]] or report.updated == [names[0]]
+    assert sorted(d.id for d in Engine.open(settings=settings, embedder=FakeEmbedder()).documents()) == sorted(names)

@@ -183,3 +183,22 @@ def test_a_newer_index_that_failed_to_load_once_is_still_merged_into_by_the_next
     first.add([files[2]])
     reopened = Engine.open(settings=settings, embedder=FakeEmbedder())
     assert [d.id for d in reopened.documents()] == [f.name for f in files]
+
+
+def test_a_write_from_a_fallback_keeps_the_generation_it_was_built_from(tmp_path: Path):
+    """When the current generation is damaged and an earlier one is served, the next save
+    keeps that earlier one as its fallback (it pruned it: only the damaged one was left)."""
+    from tests.conftest import SEEDS
+
+    settings = Settings(index_dir=tmp_path / "index", min_score=0.2)
+    files = sorted(SEEDS.glob("*.txt"))[:3]
+    engine = Engine.open(settings=settings, embedder=FakeEmbedder())
+    engine.add([files[0]])
+    engine.add([files[1]])
+    engine.remove(files[1].name)  # gen-000003 is current
+    (tmp_path / "index" / "gen-000003" / "documents.jsonl").write_text("damaged")
+    fallback = Engine.open(settings=settings, embedder=FakeEmbedder())
+    assert "damaged" in fallback._current().snapshot.notice
+    fallback.add([files[2]])
+    folders = sorted(p.name for p in (tmp_path / "index").glob("gen-*"))
+    assert "gen-000002" in folders and folders[-1] == "gen-000004"
