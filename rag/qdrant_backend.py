@@ -227,14 +227,18 @@ class QdrantIndex:
             if self._pending is None:
                 return
             base, mask, vectors = self._pending
+            # The generation is numbered as the folder it is saved in (never reused, even after
+            # a save that died), else as the one after its base.
+            number = folder.name.removeprefix("gen-") if folder is not None else ""
+            generation = int(number) if number.isdigit() else (base.generation or 0) + 1
             try:
                 if base.generation is None or base.collection is None or _newer(base, folder, name):
                     # The older layout, a first write, or a base older than the newest
                     # generation in the collection: a new collection, the kept rows copied.
                     kept = base.vectors(np.flatnonzero(mask)) if len(base) else np.zeros((0, self.dim), np.float32)
-                    self._fill(_new_collection(self.location, self.dim), 1, np.concatenate([kept, vectors]))
+                    self._fill(_new_collection(self.location, self.dim), generation, np.concatenate([kept, vectors]))
                 else:
-                    self._write_after(base, mask, vectors)
+                    self._write_after(base, mask, vectors, max(generation, base.generation + 1))
             except IndexCorrupt:
                 raise
             except Exception as exc:  # noqa: BLE001 - the client's errors (network, server) are many
@@ -246,12 +250,12 @@ class QdrantIndex:
         self.collection, self.generation = collection, generation
         self.ids, self.next_id = np.arange(len(vectors), dtype=np.int64), len(vectors)
 
-    def _write_after(self, base: QdrantIndex, mask: np.ndarray, vectors: np.ndarray) -> None:
-        """Points for the new rows and marks on the removed ones, after deleting what a
-        write that was never saved left (points and marks later than ``base``)."""
+    def _write_after(self, base: QdrantIndex, mask: np.ndarray, vectors: np.ndarray, generation: int) -> None:
+        """Points for the new rows and marks on the removed ones, as ``generation``, after
+        deleting what a write that was never saved left (points and marks later than ``base``)."""
         from qdrant_client import models
 
-        client, collection, generation = client_for(self.location), base.collection, base.generation + 1
+        client, collection = client_for(self.location), base.collection
         later = models.Filter(must=[models.FieldCondition(key="born", range=models.Range(gt=base.generation))])
         client.delete(collection, points_selector=models.FilterSelector(filter=later), wait=True)
         marked = models.Filter(

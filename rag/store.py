@@ -230,9 +230,19 @@ def load(index_dir: Path, backend: str = "faiss") -> Snapshot | None:
 
 
 def _load_fallback(index_dir: Path, problem: IndexCorrupt, backend: str) -> Snapshot:
-    """The newest generation that verifies on its own (each carries a copy of its manifest)."""
+    """The newest generation that verifies on its own (each carries a copy of its manifest),
+    of those saved up to the current one: a folder numbered past it is a save that never
+    became current (its writer died before the manifest swap)."""
     failures: list[str] = []
+    try:
+        current = read_manifest(index_dir)
+        newest = int(current["generation"]) if current else None
+    except (IndexCorrupt, KeyError, TypeError, ValueError):
+        newest = None  # the manifest itself is damaged: every folder may be the last saved
     for gen_dir in reversed(_generation_dirs(index_dir)):
+        number = gen_dir.name.removeprefix("gen-")
+        if newest is not None and number.isdigit() and int(number) > newest:
+            continue
         try:
             manifest = _read_json(gen_dir / MANIFEST)
             snapshot = _load_generation(index_dir, manifest, backend)

@@ -202,3 +202,26 @@ def test_a_write_from_a_fallback_keeps_the_generation_it_was_built_from(tmp_path
     fallback.add([files[2]])
     folders = sorted(p.name for p in (tmp_path / "index").glob("gen-*"))
     assert "gen-000002" in folders and folders[-1] == "gen-000004"
+
+
+def test_a_fallback_never_serves_a_save_that_did_not_become_current(tmp_path: Path):
+    """A writer that died between writing its generation folder and swapping the manifest
+    left a whole folder numbered past the current one: when the current one is damaged,
+    the fallback is the one before it, never that folder."""
+    import shutil
+
+    from tests.conftest import SEEDS
+
+    settings = Settings(index_dir=tmp_path / "index", min_score=0.2)
+    files = sorted(SEEDS.glob("*.txt"))[:2]
+    engine = Engine.open(settings=settings, embedder=FakeEmbedder())
+    engine.add([files[0]])
+    engine.add([files[1]])  # gen-000002 is current
+    index = tmp_path / "index"
+    shutil.copytree(index / "gen-000002", index / "gen-000003")  # a save that never became current
+    debris = json.loads((index / "gen-000003" / "manifest.json").read_text())
+    debris.update(folder="gen-000003", generation=3)
+    (index / "gen-000003" / "manifest.json").write_text(json.dumps(debris))
+    (index / "gen-000002" / "documents.jsonl").write_text("damaged")
+    snapshot = store.load(index)
+    assert snapshot.generation == 1 and list(snapshot.documents) == [files[0].name]
