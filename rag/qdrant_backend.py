@@ -54,6 +54,8 @@ def client_for(location: str):
         from qdrant_client import QdrantClient
     except ImportError as exc:
         raise MissingDependency("pip install qdrant-client") from exc
+    if not location.startswith(("http://", "https://")):
+        location = str(Path(location).resolve())  # one client per folder, however it is written
     with _clients_lock:
         if location not in _clients:
             if location.startswith(("http://", "https://")):
@@ -298,6 +300,7 @@ class QdrantIndex:
                 index = cls(dim, pointer["location"], pointer["collection"], rows, None)
         except (OSError, ValueError, KeyError) as exc:
             raise IndexCorrupt(f"{path.name} is unreadable: {exc}") from exc
+        index.location = _local_store(path.parent, index.location)
         if index.collection is not None:
             client = client_for(index.location)
             if not client.collection_exists(index.collection):
@@ -376,7 +379,7 @@ def drop_generation(folder: Path) -> None:
             data = _read_pointer(pointer)
             if not data or not data.get("collection"):
                 continue
-            client = client_for(data["location"])
+            client = client_for(_local_store(folder, data["location"]))
             if "generation" not in data:
                 client.delete_collection(data["collection"])
                 continue
@@ -398,6 +401,14 @@ def drop_generation(folder: Path) -> None:
             client.delete(data["collection"], points_selector=models.FilterSelector(filter=dead), wait=True)
         except Exception:  # noqa: BLE001, S112 - best effort: an orphan point wastes space, never correctness
             continue
+
+
+def _local_store(gen_dir: Path, recorded: str) -> str:
+    """Where a generation folder's collections are: a server as recorded; in local mode, the
+    index folder's own ``qdrant`` folder when there is one (the engine keeps them there),
+    whatever path was recorded (a relative one, another machine's), else the recorded one."""
+    own = gen_dir.parent / "qdrant"
+    return recorded if recorded.startswith(("http://", "https://")) or not own.is_dir() else str(own)
 
 
 def _read_pointer(path: Path) -> dict | None:

@@ -600,3 +600,23 @@ def test_an_upload_whose_base_was_pruned_while_it_read_merges_into_the_newest(tm
     monkeypatch.undo()
     assert report.added == [names[0]] or report.updated == [names[0]]
     assert sorted(d.id for d in Engine.open(settings=settings, embedder=FakeEmbedder()).documents()) == sorted(names)
+
+
+def test_a_qdrant_local_index_opens_from_anywhere_it_is_named(tmp_path: Path, monkeypatch):
+    """Local mode's collections are read from the index folder's own ``qdrant`` folder,
+    whatever path the index was written under (relative, then opened by its absolute
+    path from elsewhere), never from a path the folder's files name."""
+    from rag import Engine, Settings
+    from tests.conftest import SEEDS, FakeEmbedder
+
+    (tmp_path / "work").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    settings = Settings(index_dir=Path("index"), min_score=0.2, vector_backend="qdrant")
+    Engine.open(settings=settings, embedder=FakeEmbedder()).add([SEEDS / "000_40cf413a4e758f71.txt"])
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    absolute = Settings(index_dir=tmp_path / "work" / "index", min_score=0.2, vector_backend="qdrant")
+    reopened = Engine.open(settings=absolute, embedder=FakeEmbedder())
+    assert [d.id for d in reopened.documents()] == ["000_40cf413a4e758f71.txt"]
+    assert reopened.ask("Who leads the Hamas delegation to Damascus?").excerpts
+    assert not (tmp_path / "elsewhere" / "index").exists()
