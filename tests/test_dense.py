@@ -45,7 +45,9 @@ def _threshold(backend: str) -> int:
     return 10**9 if backend == "flat" else 1
 
 
-BACKENDS = ["flat", "ivf", "qdrant"]
+# Qdrant's local mode searches by brute force with its filters in Python: its contract runs
+# take seconds each, so they run with the slow tests (the in-place tests below stay fast).
+BACKENDS = ["flat", "ivf", pytest.param("qdrant", marks=pytest.mark.slow)]
 
 
 def _recall(index: dense.VectorIndex, vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> float:
@@ -523,6 +525,7 @@ def test_an_index_saved_unlike_its_backend_declares_is_refused_at_save_not_at_th
     assert not (tmp_path / "npz" / "manifest.json").exists()
 
 
+@pytest.mark.slow
 def test_searches_beside_writes_in_qdrant_local_mode_all_answer(tmp_path: Path):
     """Local mode is not thread-safe and writes change the collection readers search: the
     calls are serialised per folder, so a search beside a write answers (it failed with
