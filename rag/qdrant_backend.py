@@ -48,17 +48,22 @@ def _close_clients() -> None:
         _clients.clear()
 
 
+def _is_server(location: str) -> bool:
+    """Whether ``location`` is a Qdrant server's URL (else a folder for local mode)."""
+    return location.startswith(("http://", "https://"))
+
+
 def client_for(location: str):
     """One client per location (local mode allows a single client per folder)."""
     try:
         from qdrant_client import QdrantClient
     except ImportError as exc:
         raise MissingDependency("pip install qdrant-client") from exc
-    if not location.startswith(("http://", "https://")):
+    if not _is_server(location):
         location = str(Path(location).resolve())  # one client per folder, however it is written
     with _clients_lock:
         if location not in _clients:
-            if location.startswith(("http://", "https://")):
+            if _is_server(location):
                 _clients[location] = QdrantClient(url=location, api_key=os.environ.get("QDRANT_API_KEY"), timeout=60)
             else:
                 Path(location).mkdir(parents=True, exist_ok=True)
@@ -319,7 +324,7 @@ def _new_collection(location: str, dim: int) -> str:
     client = client_for(location)
     name = f"rag-{uuid.uuid4().hex[:16]}"
     client.create_collection(name, vectors_config=models.VectorParams(size=dim, distance=models.Distance.DOT))
-    if location.startswith(("http://", "https://")):  # local mode has no payload indexes
+    if _is_server(location):  # local mode has no payload indexes
         for key in ("born", "died"):
             client.create_payload_index(name, key, models.PayloadSchemaType.INTEGER)
     return name
@@ -344,7 +349,9 @@ def _newer(base: QdrantIndex, folder: Path | None, name: str) -> bool:
     generation's, and the write from ``base`` deletes them."""
     if folder is None:
         return False
-    current = _current_generation(folder.parent)
+    from .store import current_generation
+
+    current = current_generation(folder.parent)
     for pointer in folder.parent.glob(f"gen-*/{name}.qdrant.json"):
         number = pointer.parent.name.removeprefix("gen-")
         if pointer.parent == folder or (current is not None and number.isdigit() and int(number) > current):
@@ -355,16 +362,6 @@ def _newer(base: QdrantIndex, folder: Path | None, name: str) -> bool:
         if data.get("collection") == base.collection and int(data.get("generation") or 0) > base.generation:
             return True
     return False
-
-
-def _current_generation(index_dir: Path) -> int | None:
-    """The generation the index folder's manifest makes current (None: unknown)."""
-    from .store import MANIFEST
-
-    try:
-        return int(json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))["generation"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def drop_generation(folder: Path) -> None:
@@ -408,7 +405,7 @@ def _local_store(gen_dir: Path, recorded: str) -> str:
     index folder's own ``qdrant`` folder when there is one (the engine keeps them there),
     whatever path was recorded (a relative one, another machine's), else the recorded one."""
     own = gen_dir.parent / "qdrant"
-    return recorded if recorded.startswith(("http://", "https://")) or not own.is_dir() else str(own)
+    return recorded if _is_server(recorded) or not own.is_dir() else str(own)
 
 
 def _read_pointer(path: Path) -> dict | None:
@@ -427,5 +424,5 @@ BACKEND = Backend(
     empty=lambda dim, location: QdrantIndex(dim, location),
     load=lambda folder, name, dim, files: QdrantIndex.load(folder / f"{name}.qdrant.json", dim),
     drop=drop_generation,
-    single_process=lambda location: not location.startswith(("http://", "https://")),
+    single_process=lambda location: not _is_server(location),
 )

@@ -168,6 +168,15 @@ def read_manifest(index_dir: Path) -> dict | None:
     return _read_json(path)
 
 
+def current_generation(index_dir: Path) -> int | None:
+    """The generation the manifest makes current; ``None`` when there is none or it cannot be read."""
+    try:
+        manifest = read_manifest(index_dir)
+        return int(manifest["generation"]) if manifest else None
+    except (IndexCorrupt, KeyError, TypeError, ValueError):
+        return None
+
+
 def _read_json(path: Path) -> dict:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -234,11 +243,7 @@ def _load_fallback(index_dir: Path, problem: IndexCorrupt, backend: str) -> Snap
     of those saved up to the current one: a folder numbered past it is a save that never
     became current (its writer died before the manifest swap)."""
     failures: list[str] = []
-    try:
-        current = read_manifest(index_dir)
-        newest = int(current["generation"]) if current else None
-    except (IndexCorrupt, KeyError, TypeError, ValueError):
-        newest = None  # the manifest itself is damaged: every folder may be the last saved
+    newest = current_generation(index_dir)  # None: the manifest is damaged, any folder may be the last saved
     for gen_dir in reversed(_generation_dirs(index_dir)):
         number = gen_dir.name.removeprefix("gen-")
         if newest is not None and number.isdigit() and int(number) > newest:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -358,7 +359,9 @@ def test_a_failed_qdrant_write_leaves_nothing_the_next_one_sees(tmp_path: Path):
     vectors = _clustered(500, seed=4)
     base = QdrantIndex.create(DIM, QDRANT_DIR, vectors)
     drop_half = np.arange(500) % 2 == 0
-    (tmp_path / "manifest.json").write_text('{"generation": 1}')
+    from rag import store
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"format": store.FORMAT, "generation": 1}))
     (tmp_path / "gen-000001").mkdir()
     base.save(tmp_path / "gen-000001", "windows")
     lost = base.update(drop_half, _clustered(40, seed=5))
