@@ -841,7 +841,7 @@ def iter_files(path: Path, follow_links: bool = False) -> tuple[list[tuple[Path,
 
     A file's id is its path relative to the folder it was added from; a file
     named directly gets its own name. Hidden files and folders are skipped, and
-    so are symbolic links to folders. A symbolic link inside the folder whose
+    so are symbolic links to folders (reported as skipped). A symbolic link inside the folder whose
     target lies outside it is skipped too, unless ``follow_links``: a folder of
     documents must not smuggle in ``/etc/passwd``.
 
@@ -856,6 +856,11 @@ def iter_files(path: Path, follow_links: bool = False) -> tuple[list[tuple[Path,
     skipped: list[tuple[Path, str]] = []
     for dirpath, dirnames, filenames in os.walk(path):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in dirnames:  # os.walk does not descend into them: say so instead of nothing
+            folder = Path(dirpath) / name
+            if folder.is_symlink():
+                reason = f"a link to the folder {folder.resolve()}; not followed (add that folder itself)"
+                skipped.append((folder, reason))
         for name in sorted(filenames):
             if name.startswith("."):
                 continue

@@ -207,6 +207,7 @@ def add_in_child(
     try:
         return AddReport.from_dict(json.loads(out.strip().splitlines()[-1]))
     except (ValueError, IndexError, TypeError, KeyError):
-        raise IndexWriteError(
-            f"indexing failed (exit status {child.returncode}): {last or 'no message'}; the index is unchanged"
-        ) from None
+        reason = last or "no message"
+        if "unchanged" not in reason:  # the child's own message may say so already
+            reason += "; the index is unchanged"
+        raise IndexWriteError(f"indexing failed (exit status {child.returncode}): {reason}") from None

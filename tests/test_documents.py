@@ -131,6 +131,17 @@ def test_folders_expand_recursively_with_relative_ids(tmp_path: Path):
     assert iter_files(tmp_path / "a" / "top.txt")[0][0][1] == "top.txt"
 
 
+def test_a_link_to_a_folder_is_reported_not_silently_skipped(tmp_path: Path):
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "note.txt").write_text("x", encoding="utf-8")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "top.txt").write_text("y", encoding="utf-8")
+    (tmp_path / "a" / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    found, skipped = iter_files(tmp_path / "a")
+    assert [doc_id for _, doc_id in found] == ["top.txt"]
+    assert [(file.name, "not followed" in reason) for file, reason in skipped] == [("linked", True)]
+
+
 def test_a_page_with_a_stray_control_character_is_read_and_a_binary_one_refused(tmp_path: Path):
     """commons-lang3's StringUtils.html holds one DEL byte in an example: a page, not a binary."""
     page = tmp_path / "StringUtils.html"

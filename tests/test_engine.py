@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import Engine, Settings, UnknownDocument
+from rag import Engine, IndexWriteError, Settings, UnknownDocument
 
 from .conftest import SEEDS, FakeEmbedder
 
@@ -374,3 +374,20 @@ def test_a_name_written_as_code_that_no_document_writes_is_refused(tmp_path):
     assert not refused.answered and refused.excerpts and all(e.near_miss for e in refused.excerpts)
     answered = engine.ask("What errors does std::fs::read_to_string return?")
     assert answered.answered and "return an error if path does not already exist" in answered.excerpts[0].text
+
+
+def test_a_failed_child_ingest_says_once_that_the_index_is_unchanged(tmp_path: Path, monkeypatch):
+    """The parent adds "the index is unchanged" only when the child's last words do not say it."""
+    from rag.ingest import add_in_child
+
+    child = write(
+        tmp_path / "child.sh",
+        "#!/bin/sh\necho 'IndexWriteError: could not save the index (no space left on device); "
+        "the previous index is unchanged' >&2\nexit 3\n",
+    )
+    child.chmod(0o755)
+    monkeypatch.setattr("sys.executable", str(child))
+    with pytest.raises(IndexWriteError) as failure:
+        add_in_child([tmp_path / "child.sh"], Settings(index_dir=str(tmp_path / "index")))
+    assert str(failure.value).count("unchanged") == 1, failure.value
+    assert "no space left on device" in str(failure.value)
