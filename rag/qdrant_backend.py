@@ -243,7 +243,14 @@ class QdrantIndex:
                     # The older layout, a first write, or a base older than the newest
                     # generation in the collection: a new collection, the kept rows copied.
                     kept = base.vectors(np.flatnonzero(mask)) if len(base) else np.zeros((0, self.dim), np.float32)
-                    self._fill(_new_collection(self.location, self.dim), generation, np.concatenate([kept, vectors]))
+                    collection = _new_collection(self.location, self.dim)
+                    if folder is not None:  # a writer that dies filling it leaves a folder whose pruning drops it
+                        self._point_to(folder, name, collection, generation)
+                    try:
+                        self._fill(collection, generation, np.concatenate([kept, vectors]))
+                    except BaseException:
+                        _drop_collection(self.location, collection)  # no generation will ever read it
+                        raise
                 else:
                     self._write_after(base, mask, vectors, max(generation, base.generation + 1))
             except IndexCorrupt:
@@ -251,6 +258,14 @@ class QdrantIndex:
             except Exception as exc:  # noqa: BLE001 - the client's errors (network, server) are many
                 raise RuntimeError(f"Qdrant at {self.location}: {exc}") from exc
             self._pending = None
+
+    def _point_to(self, folder: Path, name: str, collection: str, generation: int) -> None:
+        """Record in ``folder``, before any point is written, that ``collection`` is its: the
+        record a complete save replaces, and by which pruning a dead save's folder drops it."""
+        record = {"kind": self.kind, "location": self.location, "collection": collection, "rows": 0}
+        (folder / f"{name}.qdrant.json").write_text(
+            json.dumps({**record, "generation": generation, "next_id": 0}), "utf-8"
+        )
 
     def _fill(self, collection: str, generation: int, vectors: np.ndarray) -> None:
         _upsert(self.location, collection, vectors, 0, generation)
@@ -328,6 +343,14 @@ def _new_collection(location: str, dim: int) -> str:
         for key in ("born", "died"):
             client.create_payload_index(name, key, models.PayloadSchemaType.INTEGER)
     return name
+
+
+def _drop_collection(location: str, collection: str) -> None:
+    """Delete ``collection``, best effort (the server may be what failed)."""
+    try:
+        client_for(location).delete_collection(collection)
+    except Exception:  # noqa: BLE001, S110 - an orphan collection wastes space, never correctness
+        pass
 
 
 def _upsert(location: str, collection: str, vectors: np.ndarray, first_id: int, generation: int) -> None:

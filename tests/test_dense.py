@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import tempfile
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -375,6 +378,52 @@ def test_a_failed_qdrant_write_leaves_nothing_the_next_one_sees(tmp_path: Path):
     assert _points(retried) == 507 and _points(retried, lt=2**62) == 0
     assert len(retried) == 507
     assert np.array_equal(retried.search(vectors[1:6], 1)[1][:, 0], np.arange(1, 6))  # odd rows were never removed
+
+
+def test_a_first_qdrant_write_that_fails_leaves_no_collection_behind(tmp_path: Path, monkeypatch):
+    """A collection made for a write that then fails (the server went away while it was
+    filled) is never a generation's: it is dropped, not left to fill the server."""
+    from rag import qdrant_backend
+    from rag.qdrant_backend import QdrantIndex, client_for
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("the server went away")
+
+    location = str(tmp_path / "qdrant")
+    monkeypatch.setattr(qdrant_backend, "_upsert", unreachable)
+    draft = QdrantIndex(DIM, location).update(np.zeros(0, dtype=bool), _clustered(50))
+    (tmp_path / "gen-000001").mkdir()
+    with pytest.raises(RuntimeError, match="went away"):
+        draft.save(tmp_path / "gen-000001", "windows")
+    assert client_for(location).get_collections().collections == []
+
+
+def test_the_collection_of_a_writer_that_died_filling_it_is_dropped_by_the_next_save(tmp_path: Path):
+    """A process killed while it filled a new collection leaves a generation folder that
+    names it; the next save prunes that folder and drops the collection with it."""
+    index_dir = tmp_path / "index"
+    child = textwrap.dedent(
+        f"""
+        import os, sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+        from rag import Engine, Settings, qdrant_backend
+        from tests.conftest import SEEDS, FakeEmbedder
+        qdrant_backend._upsert = lambda *args, **kwargs: os._exit(9)  # killed mid-write
+        settings = Settings(index_dir={str(index_dir)!r}, vector_backend="qdrant")
+        Engine.open(settings=settings, embedder=FakeEmbedder()).add([SEEDS])
+        """
+    )
+    died = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120)
+    assert died.returncode == 9, died.stderr
+    from rag import Engine, Settings
+    from rag.qdrant_backend import client_for
+    from tests.conftest import SEEDS, FakeEmbedder
+
+    client = client_for(str(index_dir / "qdrant"))
+    assert len(client.get_collections().collections) == 1  # made, and named in the dead save's folder
+    settings = Settings(index_dir=index_dir, vector_backend="qdrant")
+    Engine.open(settings=settings, embedder=FakeEmbedder()).add([SEEDS])
+    assert len(client.get_collections().collections) == 2  # one per vector set; the dead one dropped
 
 
 def test_an_index_of_the_older_qdrant_layout_is_read_and_moved_on_its_first_update(tmp_path: Path):
