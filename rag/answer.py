@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -127,12 +128,15 @@ def build_answer(
     top_span = index.highlight(hits[0].row, query, settings)
     answering = [h for h in hits if h.score >= min(settings.min_support, settings.min_score)]
     other = _other_source(query, hits[0], top_span, hits, index, settings)
-    groups = _merge_duplicates(answering, index, settings, k)
+    groups, variants = _merge_duplicates(answering, index, settings, k)
     excerpts = []
     for lead, duplicates in groups:
         span = top_span if lead is hits[0] else None
         excerpt = _excerpt(lead, query, index, settings, False, span, duplicates)
-        if other is not None and lead.row == other.row:
+        if lead.row in variants:  # the same words as an excerpt above, other figures
+            number, row = next((n, h.row) for n, (h, _) in enumerate(groups, 1) if h.row == variants[lead.row])
+            excerpt = replace(excerpt, note=_variant_note(index, lead.row, row, number))
+        elif other is not None and lead.row == other.row:
             excerpt = replace(excerpt, note=_other_note(query, excerpts, excerpt, index))
         excerpts.append(excerpt)
     shown = {h.row for lead, dups in groups for h in (lead, *dups)}
@@ -249,6 +253,10 @@ def _other_source(
     return others[best] if similarity[best] >= settings.corroboration_similarity else None
 
 
+#: A figure: a whole or decimal number standing alone ("0.35", "1,500", "2013").
+_FIGURE = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?!\w)")
+#: Figures a variant's note names, each way.
+_SHOWN_FIGURES = 3
 #: Passages whose lengths differ by more than this share are never near-identical.
 _LENGTH_SPREAD = 0.25
 #: ... or share less than this share of their indexed terms (a lower bar than
@@ -256,12 +264,33 @@ _LENGTH_SPREAD = 0.25
 _STORED_OVERLAP = 0.5
 
 
-def _merge_duplicates(hits: list[Hit], index: SearchIndex, settings: Settings, k: int) -> list[tuple[Hit, list[Hit]]]:
+def _figures(text: str) -> Counter[str]:
+    """The numbers a passage writes ("0.35", "2013", the digits of "CVE-2025-15467")."""
+    return Counter(_FIGURE.findall(text))
+
+
+def _variant_note(index: SearchIndex, row: int, lead: int, number: int) -> str:
+    """The note of a passage worded like excerpt ``number`` (passage ``lead``) whose figures differ."""
+    table = index.snapshot.passages
+    mine, theirs = _figures(table[row].text), _figures(table[lead].text)
+    here = ", ".join(list(mine - theirs)[:_SHOWN_FIGURES])
+    there = ", ".join(list(theirs - mine)[:_SHOWN_FIGURES])
+    said = f"which differs: {here or 'fewer figures'} here, {there or 'fewer figures'} in [{number}]"
+    same_document = table.doc_id(row) == table.doc_id(lead)
+    return f"nearly the same words as [{number}], {said}" if same_document else f"another source, {said}"
+
+
+def _merge_duplicates(
+    hits: list[Hit], index: SearchIndex, settings: Settings, k: int
+) -> tuple[list[tuple[Hit, list[Hit]]], dict[int, int]]:
     """The first ``k`` groups of near-identical passages; the best-ranked one leads each.
 
     Passages are compared by the terms of their own text, not of their context: two entries
     of one reference page share their title and section path ("copy — Shallow and deep copy
     operations"), and "Return a shallow copy of x." is not "Return a deep copy of x.".
+    Passages worded alike whose figures differ (a policy's two versions: "0.35 EUR per
+    kilometre", "0.30 EUR per kilometre"; two release notes' CVE numbers) are never one:
+    the later one leads a group of its own, and is returned as a variant of the first, by row.
     """
     own: dict[int, set[str]] = {}
     table = index.snapshot.passages
@@ -287,15 +316,21 @@ def _merge_duplicates(hits: list[Hit], index: SearchIndex, settings: Settings, k
         return bool(shared) and shared / len(x | y) >= settings.duplicate_overlap
 
     groups: list[tuple[Hit, list[Hit]]] = []
+    variants: dict[int, int] = {}
     for hit in hits:
+        variant_of = None
         for lead, duplicates in groups:
             if near_identical(lead.row, hit.row):
-                duplicates.append(hit)
-                break
+                if _figures(table[lead.row].text) == _figures(table[hit.row].text):
+                    duplicates.append(hit)
+                    break
+                variant_of = lead.row if variant_of is None else variant_of
         else:
             if len(groups) < k:
                 groups.append((hit, []))
-    return groups
+                if variant_of is not None:
+                    variants[hit.row] = variant_of
+    return groups, variants
 
 
 def _excerpt(

@@ -108,6 +108,23 @@ def test_near_duplicates_are_merged_and_cited(fake_engine: Engine, tmp_path: Pat
     assert fake_engine.document(other.source).text[other.start : other.end] == same
 
 
+def test_passages_worded_alike_with_other_figures_are_not_merged_and_say_how_they_differ(
+    fake_engine: Engine, tmp_path: Path
+):
+    """Two versions of a policy: "0.35 EUR" is never cited as "nearly word for word" the
+    "0.30 EUR" of the other; both are quoted, the second saying what differs."""
+    rule = "Employees who use their private car are reimbursed at {} EUR per kilometre, against receipts."
+    (tmp_path / "policy.txt").write_text(f"Travel policy\n\n{rule.format('0.35')}", encoding="utf-8")
+    (tmp_path / "policy (2).txt").write_text(f"Travel policy\n\n{rule.format('0.30')}", encoding="utf-8")
+    fake_engine.add([tmp_path / "policy.txt", tmp_path / "policy (2).txt"])
+    answer = fake_engine.ask("reimbursed private car kilometre")
+    first, second = answer.excerpts[:2]
+    assert not first.also and not second.also
+    assert {first.text, second.text} == {rule.format("0.35"), rule.format("0.30")}
+    mine, theirs = ("0.30", "0.35") if "0.30" in second.text else ("0.35", "0.30")
+    assert second.note == f"another source, which differs: {mine} here, {theirs} in [1]"
+
+
 def test_entries_of_one_page_are_not_merged_for_sharing_its_title(fake_engine: Engine, tmp_path: Path):
     """Two short reference entries under one long title share most of their indexed terms
     (the title's); they are not near-identical: neither is hidden under the other."""
