@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from rag import Engine, RagError, Settings, UnknownDocument, originals
 from rag.accounts import Account, check_password, hash_password, load_accounts
-from rag.documents import SUPPORTED_SUFFIXES
+from rag.documents import SUPPORTED_SUFFIXES, file_sha256
 from rag.render import (
     STYLE,
     Turn,
@@ -38,6 +38,7 @@ from rag.render import (
 )
 
 ROOT = Path(__file__).resolve().parent
+#: Questions about the bundled seed articles, offered only where those are indexed (``examples``).
 EXAMPLES = [
     "Who leads the Hamas delegation to Damascus?",
     "Who commands Liwa al-Quds?",
@@ -45,6 +46,15 @@ EXAMPLES = [
     "How many Russian helicopters arrived at Palmyra military airport?",
     "Who leads the Fourth Division?",
 ]
+
+
+def examples(engine: Engine, seeds: Path = ROOT / "seeds") -> list[str]:
+    """The example questions, if every bundled seed article is indexed (by content, under any
+    name): on anyone else's documents they would ask about articles that are not there."""
+    files = sorted(seeds.glob("*.txt"))
+    indexed = {document.sha256 for document in engine.documents()}
+    return EXAMPLES if files and all(file_sha256(f) in indexed for f in files) else []
+
 
 # Download Markdown from the page itself: nothing is written on the server, so no other
 # session can ever be served this one's answers.
@@ -757,7 +767,8 @@ def build_app(
                     )
                     send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
                 hint = gr.Markdown("", visible=False, elem_id="hint")
-                gr.Examples(EXAMPLES, inputs=[question], label="Example questions")
+                if offered := examples(engine):
+                    gr.Examples(offered, inputs=[question], label="Example questions")
                 transcript_html = gr.HTML("", elem_id="transcript")
                 transcript = gr.State([])  # the turns shown, newest first, as render.Turn
             with gr.Column(scale=2):

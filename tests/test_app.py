@@ -366,3 +366,21 @@ def test_a_page_opened_later_lists_the_documents_as_they_are_now_with_direction_
     message, _, picker, _ = remove(seed, None)
     assert ("⟨RLO⟩gnp.txt", "\u202egnp.txt") in picker["choices"]  # shown written out, chosen by its id
     assert remove("\u202egnp.txt", None)[0] == "Removed ⟨RLO⟩gnp.txt."
+
+
+def _labels(demo) -> set[str]:
+    return {getattr(block, "label", None) for block in demo.blocks.values()}
+
+
+def test_example_questions_are_offered_only_over_the_documents_they_ask_about(engine, tmp_path: Path):
+    """They ask about the bundled seed articles: over anyone else's documents they would ask
+    about what is not there."""
+    from app import build_app
+    from rag import Engine, Settings
+    from tests.conftest import FakeEmbedder
+
+    assert "Example questions" in _labels(build_app(engine))
+    other = Engine.open(settings=Settings(index_dir=tmp_path / "other"), embedder=FakeEmbedder())
+    (tmp_path / "notes.txt").write_text("Minutes\n\nThe committee met on Tuesday.", encoding="utf-8")
+    other.add([tmp_path / "notes.txt"])
+    assert "Example questions" not in _labels(build_app(other))
