@@ -105,9 +105,25 @@ def looks_like_heading(line: str) -> bool:
     return not _INNER_SENTENCE_END.search(_SECTION_NUMBER.sub("", text))
 
 
+#: Markdown inline syntax in a heading, as a reader of the rendered page never sees it: an
+#: image (a build badge), a link's target, a backslash escape, code and strong marks.
+_MD_IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
+_MD_LINK = re.compile(r"\[([^\]\n]*)\]\([^)\n]*\)")
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_MD_CODE = re.compile(r"(`+)([^`\n]+)\1")
+_MD_STRONG = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")  # not __: "__init__" is a name
+_MD_CLOSING = re.compile(r"\s+#+\s*$")  # "## Install ##"
+
+
 def heading_text(line: str) -> str:
-    """The heading as a reader sees it (Markdown markers dropped)."""
-    return normalise(line).lstrip("#").strip()
+    """The heading as a reader sees it: Markdown's markers and inline syntax dropped
+    ("# pkgconf [![test](…badge.svg)](…)" is "pkgconf", "man\\_db-2.3.18" is "man_db-2.3.18")."""
+    text = _MD_CLOSING.sub("", normalise(line).lstrip("#").strip())
+    if any(mark in text for mark in "[\\`*_"):
+        text = _MD_LINK.sub(r"\1", _MD_IMAGE.sub("", text))
+        text = _MD_STRONG.sub(r"\1", _MD_CODE.sub(r"\2", text))
+        text = " ".join(_MD_ESCAPE.sub(r"\1", text).split())
+    return text
 
 
 def shared_lines(texts: Iterable[str], folders: Iterable[str] | None = None) -> frozenset[str]:

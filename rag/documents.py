@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from .cleaning import headline
+from .cleaning import heading_text, headline
 from .config import MAX_FILE_BYTES
 from .errors import EmptyDocument, UnreadableDocument, UnsupportedFile
 from .layout import Blocks, in_furniture, inline_text, main_content, read_html_blocks
@@ -120,9 +120,10 @@ def load_document(path: Path, doc_id: str, max_bytes: int = MAX_FILE_BYTES) -> D
     compressed = file_type(path.name) == GZIP_SUFFIX
     name = path.name[: -len(GZIP_SUFFIX)] if compressed else path.name
     title, text, layout = _READERS.get(suffix, _read_text)(_gunzip(data, max_bytes) if compressed else data)
+    stem = name[: -len(suffix)] if suffix else name
     if not text.strip():
         raise EmptyDocument("the file holds no text")
-    title = (title or "").strip() or headline(text) or _file_title(name[: -len(suffix)] if suffix else name, doc_id)
+    title = (title or "").strip() or _first_line_title(text, layout) or _file_title(stem, doc_id)
     title = " ".join(title.split())
     if len(title) > MAX_TITLE_CHARS:  # every passage is searched with its title: keep it a title
         title = title[:MAX_TITLE_CHARS].rsplit(" ", 1)[0] + " …"
@@ -144,6 +145,22 @@ _GENERIC_NAMES = frozenset(
     "readme index news changes changelog history install todo faq contributing authors copying license licence "
     "notes thanks hacking bugs copyright credits maintainers".split()
 )
+
+
+def section_heading(layout: tuple[Block, ...] | list[Block], text: str, first: str | None = None) -> bool:
+    """Whether the document's first heading (or the first one reading ``first``) names a
+    section, not the document: another heading is at its level or above it, as each release
+    of a changelog is ("man-db 2.11.2", then "man-db 2.11.1" ...)."""
+    headings = [(start, end, level) for start, end, kind, level in layout if kind == "heading"]
+    at = next((i for i, (s, e, _) in enumerate(headings) if first is None or heading_text(text[s:e]) == first), None)
+    return at is not None and any(level <= headings[at][2] for _, _, level in headings[at + 1 :])
+
+
+def _first_line_title(text: str, layout: tuple[Block, ...]) -> str | None:
+    """The text's first line as its title when it reads like one, and is not the first of
+    several headings of one level (see ``section_heading``)."""
+    line = headline(text)
+    return None if line is None or section_heading(layout, text, line) else line
 
 
 def _file_title(stem: str, doc_id: str) -> str:
@@ -708,6 +725,8 @@ def _read_docx(data: bytes) -> Read:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, ValueError, OSError) as exc:
         raise UnreadableDocument(f"the DOCX cannot be parsed: {exc}") from exc
     title = document.core_properties.title or None
+    first_heading: tuple[str, int] | None = None  # its text, and 0 if styled as the title
+    styled: str | None = None
     out = Blocks()
     style_names: dict[str | None, str] = {}
     notes = _docx_footnotes(document)
@@ -717,15 +736,21 @@ def _read_docx(data: bytes) -> Read:
             _add_notes(block._tbl, notes, out)
             continue
         heading = _read_docx_paragraph(block, style_names, out)
-        title = title or heading
+        if heading:
+            first_heading = first_heading or heading
+            if heading[1] == 0 and styled is None:
+                styled = heading[0]
         # A footnote is read after the paragraph that calls it, where its words belong.
         _add_notes(block._p, notes, out)
     body, layout = out.result()
+    # Else the paragraph styled as the title, else the first heading unless it names a section.
+    if not title and first_heading is not None:
+        title = styled or (None if section_heading(layout, body) else first_heading[0])
     return title, body, layout
 
 
-def _read_docx_paragraph(block, style_names: dict[str | None, str], out: Blocks) -> str | None:
-    """Add one paragraph's block; its text when it is the document's title or a heading."""
+def _read_docx_paragraph(block, style_names: dict[str | None, str], out: Blocks) -> tuple[str, int] | None:
+    """Add one paragraph's block; when it is a heading, its text and 1 (0 if styled as the title)."""
     # python-docx resolves a paragraph's style by scanning every style of the file: once
     # per style id here, not once per paragraph (100k paragraphs took minutes).
     style_id = block._p.style
@@ -744,7 +769,7 @@ def _read_docx_paragraph(block, style_names: dict[str | None, str], out: Blocks)
     heading = _DOCX_HEADING.match(style)
     if style == "title" or heading:
         out.add(text, "heading", int(heading.group(1)) if heading else 1)
-        return text
+        return text, 1 if heading else 0
     if style.startswith("list") or (block._p.pPr is not None and block._p.pPr.numPr is not None):
         out.add(text, "item")
     else:

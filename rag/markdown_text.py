@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from .cleaning import heading_text
 from .types import Block
 
 # A front matter: "---" on the first line, "key: value" lines, then "---" or "...".
@@ -76,7 +77,7 @@ def markdown_blocks(text: str) -> tuple[str | None, tuple[Block, ...]]:
             if where:
                 layout.append((*where, "heading", level))
                 if level == 1 and first_title is None:
-                    first_title = heading.content
+                    first_title = heading_text(heading.content)
         elif kind == "paragraph_open":
             where = span(token.map)
             if where and not _MYST_MARKUP.match(text[where[0] : where[1]]):
@@ -90,7 +91,10 @@ def markdown_blocks(text: str) -> tuple[str | None, tuple[Block, ...]]:
         elif kind == "tr_open":
             if where := span(token.map):
                 layout.append((*where, row_kind, 0))
-    return title or first_title, tuple(_with_unread_lines(text, starts, layout, accounted))
+    # The first top-level heading is the title only when it is the only one (each release of
+    # a changelog is one: "man-db 2.11.2", "man-db 2.11.1" ... title no document).
+    tops = sum(1 for _, _, kind, level in layout if kind == "heading" and level == 1)
+    return title or (first_title if tops == 1 else None), tuple(_with_unread_lines(text, starts, layout, accounted))
 
 
 def _with_unread_lines(text: str, starts: list[int], layout: list[Block], accounted: set[int]) -> list[Block]:

@@ -1116,3 +1116,52 @@ def test_review_cases_for_prose_that_looks_like_navigation_and_generic_it():
     assert not points_back_first("Is it safe to delete the cache folder?")
     assert not points_back_first("Does it matter which version I install?")
     assert points_back_first("Is it still maintained?")
+
+
+def test_a_changelog_is_titled_by_its_file_and_its_releases_are_sections_side_by_side(tmp_path: Path):
+    """Each release is a top-level heading: the first one is no title of the whole file, and
+    the others are its siblings, not its children."""
+    news = tmp_path / "NEWS.md"
+    news.write_text(
+        "man-db 2.11.2 (8 January 2023)\n==============================\n\nFixed a crash in mandb.\n\n"
+        "man-db 2.10.0 (7 February 2022)\n===============================\n\nAdded zstd support to man.\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "plain.md").write_text("## polkit 122\n\nNew rules.\n\n## polkit 121\n\nOld rules.\n", "utf-8")
+    document, passages = read(news)
+    assert document.title == "NEWS"
+    older = next(p for p in passages if "zstd" in p.text)
+    assert older.heading == "man-db 2.10.0 (7 February 2022)"
+    assert read(tmp_path / "plain.md")[0].title == "plain"
+    (tmp_path / "one.md").write_text("# The one title\n\nText.\n\n## A section\n\nMore.\n", "utf-8")
+    assert read(tmp_path / "one.md")[0].title == "The one title"  # a single top heading still titles
+
+
+def test_headings_and_titles_read_as_rendered_not_as_markdown_source(tmp_path: Path):
+    page = tmp_path / "README.md"
+    page.write_text(
+        "# pkgconf [![test](https://example.org/badge.svg)](https://example.org/ci)\n\n"
+        "`pkgconf` configures compiler flags.\n\n## man\\_db and `--all` **flags** ##\n\nThe flags are listed.\n",
+        encoding="utf-8",
+    )
+    document, passages = read(page)
+    assert document.title == "pkgconf"
+    assert next(p for p in passages if "listed" in p.text).heading == "pkgconf › man_db and --all flags"
+    assert_exact_slices(document, passages)
+
+
+def test_a_docx_without_a_title_style_is_not_titled_by_its_first_numbered_section(tmp_path: Path):
+    import docx
+
+    d = docx.Document()
+    for heading, text in (("1. Purpose", "Why the policy exists."), ("2. Scope", "Who it covers.")):
+        d.add_heading(heading, level=1)
+        d.add_paragraph(text)
+    d.save(str(tmp_path / "policy.docx"))
+    assert read(tmp_path / "policy.docx")[0].title == "policy"
+    d = docx.Document()
+    d.add_heading("Travel Expense Policy", level=0)  # the Title style
+    d.add_heading("1. Purpose", level=1)
+    d.add_heading("2. Scope", level=1)
+    d.save(str(tmp_path / "titled.docx"))
+    assert read(tmp_path / "titled.docx")[0].title == "Travel Expense Policy"
