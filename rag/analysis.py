@@ -17,8 +17,12 @@ _APOSTROPHES = re.compile(r"[’'ʼ‘`´]")
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 _REPEATS = re.compile(r"([a-z])\1+")
 
+#: A version or other dotted number ("2.10.0", "v0.120", "3.0") is a term of its own besides
+#: its parts, so that "man-db 2.10.0" is told from "man-db 2.11.2" (whose parts overlap).
+_TOKENS = re.compile(r"(?P<dotted>(?<![\w.])v?(?P<number>\d+(?:\.\d+)+)(?!\w|\.\d))|[0-9a-z]+")
+
 #: Bumped whenever ``terms`` changes: saved term ids of another analyser are rebuilt, not used.
-ANALYZER = 1
+ANALYZER = 2
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being
     below between both but by can could did do does doing down during each few for from further had
@@ -116,7 +120,18 @@ def terms(text: str) -> list[str]:
     if not folded.isascii():  # ASCII needs no accent folding (and most text is ASCII)
         folded = unicodedata.normalize("NFKD", folded)
         folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    words = [_IRREGULAR.get(w, w) for w in _NON_WORD.split(_APOSTROPHES.sub("", folded)) if w and w not in STOPWORDS]
+    folded = _APOSTROPHES.sub("", folded)
+    if "." in folded:  # each dotted number's parts, then the number whole
+        split = []
+        for m in _TOKENS.finditer(folded):
+            if m.group("dotted"):
+                split.extend(w for w in _NON_WORD.split(m.group("dotted")) if w)
+                split.append(m.group("number"))
+            else:
+                split.append(m.group())
+    else:
+        split = [w for w in _NON_WORD.split(folded) if w]
+    words = [_IRREGULAR.get(w, w) for w in split if w not in STOPWORDS]
     # Doubled letters are a common transliteration variant (Liwa / Liwaa); fold them (in one
     # pass over the joined stems: a space separates them, so no run spans two).
     return _REPEATS.sub(r"\1", " ".join(_stemmer().stemWords(words))).split()

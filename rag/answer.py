@@ -255,6 +255,7 @@ def _other_source(
 
 #: A figure: a whole or decimal number standing alone ("0.35", "1,500", "2013").
 _FIGURE = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?!\w)")
+_HAS_DIGIT = re.compile(r"\d")
 #: Figures a variant's note names, each way.
 _SHOWN_FIGURES = 3
 #: Passages whose lengths differ by more than this share are never near-identical.
@@ -295,9 +296,9 @@ def _merge_duplicates(
     own: dict[int, set[str]] = {}
     table = index.snapshot.passages
 
-    def words(row: int) -> set[str]:
+    def words(row: int) -> set[str]:  # its words; its figures are compared apart
         if row not in own:
-            own[row] = set().union(*index.sentence_terms(row))
+            own[row] = {t for t in set().union(*index.sentence_terms(row)) if not _HAS_DIGIT.search(t)}
         return own[row]
 
     def near_identical(a: int, b: int) -> bool:

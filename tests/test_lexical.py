@@ -21,6 +21,13 @@ def test_terms_stem_and_drop_stopwords():
     assert terms("the of and") == []
 
 
+def test_a_dotted_number_is_a_term_whole_besides_its_parts():
+    """ "2.10.0" is told from "2.11.2", whose parts it mostly shares; nothing else changes."""
+    assert terms("When was man-db 2.10.0 released?") == ["man", "db", "2", "10", "0", "2.10.0", "releas"]
+    assert terms("v1.5.4 at 127.0.0.1.") == ["v1", "5", "4", "1.5.4", "127", "0", "0", "1", "127.0.0.1"]
+    assert terms("snake_case at the end of sentence 3. Next") == ["snake", "case", "end", "sentenc", "3", "next"]
+
+
 def test_spelling_variants_one_edit_apart_match():
     index = LexicalIndex.build(
         ["Bouthaina Shaaban leads the foundation.", "Buthaina Shaaban gave a speech.", "Other text."]

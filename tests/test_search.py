@@ -125,6 +125,24 @@ def test_passages_worded_alike_with_other_figures_are_not_merged_and_say_how_the
     assert second.note == f"another source, which differs: {mine} here, {theirs} in [1]"
 
 
+def test_a_question_about_one_release_finds_that_release_not_its_neighbours(fake_engine: Engine, tmp_path: Path):
+    """A changelog's releases share their words and the digits of their numbers (2.10.0,
+    2.0.10, 0.10.2): the release the question names is the one quoted first."""
+    news = "".join(
+        f"man-db {version} ({date})\n{'=' * 30}\n\n * Fixed {what} in the man-db database code.\n\n"
+        for version, date, what in (
+            ("2.10.0", "4 February 2022", "a hang"),
+            ("2.0.10", "17 March 2002", "a leak"),
+            ("0.10.2", "1 May 2001", "a race"),
+        )
+    )
+    (tmp_path / "NEWS.md").write_text(news, encoding="utf-8")
+    fake_engine.add([tmp_path / "NEWS.md"])
+    for version, fixed in (("2.10.0", "a hang"), ("2.0.10", "a leak"), ("0.10.2", "a race")):
+        first = fake_engine.ask(f"What was fixed in man-db {version}?").excerpts[0]
+        assert fixed in first.text and f"man-db {version} (" in first.section
+
+
 def test_entries_of_one_page_are_not_merged_for_sharing_its_title(fake_engine: Engine, tmp_path: Path):
     """Two short reference entries under one long title share most of their indexed terms
     (the title's); they are not near-identical: neither is hidden under the other."""
