@@ -30,6 +30,10 @@ WRAP_WIDTH = 120
 _BULLET = re.compile(r"^\s*(?:[-*•▪◦]|\d{1,3}[.)])\s+")
 # End of a sentence: terminal punctuation, optional closing quotes/brackets, then space.
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
+#: A remark in brackets standing after a sentence's end: a reference, not a sentence.
+_REMARK = re.compile(r"[(\[][^()\[\]\n]{0,80}(?:\[[^\]\n]*\][^()\[\]\n]*)?[)\]][.;,]?")
+#: A numbered list's marker alone, as a sentence would start with it ("1.", "12.", "iv.").
+_LIST_MARKER = re.compile(r"\s*(?:\d{1,3}|[ivxlc]{1,5})\.", re.IGNORECASE)
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof st jr sr gen col lt maj capt sgt cpl gov sen rep pres rev hon no nos vs etc "
     "e.g i.e inc ltd co corp dept est fig vol ed al approx jan feb mar apr jun jul aug sep sept oct "
@@ -155,10 +159,10 @@ def _gather(text: str, units: list[Unit]) -> list[Unit]:
         if prev is not None and prev.kind == unit.kind == "body" and unit.end - prev.start <= TARGET_CHARS:
             before = text[prev.start : prev.end]
             item = _BULLET.match(text[unit.start : unit.end])
-            lead_in = len(before) < FRAGMENT_CHARS and before.rstrip().endswith(":")
+            lead_in = _introduces(before)
             # A lead-in stays with its list's items, or with a short example it introduces
             # ("… plus the EDITOR variable:" / 'Defaults env_keep+="EDITOR"').
-            if (lead_in and _example(text, unit)) or (
+            if (lead_in and (_example(text, unit) or _indented(text, unit))) or (
                 item and (lead_in or any(_BULLET.match(line) for line in before.split("\n")))
             ):
                 out[-1] = Unit(prev.start, unit.end, prev.number, "body")
@@ -503,6 +507,9 @@ def paragraph_units(text: str, shared: frozenset[str] = frozenset()) -> list[Uni
                 and looks_like_heading(body)
                 and not _BULLET.match(body)
                 and not _not_a_title(body, start - group[0][0])
+                # an indented line a lead-in introduces ("… make this change permanent:" /
+                # "  systemctl enable ssh.socket") is its example, not a heading
+                and not (start > group[0][0] and units and _introduces(text[units[-1].start : units[-1].end]))
             ):
                 kind = "heading"
             else:
@@ -575,6 +582,18 @@ def _example(text: str, unit: Unit) -> bool:
     """Whether a unit is a single line set apart as an example (see ``_not_a_title``)."""
     line = text[unit.start : unit.end]
     return "\n" not in line and _not_a_title(line, unit.start - (text.rfind("\n", 0, unit.start) + 1))
+
+
+def _introduces(paragraph: str) -> bool:
+    """A short paragraph ending with a colon: a lead-in to what follows it."""
+    return len(paragraph) < FRAGMENT_CHARS and paragraph.rstrip().endswith(":")
+
+
+def _indented(text: str, unit: Unit) -> bool:
+    """Whether every line of a unit is indented: an example set apart (commands to run)."""
+    line_start = text.rfind("\n", 0, unit.start) + 1
+    lines = text[line_start : unit.end].split("\n")
+    return all(line[:2].isspace() for line in lines if line.strip())
 
 
 def _not_a_title(line: str, indent: int) -> bool:
@@ -651,11 +670,17 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
             continue
         if text[match.start()] == "." and _is_abbreviation(text, cursor, match.start()):
             continue
+        if _LIST_MARKER.fullmatch(text, cursor, match.end()):
+            continue  # "1." opening an item of a numbered list ends no sentence
         spans.append(_trim(text, cursor, match.end()))
         cursor = match.end()
     if text[cursor:end].strip():
         spans.append(_trim(text, cursor, end))
-    return [s for s in spans if s[1] > s[0]]
+    spans = [s for s in spans if s[1] > s[0]]
+    for i in range(len(spans) - 1, 0, -1):
+        if _REMARK.fullmatch(text, *spans[i]):  # "([CVE-2025-15467])" closes the sentence before it
+            spans[i - 1 : i + 1] = [(spans[i - 1][0], spans[i][1])]
+    return spans
 
 
 def _blocks(text: str) -> list[list[tuple[int, int]]]:

@@ -518,6 +518,15 @@ class SearchIndex:
             scores = np.where(asking, -np.inf, scores)
         best = int(np.argmax(scores))
         first, last = best, best
+        row = np.array([_TABLE_ROW.search(t) is not None and "\n" not in t for t in texts])
+        if row[best] and (best == 0 or not row[best - 1]) and best + 1 < len(texts) and row[best + 1]:
+            # A table's header row names its columns ("City | Per diem | Hotel cap"); what the
+            # question asks for is in one of the rows under it ("Paris | 72 | 180").
+            end = best + 1
+            while end < len(texts) and row[end]:
+                end += 1
+            best = best + 1 + int(np.argmax(scores[best + 1 : end]))
+            return passage.sentences[best][0] - passage.start, passage.sentences[best][1] - passage.start
         if best + 1 < len(texts) and _leads_on(texts[best]):
             # A term, a label or a lead-in ("-W", "You can change it as follows:") says
             # nothing alone: it is highlighted with what it introduces.
@@ -599,6 +608,8 @@ class SearchIndex:
 _LABEL_CHARS = 80
 
 
+#: A line of table cells, as the readers join them ("Paris | 72 | 180"; Markdown's "| a | b |").
+_TABLE_ROW = re.compile(r"\S \| \S|^\|.*\|$")
 #: A lead-in that ends as a sentence: "You can change it by the following.", "... as shown below."
 _LEAD_IN = re.compile(r"\b(?:the following|as follows|(?:shown|given|listed) below)\s*\.$", re.I)
 
@@ -610,9 +621,12 @@ def _lead_in(sentence: str) -> bool:
 
 def _leads_on(sentence: str) -> bool:
     """Whether a sentence only introduces what follows it: a lead-in ending with a colon, or
-    a term or label line (short, no end punctuation: "-W", "gc.auto", "Undo a commit")."""
+    a term or label line (short, no end punctuation: "-W", "gc.auto", "Undo a commit"), not
+    a remark in brackets that closes what came before ("([CVE-2025-15467])")."""
     if _lead_in(sentence):
         return True
+    if sentence[:1] in "([" and sentence.rstrip(".;,")[-1:] in ")]":
+        return False
     return "\n" not in sentence and len(sentence) <= _LABEL_CHARS and not ends_sentence(sentence.rstrip(";,"))
 
 

@@ -338,3 +338,29 @@ def test_plain_text_rules_do_not_misfire_on_ordinary_text():
     assert any(p.text.endswith("they were glad.") for p in split_passages(doc(margins)))
     fence = "Run the tool, for example\n```\n\nThen read its output carefully.\n"
     assert not any(p.text.endswith("```") for p in split_passages(doc(fence)))
+
+
+def test_a_list_number_and_a_bracketed_reference_are_no_sentences():
+    item = "1. The root user owns everything. ([CVE-2025-15467])"
+    assert [item[s:e] for s, e in sentence_spans(item)] == ["1. The root user owns everything. ([CVE-2025-15467])"]
+    text = "He left. (See below.) Then he came back."
+    assert [text[s:e] for s, e in sentence_spans(text)] == ["He left. (See below.)", "Then he came back."]
+
+
+def test_a_plain_text_lead_in_keeps_the_indented_commands_it_introduces():
+    """A README's "To roll back this change, run:" and its commands are one passage, and a
+    one-line command after "… permanent:" is its example, not a heading."""
+    text = (
+        "Socket activation\n-----------------\n\nIf you want systemd to listen on port 22, then you can run:\n\n"
+        "  systemctl disable --now ssh.service\n  systemctl start ssh.socket\n\n"
+        "To roll back this change, run:\n\n  systemctl stop ssh.socket\n  systemctl enable --now ssh.service\n\n"
+        "Or if you want to make this change permanent:\n\n  systemctl enable ssh.socket\n\n"
+        "The unit file sets ListenStream=22 for you, and the rest follows from it.\n"
+    )
+    passages = split_passages(Document("README", "OpenSSH", "/README", "0", text))
+    texts = [p.text for p in passages]
+    assert (
+        "To roll back this change, run:\n\n  systemctl stop ssh.socket\n  systemctl enable --now ssh.service" in texts
+    )
+    assert "Or if you want to make this change permanent:\n\n  systemctl enable ssh.socket" in texts
+    assert {p.heading for p in passages} == {"Socket activation"}

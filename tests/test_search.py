@@ -693,3 +693,21 @@ def test_names_the_top_passages_document_never_writes_count_against_answering(fa
     assert [(e.source, e.score) for e in refused.excerpts] == [(e.source, e.score) for e in asked.excerpts][
         : len(refused.excerpts)
     ]
+
+
+def test_a_table_answer_highlights_the_row_asked_about_not_the_header(fake_engine: Engine, tmp_path: Path):
+    import docx
+
+    d = docx.Document()
+    d.add_heading("Travel policy", level=0)
+    d.add_paragraph("Allowances per city are listed below.")
+    table = d.add_table(rows=4, cols=3)
+    rows = [("City", "Per diem (EUR)", "Hotel cap per night (EUR)"), ("Berlin", "58", "160"), ("Paris", "65", "210")]
+    for r, cells in enumerate([*rows, ("London", "70", "250")]):
+        for c, value in enumerate(cells):
+            table.cell(r, c).text = value
+    d.save(str(tmp_path / "policy.docx"))
+    fake_engine.add([tmp_path / "policy.docx"])
+    excerpt = fake_engine.ask("What is the per diem in Paris?").excerpts[0]
+    start, end = excerpt.highlight
+    assert excerpt.text[start:end] == "Paris | 65 | 210"
