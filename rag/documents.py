@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import gzip
 import hashlib
 import io
@@ -730,12 +731,13 @@ def _read_docx(data: bytes) -> Read:
     out = Blocks()
     style_names: dict[str | None, str] = {}
     notes = _docx_footnotes(document)
+    numbering = _Numbering(document)
     for block in document.iter_inner_content():
         if isinstance(block, Table):
             _docx_table(block, out)
             _add_notes(block._tbl, notes, out)
             continue
-        heading = _read_docx_paragraph(block, style_names, out)
+        heading = _read_docx_paragraph(block, style_names, out, numbering)
         if heading:
             first_heading = first_heading or heading
             if heading[1] == 0 and styled is None:
@@ -749,7 +751,9 @@ def _read_docx(data: bytes) -> Read:
     return title, body, layout
 
 
-def _read_docx_paragraph(block, style_names: dict[str | None, str], out: Blocks) -> tuple[str, int] | None:
+def _read_docx_paragraph(
+    block, style_names: dict[str | None, str], out: Blocks, numbering: _Numbering | None = None
+) -> tuple[str, int] | None:
     """Add one paragraph's block; when it is a heading, its text and 1 (0 if styled as the title)."""
     # python-docx resolves a paragraph's style by scanning every style of the file: once
     # per style id here, not once per paragraph (100k paragraphs took minutes).
@@ -770,11 +774,153 @@ def _read_docx_paragraph(block, style_names: dict[str | None, str], out: Blocks)
     if style == "title" or heading:
         out.add(text, "heading", int(heading.group(1)) if heading else 1)
         return text, 1 if heading else 0
-    if style.startswith("list") or (block._p.pPr is not None and block._p.pPr.numPr is not None):
-        out.add(text, "item")
+    numbered = block._p.pPr is not None and block._p.pPr.numPr is not None
+    if style.startswith("list") or numbered:
+        out.add(numbering.item(block, style, text) if numbering is not None else text, "item")
     else:
         out.add(text, "text")
     return None
+
+
+class _Numbering:
+    """The numbers and bullets of a DOCX's list items, which Word draws and its text lacks:
+    "1." before the first step, "•" before a bullet, two spaces a level of nesting (the
+    minutes' tasks under each person's name), counted per list as Word counts them."""
+
+    def __init__(self, document) -> None:
+        from docx.oxml.ns import qn
+
+        #: numId -> ilvl -> (format, text with %1..%9, start)
+        self.levels: dict[str, dict[int, tuple[str, str, int]]] = {}
+        self.counts: dict[str, list[int]] = {}
+        self._styles: dict[str | None, tuple[str | None, int]] = {}
+        try:
+            root = document.part.numbering_part.element
+        except (NotImplementedError, KeyError, AttributeError):
+            return
+        abstract = {a.get(qn("w:abstractNumId")): a for a in _xpath(root, "./w:abstractNum")}
+        for num in _xpath(root, "./w:num"):
+            ids = _xpath(num, "./w:abstractNumId/@w:val")
+            definition = abstract.get(ids[0]) if ids else None
+            levels: dict[int, tuple[str, str, int]] = {}
+            for lvl in _xpath(definition, "./w:lvl") if definition is not None else ():
+                try:
+                    level, start = int(lvl.get(qn("w:ilvl"), "0")), int(_first(lvl, "./w:start/@w:val", "1"))
+                except ValueError:
+                    continue
+                levels[level] = (
+                    _first(lvl, "./w:numFmt/@w:val", "decimal"),
+                    _first(lvl, "./w:lvlText/@w:val", ""),
+                    start,
+                )
+            self.levels[num.get(qn("w:numId"))] = levels
+
+    def item(self, block, style: str, text: str) -> str:
+        """``text`` with its marker and indentation."""
+        num_id, level = self._list_of(block)
+        depth = level
+        if digit := re.search(r"(\d)$", style):  # "List Bullet 2": the second level, in a list of its own
+            depth = max(depth, int(digit.group(1)) - 1)
+        marker = self._marker(num_id, level) if num_id is not None else ""
+        return "  " * min(depth, 8) + (f"{marker} {text}" if marker else text)
+
+    def _list_of(self, block) -> tuple[str | None, int]:
+        """The list (numId) and level of a paragraph: its own, else its style's (or a style it
+        is based on; looked up once per style, as resolving a style scans them all)."""
+        if (own := _num_pr(block._p)) is not None:
+            return own
+        style_id = block._p.style
+        if style_id not in self._styles:
+            chain = (_num_pr(s.element) for s in _style_chain(block.style))
+            self._styles[style_id] = next((found for found in chain if found is not None), (None, 0))
+        return self._styles[style_id]
+
+    def _marker(self, num_id: str, level: int) -> str:
+        levels = self.levels.get(num_id)
+        if not levels or level > 8:
+            return ""
+        counts = self.counts.setdefault(num_id, [0] * 9)
+        counts[level] += 1
+        counts[level + 1 :] = [0] * (8 - level)
+        form, text, _ = levels.get(level, ("decimal", f"%{level + 1}.", 1))
+        if form == "bullet":
+            return "•"
+        if form == "none":
+            return ""
+
+        def number(match: re.Match[str]) -> str:
+            k = int(match.group(1)) - 1
+            f, _, start = levels.get(k, ("decimal", "", 1))
+            return _list_number(start + max(counts[k], 1) - 1 if 0 <= k < 9 else 1, f)
+
+        return re.sub(r"%([1-9])", number, text).strip()
+
+
+def _num_pr(element) -> tuple[str, int] | None:
+    """The list (numId) and level an element's paragraph properties name, if any."""
+    found = _xpath(element, "./w:pPr/w:numPr")
+    num_id = _xpath(found[0], "./w:numId/@w:val") if found else []
+    if not num_id:
+        return None
+    level = _xpath(found[0], "./w:ilvl/@w:val")
+    return num_id[0], int(level[0]) if level and level[0].isdigit() else 0
+
+
+def _first(element, path: str, default: str) -> str:
+    """The first value ``path`` finds under ``element``, else ``default``."""
+    return (_xpath(element, path) or [default])[0]
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(path: str):
+    from lxml import etree
+
+    return etree.XPath(path, namespaces=_W)
+
+
+def _xpath(element, path: str) -> list:
+    """``path`` (with the ``w:`` prefix) evaluated under any element, python-docx's or lxml's."""
+    return _compiled(path)(element)
+
+
+def _style_chain(style, limit: int = 8) -> list:
+    """A paragraph style and the styles it is based on, nearest first."""
+    chain = []
+    while style is not None and len(chain) < limit:
+        chain.append(style)
+        style = style.base_style
+    return chain
+
+
+def _list_number(n: int, form: str) -> str:
+    """``n`` as a list numbers it: 3, c, C, iii, III."""
+    if form in ("lowerLetter", "upperLetter"):
+        letters = ""
+        while n > 0:
+            n, r = divmod(n - 1, 26)
+            letters = chr(ord("a") + r) + letters
+        return letters.upper() if form == "upperLetter" else letters
+    if form in ("lowerRoman", "upperRoman"):
+        numerals = ""
+        for value, digits in (
+            (1000, "m"),
+            (900, "cm"),
+            (500, "d"),
+            (400, "cd"),
+            (100, "c"),
+            (90, "xc"),
+            (50, "l"),
+            (40, "xl"),
+            (10, "x"),
+            (9, "ix"),
+            (5, "v"),
+            (4, "iv"),
+            (1, "i"),
+        ):
+            while n >= value:
+                numerals, n = numerals + digits, n - value
+        return numerals.upper() if form == "upperRoman" else numerals
+    return str(n)
 
 
 def _add_notes(element, notes: dict[str, str], out: Blocks) -> None:
@@ -785,6 +931,7 @@ def _add_notes(element, notes: dict[str, str], out: Blocks) -> None:
 
 
 _WORD_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_W = {"w": _WORD_NS}
 
 
 def _docx_footnotes(document) -> dict[str, str]:

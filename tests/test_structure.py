@@ -1165,3 +1165,33 @@ def test_a_docx_without_a_title_style_is_not_titled_by_its_first_numbered_sectio
     d.add_heading("2. Scope", level=1)
     d.save(str(tmp_path / "titled.docx"))
     assert read(tmp_path / "titled.docx")[0].title == "Travel Expense Policy"
+
+
+def test_docx_list_items_keep_the_numbers_and_bullets_word_draws_and_their_nesting(tmp_path: Path):
+    """Word draws "1." and "•" from the list's definition; the text lacks them. Without them
+    "What is step 3?" has nothing to find, and whose tasks are whose is lost."""
+    import docx
+
+    d = docx.Document()
+    d.add_paragraph("Steps to book a trip:")
+    for step in ("Log in to TravelDesk.", "Choose the cheapest fare.", "Attach the invitation."):
+        d.add_paragraph(step, style="List Number")
+    d.add_paragraph("Actions:")
+    d.add_paragraph("Tomasz Kowalski", style="List Bullet")
+    d.add_paragraph("Prepare the capacity plan.", style="List Bullet 2")
+    d.add_paragraph("Aiko Tanaka", style="List Bullet")
+    d.add_paragraph("Write the runbook.", style="List Bullet 2")
+    d.save(str(tmp_path / "minutes.docx"))
+    document, passages = read(tmp_path / "minutes.docx")
+    items = [document.text[s:e] for s, e, kind, _ in document.layout if kind == "item"]
+    assert items == [
+        "1. Log in to TravelDesk.",
+        "2. Choose the cheapest fare.",
+        "3. Attach the invitation.",
+        "• Tomasz Kowalski",
+        "  • Prepare the capacity plan.",
+        "• Aiko Tanaka",
+        "  • Write the runbook.",
+    ]
+    assert any("Steps to book a trip:\n\n1. Log in" in p.text and "3. Attach" in p.text for p in passages)
+    assert_exact_slices(document, passages)
