@@ -18,6 +18,8 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\n((?:.*\n){0,200}?)(?:---|\.\.\.)[ \t]*
 _FRONT_TITLE = re.compile(r"^title:[ \t]*(.+?)[ \t]*$", re.MULTILINE)
 # A MyST target ("(ssl-certificate-verification)="): markup, not text.
 _MYST_MARKUP = re.compile(r"^\s*\([^()\n]+\)=\s*$")
+#: MyST directives whose body names other files to list or include: navigation, not text.
+_MYST_INDEXES = frozenset({"{toctree}", "{contents}", "{include}", "{literalinclude}", "{autosummary}"})
 # A link reference definition ("[PyPI]: https://pypi.org/"): markup, not text.
 _LINK_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*\S")
 #: Containers nested deeper than this are not parsed as such (markdown-it recurses per level);
@@ -83,6 +85,9 @@ def markdown_blocks(text: str) -> tuple[str | None, tuple[Block, ...]]:
             if where and not _MYST_MARKUP.match(text[where[0] : where[1]]):
                 in_item = "list_item_open" in containers
                 layout.append((*where, "item" if in_item else "text", 0))
+        elif kind == "fence" and token.info.strip().lower() in _MYST_INDEXES:
+            if token.map:  # a list of other pages ("```{toctree}"): the site's navigation, no content
+                accounted.update(range(*token.map))
         elif kind in ("fence", "code_block"):
             # A fenced block with its fences: an excerpt starting or ending inside it reads as
             # Markdown, with both ``` lines or neither.

@@ -1195,3 +1195,16 @@ def test_docx_list_items_keep_the_numbers_and_bullets_word_draws_and_their_nesti
     ]
     assert any("Steps to book a trip:\n\n1. Log in" in p.text and "3. Attach" in p.text for p in passages)
     assert_exact_slices(document, passages)
+
+
+def test_a_myst_table_of_contents_is_navigation_not_content(tmp_path: Path):
+    page = tmp_path / "index.md"
+    page.write_text(
+        "# pip\n\npip is the package installer for Python.\n\n```{toctree}\n:hidden:\n\ngetting-started\n"
+        "installation\n```\n\n```{pip-cli}\n$ pip install sampleproject\n```\n",
+        encoding="utf-8",
+    )
+    document, passages = read(page)
+    assert not any("getting-started" in p.text or "toctree" in p.text for p in passages)
+    assert any("$ pip install sampleproject" in p.text for p in passages)  # other directives are content
+    assert_exact_slices(document, passages)
