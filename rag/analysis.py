@@ -19,7 +19,8 @@ _REPEATS = re.compile(r"([a-z])\1+")
 
 #: A version or other dotted number ("2.10.0", "v0.120", "3.0") is a term of its own besides
 #: its parts, so that "man-db 2.10.0" is told from "man-db 2.11.2" (whose parts overlap).
-_TOKENS = re.compile(r"(?P<dotted>(?<![\w.])v?(?P<number>\d+(?:\.\d+)+)(?!\w|\.\d))|[0-9a-z]+")
+_TOKENS = re.compile(r"(?P<dotted>(?<![\w.,])v?(?P<number>\d+(?:\.\d+)+)(?!\w|\.\d))|[0-9a-z]+")
+_DOTTED_NUMBER = re.compile(r"\d\.\d")
 
 #: Bumped whenever ``terms`` changes: saved term ids of another analyser are rebuilt, not used.
 ANALYZER = 2
@@ -121,7 +122,7 @@ def terms(text: str) -> list[str]:
         folded = unicodedata.normalize("NFKD", folded)
         folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
     folded = _APOSTROPHES.sub("", folded)
-    if "." in folded:  # each dotted number's parts, then the number whole
+    if "." in folded and _DOTTED_NUMBER.search(folded):  # each dotted number's parts, then the number whole
         split = []
         for m in _TOKENS.finditer(folded):
             if m.group("dotted"):

@@ -129,14 +129,16 @@ def build_answer(
     answering = [h for h in hits if h.score >= min(settings.min_support, settings.min_score)]
     other = _other_source(query, hits[0], top_span, hits, index, settings)
     groups, variants = _merge_duplicates(answering, index, settings, k)
+    table = index.snapshot.passages
+
+    def key(row: int) -> tuple[str, int]:
+        return table.doc_id(row), int(table.start[row])
+
     excerpts = []
     for lead, duplicates in groups:
         span = top_span if lead is hits[0] else None
         excerpt = _excerpt(lead, query, index, settings, False, span, duplicates)
-        if lead.row in variants:  # the same words as an excerpt above, other figures
-            number, row = next((n, h.row) for n, (h, _) in enumerate(groups, 1) if h.row == variants[lead.row])
-            excerpt = replace(excerpt, note=_variant_note(index, lead.row, row, number))
-        elif other is not None and lead.row == other.row:
+        if other is not None and lead.row == other.row and lead.row not in variants:
             excerpt = replace(excerpt, note=_other_note(query, excerpts, excerpt, index))
         excerpts.append(excerpt)
     shown = {h.row for lead, dups in groups for h in (lead, *dups)}
@@ -145,8 +147,9 @@ def build_answer(
         # view, third at most, and says so; one that merely agrees is not moved up.
         excerpt = _excerpt(other, query, index, settings, False)
         excerpts.append(replace(excerpt, note=_other_note(query, excerpts, excerpt, index)))
+    moving = key(other.row) if other is not None and other.row not in variants else None
     for i, excerpt in enumerate(excerpts):
-        if i > 2 and "differs" in excerpt.note:
+        if i > 2 and (excerpt.source, excerpt.start) == moving and "differs" in excerpt.note:
             # A source that differs on the fact asked for (2014 here, 2013 there) is moved up
             # to third place, where it is seen beside the answer; its label says why. It
             # must differ from one of the two above it there, and names that one ("in [1]").
@@ -158,6 +161,12 @@ def build_answer(
                 excerpts[i] = replace(excerpt, note=note)
             break
     excerpts = excerpts[:k]
+    # Worded like an excerpt above, with other figures: says so, naming that one where it now is.
+    at = {(e.source, e.start): n for n, e in enumerate(excerpts, 1)}
+    for row, lead in variants.items():
+        if key(row) in at and key(lead) in at:
+            n = at[key(row)] - 1
+            excerpts[n] = replace(excerpts[n], note=_variant_note(index, row, lead, at[key(lead)]))
     return Answer(question=question, answered=True, excerpts=tuple(excerpts), unwritten=index.unwritten(query))
 
 
@@ -255,7 +264,7 @@ def _other_source(
 
 #: A figure: a whole or decimal number standing alone ("0.35", "1,500", "2013").
 _FIGURE = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?!\w)")
-_HAS_DIGIT = re.compile(r"\d")
+_NUMBER = re.compile(r"[\d.,]+")  # a term that is a figure ("0.35"), not a name with digits ("x86")
 #: Figures a variant's note names, each way.
 _SHOWN_FIGURES = 3
 #: Passages whose lengths differ by more than this share are never near-identical.
@@ -298,7 +307,7 @@ def _merge_duplicates(
 
     def words(row: int) -> set[str]:  # its words; its figures are compared apart
         if row not in own:
-            own[row] = {t for t in set().union(*index.sentence_terms(row)) if not _HAS_DIGIT.search(t)}
+            own[row] = {t for t in set().union(*index.sentence_terms(row)) if not _NUMBER.fullmatch(t)}
         return own[row]
 
     def near_identical(a: int, b: int) -> bool:

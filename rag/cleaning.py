@@ -106,24 +106,33 @@ def looks_like_heading(line: str) -> bool:
 
 
 #: Markdown inline syntax in a heading, as a reader of the rendered page never sees it: an
-#: image (a build badge), a link's target, a backslash escape, code and strong marks.
-_MD_IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
-_MD_LINK = re.compile(r"\[([^\]\n]*)\]\([^)\n]*\)")
+#: image (a build badge), a link's target, a backslash escape, code and strong marks. Bounded,
+#: and not tried on long lines: a heading is a line, and a long one is no Markdown heading.
+_MD_IMAGE = re.compile(r"!\[[^\]\n]{0,200}\]\(\S{1,300}?(?:\s+\"[^\"\n]{0,200}\")?\)")
+_MD_LINK = re.compile(r"\[([^\]\n]{1,200})\]\(\S{1,300}?(?:\s+\"[^\"\n]{0,200}\")?\)")
+_MD_EMPTY_LINK = re.compile(r"\[\]\((?:https?://|/|\.\.?/|#)\S{0,300}?\)")  # a badge's link, its image gone
 _MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
-_MD_CODE = re.compile(r"(`+)([^`\n]+)\1")
-_MD_STRONG = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")  # not __: "__init__" is a name
+_MD_CODE = re.compile(r"(`+)([^`\n]{1,300}?)\1")
+_MD_STRONG = re.compile(r"\*\*(?=\S)([^*\n]{1,300}?)(?<=\S)\*\*")  # not __: "__init__" is a name
 _MD_CLOSING = re.compile(r"\s+#+\s*$")  # "## Install ##"
+_MD_LONGEST = 300
 
 
 def heading_text(line: str) -> str:
     """The heading as a reader sees it: Markdown's markers and inline syntax dropped
-    ("# pkgconf [![test](…badge.svg)](…)" is "pkgconf", "man\\_db-2.3.18" is "man_db-2.3.18")."""
+    ("# pkgconf [![test](…badge.svg)](…)" is "pkgconf", "man\\_db-2.3.18" is "man_db-2.3.18");
+    code is kept as written ("`operator[](size_type)`" is "operator[](size_type)")."""
     text = _MD_CLOSING.sub("", normalise(line).lstrip("#").strip())
-    if any(mark in text for mark in "[\\`*_"):
-        text = _MD_LINK.sub(r"\1", _MD_IMAGE.sub("", text))
-        text = _MD_STRONG.sub(r"\1", _MD_CODE.sub(r"\2", text))
-        text = " ".join(_MD_ESCAPE.sub(r"\1", text).split())
-    return text
+    if len(text) > _MD_LONGEST or not any(mark in text for mark in "[\\`*"):
+        return text
+    parts = _MD_CODE.split(text)  # outside code, code's fence, code, outside code ...
+    out = []
+    for i in range(0, len(parts), 3):
+        plain = _MD_LINK.sub(r"\1", _MD_EMPTY_LINK.sub("", _MD_IMAGE.sub("", parts[i])))
+        out.append(_MD_ESCAPE.sub(r"\1", _MD_STRONG.sub(r"\1", plain)))
+        if i + 2 < len(parts):
+            out.append(parts[i + 2])
+    return " ".join("".join(out).split())
 
 
 def shared_lines(texts: Iterable[str], folders: Iterable[str] | None = None) -> frozenset[str]:

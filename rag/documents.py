@@ -148,13 +148,27 @@ _GENERIC_NAMES = frozenset(
 )
 
 
+_SECTION_NUMBER = re.compile(r"(?:\d+(?:\.\d+)*|[ivxlc]+)[.)]?")
+
+
 def section_heading(layout: tuple[Block, ...] | list[Block], text: str, first: str | None = None) -> bool:
     """Whether the document's first heading (or the first one reading ``first``) names a
-    section, not the document: another heading is at its level or above it, as each release
-    of a changelog is ("man-db 2.11.2", then "man-db 2.11.1" ...)."""
+    section, not the document: a heading after it at its level or above is another of its
+    kind, opening with the same word ("man-db 2.11.2", then "man-db 2.11.1"; "Chapter 1",
+    then "Chapter 2"). "User Guide" above "Installation" at one level still titles its file."""
     headings = [(start, end, level) for start, end, kind, level in layout if kind == "heading"]
     at = next((i for i, (s, e, _) in enumerate(headings) if first is None or heading_text(text[s:e]) == first), None)
-    return at is not None and any(level <= headings[at][2] for _, _, level in headings[at + 1 :])
+    if at is None:
+        return False
+
+    def opening(start: int, end: int) -> str:  # a section number ("1.", "2.3", "IV.") opens as "#"
+        words = heading_text(text[start:end]).casefold().split()
+        return ("#" if _SECTION_NUMBER.fullmatch(words[0]) else words[0]) if words else ""
+
+    word = opening(*headings[at][:2])
+    return (word == "#" or len(word) > 1) and any(
+        level <= headings[at][2] and opening(s, e) == word for s, e, level in headings[at + 1 :]
+    )
 
 
 def _first_line_title(text: str, layout: tuple[Block, ...]) -> str | None:

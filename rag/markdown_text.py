@@ -96,10 +96,17 @@ def markdown_blocks(text: str) -> tuple[str | None, tuple[Block, ...]]:
         elif kind == "tr_open":
             if where := span(token.map):
                 layout.append((*where, row_kind, 0))
-    # The first top-level heading is the title only when it is the only one (each release of
-    # a changelog is one: "man-db 2.11.2", "man-db 2.11.1" ... title no document).
-    tops = sum(1 for _, _, kind, level in layout if kind == "heading" and level == 1)
-    return title or (first_title if tops == 1 else None), tuple(_with_unread_lines(text, starts, layout, accounted))
+    # The first top-level heading is the title, unless others of its kind follow it (each
+    # release of a changelog: "man-db 2.11.2", "man-db 2.11.1" ... title no document).
+    if first_title is not None and _sections(layout, text, first_title):
+        first_title = None
+    return title or first_title, tuple(_with_unread_lines(text, starts, layout, accounted))
+
+
+def _sections(layout: list[Block], text: str, first: str) -> bool:
+    from .documents import section_heading  # the same rule for every format
+
+    return section_heading(layout, text, first)
 
 
 def _with_unread_lines(text: str, starts: list[int], layout: list[Block], accounted: set[int]) -> list[Block]:

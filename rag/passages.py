@@ -254,6 +254,9 @@ def layout_passages(document: Document, shared: frozenset[str] = frozenset(), ma
             current is not None
             and current.path == where
             and _joins(current, kind, body, end - current.blocks[0][0], max_chars, text, inside)
+            and not _markup_between(
+                text, current.blocks[-1][1], start, document.layout[current.blocks[-1][3] : number - 1]
+            )
         ):
             current.blocks.append((start, end, kind, number))
             continue
@@ -302,17 +305,17 @@ def _join_scraps(groups: list[_Group], max_chars: int, layout: tuple[Block, ...]
     for group in groups:
         prev = out[-1] if out else None
         if prev is not None and prev.path != group.path and _lone_line(prev, text) and not _lone_line(group, text):
-            if _joinable(prev, group, max_chars, layout):
+            if _joinable(prev, group, max_chars, layout, text):
                 out[-1] = _spanning(prev, group)
                 continue
         elif prev is not None and prev.path == group.path and _scrap(group):
-            if _joinable(prev, group, max_chars, layout):
+            if _joinable(prev, group, max_chars, layout, text):
                 prev.blocks.extend(group.blocks)
                 continue
         out.append(group)
     last = out[-1] if out else None
     if len(out) > 1 and _lone_line(last, text) and not _lone_line(out[-2], text) and out[-2].path != last.path:
-        if _joinable(out[-2], last, max_chars, layout):
+        if _joinable(out[-2], last, max_chars, layout, text):
             out[-2:] = [_spanning(out[-2], last)]
     return out
 
@@ -376,15 +379,33 @@ def _spanning(first: _Group, then: _Group) -> _Group:
     return _Group(then.path, section, [*first.blocks, *then.blocks])
 
 
-def _joinable(first: _Group, then: _Group, max_chars: int, layout: tuple[Block, ...]) -> bool:
+def _joinable(first: _Group, then: _Group, max_chars: int, layout: tuple[Block, ...], text: str) -> bool:
     """Whether two groups could be one passage: only headings between them, a definition
-    not swallowed by what is before it, and within the size limit."""
+    not swallowed by what is before it, no markup between them, and within the size limit."""
     between = layout[first.blocks[-1][3] : then.blocks[0][3] - 1]  # blocks are numbered from 1
     return (
         all(block[2] == "heading" for block in between)
+        and not _markup_between(text, first.blocks[-1][1], then.blocks[0][0], between)
         and then.blocks[0][2] != "term"
         and then.blocks[-1][1] - first.blocks[0][0] <= max_chars
     )
+
+
+def _markup_between(text: str, end: int, start: int, blocks: Sequence[Block] = ()) -> bool:
+    """Whether the text between two blocks holds what no block reads (``blocks``: those
+    between them, headings or dropped ones): a Markdown file's HTML comment, link definition,
+    MyST target or table of contents, which an excerpt across them would quote. A table's
+    "|---|" line and a quote's ">" are no such."""
+    pos = end
+    for s, e, _, _ in sorted(b for b in blocks if end <= b[0] and b[1] <= start):
+        if _MARKUP_CHAR.search(text, pos, s):
+            return True
+        pos = max(pos, e)
+    return bool(_MARKUP_CHAR.search(text, pos, start))
+
+
+#: A character of the text between blocks that is more than white space, a table's rule or a quote's mark.
+_MARKUP_CHAR = re.compile(r"[^\s|:>-]")
 
 
 def _scrap(group: _Group) -> bool:
@@ -593,7 +614,7 @@ def _indented(text: str, unit: Unit) -> bool:
     """Whether every line of a unit is indented: an example set apart (commands to run)."""
     line_start = text.rfind("\n", 0, unit.start) + 1
     lines = text[line_start : unit.end].split("\n")
-    return all(line[:2].isspace() for line in lines if line.strip())
+    return all(line[:1] == "\t" or line[:2] == "  " for line in lines if line.strip())
 
 
 def _not_a_title(line: str, indent: int) -> bool:
@@ -670,8 +691,8 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
             continue
         if text[match.start()] == "." and _is_abbreviation(text, cursor, match.start()):
             continue
-        if _LIST_MARKER.fullmatch(text, cursor, match.end()):
-            continue  # "1." opening an item of a numbered list ends no sentence
+        if _LIST_MARKER.fullmatch(text, max(cursor, text.rfind("\n", cursor, match.start()) + 1), match.end()):
+            continue  # "1." opening an item of a numbered list (on a line of its own) ends no sentence
         spans.append(_trim(text, cursor, match.end()))
         cursor = match.end()
     if text[cursor:end].strip():

@@ -13,7 +13,7 @@ import numpy as np
 
 from .analysis import PRONOUNS, terms
 from .arrays import ranges
-from .cleaning import PROMPT, ends_sentence, page_title, site_names
+from .cleaning import PROMPT, ends_sentence, normalise, page_title, site_names
 from .config import Settings
 from .errors import UnknownDocument
 from .index import Snapshot
@@ -518,12 +518,11 @@ class SearchIndex:
             scores = np.where(asking, -np.inf, scores)
         best = int(np.argmax(scores))
         first, last = best, best
-        row = np.array([_TABLE_ROW.search(t) is not None and "\n" not in t for t in texts])
-        if row[best] and (best == 0 or not row[best - 1]) and best + 1 < len(texts) and row[best + 1]:
+        if _header_row(texts, best, passage.heading):
             # A table's header row names its columns ("City | Per diem | Hotel cap"); what the
             # question asks for is in one of the rows under it ("Paris | 72 | 180").
-            end = best + 1
-            while end < len(texts) and row[end]:
+            cells, end = len(_cells(texts[best])), best + 1
+            while end < len(texts) and len(_cells(texts[end])) == cells:
                 end += 1
             best = best + 1 + int(np.argmax(scores[best + 1 : end]))
             return passage.sentences[best][0] - passage.start, passage.sentences[best][1] - passage.start
@@ -608,8 +607,35 @@ class SearchIndex:
 _LABEL_CHARS = 80
 
 
-#: A line of table cells, as the readers join them ("Paris | 72 | 180"; Markdown's "| a | b |").
-_TABLE_ROW = re.compile(r"\S \| \S|^\|.*\|$")
+#: A table cell that is a figure: "118", "2.1 kg", "510 MB/s", "-3.5 %".
+_FIGURE_CELL = re.compile(r"[-+]?[\d.,]+\s*\S{0,6}")
+
+
+def _cells(sentence: str) -> list[str]:
+    """The cells of a line of a table as the readers join them ("Paris | 72 | 180"; Markdown's
+    "| a | b |"); none for anything else (a line of prose with a pipe ends as a sentence)."""
+    if "\n" in sentence or " | " not in sentence or ends_sentence(sentence):
+        return []
+    cells = sentence.strip().strip("|").split(" | ")
+    return cells if len(cells) >= 2 else []
+
+
+def _header_row(texts: list[str], at: int, section: str) -> bool:
+    """Whether sentence ``at`` is a table's header row: the first of a run of rows of as many
+    cells, no cell a number ("Stockholm | 118 | 218" continuing a table cut in two is a row),
+    and not a row read away from its header (whose section path names the header)."""
+    header = _cells(texts[at])
+    cells = len(header)
+    return (
+        cells > 0
+        and not any(_FIGURE_CELL.fullmatch(cell.strip()) for cell in header)
+        and (at == 0 or not _cells(texts[at - 1]))
+        and at + 1 < len(texts)
+        and len(_cells(texts[at + 1])) == cells
+        and normalise(texts[at]) not in normalise(section)
+    )
+
+
 #: A lead-in that ends as a sentence: "You can change it by the following.", "... as shown below."
 _LEAD_IN = re.compile(r"\b(?:the following|as follows|(?:shown|given|listed) below)\s*\.$", re.I)
 
@@ -622,11 +648,11 @@ def _lead_in(sentence: str) -> bool:
 def _leads_on(sentence: str) -> bool:
     """Whether a sentence only introduces what follows it: a lead-in ending with a colon, or
     a term or label line (short, no end punctuation: "-W", "gc.auto", "Undo a commit"), not
-    a remark in brackets that closes what came before ("([CVE-2025-15467])")."""
+    a remark in brackets that closes what came before ("([CVE-2025-15467])") nor a table's row."""
     if _lead_in(sentence):
         return True
-    if sentence[:1] in "([" and sentence.rstrip(".;,")[-1:] in ")]":
-        return False
+    if (sentence[:1] == "(" and sentence.rstrip(".;,")[-1:] == ")") or _cells(sentence):
+        return False  # a remark closing what came before, or a table's row: each says what it says
     return "\n" not in sentence and len(sentence) <= _LABEL_CHARS and not ends_sentence(sentence.rstrip(";,"))
 
 

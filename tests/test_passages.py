@@ -343,6 +343,8 @@ def test_plain_text_rules_do_not_misfire_on_ordinary_text():
 def test_a_list_number_and_a_bracketed_reference_are_no_sentences():
     item = "1. The root user owns everything. ([CVE-2025-15467])"
     assert [item[s:e] for s, e in sentence_spans(item)] == ["1. The root user owns everything. ([CVE-2025-15467])"]
+    steps = "Steps:\n1. Open it.\n2. Close it."
+    assert [steps[s:e] for s, e in sentence_spans(steps)] == ["Steps:\n1. Open it.", "2. Close it."]
     text = "He left. (See below.) Then he came back."
     assert [text[s:e] for s, e in sentence_spans(text)] == ["He left. (See below.)", "Then he came back."]
 

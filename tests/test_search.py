@@ -711,3 +711,48 @@ def test_a_table_answer_highlights_the_row_asked_about_not_the_header(fake_engin
     excerpt = fake_engine.ask("What is the per diem in Paris?").excerpts[0]
     start, end = excerpt.highlight
     assert excerpt.text[start:end] == "Paris | 65 | 210"
+
+
+def test_a_variant_below_the_third_excerpt_keeps_saying_how_it_differs(fake_engine: Engine, tmp_path: Path):
+    rule = "Staff using a private car are reimbursed at {} EUR per kilometre, against receipts and a logbook."
+    files = {
+        "a.txt": "Mileage\n\nPrivate car kilometre reimbursement: the private car kilometre rate is paid monthly.",
+        "b.txt": "Claims\n\nReimbursed private car kilometre claims go to payroll; private car kilometre forms.",
+        "c.txt": "Audit\n\nPrivate car kilometre reimbursements are audited; private car kilometre logs are kept.",
+        "policy.txt": "Travel policy 2023\n\n" + rule.format("0.35"),
+        "policy-old.txt": "Travel policy 2022\n\n" + rule.format("0.30"),
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    fake_engine.add([tmp_path / name for name in files])
+    excerpts = fake_engine.ask("private car kilometre reimbursed", k=5).excerpts
+    policies = [(n, e) for n, e in enumerate(excerpts, 1) if e.source.startswith("policy")]
+    assert len(policies) == 2
+    (lead_number, lead), (_, variant) = policies
+    figure, other = ("0.30", "0.35") if "0.30" in variant.text else ("0.35", "0.30")
+    assert variant.note == f"another source, which differs: {figure} here, {other} in [{lead_number}]"
+
+
+def test_passages_differing_in_a_name_with_digits_are_not_merged(fake_engine: Engine, tmp_path: Path):
+    """ "x86" and "arm64" are names, not figures: the two installers are two excerpts."""
+    for arch in ("x86", "arm64"):
+        (tmp_path / f"{arch}.txt").write_text(
+            f"Installer\n\nThe installer for {arch} needs two gigabytes of free disk space.", encoding="utf-8"
+        )
+    fake_engine.add([tmp_path / "x86.txt", tmp_path / "arm64.txt"])
+    excerpts = fake_engine.ask("How much disk space does the installer need?").excerpts
+    assert {e.source for e in excerpts[:2]} == {"x86.txt", "arm64.txt"} and not excerpts[0].also
+
+
+def test_only_a_real_header_row_hands_on_the_highlight():
+    """A header names columns; a table cut in two continues with data rows ("Stockholm | 118 |
+    218"), a row read away from its header names it in its section, and prose with a shell
+    pipe ends as a sentence: none of them is a header."""
+    from rag.search import _header_row
+
+    table = ["City | Per diem (EUR) | Hotel cap (EUR)", "Berlin | 58 | 160", "Paris | 65 | 210"]
+    assert _header_row(table, 0, "Travel policy")
+    assert not _header_row(["Stockholm | 118 | 218", "Tallinn | 119 | 219"], 0, "Rates")
+    assert not _header_row(table, 0, "Travel policy › City | Per diem (EUR) | Hotel cap (EUR)")
+    prose = ["To count files, run ls | wc -l in the folder.", "Then run ps aux | grep sshd to search."]
+    assert not _header_row(prose, 0, "Shell")

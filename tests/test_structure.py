@@ -1208,3 +1208,23 @@ def test_a_myst_table_of_contents_is_navigation_not_content(tmp_path: Path):
     assert not any("getting-started" in p.text or "toctree" in p.text for p in passages)
     assert any("$ pip install sampleproject" in p.text for p in passages)  # other directives are content
     assert_exact_slices(document, passages)
+
+
+def test_a_title_heading_above_sections_of_other_names_still_titles_its_file(tmp_path: Path):
+    """Only headings of one kind ("man-db 2.11.2", "man-db 2.10.0"; "1. Purpose", "2. Scope")
+    make the first a section: "User Guide" above "Installation" and "Usage" titles its file,
+    in Markdown and in a PDF without a title in its metadata alike."""
+    (tmp_path / "guide.md").write_text("# User Guide\n\nIntro.\n\n# Installation\n\nRun it.\n\n# Usage\n\nUse it.\n")
+    assert read(tmp_path / "guide.md")[0].title == "User Guide"
+    report = read_pdf(
+        tmp_path / "report.pdf",
+        [
+            "Annual Report",
+            "The year went well for every part of the company and its staff.",
+            "Results",
+            "Sales grew by a tenth over the year before, and costs fell a little.",
+            "Discussion",
+            "The growth came from the new markets that opened in the spring of the year.",
+        ],
+    )[0]
+    assert report.title == "Annual Report"
