@@ -23,6 +23,12 @@ def read(path: Path, name: str | None = None) -> tuple[Document, list]:
     return document, split_passages(document)
 
 
+def read_written(path: Path, text: str) -> tuple[Document, list]:
+    """``text`` written to ``path``, read back and split."""
+    path.write_text(text, encoding="utf-8")
+    return read(path)
+
+
 def read_page(path: Path, page: str) -> tuple[Document, list]:
     """``page`` written to ``path``, read and split, every passage checked to be an exact slice."""
     path.write_text(page, encoding="utf-8")
@@ -1138,13 +1144,11 @@ def test_a_changelog_is_titled_by_its_file_and_its_releases_are_sections_side_by
 
 
 def test_headings_and_titles_read_as_rendered_not_as_markdown_source(tmp_path: Path):
-    page = tmp_path / "README.md"
-    page.write_text(
+    document, passages = read_written(
+        tmp_path / "README.md",
         "# pkgconf [![test](https://example.org/badge.svg)](https://example.org/ci)\n\n"
         "`pkgconf` configures compiler flags.\n\n## man\\_db and `--all` **flags** ##\n\nThe flags are listed.\n",
-        encoding="utf-8",
     )
-    document, passages = read(page)
     assert document.title == "pkgconf"
     assert next(p for p in passages if "listed" in p.text).heading == "pkgconf › man_db and --all flags"
     assert_exact_slices(document, passages)
@@ -1198,13 +1202,11 @@ def test_docx_list_items_keep_the_numbers_and_bullets_word_draws_and_their_nesti
 
 
 def test_a_myst_table_of_contents_is_navigation_not_content(tmp_path: Path):
-    page = tmp_path / "index.md"
-    page.write_text(
+    document, passages = read_written(
+        tmp_path / "index.md",
         "# pip\n\npip is the package installer for Python.\n\n```{toctree}\n:hidden:\n\ngetting-started\n"
         "installation\n```\n\n```{pip-cli}\n$ pip install sampleproject\n```\n",
-        encoding="utf-8",
     )
-    document, passages = read(page)
     assert not any("getting-started" in p.text or "toctree" in p.text for p in passages)
     assert any("$ pip install sampleproject" in p.text for p in passages)  # other directives are content
     assert_exact_slices(document, passages)
