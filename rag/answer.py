@@ -177,8 +177,10 @@ SAME_SUBJECT_SHARE = 0.35
 
 #: A count as a fact to compare: a whole number ("1,500", "2.5"; not the digits of "ISO8601")
 #: or a number word.
+#: A figure: a whole or decimal number standing alone ("0.35", "1,500", "2013").
+_FIGURE = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?!\w)")
 _COUNT = re.compile(
-    r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+    _FIGURE.pattern + r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
     r"|twenty|thirty|forty|fifty|hundreds?|thousands?|millions?|billions?|dozens?)\b",
     re.IGNORECASE,
 )
@@ -262,8 +264,6 @@ def _other_source(
     return others[best] if similarity[best] >= settings.corroboration_similarity else None
 
 
-#: A figure: a whole or decimal number standing alone ("0.35", "1,500", "2013").
-_FIGURE = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?!\w)")
 _NUMBER = re.compile(r"[\d.,]+")  # a term that is a figure ("0.35"), not a name with digits ("x86")
 #: Figures a variant's note names, each way.
 _SHOWN_FIGURES = 3

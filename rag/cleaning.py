@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .types import Block
 
 # A form label with nothing after it ("Sender's Email:"): a few words and a colon.
 _EMPTY_LABEL = re.compile(r"^[^\W\d_][\w'’ .\-]{0,40}:$")
@@ -133,6 +137,30 @@ def heading_text(line: str) -> str:
         if i + 2 < len(parts):
             out.append(parts[i + 2])
     return " ".join("".join(out).split())
+
+
+#: A section's number opening a heading ("1.", "2.3", "IV."): headings so numbered are of one kind.
+_HEADING_NUMBER = re.compile(r"(?:\d+(?:\.\d+)*|[ivxlc]+)[.)]?")
+
+
+def section_heading(layout: Sequence[Block], text: str, first: str | None = None) -> bool:
+    """Whether the document's first heading (or the first one reading ``first``) names a
+    section, not the document: a heading after it at its level or above is another of its
+    kind, opening with the same word ("man-db 2.11.2", then "man-db 2.11.1"; "Chapter 1",
+    then "Chapter 2"). "User Guide" above "Installation" at one level still titles its file."""
+    headings = [(start, end, level) for start, end, kind, level in layout if kind == "heading"]
+    at = next((i for i, (s, e, _) in enumerate(headings) if first is None or heading_text(text[s:e]) == first), None)
+    if at is None:
+        return False
+
+    def opening(start: int, end: int) -> str:  # a section number ("1.", "2.3", "IV.") opens as "#"
+        words = heading_text(text[start:end]).casefold().split()
+        return ("#" if _HEADING_NUMBER.fullmatch(words[0]) else words[0]) if words else ""
+
+    word = opening(*headings[at][:2])
+    return (word == "#" or len(word) > 1) and any(
+        level <= headings[at][2] and opening(s, e) == word for s, e, level in headings[at + 1 :]
+    )
 
 
 def shared_lines(texts: Iterable[str], folders: Iterable[str] | None = None) -> frozenset[str]:

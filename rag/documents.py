@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from .cleaning import heading_text, headline
+from .cleaning import headline, section_heading
 from .config import MAX_FILE_BYTES
 from .errors import EmptyDocument, UnreadableDocument, UnsupportedFile
 from .layout import Blocks, in_furniture, inline_text, main_content, read_html_blocks
@@ -146,29 +146,6 @@ _GENERIC_NAMES = frozenset(
     "readme index news changes changelog history install todo faq contributing authors copying license licence "
     "notes thanks hacking bugs copyright credits maintainers".split()
 )
-
-
-_SECTION_NUMBER = re.compile(r"(?:\d+(?:\.\d+)*|[ivxlc]+)[.)]?")
-
-
-def section_heading(layout: tuple[Block, ...] | list[Block], text: str, first: str | None = None) -> bool:
-    """Whether the document's first heading (or the first one reading ``first``) names a
-    section, not the document: a heading after it at its level or above is another of its
-    kind, opening with the same word ("man-db 2.11.2", then "man-db 2.11.1"; "Chapter 1",
-    then "Chapter 2"). "User Guide" above "Installation" at one level still titles its file."""
-    headings = [(start, end, level) for start, end, kind, level in layout if kind == "heading"]
-    at = next((i for i, (s, e, _) in enumerate(headings) if first is None or heading_text(text[s:e]) == first), None)
-    if at is None:
-        return False
-
-    def opening(start: int, end: int) -> str:  # a section number ("1.", "2.3", "IV.") opens as "#"
-        words = heading_text(text[start:end]).casefold().split()
-        return ("#" if _SECTION_NUMBER.fullmatch(words[0]) else words[0]) if words else ""
-
-    word = opening(*headings[at][:2])
-    return (word == "#" or len(word) > 1) and any(
-        level <= headings[at][2] and opening(s, e) == word for s, e, level in headings[at + 1 :]
-    )
 
 
 def _first_line_title(text: str, layout: tuple[Block, ...]) -> str | None:
@@ -810,7 +787,7 @@ class _Numbering:
         self._styles: dict[str | None, tuple[str | None, int]] = {}
         try:
             root = document.part.numbering_part.element
-        except (NotImplementedError, KeyError, AttributeError):
+        except NotImplementedError:  # no numbering part: python-docx cannot make the empty one it would
             return
         abstract = {a.get(qn("w:abstractNumId")): a for a in _xpath(root, "./w:abstractNum")}
         for num in _xpath(root, "./w:num"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .cleaning import heading_text
+from .cleaning import heading_text, section_heading
 from .types import Block
 
 # A front matter: "---" on the first line, "key: value" lines, then "---" or "...".
@@ -98,15 +98,9 @@ def markdown_blocks(text: str) -> tuple[str | None, tuple[Block, ...]]:
                 layout.append((*where, row_kind, 0))
     # The first top-level heading is the title, unless others of its kind follow it (each
     # release of a changelog: "man-db 2.11.2", "man-db 2.11.1" ... title no document).
-    if first_title is not None and _sections(layout, text, first_title):
+    if first_title is not None and section_heading(layout, text, first_title):
         first_title = None
     return title or first_title, tuple(_with_unread_lines(text, starts, layout, accounted))
-
-
-def _sections(layout: list[Block], text: str, first: str) -> bool:
-    from .documents import section_heading  # the same rule for every format
-
-    return section_heading(layout, text, first)
 
 
 def _with_unread_lines(text: str, starts: list[int], layout: list[Block], accounted: set[int]) -> list[Block]:

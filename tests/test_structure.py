@@ -1230,3 +1230,27 @@ def test_a_title_heading_above_sections_of_other_names_still_titles_its_file(tmp
         ],
     )[0]
     assert report.title == "Annual Report"
+
+
+def test_a_docx_with_list_styles_but_no_numbering_part_is_read_without_markers(tmp_path: Path):
+    """Some writers leave out numbering.xml: python-docx cannot make the empty one it would,
+    so such a file's list items are read as they are, not refused."""
+    import re
+    import zipfile
+
+    import docx
+
+    d = docx.Document()
+    d.add_paragraph("Bring:")
+    d.add_paragraph("a map of the valley", style="List Bullet")
+    d.save(str(tmp_path / "full.docx"))
+    with zipfile.ZipFile(tmp_path / "full.docx") as full, zipfile.ZipFile(tmp_path / "bare.docx", "w") as bare:
+        for item in full.infolist():
+            data = full.read(item.filename)
+            if item.filename == "word/numbering.xml":
+                continue
+            if item.filename == "word/_rels/document.xml.rels":
+                data = re.sub(rb"<Relationship [^>]*numbering\.xml\"/>", b"", data)
+            bare.writestr(item, data)
+    document, _ = read(tmp_path / "bare.docx")
+    assert [document.text[s:e] for s, e, kind, _ in document.layout if kind == "item"] == ["a map of the valley"]
