@@ -14,6 +14,7 @@ from .analysis import terms
 from .config import Settings
 from .embedding import Embedder
 from .errors import BadQuestion
+from .passages import code_spans
 from .rerank import Reranker
 from .search import Hit, Query, SearchIndex, follow_up_text, points_back_first, question_names, question_type
 from .types import Answer, Citation, Excerpt, Span
@@ -373,4 +374,5 @@ def _excerpt(
         near_miss=near_miss,
         also=tuple(also),
         missing=index.missing(query, hit.row),
+        code=code_spans(document, passage.start, passage.end),
     )

@@ -811,6 +811,32 @@ def _code_like(text: str, lines: list[tuple[int, int]]) -> bool:
     return code * 3 >= len(lines) and (marked or code * 3 >= 2 * len(lines))
 
 
+def code_spans(document: Document, start: int = 0, end: int | None = None) -> tuple[Span, ...]:
+    """The code blocks within ``document.text[start:end]``, as spans relative to ``start``:
+    the blocks a structured reader marked as code, or, in plain text, the blocks of lines
+    that read as code (``_code_like``, as passages are cut)."""
+    end = len(document.text) if end is None else end
+    if document.layout:
+        found = [(s, e) for s, e, kind, _ in document.layout if kind == "code" and s < end and e > start]
+    else:
+        text = document.text[start:end]
+        found = []
+        for lines in _blocks(text):
+            if _code_like(text, lines):
+                # A sentence of prose before or after the code, in the same block, is not code.
+                while lines and _PROSE_LINE.search(text[lines[0][0] : lines[0][1]]):
+                    lines = lines[1:]
+                while lines and _PROSE_LINE.search(text[lines[-1][0] : lines[-1][1]]):
+                    lines = lines[:-1]
+                if lines:
+                    found.append((start + lines[0][0], start + lines[-1][1]))
+    return tuple((max(s, start) - start, min(e, end) - start) for s, e in found)
+
+
+# A line of prose: words, ending as a sentence or a lead-in ends (never a prompt's line).
+_PROSE_LINE = re.compile(r"^\s*(?![$#>%] )[A-Z][a-z]+\b[^;{}\\]*[a-z)][.:!?]$")
+
+
 def _trim(text: str, start: int, end: int) -> Span:
     while start < end and text[start].isspace():
         start += 1

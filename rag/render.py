@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from html import escape as _escape
 from urllib.parse import quote
 
+from .passages import code_spans
 from .types import Answer, Document, Excerpt, Passage
 
 #: Invisible characters that reorder or hide the text around them (bidirectional
@@ -75,6 +76,9 @@ STYLE = """
  font-family:Georgia,serif;color:var(--body-text-color)}
 .qa-quote mark{background:var(--color-accent-soft);color:var(--body-text-color);padding:0 .1em;
  box-shadow:inset 0 -2px var(--color-accent)}
+/* Code as written: its own font, its lines kept (the quote keeps line breaks: pre-wrap). */
+.qa-code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:.88em}
+.qa-answer .qa-code{white-space:pre-wrap}
 .qa-cite{font-size:.85em;color:var(--body-text-color);margin-top:.4em;cursor:pointer}
 .qa-cite:hover{text-decoration:underline}
 .qa-note{font-size:.85em;font-weight:600;color:var(--body-text-color);margin-bottom:.3em;padding-left:.4em;
@@ -107,10 +111,26 @@ STYLE = """
 """
 
 
+def _with_code(text: str, code: Sequence[tuple[int, int]], a: int = 0, b: int | None = None) -> str:
+    """``text[a:b]`` escaped, the parts of it inside ``code`` spans set as code."""
+    b = len(text) if b is None else b
+    cuts = sorted({a, b, *(c for span in code for c in span if a < c < b)})
+    out = []
+    for x, y in zip(cuts, cuts[1:], strict=False):
+        inside = any(c0 <= x and y <= c1 for c0, c1 in code)
+        out.append(f'<code class="qa-code">{escape(text[x:y])}</code>' if inside else escape(text[x:y]))
+    return "".join(out)
+
+
+def _marked(text: str, span: tuple[int, int], code: Sequence[tuple[int, int]] = (), mark: str = "<mark>") -> str:
+    """``text`` escaped, ``span`` inside one ``mark`` element, and each ``code`` span set as code
+    (cut where the mark begins and ends, so the elements nest and the mark is one)."""
+    s, e = span
+    return f"{_with_code(text, code, 0, s)}{mark}{_with_code(text, code, s, e)}</mark>{_with_code(text, code, e)}"
+
+
 def _highlighted(excerpt: Excerpt) -> str:
-    s, e = excerpt.highlight
-    t = excerpt.text
-    return f"{escape(t[:s])}<mark>{escape(t[s:e])}</mark>{escape(t[e:])}"
+    return _marked(excerpt.text, excerpt.highlight, excerpt.code)
 
 
 def citation(excerpt: Excerpt, offsets: bool = False) -> str:
@@ -205,13 +225,14 @@ def answer_line_html(answer: Answer, marks: Sequence[str] = ()) -> str:
     if not line:
         return ""
     parts = []
-    for number, excerpt, sentence in line:
+    for number, excerpt, _ in line:
         status = marks[number - 1] if number <= len(marks) else ""
         kind = f"qa-ref stale {status}" if status else "qa-ref"
         title = f"[{number}] {STALE[status].split(':')[0].lower()}" if status else f"Show [{number}] in its document"
+        s, t = excerpt.highlight
+        said = _with_code(excerpt.text, excerpt.code, s, t)  # the sentence, verbatim
         parts.append(
-            f'<q>{escape(sentence)}</q><button type="button" class="{kind}" {_target(excerpt)} '
-            f'title="{title}">[{number}]</button>'
+            f'<q>{said}</q><button type="button" class="{kind}" {_target(excerpt)} title="{title}">[{number}]</button>'
         )
     return f'<div class="qa-answer"><span class="qa-answer-label">Answer, quoted:</span>{" ".join(parts)}</div>'
 
@@ -410,8 +431,8 @@ def conversation_markdown(turns: Sequence[Turn]) -> str:
 def source_html(document: Document, start: int, end: int) -> str:
     """The whole document with one span highlighted; the span has id ``qa-target`` to scroll to."""
     text = document.text
+    target = '<mark class="qa-target" id="qa-target">'
     return (
         f"<h3>{escape(document.title)}</h3><div><code>{escape(document.id)}</code></div>"
-        f'<div class="qa-source" id="qa-source">{escape(text[:start])}'
-        f'<mark class="qa-target" id="qa-target">{escape(text[start:end])}</mark>{escape(text[end:])}</div>'
+        f'<div class="qa-source" id="qa-source">{_marked(text, (start, end), code_spans(document), target)}</div>'
     )

@@ -82,7 +82,8 @@ class Excerpt:
     ("Installation › From source"); ``note`` says why a passage is shown beside the
     answer ("another source", and whether it differs). ``missing`` lists the question's
     names that this excerpt, its title and section never write, though some document does
-    ("PostgreSQL" beside a passage about SMTP ports): it may not answer.
+    ("PostgreSQL" beside a passage about SMTP ports): it may not answer. ``code`` holds the
+    ``[start, end]`` spans, inside ``text``, of code blocks (shown as code, lines as written).
     """
 
     text: str
@@ -98,11 +99,13 @@ class Excerpt:
     section: str = ""
     note: str = ""
     missing: tuple[str, ...] = ()
+    code: tuple[Span, ...] = ()
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["missing"] = list(self.missing)
         data["highlight"] = list(self.highlight)
+        data["code"] = [list(span) for span in self.code]
         data["also"] = [asdict(c) for c in self.also]
         return data
 

@@ -133,6 +133,18 @@ def test_every_excerpt_is_an_exact_slice_with_a_highlight_inside(fake_engine: En
             assert 0 <= e.highlight[0] < e.highlight[1] <= len(e.text)
 
 
+def test_an_excerpt_says_which_of_its_text_is_code(fake_engine: Engine, tmp_path: Path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "install.md").write_text(
+        "# Install\n\nTo install widget, run:\n\n```\npip install widget\nwidget --init\n```\n", encoding="utf-8"
+    )
+    fake_engine.add([folder])
+    excerpt = fake_engine.ask("install widget pip").excerpts[0]
+    assert [excerpt.text[s:e] for s, e in excerpt.code] == ["```\npip install widget\nwidget --init\n```"]
+    assert excerpt.to_dict()["code"] == [list(span) for span in excerpt.code]
+
+
 def test_sources_filter_restricts_the_search(fake_engine: Engine, docs: Path):
     fake_engine.add([docs])
     answer = fake_engine.ask("apples masts", sources=["boats/sail.md"])

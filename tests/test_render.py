@@ -17,6 +17,7 @@ from rag.render import (
     excerpt_label,
     is_weak,
     original_url,
+    source_html,
     visible_controls,
 )
 from rag.types import Answer, Document, Excerpt
@@ -224,3 +225,23 @@ def test_the_markdown_export_shows_what_documents_wrote_and_runs_none_of_it():
     shown = html.unescape(re.sub(r"<[^>]+>", "", rendered))
     assert text in shown and "<script>t</script>" in shown and "Is <b>this</b> safe?" in shown
     assert "⟨RLO⟩gnp.txt" in shown and "\u202e" not in exported
+
+
+def test_code_is_shown_as_code_with_one_highlight_and_its_text_unchanged():
+    text = "To build it, type:\n$ ./configure <dir>\n$ make\nThen install."
+    code = (text.index("$ ./"), text.index("\nThen"))
+    excerpt = _excerpt(text, "type:\n$ ./configure <dir>", 0.9, code=(code,))
+    card = excerpt_html(1, excerpt)
+    quote = re.search(r'<blockquote class="qa-quote">(.*?)</blockquote>', card, re.S).group(1)
+    assert quote.count("<mark>") == 1 and quote.count("</mark>") == 1
+    # The code is set as code (cut where the mark ends, so the elements nest); the prose is not.
+    assert re.findall(r'<code class="qa-code">(.*?)</code>', quote, re.S) == ["$ ./configure &lt;dir&gt;", "\n$ make"]
+    assert html.unescape(re.sub(r"<[^>]+>", "", quote)) == text  # nothing added, nothing lost
+    assert "To build it" not in "".join(re.findall(r"<code[^>]*>(.*?)</code>", quote, re.S))
+    line = answer_html(Answer("How do I build it?", True, (excerpt,)))
+    said = re.search(r"<q>(.*?)</q>", line, re.S).group(1)
+    assert said == 'type:\n<code class="qa-code">$ ./configure &lt;dir&gt;</code>'
+    document = Document("a.txt", "Doc", "a.txt", "0", "Notes\n\n" + text)
+    shown = source_html(document, 7, 7 + len(text))
+    assert '<mark class="qa-target" id="qa-target">' in shown and shown.count("</mark>") == 1
+    assert '<code class="qa-code">$ ./configure &lt;dir&gt;\n$ make</code>' in shown

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag.documents import load_document
-from rag.passages import split_passages
+from rag.passages import code_spans, split_passages
 from rag.types import Document
 from tests.factories import make_pages_pdf
 
@@ -1254,3 +1254,24 @@ def test_a_docx_with_list_styles_but_no_numbering_part_is_read_without_markers(t
             bare.writestr(item, data)
     document, _ = read(tmp_path / "bare.docx")
     assert [document.text[s:e] for s, e, kind, _ in document.layout if kind == "item"] == ["a map of the valley"]
+
+
+def test_code_blocks_are_known_as_code_in_every_format(tmp_path: Path, sphinx):
+    """What is shown as code: an HTML <pre>, a Markdown fence or indented block, and in plain
+    text a block of lines typed at a prompt; spans are exact and relative to the slice asked."""
+    document, _ = sphinx
+    assert [document.text[s:e] for s, e in code_spans(document)] == ["$ pip install widget\n$ widget --version"]
+    markdown, passages = read_written(
+        tmp_path / "guide.md",
+        "# Guide\n\nTo install it, run:\n\n```bash\npip install widget\n```\n\nThen restart.\n\n    indented line\n",
+    )
+    blocks = ["```bash\npip install widget\n```", "    indented line"]
+    assert [markdown.text[s:e] for s, e in code_spans(markdown)] == blocks
+    passage = next(p for p in passages if "pip install" in p.text)
+    inside = code_spans(markdown, passage.start, passage.end)
+    assert [passage.text[s:e] for s, e in inside] == blocks
+    assert "To install it" not in "".join(passage.text[s:e] for s, e in inside)
+    notes = "Notes\n\nType:\n\n$ ./configure\n$ make\n$ make install\n\nDone.\n"
+    plain, _ = read_written(tmp_path / "notes.txt", notes)
+    assert [plain.text[s:e] for s, e in code_spans(plain)] == ["$ ./configure\n$ make\n$ make install"]
+    assert code_spans(plain, 0, plain.text.index("Type:") + 5) == ()

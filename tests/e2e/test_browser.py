@@ -132,6 +132,29 @@ def test_upload_then_ask_and_hostile_text_stays_text(page, tmp_path: Path):
     shot(page, "hostile-upload")
 
 
+def test_code_is_shown_as_code_in_the_quote_and_the_source(page, tmp_path: Path):
+    guide = tmp_path / "widget-guide.md"
+    guide.write_text(
+        "# Widget guide\n\n## Installing\n\nTo install the widget toolkit, run these two commands:\n\n"
+        "```\npip install widget-toolkit\nwidget-toolkit --init\n```\n\nThen restart your shell.\n",
+        encoding="utf-8",
+    )
+    first = upload_and_ask(page, guide, "How do I install the widget toolkit?")
+    code = first.locator(".qa-quote .qa-code")
+    assert "pip install widget-toolkit\nwidget-toolkit --init" in "".join(code.all_inner_texts())
+    assert "monospace" in code.first.evaluate("e => getComputedStyle(e).fontFamily")
+    prose = first.locator(".qa-quote").evaluate("e => getComputedStyle(e).fontFamily")
+    assert "monospace" not in prose  # the lead-in stays prose
+    assert first.locator(".qa-quote mark").count() == 1
+    quote = first.locator(".qa-quote").inner_text()
+    assert "To install the widget toolkit, run these two commands:" in quote and "```\npip install" in quote
+    shown = page.locator("#source-view .qa-code").first
+    assert "monospace" in shown.evaluate("e => getComputedStyle(e).fontFamily")
+    line = page.locator("#transcript .qa-answer .qa-code")  # the answer line keeps the code's lines too
+    assert "widget-toolkit\nwidget-toolkit" in "".join(line.all_inner_texts())
+    shot(page, "code-answer")
+
+
 def _body_style(page) -> list[str]:
     return page.evaluate(
         "() => { const s = getComputedStyle(document.body); return [s.backgroundColor, s.color, s.display]; }"
