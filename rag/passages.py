@@ -162,7 +162,7 @@ def _gather(text: str, units: list[Unit]) -> list[Unit]:
             lead_in = _introduces(before)
             # A lead-in stays with its list's items, or with a short example it introduces
             # ("… plus the EDITOR variable:" / 'Defaults env_keep+="EDITOR"').
-            if (lead_in and (_example(text, unit) or _indented(text, unit))) or (
+            if (lead_in and (_example(text, unit) or _indented(text, unit) or _commands(text, unit))) or (
                 item and (lead_in or any(_BULLET.match(line) for line in before.split("\n")))
             ):
                 out[-1] = Unit(prev.start, unit.end, prev.number, "body")
@@ -603,6 +603,13 @@ def _example(text: str, unit: Unit) -> bool:
     """Whether a unit is a single line set apart as an example (see ``_not_a_title``)."""
     line = text[unit.start : unit.end]
     return "\n" not in line and _not_a_title(line, unit.start - (text.rfind("\n", 0, unit.start) + 1))
+
+
+def _commands(text: str, unit: Unit) -> bool:
+    """Whether a unit is code: lines typed at a prompt ("$ make"), or a block shaped like code."""
+    lines = [(s, e) for block in _blocks(text[unit.start : unit.end]) for s, e in block]
+    body = text[unit.start : unit.end]
+    return bool(lines) and (all(PROMPT.match(body[s:e]) for s, e in lines) or _code_like(body, lines))
 
 
 def _introduces(paragraph: str) -> bool:

@@ -366,3 +366,15 @@ def test_a_plain_text_lead_in_keeps_the_indented_commands_it_introduces():
     )
     assert "Or if you want to make this change permanent:\n\n  systemctl enable ssh.socket" in texts
     assert {p.heading for p in passages} == {"Socket activation"}
+
+
+def test_a_plain_text_lead_in_keeps_the_commands_typed_at_a_prompt_below_it():
+    """Commands written at a prompt at the line's start (not indented) are the lead-in's too;
+    a lead-in followed by prose is not joined to it."""
+    text = (
+        "Building\n\nTo build it from source, type the following:\n\n$ ./configure --prefix=/usr\n$ make\n\n"
+        "Note the following:\n\nThe build needs about two gigabytes of free disk space and a C compiler.\n"
+    )
+    texts = [p.text for p in split_passages(Document("INSTALL", "Building", "/INSTALL", "0", text))]
+    assert "To build it from source, type the following:\n\n$ ./configure --prefix=/usr\n$ make" in texts
+    assert "Note the following:" not in " ".join(t for t in texts if "$ make" in t)
