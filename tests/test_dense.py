@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -16,6 +17,13 @@ from rag import backends, dense
 
 DIM = 48
 QDRANT_DIR = tempfile.mkdtemp(prefix="rag-qdrant-")  # Qdrant's local mode: the same API as a server
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_qdrant_folder():
+    """The local-mode folder goes with the module's tests (a run used to leave one in /tmp)."""
+    yield
+    shutil.rmtree(QDRANT_DIR, ignore_errors=True)
 
 
 def _clustered(n: int, seed: int = 0) -> np.ndarray:
