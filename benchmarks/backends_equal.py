@@ -14,6 +14,8 @@ paragraph first) and the share answered for each backend.
 from __future__ import annotations
 
 import argparse
+import atexit
+import shutil
 import sys
 import tempfile
 import time
@@ -37,6 +39,8 @@ def main() -> None:
     if not SQUAD.exists():
         sys.exit(f"missing {SQUAD}")
     work = args.work or Path(tempfile.mkdtemp(prefix="backends-"))
+    if args.work is None:
+        atexit.register(shutil.rmtree, work, ignore_errors=True)  # both indexes: removed when done
     docs = work / "docs"
     questions = write_corpus(docs)[:: args.every]
     engines = {}

@@ -298,16 +298,17 @@ def _latencies(engine: Engine, questions: list[str]) -> list[float]:
 
 
 def measure_query(index_dir: Path, n_queries: int) -> dict:
-    questions = [q.question for q in write_corpus(Path(tempfile.mkdtemp()))]
-    questions_file = Path(tempfile.mkdtemp()) / "questions.json"
-    questions_file.write_text(json.dumps(random.Random(7).sample(questions, n_queries)), encoding="utf-8")
-    run = subprocess.run(
-        [sys.executable, __file__, "--query-child", str(index_dir), "--questions-file", str(questions_file)],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
+    with tempfile.TemporaryDirectory(prefix="rag-speed-queries-") as scratch:
+        questions = [q.question for q in write_corpus(Path(scratch) / "docs")]
+        questions_file = Path(scratch) / "questions.json"
+        questions_file.write_text(json.dumps(random.Random(7).sample(questions, n_queries)), encoding="utf-8")
+        run = subprocess.run(
+            [sys.executable, __file__, "--query-child", str(index_dir), "--questions-file", str(questions_file)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        )
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 

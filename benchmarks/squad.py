@@ -14,6 +14,8 @@ in the same run. Weights were tuned on articles 0-23; 24-47 are reported apart.
 from __future__ import annotations
 
 import argparse
+import atexit
+import shutil
 import statistics
 import sys
 import tempfile
@@ -80,6 +82,7 @@ def main() -> None:
         sys.exit(f"missing {SQUAD}")
 
     work = Path(tempfile.mkdtemp(prefix="squad-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # the corpus and index written there (not --index's)
     # A reused index is re-read from the same files: articles written to a new folder would
     # be added again beside the first copies.
     docs = args.index.with_name(args.index.name + "-docs") if args.index else work / "docs"
