@@ -809,7 +809,7 @@ def build_app(
                     if not read_only:
                         with gr.Column(visible=accounts is None, elem_id="edit-panel") as edit_panel:
                             files = gr.File(
-                                label="Add documents (.txt .md .html .pdf .docx, or any of them as .gz)",
+                                label="Add documents (.txt .md .rst .html .pdf .docx, or any of them as .gz)",
                                 file_count="multiple",
                                 file_types=list(SUPPORTED_SUFFIXES),
                                 elem_id="upload",

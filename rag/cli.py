@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", help="sentence-transformers model name or path (default: bundled all-MiniLM-L6-v2)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    ingest = sub.add_parser("ingest", help="index files or folders (.txt .md .html .pdf .docx)")
+    ingest = sub.add_parser("ingest", help="index files or folders (.txt .md .rst .html .pdf .docx)")
     ingest.add_argument("paths", nargs="+", type=Path)
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
     ingest.add_argument(

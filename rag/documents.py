@@ -1,4 +1,4 @@
-"""Read a file (txt, md, html, pdf, docx) into a Document whose text every citation points into."""
+"""Read a file (txt, md, rst, html, pdf, docx) into a Document whose text every citation points into."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from .errors import EmptyDocument, UnreadableDocument, UnsupportedFile
 from .layout import Blocks, in_furniture, inline_text, main_content, read_html_blocks
 from .markdown_text import markdown_blocks
 from .pdf_text import pdf_blocks
+from .rst_text import rst_blocks
 from .types import Block, Document
 
 #: Suffixes the engine reads, and the reader of each.
@@ -29,9 +30,18 @@ from .types import Block, Document
 #: and "manual.pdf.gz" are read as what they hold.
 TEXT_SUFFIXES = (".txt", ".text")
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdwn", ".mkd", ".mdown")
+RST_SUFFIXES = (".rst", ".rest")
 HTML_SUFFIXES = (".html", ".htm")
 GZIP_SUFFIX = ".gz"
-SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, *MARKDOWN_SUFFIXES, *HTML_SUFFIXES, ".pdf", ".docx", GZIP_SUFFIX)
+SUPPORTED_SUFFIXES = (
+    *TEXT_SUFFIXES,
+    *MARKDOWN_SUFFIXES,
+    *RST_SUFFIXES,
+    *HTML_SUFFIXES,
+    ".pdf",
+    ".docx",
+    GZIP_SUFFIX,
+)
 MAX_PDF_PAGES = 2000
 #: A title longer than this is cut at a word (a page's title is a line, not its text).
 MAX_TITLE_CHARS = 200
@@ -373,6 +383,12 @@ def _read_text(data: bytes) -> Read:
 def _read_markdown(data: bytes) -> Read:
     text = decode_text(data)
     title, layout = markdown_blocks(text)
+    return title, text, layout
+
+
+def _read_rst(data: bytes) -> Read:
+    text = decode_text(data)
+    title, layout = rst_blocks(text)
     return title, text, layout
 
 
@@ -993,6 +1009,7 @@ def _check_zip(data: bytes) -> None:
 _READERS: dict[str, Callable[[bytes], Read]] = {
     **dict.fromkeys(TEXT_SUFFIXES, _read_text),
     **dict.fromkeys(MARKDOWN_SUFFIXES, _read_markdown),
+    **dict.fromkeys(RST_SUFFIXES, _read_rst),
     **dict.fromkeys(HTML_SUFFIXES, _read_html),
     ".pdf": _read_pdf,
     ".docx": _read_docx,

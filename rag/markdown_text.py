@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from .cleaning import heading_text, section_heading
+from .source_lines import lines_span, with_unread_lines
 from .types import Block
 
 # A front matter: "---" on the first line, "key: value" lines, then "---" or "...".
@@ -45,7 +46,7 @@ def markdown_blocks(text: str) -> tuple[str | None, tuple[Block, ...]]:
     starts.append(len(text) + 1)
 
     def span(lines: list[int] | None) -> tuple[int, int] | None:
-        return _lines(text, starts, lines)
+        return lines_span(text, starts, lines)
 
     layout: list[Block] = []
     first_title: str | None = None
@@ -100,54 +101,14 @@ def markdown_blocks(text: str) -> tuple[str | None, tuple[Block, ...]]:
     # release of a changelog: "man-db 2.11.2", "man-db 2.11.1" ... title no document).
     if first_title is not None and section_heading(layout, text, first_title):
         first_title = None
-    return title or first_title, tuple(_with_unread_lines(text, starts, layout, accounted))
+    return title or first_title, tuple(with_unread_lines(text, starts, layout, accounted, _markup_line))
 
 
-def _with_unread_lines(text: str, starts: list[int], layout: list[Block], accounted: set[int]) -> list[Block]:
-    """The blocks, and as text blocks any run of lines that no block holds and that is no
-    markup (nesting past ``MAX_NESTING``, or a parser's surprise): nothing is left unread."""
-    held = bytearray(len(text) + 1)
-    for start, end, _, _ in layout:
-        held[start:end] = b"\1" * (end - start)
-    extra: list[Block] = []
-    run: list[int] = []
-
-    def close() -> None:
-        if run and (where := _lines(text, starts, [run[0], run[-1] + 1])):
-            extra.append((*where, "text", 0))
-        run.clear()
-
-    for number in range(len(starts) - 1):
-        start, end = starts[number], min(starts[number + 1] - 1, len(text))
-        line = text[start:end]
-        unread = (
-            line.strip()
-            and number not in accounted
-            and not any(held[start:end])
-            and not _LINK_DEFINITION.match(line)
-            and not _MYST_MARKUP.match(line)
-        )
-        if unread:
-            run.append(number)
-        else:
-            close()
-    close()
-    return sorted([*layout, *extra]) if extra else layout
+def _markup_line(line: str) -> bool:
+    """A line that only marks something up: a link's definition, a MyST target."""
+    return bool(_LINK_DEFINITION.match(line) or _MYST_MARKUP.match(line))
 
 
 def _code_span(text: str, starts: list[int], lines: list[int] | None) -> tuple[int, int] | None:
     """A code block's lines, whole: their indentation is the code's."""
-    return _lines(text, starts, lines, keep_indent=True)
-
-
-def _lines(text: str, starts: list[int], lines: list[int] | None, keep_indent: bool = False) -> tuple[int, int] | None:
-    """The span of source lines ``lines[0]`` to ``lines[1]`` (excluded), blank ends trimmed,
-    and white space at its start too unless ``keep_indent``; None when nothing is left."""
-    if not lines:
-        return None
-    start, end = starts[lines[0]], starts[min(lines[1], len(starts) - 1)] - 1
-    while start < end and (text[start] == "\n" if keep_indent else text[start].isspace()):
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return (start, end) if text[start:end].strip() else None
+    return lines_span(text, starts, lines, keep_indent=True)

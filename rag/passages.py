@@ -404,8 +404,9 @@ def _markup_between(text: str, end: int, start: int, blocks: Sequence[Block] = (
     return bool(_MARKUP_CHAR.search(text, pos, start))
 
 
-#: A character of the text between blocks that is more than white space, a table's rule or a quote's mark.
-_MARKUP_CHAR = re.compile(r"[^\s|:>-]")
+#: A character of the text between blocks that is more than white space, a table's rule
+#: ("|---|", reStructuredText's "+===+" and "=====  =====") or a quote's mark.
+_MARKUP_CHAR = re.compile(r"[^\s|:>=+-]")
 
 
 def _scrap(group: _Group) -> bool:

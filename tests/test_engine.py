@@ -145,6 +145,23 @@ def test_an_excerpt_says_which_of_its_text_is_code(fake_engine: Engine, tmp_path
     assert excerpt.to_dict()["code"] == [list(span) for span in excerpt.code]
 
 
+def test_restructuredtext_files_plain_and_gzipped_are_indexed_and_cited_by_section(fake_engine: Engine, tmp_path: Path):
+    import gzip
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    text = (Path(__file__).parent / "data" / "guide.rst").read_text(encoding="utf-8")
+    (folder / "guide.rst").write_text(text, encoding="utf-8")
+    (folder / "history.rst.gz").write_bytes(
+        gzip.compress(b"History\n=======\n\nv2.1\n----\n\nWidget 2.1 adds retries.\n")
+    )
+    report = fake_engine.add([folder])
+    assert sorted(report.added) == ["guide.rst", "history.rst.gz"] and not report.refused
+    excerpt = fake_engine.ask("verbose print every step").excerpts[0]
+    assert excerpt.section == "User Guide › Installing › Options" and "``--verbose``" in excerpt.text
+    assert fake_engine.document("history.rst.gz").title == "History"
+
+
 def test_sources_filter_restricts_the_search(fake_engine: Engine, docs: Path):
     fake_engine.add([docs])
     answer = fake_engine.ask("apples masts", sources=["boats/sail.md"])

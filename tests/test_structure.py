@@ -1275,3 +1275,52 @@ def test_code_blocks_are_known_as_code_in_every_format(tmp_path: Path, sphinx):
     plain, _ = read_written(tmp_path / "notes.txt", notes)
     assert [plain.text[s:e] for s, e in code_spans(plain)] == ["$ ./configure\n$ make\n$ make install"]
     assert code_spans(plain, 0, plain.text.index("Type:") + 5) == ()
+
+
+# tests/data/guide.rst has the shape of a Sphinx project's page: a file-wide setting, a target,
+# an overlined title, a comment, a toctree, a literal block after "::", a code-block with
+# options, a note, a definition list, a bullet list, a rubric, a simple and a grid table, a
+# doctest block and an object's description.
+GUIDE_RST = (Path(__file__).parent / "data" / "guide.rst").read_text(encoding="utf-8")
+
+
+def test_restructuredtext_is_read_with_its_sections_code_definitions_and_tables(tmp_path: Path):
+    document, passages = read_written(tmp_path / "guide.rst", GUIDE_RST)
+    assert_exact_slices(document, passages)
+    assert document.title == "User Guide"
+    texts = "\n".join(p.text for p in passages)
+    # Markup is no text: the setting, the target, the comment, the toctree and its entries.
+    for markup in (":tocdepth:", ".. _top:", "maintainers", "toctree", "install\n   usage"):
+        assert markup not in texts, markup
+    by_start = {p.text.split("\n")[0]: p for p in passages}
+    installing = by_start["To install the package, run the installer like so::"]
+    assert installing.heading == "User Guide › Installing"
+    code = [document.text[s:e] for s, e in code_spans(document)]
+    assert "    python -m pip install widget" in code  # the literal block after "::"
+    assert any(c.startswith(".. code-block:: shell\n   :caption:") and c.endswith("pip install .") for c in code)
+    assert any(c.startswith(">>> import widget") and c.endswith("'2.1'") for c in code)  # a doctest block
+    assert ".. note:: Widget needs Python 3.9 or later." in installing.text  # a note's words are text
+    # A definition's term travels with its description, under the section it is in.
+    verbose = by_start["``--verbose``"]
+    assert "Print every step as it runs." in verbose.text and verbose.heading.endswith("Installing › Options")
+    described = next(p for p in passages if p.text.startswith(".. py:function:: widget.run"))
+    assert "Run ``task``, trying again" in described.text
+    # A rubric is a heading; a table's header and rows are one passage with their rules.
+    table = next(p for p in passages if "timeout    30 seconds" in p.text)
+    assert table.heading.endswith("Options › Limits")
+    assert "Setting    Default" in table.text and "| Windows   | no        |" in table.text
+    rows = [document.text[s:e] for s, e, kind, _ in document.layout if kind in ("header", "row")]
+    assert rows[-3:] == ["Platform  | Supported", "Linux     | yes", "Windows   | no"]
+    assert {kind for *_, kind, _ in document.layout} >= {"heading", "text", "code", "term", "desc", "item", "row"}
+
+
+def test_restructuredtext_nested_past_the_limit_is_still_read_and_quick(tmp_path: Path):
+    """Bodies nested 3,000 deep (each a note in the one before) would overflow a recursive
+    reader: past ``MAX_NESTING`` they are read as text, nothing lost."""
+    from rag.rst_text import MAX_NESTING
+
+    depth = MAX_NESTING * 30
+    text = "".join(" " * i + ".. note::\n\n" for i in range(depth)) + " " * depth + "The deepest words.\n"
+    document, passages = read_written(tmp_path / "deep.rst", text)
+    assert_exact_slices(document, passages)
+    assert any("The deepest words." in p.text for p in passages)
