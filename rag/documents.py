@@ -383,13 +383,22 @@ def _read_text(data: bytes) -> Read:
 def _read_markdown(data: bytes) -> Read:
     text = decode_text(data)
     title, layout = markdown_blocks(text)
-    return title, text, layout
+    return title, text, _markup_only(text, layout)
 
 
 def _read_rst(data: bytes) -> Read:
     text = decode_text(data)
     title, layout = rst_blocks(text)
-    return title, text, layout
+    return title, text, _markup_only(text, layout)
+
+
+def _markup_only(text: str, layout: tuple[Block, ...]) -> tuple[Block, ...]:
+    """The layout of a file read as markup; a file whose every line is markup (a page that
+    only includes another, ".. include:: ../CHANGES.rst"; a Markdown comment) is refused,
+    not read as plain text that would quote its markup."""
+    if not layout and text.strip():
+        raise EmptyDocument("the file holds only markup (an include, a table of contents, comments): no text")
+    return layout
 
 
 #: Deeper element nesting is refused: the HTML parser's time grows with the square of the

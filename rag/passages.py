@@ -353,11 +353,16 @@ def _hand_on_titles(groups: list[_Group], max_chars: int, text: str) -> None:
 _OWNERS = 2
 
 
+# A reStructuredText directive naming what its term describes (".. confval:: html_theme"):
+# the name is what follows it.
+_DIRECTIVE_MARKER = re.compile(r"^\.\.\s+[\w:.+-]+::\s+")
+
+
 def _term_line(body: str, longest: int = 60) -> str:
     """A term as a section name: its first line, a signature without its parameters
     ("subprocess.run(…)": they would fill the passage's context with their words), cut at
     a word near ``longest`` characters."""
-    line = " ".join(body.split("\n", 1)[0].split()).rstrip(":")
+    line = _DIRECTIVE_MARKER.sub("", " ".join(body.split("\n", 1)[0].split())).rstrip(":")
     name, paren, rest = line.partition("(")
     if paren and name.strip() and rest.strip(" )"):
         line = f"{name.rstrip()}(…)"
@@ -825,12 +830,20 @@ def code_spans(document: Document, start: int = 0, end: int | None = None) -> tu
     that read as code (``_code_like``, as passages are cut)."""
     end = len(document.text) if end is None else end
     if document.layout:
-        found = [(s, e) for s, e, kind, _ in document.layout if kind == "code" and s < end and e > start]
+        found = []
+        for s, e, kind, _ in document.layout:
+            if kind == "code" and s < end and e > start:
+                if found and not document.text[found[-1][1] : s].strip():  # one block of code read as two
+                    found[-1] = (found[-1][0], e)
+                else:
+                    found.append((s, e))
     else:
         text = document.text[start:end]
         found = []
         for lines in _blocks(text):
-            if _code_like(text, lines):
+            # Shown as code only with a mark of code: a brace, or a shell's or Python's prompt
+            # (quoted e-mail, "> …", and lines opening with "%" are shaped like prompts too).
+            if _code_like(text, lines) and any(_CODE_MARK.search(text[s:e]) for s, e in lines):
                 # A sentence of prose before or after the code, in the same block, is not code.
                 while lines and _PROSE_LINE.search(text[lines[0][0] : lines[0][1]]):
                     lines = lines[1:]
@@ -842,7 +855,9 @@ def code_spans(document: Document, start: int = 0, end: int | None = None) -> tu
 
 
 # A line of prose: words, ending as a sentence or a lead-in ends (never a prompt's line).
-_PROSE_LINE = re.compile(r"^\s*(?![$#>%] )[A-Z][a-z]+\b[^;{}\\]*[a-z)][.:!?]$")
+_PROSE_LINE = re.compile(r"^\s*(?![$#>%] )[A-Z][a-z]+(?:\b[^;{}\\]*[\w)\"'”])?[.:!?]$")
+# A mark of code on a line: a brace, or a prompt ("$ ", ">>> ", "user@host:~$ ").
+_CODE_MARK = re.compile(r"[{}]|^\s*(?:\$|>>>|[\w.-]+@[\w.-]+:\S*[$#])\s")
 
 
 def _trim(text: str, start: int, end: int) -> Span:

@@ -112,14 +112,30 @@ STYLE = """
 
 
 def _with_code(text: str, code: Sequence[tuple[int, int]], a: int = 0, b: int | None = None) -> str:
-    """``text[a:b]`` escaped, the parts of it inside ``code`` spans set as code."""
+    """``text[a:b]`` escaped, the parts of it inside ``code`` spans set as code (one element a
+    run, overlapping spans merged): one pass over the spans in order."""
     b = len(text) if b is None else b
-    cuts = sorted({a, b, *(c for span in code for c in span if a < c < b)})
     out = []
-    for x, y in zip(cuts, cuts[1:], strict=False):
-        inside = any(c0 <= x and y <= c1 for c0, c1 in code)
-        out.append(f'<code class="qa-code">{escape(text[x:y])}</code>' if inside else escape(text[x:y]))
+    pos = a
+    for s, e in _merged(code, a, b):
+        out.append(escape(text[pos:s]))
+        out.append(f'<code class="qa-code">{escape(text[s:e])}</code>')
+        pos = e
+    out.append(escape(text[pos:b]))
     return "".join(out)
+
+
+def _merged(spans: Sequence[tuple[int, int]], a: int, b: int) -> list[tuple[int, int]]:
+    """``spans`` clipped to ``[a, b)``, sorted, overlapping or touching ones merged, empty ones dropped."""
+    merged: list[tuple[int, int]] = []
+    for s, e in sorted((max(s, a), min(e, b)) for s, e in spans):
+        if e <= s:
+            continue
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        else:
+            merged.append((s, e))
+    return merged
 
 
 def _marked(text: str, span: tuple[int, int], code: Sequence[tuple[int, int]] = (), mark: str = "<mark>") -> str:

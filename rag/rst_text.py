@@ -25,16 +25,17 @@ MAX_NESTING = 100
 # A section title's over- or underline, or a transition: one punctuation mark repeated.
 _ADORNMENT = re.compile(r"^([!-/:-@\[-`{-~])\1+[ \t]*$")
 _EXPLICIT = re.compile(r"^\s*\.\.(?:\s|$)")
-_DIRECTIVE = re.compile(r"^\s*\.\.\s+([\w:.+-]+)::(?:\s+(.*?))?\s*$")
-_FOOTNOTE = re.compile(r"^\s*\.\.\s+\[[^\]\n]+\]\s+\S")
+# (The argument is matched from and to a non-space: ".*?" before "\s*$" backtracks quadratically.)
+_DIRECTIVE = re.compile(r"^\s*\.\.\s+([\w:.+-]+)::(?:\s+(\S(?:.*\S)?))?\s*$")
+_FOOTNOTE = re.compile(r"^\s*\.\.\s+\[[^\]\n]+\](?:\s|$)")
 _BULLET = re.compile(r"^\s*(?:[-*+•‣⁃]|\(?(?:\d+|[A-Za-z#]|[ivxlcdm]+|[IVXLCDM]+)[.)])\s+\S")
 _MARKER = re.compile(r"^\s*\S+\s+")  # a list item's marker and the space after it
 _FIELD = re.compile(r"^\s*:(?![\w.+-]+:`)[^:\n`]+:(?:\s|$)")
 _GRID = re.compile(r"^\s*\+(?:[-=]+\+)+\s*$")
 _GRID_ROW = re.compile(r"^\s*[|+]")
-_OUTER_BARS = re.compile(r"^\s*\|\s*(\S.*?)\s*\|\s*$")  # "| Linux | yes |": "Linux | yes"
+_OUTER_BARS = re.compile(r"^\s*\|\s*(\S(?:.*\S)?)\s*\|\s*$")  # "| Linux | yes |": "Linux | yes"
 _SIMPLE_BORDER = re.compile(r"^\s*=+(?:\s+=+)+\s*$")  # two columns or more: one "=====" is a rule
-_OPTION = re.compile(r"^\s*:[\w-]+:")
+_OPTION = re.compile(r"^\s*:[\w-]+:(?:\s|$)")  # ":linenos:", ":caption: …"; not a role (":ref:`…`")
 
 #: Directives whose body is code (or a formula): shown as written.
 _CODE = frozenset(
@@ -43,24 +44,30 @@ _CODE = frozenset(
 )
 #: Directives that are navigation or markup, with nothing a reader reads as text.
 _SKIP = frozenset(
-    "toctree contents include literalinclude index raw image highlight currentmodule module "
-    "automodule autoclass autofunction automethod autodata autoattribute autoexception autosummary "
-    "meta sectnum tabularcolumns default-role role title target-notes header footer spelling "
-    "codeauthor sectionauthor moduleauthor program".split()
+    "toctree contents include literalinclude index raw image highlight "
+    "autosummary meta sectnum tabularcolumns default-role role title target-notes header footer "
+    "spelling codeauthor sectionauthor moduleauthor program".split()
 )
-#: Directives describing an object: their line names it (a signature), their body says what it does.
+#: Directives naming the module that follows: no text.
+_MODULE_MARKERS = frozenset({"module", "currentmodule"})
+#: Directives describing an object (and any directive of a domain: "py:function", "rst:role"):
+#: their line names it (a signature), their body says what it does.
 _OBJECTS = frozenset("function class method attribute data exception option envvar describe object confval".split())
-#: Directives whose argument is no text of their own (a file, a language): only their body is read.
 #: Directives whose argument is text of their own: a box's first words (".. note:: Read this
 #: first."), a version ("versionadded:: 2.0"), a label ("tab:: Windows"). Any other directive's
 #: argument (a file, a language, a generator's settings) is markup; its body is read.
 _ARGUMENT_IS_TEXT = frozenset(
     "note warning tip important caution attention danger error hint seealso admonition topic sidebar "
     "versionadded versionchanged deprecated versionremoved tab tab-item group-tab dropdown card "
-    "centered glossary".split()
+    "centered glossary table csv-table list-table".split()
 )
+#: An "only" directive for builders other than HTML ("latex", "man", "not html"): the HTML
+#: page says the same in its own words, so a reader of both would find everything twice.
+_OTHER_BUILDERS = re.compile(r"^\s*(?:not\s+html\b|(?:latex|man|texinfo|text|epub|pdf|latexpdf)\b(?!.*\bhtml\b))")
 #: Sphinx's file-wide settings, written as fields at a file's top: no text.
 _FILE_SETTINGS = re.compile(r"^:(?:tocdepth|orphan|nocomments|nosearch):")
+# An anonymous hyperlink's target ("__ quickref.html"): markup.
+_ANONYMOUS_TARGET = re.compile(r"^\s*__\s+\S")
 
 
 def rst_blocks(text: str) -> tuple[str | None, tuple[Block, ...]]:
@@ -73,23 +80,10 @@ def rst_blocks(text: str) -> tuple[str | None, tuple[Block, ...]]:
     scanner.scan(0, len(lines))
     layout = sorted(scanner.layout)
     first = next((text[s:e] for s, e, kind, _ in layout if kind == "heading"), None)
-    title = rst_heading(first) if first is not None else None
+    title = heading_text(first) if first is not None else None
     if title is not None and section_heading(layout, text, title):
         title = None
     return title or None, tuple(with_unread_lines(text, starts, layout, scanner.accounted))
-
-
-# Roles and references in a title, as the rendered page shows them: ":ref:`Install <install>`"
-# is "Install", "`PyPI`_" is "PyPI". Bounded: a title is a line.
-_ROLE = re.compile(r":[\w.+-]{1,40}:`([^`<\n]{1,300}?)(?:\s*<[^`>\n]{1,300}>)?`")
-_REFERENCE = re.compile(r"`([^`<\n]{1,300}?)(?:\s*<[^`>\n]{1,300}>)?`__?")
-
-
-def rst_heading(line: str) -> str:
-    """A section title as the rendered page shows it: roles, references and inline literals' marks dropped."""
-    if len(line) <= 300 and "`" in line:
-        line = _REFERENCE.sub(r"\1", _ROLE.sub(r"\1", line))
-    return heading_text(line)
 
 
 class _Scanner:
@@ -109,7 +103,10 @@ class _Scanner:
         return not self.lines[i].strip()
 
     def indent(self, i: int) -> int:
+        """Line ``i``'s indentation, a tab counting to the next multiple of 8 (as docutils reads it)."""
         line = self.lines[i]
+        if "\t" in line[: len(line) - len(line.lstrip())]:
+            line = line.expandtabs(8)
         return len(line) - len(line.lstrip())
 
     def body_end(self, i: int, b: int, indent: int | None = None) -> int:
@@ -140,8 +137,10 @@ class _Scanner:
         return min(self.styles.index(style) + 1, 6)
 
     def adornment(self, i: int, b: int) -> str | None:
+        """The punctuation mark a title's over- or underline repeats (line ``i``), if it is one:
+        two marks or more, and not "::" alone (an expanded literal block's marker)."""
         found = _ADORNMENT.match(self.lines[i]) if i < b else None
-        return found.group(1) if found and len(self.lines[i].strip()) >= 2 else None
+        return found.group(1) if found and len(self.lines[i].strip()) >= 2 and self.lines[i].strip() != "::" else None
 
     # -- the reader ------------------------------------------------------------------------
 
@@ -167,8 +166,8 @@ class _Scanner:
             self.markup(i, i + 1)
             self.markup(i + 2, i + 3)
             return i + 3
-        if mark and not (line.lstrip().startswith("..") or _BULLET.match(line)):
-            self.markup(i, i + 1)  # a transition, or an adornment out of place
+        if mark and len(line.strip()) >= 4 and not (line.lstrip().startswith("..") or _BULLET.match(line)):
+            self.markup(i, i + 1)  # a transition ("----" or longer), or an adornment out of place
             return i + 1
         # A title with an underline: "Title" / "-----" (at least as long as the title, or 4).
         under = self.adornment(i + 1, b)
@@ -182,7 +181,7 @@ class _Scanner:
             return self.explicit(i, b)
         if _GRID.match(line):
             return self.grid_table(i, b)
-        if _FILE_SETTINGS.match(line):
+        if _FILE_SETTINGS.match(line) or _ANONYMOUS_TARGET.match(line):
             self.markup(i, i + 1)
             return i + 1
         if _BULLET.match(line) or _FIELD.match(line):
@@ -235,6 +234,9 @@ class _Scanner:
         return end
 
     def explicit(self, i: int, b: int) -> int:
+        if self.lines[i].strip() == ".." and (i + 1 >= b or self.blank(i + 1)):
+            self.markup(i, i + 1)  # an empty comment: it holds nothing, not even what is indented below it
+            return i + 1
         end = self.body_end(i, b)
         directive = _DIRECTIVE.match(self.lines[i])
         if directive is None:
@@ -255,22 +257,34 @@ class _Scanner:
             self.layout.append((start, start + len(argument), "heading", 6))
             self.scan(body, end)
         elif kind in _CODE or name in _CODE:
-            # With its directive line, as a Markdown fence is read with its fences: an excerpt
-            # of it reads as the file does, and a lead-in above it joins it.
+            # With its directive line and options, as a Markdown fence is read with its fences:
+            # an excerpt of it reads as the file does, and a lead-in above it joins it. They are
+            # a block apart from the code's lines, so that a highlight can be the code alone.
             self.accounted.difference_update(range(i + 1, body))
-            self.add(i, end, "code", keep_indent=True)
-        elif name in _SKIP or kind in _SKIP:
-            self.markup(i, end)
-        elif kind in _OBJECTS or ":" in name and not name.startswith("rst:"):
-            self.add(i, i + 1, "term")
+            self.add(i, body, "code", keep_indent=True)
+            self.add(body, end, "code", keep_indent=True)
+        elif kind in _MODULE_MARKERS or (kind == "class" and all(self.blank(k) for k in range(body, end))):
+            self.markup(i, end)  # a module's name, or docutils' "class" (a style for what follows)
+        elif kind == "only" and _OTHER_BUILDERS.match(argument):
+            self.markup(i, end)  # what only a PDF or a man page shows: the page's HTML says it again
+        elif ":" in name or kind in _OBJECTS:  # ".. py:function:: spam(eggs)", ".. rst:role:: external"
+            # Its name, with the fields it shows under it (":type: str", ":default: 'alabaster'").
+            self.accounted.difference_update(range(i + 1, body))
+            self.add(i, body, "term")
             self.depth += 1
             self.scan(body, end)
             self.depth -= 1
+        elif name in _SKIP:
+            self.markup(i, end)
+        elif argument and kind in _ARGUMENT_IS_TEXT:
+            # ".. note:: Read this first." with the lines that go on with it, then the rest of its body.
+            first = i + 1
+            while body == i + 1 and first < end and not self.blank(first):  # no options between
+                first += 1
+            self.add(i, first, "text")
+            self.scan(max(first, body), end)
         else:
-            if argument and kind in _ARGUMENT_IS_TEXT:
-                self.add(i, i + 1, "text")  # ".. note:: Read this first.", ".. versionadded:: 2.0"
-            else:
-                self.markup(i, i + 1)
+            self.markup(i, i + 1)
             self.scan(body, end)
         return end
 

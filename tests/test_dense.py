@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import shutil
 import subprocess
@@ -17,13 +18,8 @@ from rag import backends, dense
 
 DIM = 48
 QDRANT_DIR = tempfile.mkdtemp(prefix="rag-qdrant-")  # Qdrant's local mode: the same API as a server
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _remove_qdrant_folder():
-    """The local-mode folder goes with the module's tests (a run used to leave one in /tmp)."""
-    yield
-    shutil.rmtree(QDRANT_DIR, ignore_errors=True)
+# Removed when the run ends, whether or not a test of this module ran (a run used to leave one in /tmp).
+atexit.register(shutil.rmtree, QDRANT_DIR, ignore_errors=True)
 
 
 def _clustered(n: int, seed: int = 0) -> np.ndarray:

@@ -245,3 +245,13 @@ def test_code_is_shown_as_code_with_one_highlight_and_its_text_unchanged():
     shown = source_html(document, 7, 7 + len(text))
     assert '<mark class="qa-target" id="qa-target">' in shown and shown.count("</mark>") == 1
     assert '<code class="qa-code">$ ./configure &lt;dir&gt;\n$ make</code>' in shown
+
+
+def test_code_spans_that_overlap_or_run_past_the_text_make_one_code_element_each_run():
+    from rag.render import _marked
+
+    shown = _marked("abcdefghij", (2, 6), [(1, 4), (3, 8), (9, 20), (-5, 0)])
+    assert shown == (
+        'a<code class="qa-code">b</code><mark><code class="qa-code">cdef</code></mark>'
+        '<code class="qa-code">gh</code>i<code class="qa-code">j</code>'
+    )

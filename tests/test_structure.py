@@ -1295,10 +1295,12 @@ def test_restructuredtext_is_read_with_its_sections_code_definitions_and_tables(
     by_start = {p.text.split("\n")[0]: p for p in passages}
     installing = by_start["To install the package, run the installer like so::"]
     assert installing.heading == "User Guide › Installing"
-    code = [document.text[s:e] for s, e in code_spans(document)]
-    assert "    python -m pip install widget" in code  # the literal block after "::"
-    assert any(c.startswith(".. code-block:: shell\n   :caption:") and c.endswith("pip install .") for c in code)
-    assert any(c.startswith(">>> import widget") and c.endswith("'2.1'") for c in code)  # a doctest block
+    code = [document.text[s:e] for s, e in code_spans(document)]  # blocks of code one after another: one span
+    assert code[0].startswith("    python -m pip install widget\n\n")  # the literal block after "::"
+    checkout = ".. code-block:: shell\n   :caption: From a checkout\n\n   git clone https://example.org/widget.git\n"
+    assert code[0].endswith(checkout + "   cd widget && pip install .")
+    assert code[1] == ">>> import widget\n>>> widget.version()\n'2.1'"  # a doctest block
+    assert "Widget needs Python" not in "".join(code)
     assert ".. note:: Widget needs Python 3.9 or later." in installing.text  # a note's words are text
     # A definition's term travels with its description, under the section it is in.
     verbose = by_start["``--verbose``"]
@@ -1324,3 +1326,99 @@ def test_restructuredtext_nested_past_the_limit_is_still_read_and_quick(tmp_path
     document, passages = read_written(tmp_path / "deep.rst", text)
     assert_exact_slices(document, passages)
     assert any("The deepest words." in p.text for p in passages)
+
+
+@pytest.mark.parametrize(
+    ("source", "kind", "expected"),
+    [
+        # Found by review, each checked against docutils.
+        (".. rst:role:: external\n\n   Use it for external projects.\n", "desc", "Use it for external projects."),
+        (".. [#n]\n   Footnote text on the next line.\n", "text", ".. [#n]\n   Footnote text on the next line."),
+        (".. note::\n   :ref:`install` first, then read on.\n", "text", ":ref:`install` first, then read on."),
+        ("Para.\n\n..\n\n    A block quote after an empty comment.\n", "text", "A block quote after an empty comment."),
+        ("Para.\n\n--\n\nMore.\n", "text", "--"),
+        ("Intro paragraph.\n\n::\n\n    literal via the expanded form\n", "code", "    literal via the expanded form"),
+        ("* An item with a tab-indented literal::\n\n\tcode line one\n", "code", "\tcode line one"),
+        (
+            ".. note:: First line\n   goes on here.\n\n   Second para.\n",
+            "text",
+            ".. note:: First line\n   goes on here.",
+        ),
+        (".. autoclass:: Foo\n\n   Basic test of the class.\n", "text", "Basic test of the class."),
+        (".. csv-table:: Frozen delights\n   :header: Treat, Price\n\n   Albatross, 2.99\n", "text", "Albatross, 2.99"),
+    ],
+)
+def test_restructuredtext_constructs_read_as_docutils_reads_them(source: str, kind: str, expected: str):
+    from rag.rst_text import rst_blocks
+
+    _, layout = rst_blocks(source)
+    assert (kind, expected) in [(k, source[s:e]) for s, e, k, _ in layout]
+
+
+def test_restructuredtext_markup_is_no_text():
+    from rag.rst_text import rst_blocks
+
+    source = (
+        "Para (quickref__)\n\n__ quickref.html\n\n.. py:module:: spam\n\n"
+        ".. csv-table:: T\n   :header: A, B\n\n   1, 2\n"
+    )
+    _, layout = rst_blocks(source)
+    read = "\n".join(source[s:e] for s, e, *_ in layout)
+    assert "quickref.html" not in read and "py:module" not in read and ":header:" not in read
+
+
+def test_restructuredtext_long_lines_are_read_in_linear_time():
+    """A directive's argument or a table row padded with spaces made the patterns backtrack
+    quadratically (100 KB took 57 s)."""
+    import time
+
+    from rag.rst_text import rst_blocks
+
+    pad = " " * 1_000_000
+    started = time.perf_counter()
+    rst_blocks(f".. note:: a{pad}b\n\n+---+\n| a{pad}b |x\n+---+\n")
+    assert time.perf_counter() - started < 10  # hours before
+
+
+def test_quoted_mail_and_percent_lines_are_not_shown_as_code():
+    """Shaped like prompts ("> ", "% "), but no code: a brace or a shell's or Python's prompt is."""
+    mail = (
+        "Re: meeting\n\nOn Monday, Bob wrote:\n> We meet on Tuesday.\n> The room is booked.\n> Tell me if it works.\n"
+    )
+    shares = "Figures\n\n% of requests from cache rose to 80\n% of errors fell by half\n% of users saw no change\n"
+    for text in (mail, shares):
+        assert code_spans(Document("a.txt", "a", "a.txt", "0", text)) == ()
+    commands = "Notes\n\nRun:\n$ make\n$ make install\nThen it is done, version 2.\n"
+    assert [commands[s:e] for s, e in code_spans(Document("b.txt", "b", "b.txt", "0", commands))] == [
+        "$ make\n$ make install"
+    ]
+
+
+def test_restructuredtext_settings_show_their_default_and_are_cited_by_name(tmp_path: Path):
+    """Found by a new-user trial on Sphinx's and pytest's references: a setting's ":default:"
+    was in no passage, and its description was cited under ".. confval:: html_theme"."""
+    more = "More about themes, at length, in a second paragraph of its own. " * 30
+    text = (
+        "Options\n=======\n\n.. confval:: html_theme\n   :type: :code-py:`str`\n   :default: :code-py:`'alabaster'`\n\n"
+        f"   The theme for HTML output.\n\n   {more}\n\n"
+        ".. class:: field-indent-13em\n\n.. only:: latex\n\n   The same, set for print.\n\n"
+        "Docutils_ Bugs\n==============\n\nReport them.\n"
+    )
+    document, passages = read_written(tmp_path / "conf.rst", text)
+    assert_exact_slices(document, passages)
+    setting = next(p for p in passages if p.text.startswith(".. confval:: html_theme"))
+    assert ":default: :code-py:`'alabaster'`" in setting.text and "The theme for HTML output." in setting.text
+    read = "\n".join(p.text for p in passages)
+    assert "field-indent-13em" not in read and "set for print" not in read  # a style; what only a PDF shows
+    assert {p.heading for p in passages if "Report them" in p.text} == {"Docutils Bugs"}
+    # A part of the description read away from the setting is cited under the setting's name.
+    assert {p.heading for p in passages if p.text.startswith("More about themes")} == {"Options › html_theme"}
+
+
+def test_a_markup_file_with_no_text_is_refused_not_read_as_plain_text(tmp_path: Path):
+    from rag.errors import EmptyDocument
+
+    for name, text in (("changes.rst", ".. include:: ../CHANGES.rst\n"), ("notes.md", "<!-- nothing yet -->\n")):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        with pytest.raises(EmptyDocument, match="only markup"):
+            load_document(tmp_path / name, name)
