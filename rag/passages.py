@@ -353,16 +353,11 @@ def _hand_on_titles(groups: list[_Group], max_chars: int, text: str) -> None:
 _OWNERS = 2
 
 
-# A reStructuredText directive naming what its term describes (".. confval:: html_theme"):
-# the name is what follows it.
-_DIRECTIVE_MARKER = re.compile(r"^\.\.\s+[\w:.+-]+::\s+")
-
-
 def _term_line(body: str, longest: int = 60) -> str:
     """A term as a section name: its first line, a signature without its parameters
     ("subprocess.run(…)": they would fill the passage's context with their words), cut at
     a word near ``longest`` characters."""
-    line = _DIRECTIVE_MARKER.sub("", " ".join(body.split("\n", 1)[0].split())).rstrip(":")
+    line = " ".join(body.split("\n", 1)[0].split()).rstrip(":")
     name, paren, rest = line.partition("(")
     if paren and name.strip() and rest.strip(" )"):
         line = f"{name.rstrip()}(…)"

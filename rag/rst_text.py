@@ -268,9 +268,12 @@ class _Scanner:
         elif kind == "only" and _OTHER_BUILDERS.match(argument):
             self.markup(i, end)  # what only a PDF or a man page shows: the page's HTML says it again
         elif ":" in name or kind in _OBJECTS:  # ".. py:function:: spam(eggs)", ".. rst:role:: external"
-            # Its name, with the fields it shows under it (":type: str", ":default: 'alabaster'").
+            # Its name (what follows "::": the directive's name is markup), with the fields it
+            # shows under it (":type: str", ":default: 'alabaster'").
             self.accounted.difference_update(range(i + 1, body))
-            self.add(i, body, "term")
+            start = self.starts[i] + directive.start(2) if argument else self.starts[i]
+            stop = lines_span(self.text, self.starts, [i, body])
+            self.layout.append((start, stop[1] if stop else start, "term", self.depth))
             self.depth += 1
             self.scan(body, end)
             self.depth -= 1

@@ -1305,7 +1305,7 @@ def test_restructuredtext_is_read_with_its_sections_code_definitions_and_tables(
     # A definition's term travels with its description, under the section it is in.
     verbose = by_start["``--verbose``"]
     assert "Print every step as it runs." in verbose.text and verbose.heading.endswith("Installing › Options")
-    described = next(p for p in passages if p.text.startswith(".. py:function:: widget.run"))
+    described = next(p for p in passages if p.text.startswith("widget.run(task, retries=3)"))  # its name
     assert "Run ``task``, trying again" in described.text
     # A rubric is a heading; a table's header and rows are one passage with their rules.
     table = next(p for p in passages if "timeout    30 seconds" in p.text)
@@ -1406,7 +1406,7 @@ def test_restructuredtext_settings_show_their_default_and_are_cited_by_name(tmp_
     )
     document, passages = read_written(tmp_path / "conf.rst", text)
     assert_exact_slices(document, passages)
-    setting = next(p for p in passages if p.text.startswith(".. confval:: html_theme"))
+    setting = next(p for p in passages if p.text.startswith("html_theme\n   :type:"))  # the name, not the directive
     assert ":default: :code-py:`'alabaster'`" in setting.text and "The theme for HTML output." in setting.text
     read = "\n".join(p.text for p in passages)
     assert "field-indent-13em" not in read and "set for print" not in read  # a style; what only a PDF shows
