@@ -183,4 +183,5 @@ EXCERPT_FIELDS = {
     "section",
     "note",
     "missing",
+    "code",
 }
