@@ -122,23 +122,11 @@ _MD_CLOSING = re.compile(r"\s+#+\s*$")  # "## Install ##"
 _MD_LONGEST = 300
 
 
-# reStructuredText's roles and references, as the rendered page shows them: ":ref:`Install
-# <install>`" is "Install", "`PyPI`_" is "PyPI", "Docutils_ Bugs" is "Docutils Bugs".
-_RST_ROLE = re.compile(r":[\w.+-]{1,40}:`([^`<\n]{1,300}?)(?:\s*<[^`>\n]{1,300}>)?`")
-_RST_REFERENCE = re.compile(r"`([^`<\n]{1,300}?)(?:\s*<[^`>\n]{1,300}>)?`__?")
-_RST_BARE_REFERENCE = re.compile(r"(?<!\w)([A-Za-z][\w.-]{0,100}?[A-Za-z0-9])__?(?=[\s,;:!?)]|$)")
-
-
 def heading_text(line: str) -> str:
     """The heading as a reader sees it: Markdown's markers and inline syntax dropped
-    ("# pkgconf [![test](…badge.svg)](…)" is "pkgconf", "man\\_db-2.3.18" is "man_db-2.3.18"),
-    and reStructuredText's roles and references; code is kept as written
-    ("`operator[](size_type)`" is "operator[](size_type)")."""
+    ("# pkgconf [![test](…badge.svg)](…)" is "pkgconf", "man\\_db-2.3.18" is "man_db-2.3.18");
+    code is kept as written ("`operator[](size_type)`" is "operator[](size_type)")."""
     text = _MD_CLOSING.sub("", normalise(line).lstrip("#").strip())
-    if len(text) <= _MD_LONGEST and "`" in text:
-        text = _RST_REFERENCE.sub(r"\1", _RST_ROLE.sub(r"\1", text))
-    if len(text) <= _MD_LONGEST and "_" in text:
-        text = _RST_BARE_REFERENCE.sub(r"\1", text)
     if len(text) > _MD_LONGEST or not any(mark in text for mark in "[\\`*"):
         return text
     parts = _MD_CODE.split(text)  # outside code, code's fence, code, outside code ...
@@ -149,6 +137,26 @@ def heading_text(line: str) -> str:
         if i + 2 < len(parts):
             out.append(parts[i + 2])
     return " ".join("".join(out).split())
+
+
+# reStructuredText's roles and references, as the rendered page shows them (docutils' inline
+# rules: no space just inside the backquotes, none of them inside a word): ":ref:`Install
+# <install>`" is "Install", "`PyPI`_" is "PyPI", "Docutils_ Bugs" is "Docutils Bugs".
+_RST_ROLE = re.compile(r"(?<![\w`]):[\w.+-]{1,40}:`(?! )([^`<\n]{1,300}?)(?<! )(?:\s*<[^`>\n]{1,300}>)?`(?![\w`])")
+_RST_REFERENCE = re.compile(r"(?<![\w`:])`(?! )([^`<\n]{1,300}?)(?<! )(?:\s*<[^`>\n]{1,300}>)?`__?(?!\w)")
+# A bare reference name: words joined by single "-", ".", "+" or ":" (no "_" of its own), then "_".
+_RST_BARE_REFERENCE = re.compile(r"(?<![\w.])((?:(?!_)\w)+(?:[-.+:](?:(?!_)\w)+)*)__?(?=[\s,;:!?)]|$)")
+
+
+def rst_heading_text(line: str) -> str:
+    """A reStructuredText heading as the rendered page shows it: ``heading_text``, roles and
+    references dropped to their text. For reStructuredText only: a Markdown heading's
+    "`__init__` vs `__new__`" or "class_" is written as it reads."""
+    if len(line) <= _MD_LONGEST and "`" in line:
+        line = _RST_REFERENCE.sub(r"\1", _RST_ROLE.sub(r"\1", line))
+    if len(line) <= _MD_LONGEST and "_" in line:
+        line = _RST_BARE_REFERENCE.sub(r"\1", line)
+    return heading_text(line)
 
 
 #: A section's number opening a heading ("1.", "2.3", "IV."): headings so numbered are of one kind.

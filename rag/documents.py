@@ -21,7 +21,7 @@ from .errors import EmptyDocument, UnreadableDocument, UnsupportedFile
 from .layout import Blocks, in_furniture, inline_text, main_content, read_html_blocks
 from .markdown_text import markdown_blocks
 from .pdf_text import pdf_blocks
-from .rst_text import rst_blocks
+from .rst_text import RST_SUFFIXES, rst_blocks
 from .types import Block, Document
 
 #: Suffixes the engine reads, and the reader of each.
@@ -30,7 +30,6 @@ from .types import Block, Document
 #: and "manual.pdf.gz" are read as what they hold.
 TEXT_SUFFIXES = (".txt", ".text")
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdwn", ".mkd", ".mdown")
-RST_SUFFIXES = (".rst", ".rest")
 HTML_SUFFIXES = (".html", ".htm")
 GZIP_SUFFIX = ".gz"
 SUPPORTED_SUFFIXES = (
@@ -393,12 +392,21 @@ def _read_rst(data: bytes) -> Read:
 
 
 def _markup_only(text: str, layout: tuple[Block, ...]) -> tuple[Block, ...]:
-    """The layout of a file read as markup; a file whose every line is markup (a page that
-    only includes another, ".. include:: ../CHANGES.rst"; a Markdown comment) is refused,
-    not read as plain text that would quote its markup."""
+    """The layout of a file read as markup. With no block, the file is read as plain text
+    (a Markdown page written in raw HTML still has words to quote), unless nothing but markup
+    is left once comments, tags and reStructuredText's explicit markup lines are taken out
+    (a page that only includes another, ".. include:: ../CHANGES.rst"): that is refused, not
+    quoted as its markup."""
     if not layout and text.strip():
-        raise EmptyDocument("the file holds only markup (an include, a table of contents, comments): no text")
+        visible = _EXPLICIT_MARKUP.sub(" ", _TAGS.sub(" ", _HTML_COMMENT.sub(" ", text)))
+        if not any(ch.isalnum() for ch in visible):
+            raise EmptyDocument("the file holds only markup (an include, a table of contents, comments): no text")
     return layout
+
+
+_HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
+_TAGS = re.compile(r"<[^<>\n]{0,2000}>")
+_EXPLICIT_MARKUP = re.compile(r"^[ \t]*\.\.(?:[ \t].*)?$", re.M)  # ".. include:: x", ".. _target:", ".."
 
 
 #: Deeper element nesting is refused: the HTML parser's time grows with the square of the

@@ -21,7 +21,9 @@ from .cleaning import (
     is_furniture,
     looks_like_heading,
     normalise,
+    rst_heading_text,
 )
+from .rst_text import is_rst
 from .types import Block, Document, Passage, Span
 
 #: Lines up to this long may be hard-wrapped prose (PDF extracts, e-mails, plain-text books).
@@ -205,6 +207,7 @@ def layout_passages(document: Document, shared: frozenset[str] = frozenset(), ma
     documents, any line shared with many) and repeated blocks are dropped.
     """
     text = document.text
+    read_heading = rst_heading_text if is_rst(document) else heading_text  # "Docutils_ Bugs" is rst's markup
     path: list[tuple[int, str]] = []
     seen: set[str] = set()
     groups: list[_Group] = []
@@ -215,7 +218,7 @@ def layout_passages(document: Document, shared: frozenset[str] = frozenset(), ma
         if kind == "heading":
             while path and path[-1][0] >= level:
                 path.pop()
-            path.append((level, heading_text(body)))
+            path.append((level, read_heading(body)))
             header = ""
             defined.clear()
             continue
@@ -443,6 +446,8 @@ def _joins(group: _Group, kind: str, body: str, joined: int, max_chars: int, tex
         return last == "term"  # each definition is a passage of its own, with all its terms
     if last == "code" and kind != "code":
         return group.size < FRAGMENT_CHARS
+    if last == kind == "code" and group.size < FRAGMENT_CHARS // 3:
+        return True  # a code block's directive line (".. code-block:: python") with its code
     if kind == last and kind in ("item", "row") or (kind == "row" and last == "header"):
         return joined <= TARGET_CHARS
     return (group.size < FRAGMENT_CHARS or len(body) < FRAGMENT_CHARS // 3) and joined <= TARGET_CHARS

@@ -14,10 +14,21 @@ still read, as text.
 from __future__ import annotations
 
 import re
+from pathlib import PurePosixPath
 
-from .cleaning import heading_text, section_heading
+from .cleaning import heading_text, rst_heading_text, section_heading
 from .source_lines import lines_span, with_unread_lines
-from .types import Block
+from .types import Block, Document
+
+#: The suffixes of reStructuredText files.
+RST_SUFFIXES = (".rst", ".rest")
+
+
+def is_rst(document: Document) -> bool:
+    """Whether ``document`` was read from a reStructuredText file (gzipped or not)."""
+    name = PurePosixPath(document.path or document.id).name.lower().removesuffix(".gz")
+    return name.endswith(RST_SUFFIXES)
+
 
 #: Bodies nested deeper than this (a directive in an item in a directive ...) are not parsed;
 #: their lines are still read, as text.
@@ -80,8 +91,8 @@ def rst_blocks(text: str) -> tuple[str | None, tuple[Block, ...]]:
     scanner.scan(0, len(lines))
     layout = sorted(scanner.layout)
     first = next((text[s:e] for s, e, kind, _ in layout if kind == "heading"), None)
-    title = heading_text(first) if first is not None else None
-    if title is not None and section_heading(layout, text, title):
+    title = rst_heading_text(first) if first is not None else None
+    if first is not None and section_heading(layout, text, heading_text(first)):
         title = None
     return title or None, tuple(with_unread_lines(text, starts, layout, scanner.accounted))
 
@@ -263,7 +274,7 @@ class _Scanner:
             self.accounted.difference_update(range(i + 1, body))
             self.add(i, body, "code", keep_indent=True)
             self.add(body, end, "code", keep_indent=True)
-        elif kind in _MODULE_MARKERS or (kind == "class" and all(self.blank(k) for k in range(body, end))):
+        elif kind in _MODULE_MARKERS or (name == "class" and all(self.blank(k) for k in range(body, end))):
             self.markup(i, end)  # a module's name, or docutils' "class" (a style for what follows)
         elif kind == "only" and _OTHER_BUILDERS.match(argument):
             self.markup(i, end)  # what only a PDF or a man page shows: the page's HTML says it again

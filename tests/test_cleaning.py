@@ -1,4 +1,4 @@
-from rag.cleaning import ends_sentence, headline, is_furniture, looks_like_heading, shared_lines
+from rag.cleaning import ends_sentence, heading_text, headline, is_furniture, looks_like_heading, shared_lines
 
 
 def test_empty_form_labels_are_furniture():
@@ -132,3 +132,19 @@ def test_a_headline_ends_its_sentence_and_is_no_notice_setting_or_comment_of_a_c
     assert headline("zstd\nzstd is a fast compression algorithm.\n") == "zstd"
     assert headline("Copyright Law Basics\nA primer for authors\n\nBody.") == "Copyright Law Basics"
     assert headline("#MeToo five years on\n\nBody.") == "MeToo five years on"
+
+
+def test_restructuredtext_references_are_dropped_from_its_headings_only():
+    """A second review: applied to every format, the rules took "`__init__` vs `__new__`" of a
+    Markdown heading for a reference ("__init__ vs new__") and "object.__init__" for a name
+    with a link's underscore."""
+    from rag.cleaning import rst_heading_text
+
+    for markdown in ("`__init__` vs `__new__`", "Using `foo` with `_bar`"):
+        assert "`" not in heading_text(markdown) and heading_text(markdown).count("_") == markdown.count("_")
+    for written in ("Overriding object.__init__", "The self.__dict__ attribute", "class_", "CONFIG_X86_"):
+        assert heading_text(written) == written
+    assert rst_heading_text("Docutils_ Bugs") == "Docutils Bugs"
+    assert rst_heading_text(":ref:`Install <install>` and `PyPI`_") == "Install and PyPI"
+    assert rst_heading_text("`__init__` vs `__new__`") == "__init__ vs __new__"
+    assert rst_heading_text("Overriding object.__init__") == "Overriding object.__init__"

@@ -1422,3 +1422,22 @@ def test_a_markup_file_with_no_text_is_refused_not_read_as_plain_text(tmp_path: 
         (tmp_path / name).write_text(text, encoding="utf-8")
         with pytest.raises(EmptyDocument, match="only markup"):
             load_document(tmp_path / name, name)
+
+
+def test_second_review_of_the_restructuredtext_reader(tmp_path: Path):
+    """A domain's class without a body is still a term (only docutils' own "class" is a style);
+    a code-block's directive line stays with code too long to join otherwise; a Markdown page
+    written in raw HTML is read, not refused as markup."""
+    from rag.rst_text import rst_blocks
+
+    source = ".. py:class:: Widget(name)\n\n.. py:class:: Gadget\n   :module: tools\n"
+    _, layout = rst_blocks(source)
+    assert [source[s:e] for s, e, kind, _ in layout if kind == "term"][:1] == ["Widget(name)"]
+    code = "".join(f"   value_{i} = compute_something_long(argument_{i})\n" for i in range(20))
+    document, passages = read_written(tmp_path / "example.rst", f"Example\n=======\n\n.. code-block:: python\n\n{code}")
+    assert len(code) > 900 and [p.text.split("\n")[0] for p in passages] == [".. code-block:: python"]
+    html_page = (
+        '<h1 align="center">Frobnicator</h1>\n<p align="center">\nFrobnicator turns widgets into gadgets.\n</p>\n'
+    )
+    markdown, passages = read_written(tmp_path / "README.md", html_page)
+    assert any("Frobnicator turns widgets into gadgets." in p.text for p in passages)
