@@ -1388,6 +1388,8 @@ def test_quoted_mail_and_percent_lines_are_not_shown_as_code():
     shares = "Figures\n\n% of requests from cache rose to 80\n% of errors fell by half\n% of users saw no change\n"
     for text in (mail, shares):
         assert code_spans(Document("a.txt", "a", "a.txt", "0", text)) == ()
+    c_code = "Notes\n\n#include <stdio.h>\nint x = 1;\nint y = 2;\nreturn_value(x);\n"  # no brace, but code
+    assert [c_code[s:e] for s, e in code_spans(Document("c.txt", "c", "c.txt", "0", c_code))] == [c_code[7:-1]]
     commands = "Notes\n\nRun:\n$ make\n$ make install\nThen it is done, version 2.\n"
     assert [commands[s:e] for s, e in code_spans(Document("b.txt", "b", "b.txt", "0", commands))] == [
         "$ make\n$ make install"
