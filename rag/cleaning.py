@@ -58,9 +58,13 @@ def normalise(line: str) -> str:
     return " ".join(line.split())
 
 
+_CODE_PROMPTS = r"\$|>>>|[\w.-]+@[\w.-]+:\S*[$#]"
+#: A line typed at a prompt that only code follows ("$ make", ">>> json.dumps(x)",
+#: "user@host:~$ ls"): R's "> " and csh's "% " also open quoted mail and prose ("% of …").
+CODE_PROMPT = re.compile(rf"^\s*(?:{_CODE_PROMPTS})\s")
 #: A line typed at a shell or REPL prompt ("$ make", ">>> json.dumps(x)", "> summary(x)",
 #: "user@host:~$ ls"). A bare "#" is not one: it opens comments as often as a root prompt.
-PROMPT = re.compile(r"^\s*(?:\$|%|>>>|>|[\w.-]+@[\w.-]+:\S*[$#])\s")
+PROMPT = re.compile(rf"^\s*(?:{_CODE_PROMPTS}|%|>)\s")
 
 
 def ends_sentence(line: str) -> bool:

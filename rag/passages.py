@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 from .analysis import PRONOUNS
 from .cleaning import (
+    CODE_PROMPT,
     CONTENTS_LEADER,
     PROMPT,
     ends_sentence,
@@ -613,8 +614,8 @@ def _example(text: str, unit: Unit) -> bool:
 
 def _commands(text: str, unit: Unit) -> bool:
     """Whether a unit is code: lines typed at a prompt ("$ make"), or a block shaped like code."""
-    lines = [(s, e) for block in _blocks(text[unit.start : unit.end]) for s, e in block]
     body = text[unit.start : unit.end]
+    lines = [line for block in _blocks(body) for line in block]
     return bool(lines) and (all(PROMPT.match(body[s:e]) for s, e in lines) or _code_like(body, lines))
 
 
@@ -859,8 +860,8 @@ def code_spans(document: Document, start: int = 0, end: int | None = None) -> tu
 
 # A line of prose: words, ending as a sentence or a lead-in ends (never a prompt's line).
 _PROSE_LINE = re.compile(r"^\s*(?![$#>%] )[A-Z][a-z]+(?:\b[^;{}\\]*[\w)\"'”])?[.:!?]$")
-# A mark of code on a line: a brace, or a prompt ("$ ", ">>> ", "user@host:~$ ").
-_CODE_MARK = re.compile(r"[{}]|^\s*(?:\$|>>>|[\w.-]+@[\w.-]+:\S*[$#])\s")
+# A mark of code on a line: a brace, or a shell's or Python's prompt (not "> " or "% ").
+_CODE_MARK = re.compile(rf"[{{}}]|{CODE_PROMPT.pattern}")
 
 
 def _trim(text: str, start: int, end: int) -> Span:

@@ -259,19 +259,19 @@ class _Scanner:
         name = directive.group(1).lower()
         kind = name.rsplit(":", 1)[-1]
         argument = directive.group(2) or ""
-        body = i + 1
+        body = i + 1  # its options (":linenos:", ":caption: …") are right below it
         while body < end and _OPTION.match(self.lines[body]):
             body += 1
-        self.markup(i + 1, body)  # its options (":linenos:", ":caption: …"), right below it
+        options = (i + 1, body)  # markup, unless the block they belong to shows them
         if kind == "rubric" and argument:  # a heading outside the contents: the deepest level
             start = self.starts[i] + directive.start(2)
             self.layout.append((start, start + len(argument), "heading", 6))
+            self.markup(*options)
             self.scan(body, end)
         elif kind in _CODE or name in _CODE:
             # With its directive line and options, as a Markdown fence is read with its fences:
             # an excerpt of it reads as the file does, and a lead-in above it joins it. They are
             # a block apart from the code's lines, so that a highlight can be the code alone.
-            self.accounted.difference_update(range(i + 1, body))
             self.add(i, body, "code", keep_indent=True)
             self.add(body, end, "code", keep_indent=True)
         elif kind in _MODULE_MARKERS or (name == "class" and all(self.blank(k) for k in range(body, end))):
@@ -281,7 +281,6 @@ class _Scanner:
         elif ":" in name or kind in _OBJECTS:  # ".. py:function:: spam(eggs)", ".. rst:role:: external"
             # Its name (what follows "::": the directive's name is markup), with the fields it
             # shows under it (":type: str", ":default: 'alabaster'").
-            self.accounted.difference_update(range(i + 1, body))
             start = self.starts[i] + directive.start(2) if argument else self.starts[i]
             stop = lines_span(self.text, self.starts, [i, body])
             self.layout.append((start, stop[1] if stop else start, "term", self.depth))
@@ -296,9 +295,10 @@ class _Scanner:
             while body == i + 1 and first < end and not self.blank(first):  # no options between
                 first += 1
             self.add(i, first, "text")
+            self.markup(*options)
             self.scan(max(first, body), end)
         else:
-            self.markup(i, i + 1)
+            self.markup(i, body)  # the directive's line and options
             self.scan(body, end)
         return end
 
