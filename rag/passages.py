@@ -402,15 +402,27 @@ def _markup_between(text: str, end: int, start: int, blocks: Sequence[Block] = (
     "|---|" line and a quote's ">" are no such."""
     pos = end
     for s, e, _, _ in sorted(b for b in blocks if end <= b[0] and b[1] <= start):
-        if _MARKUP_CHAR.search(text, pos, s):
+        if _markup(text, pos, s):
             return True
         pos = max(pos, e)
-    return bool(_MARKUP_CHAR.search(text, pos, start))
+    return _markup(text, pos, start)
+
+
+def _markup(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]``, between two blocks, holds markup an excerpt should not run
+    across. A reStructuredText directive's options (":widths: 15, 30", a csv-table's
+    ":header: " before the header it names) are its settings, quoted as the directive's
+    line is, not a comment or a link's target."""
+    if not _MARKUP_CHAR.search(text, start, end):
+        return False
+    return bool(_MARKUP_CHAR.search(_OPTION_LINE.sub("", text[start:end])))
 
 
 #: A character of the text between blocks that is more than white space, a table's rule
 #: ("|---|", reStructuredText's "+===+" and "=====  =====") or a quote's mark.
 _MARKUP_CHAR = re.compile(r"[^\s|:>=+-]")
+#: A reStructuredText directive's option line (":widths: 15, 30"), or its start (":header: ").
+_OPTION_LINE = re.compile(r"^[ \t]*:[\w-]+:(?:[ \t][^\n]*)?$", re.M)
 
 
 def _scrap(group: _Group) -> bool:

@@ -46,6 +46,7 @@ _GRID = re.compile(r"^\s*\+(?:[-=]+\+)+\s*$")
 _GRID_ROW = re.compile(r"^\s*[|+]")
 _OUTER_BARS = re.compile(r"^\s*\|\s*(\S(?:.*\S)?)\s*\|\s*$")  # "| Linux | yes |": "Linux | yes"
 _SIMPLE_BORDER = re.compile(r"^\s*=+(?:\s+=+)+\s*$")  # two columns or more: one "=====" is a rule
+_CSV_HEADER = re.compile(r"^\s*:header:[ \t]+(\S(?:[^\n]*\S)?)[ \t]*$")  # linear: one \S anchors each end
 _OPTION = re.compile(r"^\s*:[\w-]+:(?:\s|$)")  # ":linenos:", ":caption: …"; not a role (":ref:`…`")
 
 #: Directives whose body is code (or a formula): shown as written.
@@ -289,6 +290,8 @@ class _Scanner:
             self.depth -= 1
         elif name in _SKIP:
             self.markup(i, end)
+        elif kind == "csv-table":
+            self.csv_table(i, body, end, bool(argument))
         elif argument and kind in _ARGUMENT_IS_TEXT:
             # ".. note:: Read this first." with the lines that go on with it, then the rest of its body.
             first = i + 1
@@ -301,6 +304,25 @@ class _Scanner:
             self.markup(i, body)  # the directive's line and options
             self.scan(body, end)
         return end
+
+    def csv_table(self, i: int, body: int, end: int, captioned: bool) -> None:
+        """A csv-table: its caption (on the directive's line), its ":header:" option's value as
+        the header, each line of its body a row; its other options are markup. (A quoted value
+        running over two lines is read as two rows.)"""
+        if captioned:
+            self.add(i, i + 1, "text")
+        else:
+            self.markup(i, i + 1)
+        for k in range(i + 1, body):
+            header = _CSV_HEADER.match(self.lines[k])
+            if header and header.group(1):
+                start = self.starts[k] + header.start(1)
+                self.layout.append((start, start + len(header.group(1)), "header", self.depth))
+            else:
+                self.markup(k, k + 1)
+        for k in range(body, end):
+            if not self.blank(k):
+                self.add(k, k + 1, "row")
 
     def grid_table(self, i: int, b: int) -> int:
         """A grid table: each row between its rules, the rows above a "+===+" rule the header."""
@@ -329,13 +351,17 @@ class _Scanner:
 
     def simple_table(self, i: int, b: int) -> int:
         """A simple table: "=====  =====" rules; with three, the rows between the first two
-        are the header. It is one run of lines, ending at its last rule."""
+        are the header. As docutils reads it: blank lines may stand between its rows, and it
+        ends at its third rule, or at a rule followed by a blank line or the end."""
         borders = [i]
-        k = i + 1
-        while k < b and not self.blank(k):  # a table is one run of lines
-            if _SIMPLE_BORDER.match(self.lines[k]):
+        width = len(self.lines[i].strip())
+        for k in range(i + 1, b):
+            if _SIMPLE_BORDER.match(self.lines[k]) and len(self.lines[k].strip()) == width:
                 borders.append(k)
-            k += 1
+                if len(borders) == 3 or k + 1 >= b or self.blank(k + 1):
+                    break
+        else:
+            borders = borders[:1]
         if len(borders) < 2:  # no table after all: a line of "=" runs
             self.add(i, i + 1, "text")
             return i + 1

@@ -1345,7 +1345,13 @@ def test_restructuredtext_nested_past_the_limit_is_still_read_and_quick(tmp_path
             ".. note:: First line\n   goes on here.",
         ),
         (".. autoclass:: Foo\n\n   Basic test of the class.\n", "text", "Basic test of the class."),
-        (".. csv-table:: Frozen delights\n   :header: Treat, Price\n\n   Albatross, 2.99\n", "text", "Albatross, 2.99"),
+        (".. csv-table:: Frozen delights\n   :header: Treat, Price\n\n   Albatross, 2.99\n", "row", "Albatross, 2.99"),
+        # A csv-table's header is its ":header:" option's value, as the page shows it.
+        (".. csv-table:: Frozen delights\n   :header: Treat, Price\n\n   Albatross, 2.99\n", "header", "Treat, Price"),
+        (".. csv-table::\n   :widths: 10, 20\n\n   Crunchy Frog, 1.49\n   Gannet, 1.99\n", "row", "Gannet, 1.99"),
+        # Blank lines may stand between a simple table's rows: the rows after one are rows too.
+        ("=====  =====\nName   Port\n=====  =====\nhttp   80\n\nhttps  443\n=====  =====\n", "row", "https  443"),
+        ("=====  =====\nhttp   80\n\nhttps  443\n=====  =====\n\nAfter.\n", "row", "https  443"),
     ],
 )
 def test_restructuredtext_constructs_read_as_docutils_reads_them(source: str, kind: str, expected: str):
@@ -1443,3 +1449,16 @@ def test_second_review_of_the_restructuredtext_reader(tmp_path: Path):
     )
     markdown, passages = read_written(tmp_path / "README.md", html_page)
     assert any("Frobnicator turns widgets into gadgets." in p.text for p in passages)
+
+
+def test_a_csv_table_is_one_passage_with_its_header_and_caption(tmp_path: Path):
+    """Its ":header:" option was markup, and the options between caption, header and rows
+    kept them apart (a caption alone, then the rows without the header they are under)."""
+    text = (
+        "Prices\n======\n\n.. csv-table:: Frozen delights\n   :header: Treat, Quantity, Description\n"
+        "   :widths: 15, 10, 30\n\n   Albatross, 2.99, On a stick!\n   Crunchy Frog, 1.49, If we took the bones out\n"
+    )
+    document, passages = read_written(tmp_path / "prices.rst", text)
+    assert_exact_slices(document, passages)
+    assert len(passages) == 1
+    assert passages[0].text.startswith(".. csv-table:: Frozen delights") and "Crunchy Frog, 1.49" in passages[0].text
