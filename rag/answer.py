@@ -85,6 +85,23 @@ def respond(
     return answer
 
 
+def _thin(hit: Hit | None, settings: Settings) -> bool:
+    """Whether ``hit`` matched the question only thinly: its meaning (best window's and best
+    sentence's cosine), its tokens (late interaction) and the words of its best sentence (IDF
+    share) are all far from the question's (``settings.thin_*``). A signal weighted 0 is not
+    computed, and then the rule does not apply."""
+    if hit is None or settings.thin_similarity <= 0:
+        return False
+    evidence = hit.evidence
+    if not {"paragraph", "sentence", "tokens", "sentence_coverage"} <= evidence.keys():
+        return False
+    return (
+        max(evidence["paragraph"], evidence["sentence"]) < settings.thin_similarity
+        and evidence["tokens"] < settings.thin_tokens
+        and evidence["sentence_coverage"] < settings.thin_coverage
+    )
+
+
 def build_answer(
     question: str, query: Query, hits: list[Hit], index: SearchIndex, settings: Settings, k: int
 ) -> Answer:
@@ -96,6 +113,8 @@ def build_answer(
     best passage's relevance counts less, for this decision only, by
     ``settings.absent_names_penalty`` times the question's weight in names its document
     never writes (``SearchIndex.absent_names``); the excerpts keep their scores and order.
+    A best passage that matched only thinly (``_thin``: far in meaning and in its tokens, and
+    no sentence of it holding much of the question's words) does not answer either.
 
     Excerpts are in relevance order. Near-identical passages are merged into one
     excerpt that cites them all. The closest passage of another document saying
@@ -122,7 +141,7 @@ def build_answer(
     relevance = best.score if best else 0.0
     if best and relevance >= settings.min_score and settings.absent_names_penalty:
         relevance -= settings.absent_names_penalty * index.absent_names(query, best.row)
-    if not hits or relevance < settings.min_score or unknown >= settings.unknown_names_refusal:
+    if not hits or relevance < settings.min_score or unknown >= settings.unknown_names_refusal or _thin(best, settings):
         near = hits[: min(k, settings.near_misses)]
         near_misses = tuple(_excerpt(h, query, index, settings, True) for h in near)
         return Answer(question, False, near_misses, unwritten=index.unwritten(query))

@@ -69,6 +69,19 @@ class Settings:
     #: weight in names its document never writes (``SearchIndex.absent_names``), when the
     #: engine decides whether it answers; 0 turns this off.
     absent_names_penalty: float = 0.5
+    #: A top passage that is far from the question in every way but its words' weight does not
+    #: answer, whatever its fused relevance: its best window's and best sentence's cosine both
+    #: below ``thin_similarity``, its tokens' match (the ``tokens`` signal, centred) below
+    #: ``thin_tokens``, and its best sentence holding less than ``thin_coverage`` of the
+    #: question's IDF weight. It was found by a word of the topic ("Docker" in "How do I limit the
+    #: memory a Docker container can use?", of a page on Sphinx's Docker images) or its headings,
+    #: not by what is asked. ``thin_similarity`` 0 turns this off; so does a ``tokens``,
+    #: ``paragraph``, ``sentence`` or ``sentence_coverage`` weight of 0 (the signal is not
+    #: computed). Chosen on SQuAD's whole dev set (3 of its 9,001 right answers refused) and the
+    #: tuning halves; see README, *How it works*.
+    thin_similarity: float = 0.44
+    thin_coverage: float = 0.45
+    thin_tokens: float = 0.0
     #: Near-misses shown when the engine abstains.
     near_misses: int = 3
     #: Fusion weights of ranking signals that differ from the signal's own default
