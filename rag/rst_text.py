@@ -262,7 +262,10 @@ class _Scanner:
         argument = directive.group(2) or ""
         body = i + 1  # its options (":linenos:", ":caption: …") are right below it
         while body < end and _OPTION.match(self.lines[body]):
+            option = body
             body += 1
+            while body < end and not self.blank(body) and self.indent(body) > self.indent(option):
+                body += 1  # the option's value goes on, indented deeper
         options = (i + 1, body)  # markup, unless the block they belong to shows them
         if kind == "rubric" and argument:  # a heading outside the contents: the deepest level
             start = self.starts[i] + directive.start(2)
@@ -313,13 +316,19 @@ class _Scanner:
             self.add(i, i + 1, "text")
         else:
             self.markup(i, i + 1)
-        for k in range(i + 1, body):
-            header = _CSV_HEADER.match(self.lines[k])
+        k = i + 1
+        while k < body:
+            option = k
+            k += 1
+            while k < body and not _OPTION.match(self.lines[k]):
+                k += 1  # the option's value, continued on the lines below
+            header = _CSV_HEADER.match(self.lines[option])
             if header and header.group(1):
-                start = self.starts[k] + header.start(1)
-                self.layout.append((start, start + len(header.group(1)), "header", self.depth))
+                start = self.starts[option] + header.start(1)
+                stop = self.starts[k - 1] + len(self.lines[k - 1].rstrip())
+                self.layout.append((start, stop, "header", self.depth))
             else:
-                self.markup(k, k + 1)
+                self.markup(option, k)
         for k in range(body, end):
             if not self.blank(k):
                 self.add(k, k + 1, "row")
@@ -356,7 +365,10 @@ class _Scanner:
         borders = [i]
         width = len(self.lines[i].strip())
         for k in range(i + 1, b):
-            if _SIMPLE_BORDER.match(self.lines[k]) and len(self.lines[k].strip()) == width:
+            if _SIMPLE_BORDER.match(self.lines[k]):
+                if len(self.lines[k].strip()) != width:  # docutils: a malformed table, no table
+                    borders = borders[:1]
+                    break
                 borders.append(k)
                 if len(borders) == 3 or k + 1 >= b or self.blank(k + 1):
                     break

@@ -1328,6 +1328,12 @@ def test_restructuredtext_nested_past_the_limit_is_still_read_and_quick(tmp_path
     assert any("The deepest words." in p.text for p in passages)
 
 
+_MALFORMED = (
+    "Ports\n=====\n\n=====  =====\nName   Port\n=====  =====\nhttp   80\n======  =====\n\n"
+    "Configure the firewall first.\n\n=====  =====\nUser   Role\n=====  =====\nroot   admin\n=====  =====\n"
+)
+
+
 @pytest.mark.parametrize(
     ("source", "kind", "expected"),
     [
@@ -1349,6 +1355,16 @@ def test_restructuredtext_nested_past_the_limit_is_still_read_and_quick(tmp_path
         # A csv-table's header is its ":header:" option's value, as the page shows it.
         (".. csv-table:: Frozen delights\n   :header: Treat, Price\n\n   Albatross, 2.99\n", "header", "Treat, Price"),
         (".. csv-table::\n   :widths: 10, 20\n\n   Crunchy Frog, 1.49\n   Gannet, 1.99\n", "row", "Gannet, 1.99"),
+        # A header option's value may go on below it.
+        (
+            '.. csv-table:: T\n   :header: "Treat", "Quantity",\n            "Description"\n'
+            "   :widths: 15, 10, 30\n\n   a, 1, b\n",
+            "header",
+            '"Treat", "Quantity",\n            "Description"',
+        ),
+        # A border of another width makes a malformed table (docutils): no table swallows what follows.
+        (_MALFORMED, "text", "Configure the firewall first."),
+        (_MALFORMED, "header", "User   Role"),
         # Blank lines may stand between a simple table's rows: the rows after one are rows too.
         ("=====  =====\nName   Port\n=====  =====\nhttp   80\n\nhttps  443\n=====  =====\n", "row", "https  443"),
         ("=====  =====\nhttp   80\n\nhttps  443\n=====  =====\n\nAfter.\n", "row", "https  443"),
@@ -1383,6 +1399,8 @@ def test_restructuredtext_long_lines_are_read_in_linear_time():
     pad = " " * 1_000_000
     started = time.perf_counter()
     rst_blocks(f".. note:: a{pad}b\n\n+---+\n| a{pad}b |x\n+---+\n")
+    # Simple tables' borders that no border closes, each of another width, above 450,000 lines.
+    rst_blocks("\n\n".join("=" + " " * k + "=" for k in range(1, 301)) + "\n\n" + "x\n" * 450_000)
     assert time.perf_counter() - started < 10  # hours before
 
 
