@@ -53,8 +53,9 @@ class Settings:
     #: seed eval's own -.11) and .408 ("How do I get a free TLS certificate from Let's
     #: Encrypt?"), so .44 leaves .044 and .032
     #: (two questions near the manuals' topics, .518 and .589, score like answers whatever the
-    #: threshold). On SQuAD's tuning articles (every 4th question; 12 searched alone, the
-    #: other 12's questions asked of them) it answers 97.8% and refuses 93.7%, Hit@1 .839;
+    #: threshold; the first is refused by the rule for thin matches, ``thin_similarity``). On
+    #: SQuAD's tuning articles (every 4th question; 12 searched alone, the other 12's
+    #: questions asked of them) it answers 97.8% and refuses 93.7%, Hit@1 .839;
     #: .47 without the penalty answered 97.3%, refused 93.2%, Hit@1 .838 (same questions).
     min_score: float = 0.44
     #: Once the top passage answers, further excerpts need only this much relevance.
@@ -77,8 +78,9 @@ class Settings:
     #: memory a Docker container can use?", of a page on Sphinx's Docker images) or its headings,
     #: not by what is asked. ``thin_similarity`` 0 turns this off; so does a ``tokens``,
     #: ``paragraph``, ``sentence`` or ``sentence_coverage`` weight of 0 (the signal is not
-    #: computed). Chosen on SQuAD's whole dev set (3 of its 9,001 right answers refused) and the
-    #: tuning halves; see README, *How it works*.
+    #: computed), and an embedder without token vectors (its ``tokens`` are 0). Chosen on
+    #: SQuAD's whole dev set (3 of its 9,001 right answers refused) and the tuning halves; see
+    #: README, *How it works*.
     thin_similarity: float = 0.44
     thin_coverage: float = 0.45
     thin_tokens: float = 0.0
