@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -149,10 +150,7 @@ class Settings:
         for variable, raw in environ.items():
             # Any other RAG_<NAME>_WEIGHT weighs the ranking signal <name> (search.SIGNALS checks the name).
             if variable.startswith("RAG_") and variable.endswith("_WEIGHT") and variable not in names and raw:
-                try:
-                    weights.append((variable[4:-7].lower(), float(raw)))
-                except ValueError as exc:
-                    raise ValueError(f"{variable}={raw!r} is not a valid float") from exc
+                weights.append((variable[4:-7].lower(), _finite(variable, raw)))
         if weights:
             values["weights"] = tuple(sorted(weights))
         for f in fields(cls):
@@ -162,6 +160,9 @@ class Settings:
             if raw is None or raw == "":
                 continue
             kind = type(getattr(cls, f.name))
+            if kind is float:
+                values[f.name] = _finite(f"RAG_{f.name.upper()}", raw)
+                continue
             try:
                 values[f.name] = _parse_bool(raw) if kind is bool else kind(raw)
             except ValueError as exc:
@@ -188,6 +189,18 @@ class Settings:
             value = getattr(self, f.name)
             env[f"RAG_{f.name.upper()}"] = ("1" if value else "0") if isinstance(value, bool) else str(value)
         return env
+
+
+def _finite(variable: str, raw: str) -> float:
+    """``raw`` as a number: "nan" or "inf" would silently turn a threshold's rule off or
+    make every relevance the same, so they are refused like a misspelt number."""
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{variable}={raw!r} is not a valid float") from exc
+    if not math.isfinite(value):
+        raise ValueError(f"{variable}={raw!r} is not a finite number")
+    return value
 
 
 def _parse_bool(raw: str) -> bool:

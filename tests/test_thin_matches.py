@@ -77,3 +77,15 @@ def test_thin_is_off_at_zero_and_without_its_signals(tmp_path: Path):
     # A signal weighted 0 is not computed (RAG_TOKENS_WEIGHT=0): no rule on a missing value.
     for signal in far:
         assert not _thin(_hit(**{k: v for k, v in far.items() if k != signal}), Settings(index_dir=tmp_path))
+
+
+@pytest.mark.parametrize("variable", ["RAG_THIN_TOKENS", "RAG_MIN_SCORE", "RAG_BM25_WEIGHT"])
+def test_a_number_setting_that_is_not_finite_is_refused(variable: str):
+    """Found by a review: "nan" turned the rule for thin matches off without a word (every
+    comparison false); as a weight it would make every relevance nan."""
+    for raw in ("nan", "inf", "-inf"):
+        with pytest.raises(ValueError, match="is not a finite number"):
+            Settings.from_env({variable: raw})
+    with pytest.raises(ValueError, match="is not a valid float"):
+        Settings.from_env({variable: "off"})
+    assert Settings.from_env({variable: "-0.1"}) is not None
