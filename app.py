@@ -928,8 +928,10 @@ def build_app(
                 demo.load(
                     lambda request: gr.update(visible=may_edit(request)), None, edit_panel, api_visibility="private"
                 )
-        # A page opened later shows the documents as they are now, not as at the server's start.
-        demo.load(doc_rows, None, docs, api_visibility="private")
+        # A page opened later shows the documents as they are now, not as at the server's start,
+        # quietly: a progress bar over the list while a page opens (on a busy server, while a
+        # file is being indexed) would say the list is being worked on.
+        demo.load(doc_rows, None, docs, api_visibility="private", show_progress="hidden")
         gr.api(api_ask, api_name="ask")
         gr.api(api_documents, api_name="documents")
     return demo

@@ -520,7 +520,9 @@ def test_the_documents_table_shows_every_column_inside_its_panel(page):
 WATCH_INDEXING_JS = """() => {
   const seen = window.qaSeen = {most: 0, where: [], listCovered: false};
   const look = () => {
-    const bars = [...document.querySelectorAll('.progress-text')].filter(e => e.offsetParent !== null);
+    // A status tracker Gradio keeps hidden ("hide", or "hidden" for show_progress="hidden") is no bar.
+    const bars = [...document.querySelectorAll('.progress-text')].filter(
+      e => e.offsetParent !== null && !e.closest('.hide, .hidden'));
     seen.most = Math.max(seen.most, bars.length);
     for (const bar of bars) {
       const id = (bar.closest('[id]') || {}).id;
