@@ -102,6 +102,16 @@ def _thin(hit: Hit | None, settings: Settings) -> bool:
     )
 
 
+def _names_none(hit: Hit, query: Query, index: SearchIndex, settings: Settings) -> bool:
+    """Whether ``hit``, not far above the bar, names none of what the question names, those
+    names weighing ``settings.names_none_refusal`` or more: the same task in another tool."""
+    return (
+        0 < settings.names_none_ceiling
+        and hit.score < settings.names_none_ceiling
+        and index.names_none(query, hit.row) >= settings.names_none_refusal
+    )
+
+
 def build_answer(
     question: str, query: Query, hits: list[Hit], index: SearchIndex, settings: Settings, k: int
 ) -> Answer:
@@ -114,7 +124,9 @@ def build_answer(
     ``settings.absent_names_penalty`` times the question's weight in names its document
     never writes (``SearchIndex.absent_names``); the excerpts keep their scores and order.
     A best passage that matched only thinly (``_thin``: far in meaning and in its tokens, and
-    no sentence of it holding much of the question's words) does not answer either.
+    no sentence of it holding much of the question's words) does not answer either, nor does
+    one below ``settings.names_none_ceiling`` that names none of what the question names
+    (``_names_none``).
 
     Excerpts are in relevance order. Near-identical passages are merged into one
     excerpt that cites them all. The closest passage of another document saying
@@ -141,7 +153,13 @@ def build_answer(
     relevance = best.score if best else 0.0
     if best and relevance >= settings.min_score and settings.absent_names_penalty:
         relevance -= settings.absent_names_penalty * index.absent_names(query, best.row)
-    if not hits or relevance < settings.min_score or unknown >= settings.unknown_names_refusal or _thin(best, settings):
+    if (
+        not hits
+        or relevance < settings.min_score
+        or unknown >= settings.unknown_names_refusal
+        or _thin(best, settings)
+        or _names_none(best, query, index, settings)
+    ):
         near = hits[: min(k, settings.near_misses)]
         near_misses = tuple(_excerpt(h, query, index, settings, True) for h in near)
         return Answer(question, False, near_misses, unwritten=index.unwritten(query))

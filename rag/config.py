@@ -85,6 +85,16 @@ class Settings:
     thin_similarity: float = 0.44
     thin_coverage: float = 0.45
     thin_tokens: float = 0.0
+    #: A top passage below ``names_none_ceiling`` relevance does not answer a question
+    #: whose names (words it writes with a capital) that some document writes it names none
+    #: of, in its text, title or section path, when those names weigh at least
+    #: ``names_none_refusal`` of the question's IDF weight (``SearchIndex.names_none``): "How
+    #: do I rebase my changes onto upstream in Mercurial?" of a passage of Git's manual on
+    #: rebasing. A passage above the ceiling answers anyway (a name the question misspells,
+    #: or one the passage leaves to its context). ``names_none_ceiling`` 0 turns this off.
+    #: Chosen on SQuAD's whole dev set and the tuning sets; see README, *How it works*.
+    names_none_refusal: float = 0.35
+    names_none_ceiling: float = 0.9
     #: Near-misses shown when the engine abstains.
     near_misses: int = 3
     #: Fusion weights of ranking signals that differ from the signal's own default

@@ -317,17 +317,32 @@ class SearchIndex:
         index joins, "al-Sa'eed" for "al-Saeed", counts as written). A quote that lacks what
         the question names may not answer it: no threshold tells a passage about SMTP ports
         from one about PostgreSQL's port, so the reader is shown the gap."""
+        lacking = self._missing_terms(query, row)
+        return _question_words(query.text, lacking.__contains__) if lacking else ()
+
+    def names_none(self, query: Query, row: int) -> float:
+        """When passage ``row``, its title and section path hold none of the question's names
+        that some document writes, those names' share of the question's weight (IDF); else 0.
+        "Mercurial" of "How do I rebase my changes onto upstream in Mercurial?" under a
+        passage of Git's manual on rebasing, which never says what it is not about."""
+        lacking = self._missing_terms(query, row)
+        names = question_names(query.text)
+        written = [t for t, (variants, _) in self.term_weights(query).items() if t in names and variants]
+        return sum(lacking.values()) if written and all(t in lacking for t in written) else 0.0
+
+    def _missing_terms(self, query: Query, row: int) -> dict[str, float]:
+        """The question's name terms that some document writes but passage ``row``, its
+        title and section path do not, with their IDF shares."""
         names = question_names(query.text)
         if not names:
-            return ()
+            return {}
         weights = self.term_weights(query)
         passage = self.snapshot.passages[row]
         title = self.snapshot.documents[passage.doc_id].title  # whole: "Sphinx" of "… — Sphinx documentation"
         present = set(terms(passage.text)) | set(terms(title)) | self.path_terms(row)
-        return _question_words(
-            query.text,
-            lambda t: t in names and t in weights and weights[t][0].isdisjoint(present) and bool(weights[t][0]),
-        )
+        return {
+            t: w for t, (variants, w) in weights.items() if t in names and variants and variants.isdisjoint(present)
+        }
 
     def absent_names(self, query: Query, row: int) -> float:
         """The share of the question's weight (IDF) in names it writes ("PostgreSQL", "Jenkins")
