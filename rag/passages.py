@@ -857,9 +857,10 @@ def code_spans(document: Document, start: int = 0, end: int | None = None) -> tu
             # Shown as code with a mark of code (a brace, a shell's or Python's prompt) or when
             # two lines in three end as code does (";", "\\"): quoted e-mail ("> …") and lines
             # opening with "%" are shaped like prompts, and are neither.
-            marked = any(_CODE_MARK.search(text[s:e]) for s, e in lines)
-            shaped = sum(bool(_CODE_LINE.search(text[s:e])) for s, e in lines) * 3 >= 2 * len(lines)
-            if _code_like(text, lines) and (marked or shaped):
+            if _code_like(text, lines) and (
+                any(_CODE_MARK.search(text[s:e]) for s, e in lines)
+                or sum(bool(_CODE_LINE.search(text[s:e])) for s, e in lines) * 3 >= 2 * len(lines)
+            ):
                 # A sentence of prose before or after the code, in the same block, is not code.
                 while lines and _PROSE_LINE.search(text[lines[0][0] : lines[0][1]]):
                     lines = lines[1:]
