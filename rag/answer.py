@@ -102,13 +102,15 @@ def _thin(hit: Hit | None, settings: Settings) -> bool:
     )
 
 
-def _names_none(hit: Hit, query: Query, index: SearchIndex, settings: Settings) -> bool:
-    """Whether ``hit``, not far above the bar, names none of what the question names, those
-    names weighing ``settings.names_none_refusal`` or more: the same task in another tool."""
+def _names_none(hit: Hit, query: Query, index: SearchIndex, settings: Settings, asked: str | None = None) -> bool:
+    """Whether ``hit``, not far above the bar, names none of what the question (as ``asked``)
+    names, those names weighing ``settings.names_none_refusal`` or more: the same task in
+    another tool. A question that names nothing is never refused by this rule."""
     return (
         0 < settings.names_none_ceiling
         and hit.score < settings.names_none_ceiling
-        and index.names_none(query, hit.row) >= settings.names_none_refusal
+        and (share := index.names_none(query, hit.row, asked)) > 0
+        and share >= settings.names_none_refusal
     )
 
 
@@ -158,7 +160,7 @@ def build_answer(
         or relevance < settings.min_score
         or unknown >= settings.unknown_names_refusal
         or _thin(best, settings)
-        or _names_none(best, query, index, settings)
+        or _names_none(best, query, index, settings, question)
     ):
         near = hits[: min(k, settings.near_misses)]
         near_misses = tuple(_excerpt(h, query, index, settings, True) for h in near)

@@ -320,13 +320,17 @@ class SearchIndex:
         lacking = self._missing_terms(query, row)
         return _question_words(query.text, lacking.__contains__) if lacking else ()
 
-    def names_none(self, query: Query, row: int) -> float:
+    def names_none(self, query: Query, row: int, asked: str | None = None) -> float:
         """When passage ``row``, its title and section path hold none of the question's names
         that some document writes, those names' share of the question's weight (IDF); else 0.
         "Mercurial" of "How do I rebase my changes onto upstream in Mercurial?" under a
-        passage of Git's manual on rebasing, which never says what it is not about."""
+        passage of Git's manual on rebasing, which never says what it is not about. The names
+        are those of the question as ``asked`` (default: the query's text): a follow-up
+        searched with the question before it ("What did it add?") is answered by a passage
+        that says "It added …", not by one that repeats the earlier question's names."""
         lacking = self._missing_terms(query, row)
-        names = question_names(query.text)
+        names = question_names(query.text if asked is None else asked)
+        lacking = {t: w for t, w in lacking.items() if t in names}
         written = [t for t, (variants, _) in self.term_weights(query).items() if t in names and variants]
         return sum(lacking.values()) if written and all(t in lacking for t in written) else 0.0
 

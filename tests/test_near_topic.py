@@ -119,7 +119,7 @@ def test_names_none_weighs_names_only_when_the_passage_holds_none_of_them(articl
 
 def test_names_none_is_off_at_zero_and_above_its_ceiling(tmp_path: Path):
     class Index:
-        def names_none(self, query: Query, row: int) -> float:
+        def names_none(self, query: Query, row: int, asked: str | None = None) -> float:
             return 0.6
 
     settings = Settings(index_dir=tmp_path)
@@ -128,6 +128,13 @@ def test_names_none_is_off_at_zero_and_above_its_ceiling(tmp_path: Path):
     assert not _names_none(_hit_at(0.75), None, Index(), replace(settings, names_none_ceiling=0.0))
     assert not _names_none(_hit_at(0.75), None, Index(), replace(settings, names_none_refusal=0.7))
     assert Settings.from_env({"RAG_NAMES_NONE_CEILING": "0"}).names_none_ceiling == 0.0
+
+    class Nameless:
+        def names_none(self, query: Query, row: int, asked: str | None = None) -> float:
+            return 0.0  # the question names nothing, or the passage holds a name of it
+
+    # Found by a review: RAG_NAMES_NONE_REFUSAL=0 refused every answer below the ceiling.
+    assert not _names_none(_hit_at(0.75), None, Nameless(), replace(settings, names_none_refusal=0.0))
 
 
 def _hit_at(score: float) -> Hit:

@@ -165,6 +165,24 @@ def test_a_question_mostly_about_a_name_the_seeds_never_mention_is_refused(seed_
     assert without.ask(question).answered
 
 
+@pytest.mark.parametrize(
+    ("question", "earlier", "quoted"),
+    [
+        ("What did it add?", "What did the Observatory report on Dec. 31?", "It added that a convoy"),
+        ("What is that based on?", "What did Bashar al-Assad affirm?", "This is based on the Syrian people"),
+    ],
+)
+def test_a_follow_up_is_not_refused_for_the_names_of_the_question_before_it(
+    seed_engine: Engine, question: str, earlier: str, quoted: str
+):
+    """Found by a review: searched with the question before it, a follow-up was refused when
+    its answer ("It added that …", a quote) named none of the earlier question's names
+    (``answer._names_none`` weighed them); only the names the follow-up writes count."""
+    answer = seed_engine.ask(question, history=[earlier])
+    assert answer.answered and answer.searched_as == f"{earlier} {question}"
+    assert quoted in answer.excerpts[0].text
+
+
 def test_a_pronoun_first_follow_up_is_read_with_the_question_before_it(seed_engine: Engine):
     """Real model: alone, "Who does he command?" matches a passage about another delegation a
     little better than the joined search matches its answer; its "he" can only be the man
