@@ -165,7 +165,10 @@ def question_names(question: str) -> set[str]:
     names: set[str] = set()
     for word, opens in words:
         if any(ch.isupper() for ch in word[int(opens) :]) and not re.match(r"I['’]", word):
-            names.update(t for t in terms(word) if not t.isdigit())
+            # Of a compound ("al-Saghir"), the parts written with a capital: "al" names nothing.
+            parts = [p for p in re.split(r"[-‐]", word) if p]
+            capital = [p for i, p in enumerate(parts) if any(c.isupper() for c in p[int(opens and i == 0) :])]
+            names.update(t for p in capital or parts for t in terms(p) if not t.isdigit())
     return names
 
 
