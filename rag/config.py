@@ -90,8 +90,8 @@ class Settings:
     #: of, in its text, title or section path, when those names weigh at least
     #: ``names_none_refusal`` of the question's IDF weight (``SearchIndex.names_none``): "How
     #: do I rebase my changes onto upstream in Mercurial?" of a passage of Git's manual on
-    #: rebasing. A passage above the ceiling answers anyway (a name the question misspells,
-    #: or one the passage leaves to its context). ``names_none_ceiling`` 0 turns this off.
+    #: rebasing. A passage above the ceiling answers anyway (one that writes the name another
+    #: way: "Kenyans" of a passage on Kenya). ``names_none_ceiling`` 0 turns this off.
     #: Chosen on SQuAD's whole dev set and the tuning sets; see README, *How it works*.
     names_none_refusal: float = 0.35
     names_none_ceiling: float = 0.9
