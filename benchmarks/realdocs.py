@@ -33,6 +33,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -105,7 +106,7 @@ def score(questions: list[dict], results: dict[str, list[dict]]) -> dict:
     }
 
 
-def run_ours(corpus: Path, questions: list[dict], keep: Path | None = None, extra: list[dict] = ()) -> dict:
+def run_ours(corpus: Path, questions: list[dict], keep: Path | None = None, extra: Sequence[dict] = ()) -> dict:
     """Index the corpus in a fresh folder (or reuse ``keep``) and ask every question through
     ``Engine.ask``; ``extra`` questions are asked too, their answers kept (refused or not) but
     neither timed nor counted in the excerpt checks."""

@@ -320,7 +320,7 @@ class SearchIndex:
         index joins, "al-Sa'eed" for "al-Saeed", counts as written). A quote that lacks what
         the question names may not answer it: no threshold tells a passage about SMTP ports
         from one about PostgreSQL's port, so the reader is shown the gap."""
-        lacking = self._missing_terms(query, row)
+        lacking = self._missing_terms(query, row, question_names(query.text))
         return _question_words(query.text, lacking.__contains__) if lacking else ()
 
     def names_none(self, query: Query, row: int, asked: str | None = None) -> float:
@@ -331,16 +331,14 @@ class SearchIndex:
         are those of the question as ``asked`` (default: the query's text): a follow-up
         searched with the question before it ("What did it add?") is answered by a passage
         that says "It added …", not by one that repeats the earlier question's names."""
-        lacking = self._missing_terms(query, row)
         names = question_names(query.text if asked is None else asked)
-        lacking = {t: w for t, w in lacking.items() if t in names}
-        written = [t for t, (variants, _) in self.term_weights(query).items() if t in names and variants]
-        return sum(lacking.values()) if written and all(t in lacking for t in written) else 0.0
+        lacking = self._missing_terms(query, row, names)
+        written = sum(1 for t, (variants, _) in self.term_weights(query).items() if t in names and variants)
+        return sum(lacking.values()) if written and len(lacking) == written else 0.0
 
-    def _missing_terms(self, query: Query, row: int) -> dict[str, float]:
-        """The question's name terms that some document writes but passage ``row``, its
-        title and section path do not, with their IDF shares."""
-        names = question_names(query.text)
+    def _missing_terms(self, query: Query, row: int, names: set[str]) -> dict[str, float]:
+        """The terms of ``names`` that some document writes but passage ``row``, its title and
+        section path do not, with their IDF shares in ``query``."""
         if not names:
             return {}
         weights = self.term_weights(query)
