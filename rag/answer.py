@@ -114,6 +114,19 @@ def _names_none(hit: Hit, query: Query, index: SearchIndex, settings: Settings, 
     )
 
 
+def _closing_absent(hit: Hit, query: Query, index: SearchIndex, settings: Settings, asked: str | None = None) -> bool:
+    """Whether ``hit``, not far above the bar, comes from a document that never writes the
+    names of the question's closing phrase (as ``asked``: "… for my GitHub account?"), those
+    names weighing ``settings.closing_absent_refusal`` or more: an answer about another place
+    or tool. A question without such names is never refused by this rule."""
+    return (
+        0 < settings.closing_absent_ceiling
+        and hit.score < settings.closing_absent_ceiling
+        and (share := index.closing_absent(query, hit.row, asked)) > 0
+        and share >= settings.closing_absent_refusal
+    )
+
+
 def build_answer(
     question: str, query: Query, hits: list[Hit], index: SearchIndex, settings: Settings, k: int
 ) -> Answer:
@@ -128,7 +141,8 @@ def build_answer(
     A best passage that matched only thinly (``_thin``: far in meaning and in its tokens, and
     no sentence of it holding much of the question's words) does not answer either, nor does
     one below ``settings.names_none_ceiling`` that names none of what the question names
-    (``_names_none``).
+    (``_names_none``), nor one below ``settings.closing_absent_ceiling`` whose document never
+    writes the names of the question's closing phrase (``_closing_absent``).
 
     Excerpts are in relevance order. Near-identical passages are merged into one
     excerpt that cites them all. The closest passage of another document saying
@@ -161,6 +175,7 @@ def build_answer(
         or unknown >= settings.unknown_names_refusal
         or _thin(best, settings)
         or _names_none(best, query, index, settings, question)
+        or _closing_absent(best, query, index, settings, question)
     ):
         near = hits[: min(k, settings.near_misses)]
         near_misses = tuple(_excerpt(h, query, index, settings, True) for h in near)

@@ -172,6 +172,21 @@ def question_names(question: str) -> set[str]:
     return names
 
 
+#: Prepositions that open a question's closing phrase: what the question is about ("… for my
+#: GitHub account?", "… in JavaScript?", "… with CMake presets?").
+_PREPOSITION = re.compile(
+    r"\b(?:in|on|with|using|for|from|via|under|inside|within|into|through|by|of|at)\b", re.IGNORECASE
+)
+
+
+def closing_names(question: str) -> set[str]:
+    """The names (``question_names``) of the phrase after a question's last preposition: the
+    tool, place or thing it asks within ("GitHub" of "How do I enable two-factor
+    authentication for my GitHub account?"). Empty when it has no preposition."""
+    openings = [m.end() for m in _PREPOSITION.finditer(question)]
+    return question_names(question) & set(terms(question[openings[-1] :])) if openings else set()
+
+
 #: Openings of an elliptical follow-up ("And his brother?", "What about 2014?").
 _ELLIPSIS = re.compile(r"^\s*(?:and|but|or|also|what about|how about|and what about)\b", re.IGNORECASE)
 
@@ -356,15 +371,34 @@ class SearchIndex:
         something else ("What port does PostgreSQL listen on?" answered by git send-email's
         SMTP port). A document's own page covers its names (SQuAD's article on the Super Bowl
         writes "Denver" where its paragraph on the divisional round says "The Broncos")."""
-        names = question_names(query.text)
+        return sum(self._unwritten_by_document(query, row, question_names(query.text)).values())
+
+    def closing_absent(self, query: Query, row: int, asked: str | None = None) -> float:
+        """The share of the question's weight (IDF) in the names of its closing phrase
+        (``closing_names`` of the question as ``asked``, default the query's text) that some
+        document writes but passage ``row``'s document never does: "GitHub" of "How do I enable
+        two-factor authentication for my GitHub account?" under git send-email's page on
+        GMail's multi-factor login. The closing phrase says where the question is asked
+        within; a document that never names it answers about something else. Names no
+        document writes are left to ``unknown_names``."""
+        names = closing_names(query.text if asked is None else asked)
+        weights = self.term_weights(query)
+        title = self.snapshot.documents[self.snapshot.passages[row].doc_id].title
+        headed = set(terms(title)) | self.path_terms(row)
+        written = {t for t in names if t in weights and weights[t][0] and weights[t][0].isdisjoint(headed)}
+        return sum(self._unwritten_by_document(query, row, written).values())
+
+    def _unwritten_by_document(self, query: Query, row: int, names: set[str]) -> dict[str, float]:
+        """The terms of ``names`` that passage ``row``'s whole document never writes, in any
+        spelling the index joins, with their IDF shares in ``query``."""
         if not names:
-            return 0.0
+            return {}
         docs, document = self.snapshot.passages.doc, self.snapshot.passages.doc[row]
 
         def written(variants: set[str]) -> bool:  # by the rows that hold it: no per-document cache
             return any(bool(np.any(docs[self.lexical.rows_with(v)] == document)) for v in variants)
 
-        return sum(w for t, (variants, w) in self.term_weights(query).items() if t in names and not written(variants))
+        return {t: w for t, (variants, w) in self.term_weights(query).items() if t in names and not written(variants)}
 
     def term_weights(self, query: Query) -> dict[str, tuple[set[str], float]]:
         """Each distinct term of the query: the index terms that count as it (none: no document

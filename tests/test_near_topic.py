@@ -15,6 +15,10 @@ sieves, which answers "How much is the sieve method of gas production used?".
   liquefy oxygen?" finds the passage on liquefying air (.75), which names Pictet and
   Cailletet, not Lavoisier, whom another passage of the article names: quoted, it would
   tell the reader Lavoisier did what he did not.
+- A closing phrase naming what the document never writes (``answer._closing_absent``):
+  beside the bundled news articles on Syria, "How did Scheele produce oxygen in Aleppo?"
+  finds the passage on Scheele's discovery in Uppsala (.66), and its document never writes
+  Aleppo, which the news articles do: quoted, it would place his work in Aleppo.
 """
 
 from dataclasses import replace
@@ -25,10 +29,10 @@ import pytest
 
 from rag import Engine, Settings
 from rag.analysis import terms
-from rag.answer import _names_none, _thin
-from rag.search import Hit, Query
+from rag.answer import _closing_absent, _names_none, _thin
+from rag.search import Hit, Query, closing_names
 
-from .conftest import DATA
+from .conftest import DATA, SEEDS
 
 UNANSWERED = "How much is the sieve method of gas production used?"
 ANSWERED = {
@@ -43,6 +47,17 @@ def article_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("article")
     (folder / "oxygen.txt").write_bytes((DATA / "oxygen.txt").read_bytes())
     index_dir = tmp_path_factory.mktemp("article-index")
+    Engine.open(settings=Settings(index_dir=index_dir)).add([folder])
+    return index_dir
+
+
+@pytest.fixture(scope="module")
+def with_news_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The article beside the bundled news articles, which write places it never does."""
+    folder = tmp_path_factory.mktemp("article-and-news")
+    for source in [DATA / "oxygen.txt", *sorted(SEEDS.glob("*.txt"))]:
+        (folder / source.name).write_bytes(source.read_bytes())
+    index_dir = tmp_path_factory.mktemp("article-and-news-index")
     Engine.open(settings=Settings(index_dir=index_dir)).add([folder])
     return index_dir
 
@@ -135,6 +150,85 @@ def test_names_none_is_off_at_zero_and_above_its_ceiling(tmp_path: Path):
 
     # Found by a review: RAG_NAMES_NONE_REFUSAL=0 refused every answer below the ceiling.
     assert not _names_none(_hit_at(0.75), None, Nameless(), replace(settings, names_none_refusal=0.0))
+
+
+#: Questions closing on a place only the news articles write, and what the article's
+#: passage, quoted, would have been taken to say of it.
+CLOSING_ELSEWHERE = {
+    "How did Scheele produce oxygen in Aleppo?": "Carl Wilhelm Scheele, in Uppsala",
+    "How much oxygen is in the air of Damascus?": "Oxygen condenses",
+}
+#: Closing on what the article writes, or naming nothing there.
+CLOSING_HERE = {
+    "How did Scheele produce oxygen in Uppsala?": "Carl Wilhelm Scheele, in Uppsala",
+    "Who discovered oxygen in Uppsala?": "Carl Wilhelm Scheele",
+    "How is oxygen produced by electrolysis?": "electrolysis of water",
+    "When was Liwa al-Quds founded?": "formed in 2013",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", CLOSING_ELSEWHERE)
+def test_a_document_that_never_writes_the_closing_name_is_no_answer(with_news_index: Path, question: str):
+    engine = Engine.open(settings=Settings(index_dir=with_news_index))
+    assert not engine.ask(question).answered
+    # The rule alone refuses it: without it the article's passage is quoted, the place shown missing.
+    without = Engine.open(settings=replace(engine.settings, closing_absent_ceiling=0.0)).ask(question)
+    assert without.answered and CLOSING_ELSEWHERE[question] in without.excerpts[0].text
+    assert without.excerpts[0].missing
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", CLOSING_HERE)
+def test_a_closing_name_the_document_writes_still_answers(with_news_index: Path, question: str):
+    answer = Engine.open(settings=Settings(index_dir=with_news_index)).ask(question)
+    assert answer.answered
+    assert CLOSING_HERE[question] in answer.excerpts[0].text
+
+
+def test_closing_names_are_the_names_after_the_last_preposition():
+    assert closing_names("How do I enable two-factor authentication for my GitHub account?") == {"github"}
+    assert closing_names("How do I add a remote in Visual Studio's Git integration?") == {"visual", "studio", "git"}
+    assert closing_names("How many moons does Jupiter have?") == set()  # no preposition
+    assert closing_names("What port does PostgreSQL listen on by default?") == set()  # names before it
+    assert closing_names("how do i install it on windows?") == set()  # no capitals, no names
+
+
+@pytest.mark.slow
+def test_closing_absent_counts_names_the_document_never_writes(with_news_index: Path):
+    index = Engine.open(settings=Settings(index_dir=with_news_index))._current()
+    table = index.snapshot.passages
+    discovered = next(r for r in range(len(table)) if "Carl Wilhelm Scheele, in Uppsala" in table[r].text)
+
+    def query(text: str) -> Query:
+        return Query(text, np.zeros(1), tuple(terms(text)), "")  # closing_absent reads only text and terms
+
+    assert index.closing_absent(query("How did Scheele produce oxygen in Aleppo?"), discovered) > 0.15
+    assert index.closing_absent(query("How did Scheele produce oxygen in Uppsala?"), discovered) == 0.0
+    # Written by the article, if not by that passage: the document's own page covers it.
+    assert index.closing_absent(query("How did Scheele produce oxygen in Paris?"), discovered) == 0.0
+    # A name no document writes is the unknown-names rule's, not this one's.
+    assert index.closing_absent(query("How did Scheele produce oxygen in Zarkovia?"), discovered) == 0.0
+    # The question as asked, not the text searched: a follow-up joined to an earlier question.
+    joined = query("What did the Observatory report in Aleppo? How did Scheele produce oxygen?")
+    assert index.closing_absent(joined, discovered, asked="How did Scheele produce oxygen?") == 0.0
+
+
+def test_closing_absent_is_off_at_zero_and_above_its_ceiling(tmp_path: Path):
+    class Index:
+        def __init__(self, share: float) -> None:
+            self.share = share
+
+        def closing_absent(self, query: Query, row: int, asked: str | None = None) -> float:
+            return self.share
+
+    settings = Settings(index_dir=tmp_path)
+    assert _closing_absent(_hit_at(0.6), None, Index(0.2), settings)
+    assert not _closing_absent(_hit_at(0.8), None, Index(0.2), settings)  # above the ceiling
+    assert not _closing_absent(_hit_at(0.6), None, Index(0.1), settings)  # weighs too little
+    assert not _closing_absent(_hit_at(0.6), None, Index(0.2), replace(settings, closing_absent_ceiling=0.0))
+    assert not _closing_absent(_hit_at(0.6), None, Index(0.0), replace(settings, closing_absent_refusal=0.0))
+    assert Settings.from_env({"RAG_CLOSING_ABSENT_CEILING": "0"}).closing_absent_ceiling == 0.0
 
 
 def _hit_at(score: float) -> Hit:
