@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -106,11 +106,8 @@ def _names_none(hit: Hit, query: Query, index: SearchIndex, settings: Settings, 
     """Whether ``hit``, not far above the bar, names none of what the question (as ``asked``)
     names, those names weighing ``settings.names_none_refusal`` or more: the same task in
     another tool. A question that names nothing is never refused by this rule."""
-    return (
-        0 < settings.names_none_ceiling
-        and hit.score < settings.names_none_ceiling
-        and (share := index.names_none(query, hit.row, asked)) > 0
-        and share >= settings.names_none_refusal
+    return _refuses(
+        hit, settings.names_none_refusal, settings.names_none_ceiling, lambda: index.names_none(query, hit.row, asked)
     )
 
 
@@ -119,12 +116,19 @@ def _closing_absent(hit: Hit, query: Query, index: SearchIndex, settings: Settin
     names of the question's closing phrase (as ``asked``: "… for my GitHub account?"), those
     names weighing ``settings.closing_absent_refusal`` or more: an answer about another place
     or tool. A question without such names is never refused by this rule."""
-    return (
-        0 < settings.closing_absent_ceiling
-        and hit.score < settings.closing_absent_ceiling
-        and (share := index.closing_absent(query, hit.row, asked)) > 0
-        and share >= settings.closing_absent_refusal
+    return _refuses(
+        hit,
+        settings.closing_absent_refusal,
+        settings.closing_absent_ceiling,
+        lambda: index.closing_absent(query, hit.row, asked),
     )
+
+
+def _refuses(hit: Hit, refusal: float, ceiling: float, share: Callable[[], float]) -> bool:
+    """Whether a rule with this ``ceiling`` (0: off) and ``refusal`` share refuses ``hit``: its
+    relevance below the ceiling and the ``share`` it weighs (read only then) above 0 and at
+    least ``refusal``."""
+    return 0 < ceiling and hit.score < ceiling and (weight := share()) > 0 and weight >= refusal
 
 
 def build_answer(

@@ -97,13 +97,13 @@ class Settings:
     names_none_ceiling: float = 0.9
     #: A top passage below ``closing_absent_ceiling`` relevance does not answer a question
     #: whose closing phrase (after its last preposition) names what some document writes but
-    #: the passage's document never does, those names weighing at least
+    #: the passage's document never does, nor as an adjective ("Israeli"), those names weighing at least
     #: ``closing_absent_refusal`` of the question's IDF weight (``SearchIndex.closing_absent``):
     #: "How do I enable two-factor authentication for my GitHub account?" of git send-email's
     #: page on GMail's multi-factor login. ``closing_absent_ceiling`` 0 turns this off. Chosen
     #: on SQuAD's whole dev set and the tuning sets; see README, *How it works*.
     closing_absent_refusal: float = 0.15
-    closing_absent_ceiling: float = 0.75
+    closing_absent_ceiling: float = 0.7
     #: Near-misses shown when the engine abstains.
     near_misses: int = 3
     #: Fusion weights of ranking signals that differ from the signal's own default

@@ -172,19 +172,41 @@ def question_names(question: str) -> set[str]:
     return names
 
 
-#: Prepositions that open a question's closing phrase: what the question is about ("… for my
-#: GitHub account?", "… in JavaScript?", "… with CMake presets?").
-_PREPOSITION = re.compile(
-    r"\b(?:in|on|with|using|for|from|via|under|inside|within|into|through|by|of|at)\b", re.IGNORECASE
+#: Prepositions that open a question's closing phrase: where or in what it is asked ("… for
+#: my GitHub account?", "… in JavaScript?", "… about Israel?"); not inside a compound ("in-place").
+_CLOSING_PREPOSITION = re.compile(
+    r"(?<![\w-])(?:in|on|with|using|for|from|via|under|inside|within|into|through|by|of|at|about|to|onto"
+    r"|during|against|between|after|over|across|without|like)(?![\w-])",
+    re.IGNORECASE,
 )
+_SENTENCE_BREAK = re.compile(r"[.?!;]\s+")
 
 
-def closing_names(question: str) -> set[str]:
-    """The names (``question_names``) of the phrase after a question's last preposition: the
-    tool, place or thing it asks within ("GitHub" of "How do I enable two-factor
-    authentication for my GitHub account?"). Empty when it has no preposition."""
-    openings = [m.end() for m in _PREPOSITION.finditer(question)]
-    return question_names(question) & set(terms(question[openings[-1] :])) if openings else set()
+def closing_names(question: str) -> list[str]:
+    """The words naming things (``question_names``) of a question's closing phrase: after the
+    last preposition of its last sentence, past its last comma ("GitHub" of "How do I enable
+    two-factor authentication for my GitHub account?"). A leading clause ("In Syria, who
+    leads Liwa al-Quds?") or an earlier sentence ("I work at Google. How do I …?") closes
+    nothing; a question without a preposition has no closing phrase."""
+    last = _SENTENCE_BREAK.split(question.strip().rstrip("?!. "))[-1].rsplit(",", 1)[-1]
+    openings = [m.end() for m in _CLOSING_PREPOSITION.finditer(last)]
+    if not openings:
+        return []
+    names = question_names(question)
+    return [word for word in _WORD.findall(last[openings[-1] :]) if names.intersection(terms(word))]
+
+
+def kin_terms(name: str) -> set[str]:
+    """The terms of the forms a name takes as an adjective or for its people, which a
+    document may write instead of it ("Israeli" for "Israel", "Iranian", "Palestinian",
+    "Chinese"): a document that writes only "the Israeli occupation" does speak of Israel."""
+    stem = re.sub(r"['’]s$", "", name)
+    if len(stem) < 4:
+        return set()
+    forms = [stem + end for end in ("i", "is", "n", "ns", "an", "ans", "ian", "ians", "ese", "ish")]
+    if stem[-1].lower() in "aeiouy":
+        forms += [stem[:-1] + end for end in ("ian", "ians", "ese", "ish", "an", "ans")]
+    return {t for form in forms for t in terms(form)}
 
 
 #: Openings of an elliptical follow-up ("And his brother?", "What about 2014?").
@@ -371,34 +393,38 @@ class SearchIndex:
         something else ("What port does PostgreSQL listen on?" answered by git send-email's
         SMTP port). A document's own page covers its names (SQuAD's article on the Super Bowl
         writes "Denver" where its paragraph on the divisional round says "The Broncos")."""
-        return sum(self._unwritten_by_document(query, row, question_names(query.text)).values())
+        names = question_names(query.text)
+        return sum(
+            w for t, (variants, w) in self.term_weights(query).items() if t in names and not self._writes(row, variants)
+        )
 
     def closing_absent(self, query: Query, row: int, asked: str | None = None) -> float:
         """The share of the question's weight (IDF) in the names of its closing phrase
         (``closing_names`` of the question as ``asked``, default the query's text) that some
-        document writes but passage ``row``'s document never does: "GitHub" of "How do I enable
-        two-factor authentication for my GitHub account?" under git send-email's page on
-        GMail's multi-factor login. The closing phrase says where the question is asked
-        within; a document that never names it answers about something else. Names no
-        document writes are left to ``unknown_names``."""
-        names = closing_names(query.text if asked is None else asked)
+        document writes but passage ``row``'s document never does, in any spelling the index
+        joins nor as an adjective (``kin_terms``): "GitHub" of "How do I enable two-factor
+        authentication for my GitHub account?" under git send-email's page on GMail's
+        multi-factor login. The closing phrase says where or in what the question is asked;
+        a document that never names it answers about something else. Names no document
+        writes are left to ``unknown_names``."""
         weights = self.term_weights(query)
-        title = self.snapshot.documents[self.snapshot.passages[row].doc_id].title
-        headed = set(terms(title)) | self.path_terms(row)
-        written = {t for t in names if t in weights and weights[t][0] and weights[t][0].isdisjoint(headed)}
-        return sum(self._unwritten_by_document(query, row, written).values())
+        lacking: dict[str, float] = {}
+        for name in closing_names(query.text if asked is None else asked):
+            for t in terms(name):
+                variants, w = weights.get(t, (set(), 0.0))
+                if not variants or t in lacking or self._writes(row, variants):
+                    continue
+                kin = {v for found in self.lexical.expand(sorted(kin_terms(name))).values() for v in found}
+                if not self._writes(row, kin):
+                    lacking[t] = w
+        return sum(lacking.values())
 
-    def _unwritten_by_document(self, query: Query, row: int, names: set[str]) -> dict[str, float]:
-        """The terms of ``names`` that passage ``row``'s whole document never writes, in any
-        spelling the index joins, with their IDF shares in ``query``."""
-        if not names:
-            return {}
+    def _writes(self, row: int, variants: set[str]) -> bool:
+        """Whether passage ``row``'s document writes any of ``variants`` (its rows hold its
+        title and section paths too, see ``lexical_texts``), by the rows that hold each: no
+        per-document cache."""
         docs, document = self.snapshot.passages.doc, self.snapshot.passages.doc[row]
-
-        def written(variants: set[str]) -> bool:  # by the rows that hold it: no per-document cache
-            return any(bool(np.any(docs[self.lexical.rows_with(v)] == document)) for v in variants)
-
-        return {t: w for t, (variants, w) in self.term_weights(query).items() if t in names and not written(variants)}
+        return any(bool(np.any(docs[self.lexical.rows_with(v)] == document)) for v in variants)
 
     def term_weights(self, query: Query) -> dict[str, tuple[set[str], float]]:
         """Each distinct term of the query: the index terms that count as it (none: no document

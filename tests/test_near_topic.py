@@ -18,7 +18,9 @@ sieves, which answers "How much is the sieve method of gas production used?".
 - A closing phrase naming what the document never writes (``answer._closing_absent``):
   beside the bundled news articles on Syria, "How did Scheele produce oxygen in Aleppo?"
   finds the passage on Scheele's discovery in Uppsala (.66), and its document never writes
-  Aleppo, which the news articles do: quoted, it would place his work in Aleppo.
+  Aleppo, which the news articles do: quoted, it would place his work in Aleppo. A closing
+  name the news articles write only as an adjective ("Israel": "the Israeli occupation")
+  counts as written.
 """
 
 from dataclasses import replace
@@ -30,7 +32,7 @@ import pytest
 from rag import Engine, Settings
 from rag.analysis import terms
 from rag.answer import _closing_absent, _names_none, _thin
-from rag.search import Hit, Query, closing_names
+from rag.search import Hit, Query, closing_names, kin_terms
 
 from .conftest import DATA, SEEDS
 
@@ -156,14 +158,15 @@ def test_names_none_is_off_at_zero_and_above_its_ceiling(tmp_path: Path):
 #: passage, quoted, would have been taken to say of it.
 CLOSING_ELSEWHERE = {
     "How did Scheele produce oxygen in Aleppo?": "Carl Wilhelm Scheele, in Uppsala",
-    "How much oxygen is in the air of Damascus?": "Oxygen condenses",
+    "How did Priestley make oxygen in Damascus?": "Joseph Priestley focused sunlight",
 }
-#: Closing on what the article writes, or naming nothing there.
+#: Closing on what the document writes, as itself or as an adjective ("Israeli" of the
+#: news articles), after a leading clause, and closing on nothing named.
 CLOSING_HERE = {
     "How did Scheele produce oxygen in Uppsala?": "Carl Wilhelm Scheele, in Uppsala",
-    "Who discovered oxygen in Uppsala?": "Carl Wilhelm Scheele",
+    "What did Assad say to Hamas about the occupation by Israel?": "occupation",
+    "In the war with Israel, which Palestinian leaders met Assad?": "delegation",
     "How is oxygen produced by electrolysis?": "electrolysis of water",
-    "When was Liwa al-Quds founded?": "formed in 2013",
 }
 
 
@@ -186,12 +189,31 @@ def test_a_closing_name_the_document_writes_still_answers(with_news_index: Path,
     assert CLOSING_HERE[question] in answer.excerpts[0].text
 
 
+@pytest.mark.slow
+def test_a_follow_up_is_weighed_by_its_own_closing_phrase(with_news_index: Path):
+    engine = Engine.open(settings=Settings(index_dir=with_news_index))
+    # Searched with the question before it, whose closing phrase names a place the article never writes.
+    answer = engine.ask("Who discovered it?", history=["How did Priestley make oxygen in Damascus?"])
+    assert answer.answered and "Carl Wilhelm Scheele" in answer.excerpts[0].text
+
+
 def test_closing_names_are_the_names_after_the_last_preposition():
-    assert closing_names("How do I enable two-factor authentication for my GitHub account?") == {"github"}
-    assert closing_names("How do I add a remote in Visual Studio's Git integration?") == {"visual", "studio", "git"}
-    assert closing_names("How many moons does Jupiter have?") == set()  # no preposition
-    assert closing_names("What port does PostgreSQL listen on by default?") == set()  # names before it
-    assert closing_names("how do i install it on windows?") == set()  # no capitals, no names
+    assert closing_names("How do I enable two-factor authentication for my GitHub account?") == ["GitHub"]
+    assert closing_names("How do I add a remote in Visual Studio's Git integration?") == ["Visual", "Studio's", "Git"]
+    assert closing_names("What did Assad say about Israel?") == ["Israel"]
+    assert closing_names("How many moons does Jupiter have?") == []  # no preposition
+    assert closing_names("What port does PostgreSQL listen on by default?") == []  # names before it
+    assert closing_names("how do i install it on windows?") == []  # no capitals, no names
+    assert closing_names("In Syria, who leads Liwa al-Quds?") == []  # a leading clause closes nothing
+    assert closing_names("I work at Google. How do I rebase my branch?") == []  # nor an earlier sentence
+    assert closing_names("How do I sort a list in-place in Python?") == ["Python"]  # "in-place" is no preposition
+
+
+def test_kin_terms_are_a_names_adjectives():
+    assert terms("Israeli")[0] in kin_terms("Israel")
+    assert terms("Palestinian")[0] in kin_terms("Palestine")
+    assert terms("Iranian")[0] in kin_terms("Iran")
+    assert kin_terms("US") == set()  # too short to guess at
 
 
 @pytest.mark.slow
@@ -205,13 +227,19 @@ def test_closing_absent_counts_names_the_document_never_writes(with_news_index: 
 
     assert index.closing_absent(query("How did Scheele produce oxygen in Aleppo?"), discovered) > 0.15
     assert index.closing_absent(query("How did Scheele produce oxygen in Uppsala?"), discovered) == 0.0
+    # Only the closing phrase counts: a name before it the article never writes is absent_names'.
+    before = query("How did Assad's chemists produce oxygen in Uppsala?")
+    assert index.closing_absent(before, discovered) == 0.0 and index.absent_names(before, discovered) > 0
     # Written by the article, if not by that passage: the document's own page covers it.
     assert index.closing_absent(query("How did Scheele produce oxygen in Paris?"), discovered) == 0.0
     # A name no document writes is the unknown-names rule's, not this one's.
     assert index.closing_absent(query("How did Scheele produce oxygen in Zarkovia?"), discovered) == 0.0
-    # The question as asked, not the text searched: a follow-up joined to an earlier question.
-    joined = query("What did the Observatory report in Aleppo? How did Scheele produce oxygen?")
-    assert index.closing_absent(joined, discovered, asked="How did Scheele produce oxygen?") == 0.0
+    # Written by the news articles only as an adjective ("Israeli"): written.
+    occupation = next(r for r in range(len(table)) if "occupation" in table[r].text and "Assad" in table[r].text)
+    assert index.closing_absent(query("What did Assad say about the occupation by Israel?"), occupation) == 0.0
+    # The question as asked is read, not the text searched (a follow-up joined to the one before).
+    searched = query("How did Scheele produce oxygen in Aleppo?")
+    assert index.closing_absent(searched, discovered, asked="How did Scheele produce oxygen?") == 0.0
 
 
 def test_closing_absent_is_off_at_zero_and_above_its_ceiling(tmp_path: Path):
@@ -224,7 +252,7 @@ def test_closing_absent_is_off_at_zero_and_above_its_ceiling(tmp_path: Path):
 
     settings = Settings(index_dir=tmp_path)
     assert _closing_absent(_hit_at(0.6), None, Index(0.2), settings)
-    assert not _closing_absent(_hit_at(0.8), None, Index(0.2), settings)  # above the ceiling
+    assert not _closing_absent(_hit_at(0.75), None, Index(0.2), settings)  # above the ceiling
     assert not _closing_absent(_hit_at(0.6), None, Index(0.1), settings)  # weighs too little
     assert not _closing_absent(_hit_at(0.6), None, Index(0.2), replace(settings, closing_absent_ceiling=0.0))
     assert not _closing_absent(_hit_at(0.6), None, Index(0.0), replace(settings, closing_absent_refusal=0.0))
