@@ -147,21 +147,41 @@ def _holds(kind: str | None) -> re.Pattern[str] | None:
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 #: What may stand between a sentence's end and its first word: quotes, brackets, list marks.
 _OPENING_MARKS = " \t\r\n\"'“”‘’([{¿¡*•-–—"
+#: The same within a line: what may stand between a word and the text before it.
+_INLINE_MARKS = " \t\"'“”‘’([{¿¡*•-–—"
 
 
-def question_names(question: str) -> set[str]:
-    """The terms of the words a question writes with a capital: the names it asks about
-    ("Gradle", "al-Quds", "FIFA"), not a word capitalised only for opening a sentence, nor
-    "I'm", nor any word of a question written in capitals or in Title Case throughout."""
+def _words(question: str) -> list[tuple[str, bool]]:
+    """The words of a question, each with whether it opens a sentence."""
     words: list[tuple[str, bool]] = []
     end = 0
     for m in _WORD.finditer(question):
         between = question[end : m.start()].strip(_OPENING_MARKS)
         words.append((m.group(), between[-1:] in (".", "?", "!", ":", ";") if between else end == 0))
         end = m.end()
+    return words
+
+
+def _uniform_case(words: list[tuple[str, bool]]) -> bool:
+    """Whether the words are in capitals or in Title Case throughout ("WHEN WAS IT FOUNDED?",
+    "When Was The Brigade Founded?"): their case says nothing of what they name."""
     inner = [word for word, opens in words if not opens]
-    if len(inner) >= 3 and sum(word[0].isupper() for word in inner) > 0.6 * len(inner):
-        return set()  # "WHEN WAS IT FOUNDED?", "When Was The Brigade Founded?": the case says nothing
+    return len(inner) >= 3 and sum(word[0].isupper() for word in inner) > 0.6 * len(inner)
+
+
+def case_says_nothing(question: str) -> bool:
+    """Whether a question's case tells nothing of its names: it has no capital at all ("how
+    do i add versioned docs to a docusaurus site"), or it is in capitals or Title Case."""
+    return not any(ch.isupper() for ch in question) or _uniform_case(_words(question))
+
+
+def question_names(question: str) -> set[str]:
+    """The terms of the words a question writes with a capital: the names it asks about
+    ("Gradle", "al-Quds", "FIFA"), not a word capitalised only for opening a sentence, nor
+    "I'm", nor any word of a question written in capitals or in Title Case throughout."""
+    words = _words(question)
+    if _uniform_case(words):
+        return set()
     names: set[str] = set()
     for word, opens in words:
         if any(ch.isupper() for ch in word[int(opens) :]) and not re.match(r"I['’]", word):
@@ -182,17 +202,18 @@ _CLOSING_PREPOSITION = re.compile(
 _SENTENCE_BREAK = re.compile(r"[.?!;]\s+")
 
 
-def closing_names(question: str) -> list[str]:
+def closing_names(question: str, names: set[str] | None = None) -> list[str]:
     """The words naming things (``question_names``) of a question's closing phrase: after the
     last preposition of its last sentence, past its last comma ("GitHub" of "How do I enable
     two-factor authentication for my GitHub account?"). A leading clause ("In Syria, who
     leads Liwa al-Quds?") or an earlier sentence ("I work at Google. How do I …?") closes
-    nothing; a question without a preposition has no closing phrase."""
+    nothing; a question without a preposition has no closing phrase. ``names``: the
+    question's names if known otherwise (``SearchIndex.names``)."""
     last = _SENTENCE_BREAK.split(question.strip().rstrip("?!. "))[-1].rsplit(",", 1)[-1]
     openings = [m.end() for m in _CLOSING_PREPOSITION.finditer(last)]
     if not openings:
         return []
-    names = question_names(question)
+    names = question_names(question) if names is None else names
     return [word for word in _WORD.findall(last[openings[-1] :]) if names.intersection(terms(word))]
 
 
@@ -208,6 +229,9 @@ def kin_terms(name: str) -> set[str]:
         forms += [stem[:-1] + end for end in ("ian", "ians", "ese", "ish", "an", "ans")]
     return {t for form in forms for t in terms(form)}
 
+
+#: Passages read for how the documents write a word (``SearchIndex.names``).
+NAME_SAMPLE = 12
 
 #: Openings of an elliptical follow-up ("And his brother?", "What about 2014?").
 _ELLIPSIS = re.compile(r"^\s*(?:and|but|or|also|what about|how about|and what about)\b", re.IGNORECASE)
@@ -293,6 +317,7 @@ class SearchIndex:
         # the expansion of recent queries (a query is highlighted k times).
         self._sentence_terms: dict[int, list[set[str]]] = {}
         self._path_terms: dict[tuple[int, int], set[str]] = {}
+        self._inferred_names: dict[str, frozenset[str]] = {}  # see ``names``
         #: Parts of titles that name the site rather than the page ("Python 3.11.2 documentation").
         self.site_names = site_names(
             (d.title for d in snapshot.documents.values()), (posixpath.dirname(i) for i in snapshot.documents)
@@ -357,7 +382,7 @@ class SearchIndex:
         index joins, "al-Sa'eed" for "al-Saeed", counts as written). A quote that lacks what
         the question names may not answer it: no threshold tells a passage about SMTP ports
         from one about PostgreSQL's port, so the reader is shown the gap."""
-        lacking = self._missing_terms(query, row, question_names(query.text))
+        lacking = self._missing_terms(query, row, self.names(query.text))
         return _question_words(query.text, lacking.__contains__) if lacking else ()
 
     def names_none(self, query: Query, row: int, asked: str | None = None) -> float:
@@ -368,7 +393,7 @@ class SearchIndex:
         are those of the question as ``asked`` (default: the query's text): a follow-up
         searched with the question before it ("What did it add?") is answered by a passage
         that says "It added …", not by one that repeats the earlier question's names."""
-        names = question_names(query.text if asked is None else asked)
+        names = self.names(query.text if asked is None else asked)
         lacking = self._missing_terms(query, row, names)
         written = sum(1 for t, (variants, _) in self.term_weights(query).items() if t in names and variants)
         return sum(lacking.values()) if written and len(lacking) == written else 0.0
@@ -393,7 +418,7 @@ class SearchIndex:
         something else ("What port does PostgreSQL listen on?" answered by git send-email's
         SMTP port). A document's own page covers its names (SQuAD's article on the Super Bowl
         writes "Denver" where its paragraph on the divisional round says "The Broncos")."""
-        names = question_names(query.text)
+        names = self.names(query.text)
         return sum(
             w for t, (variants, w) in self.term_weights(query).items() if t in names and not self._writes(row, variants)
         )
@@ -409,7 +434,8 @@ class SearchIndex:
         writes are left to ``unknown_names``."""
         weights = self.term_weights(query)
         lacking: dict[str, float] = {}
-        for name in closing_names(query.text if asked is None else asked):
+        question = query.text if asked is None else asked
+        for name in closing_names(question, self.names(question)):
             for t in terms(name):
                 variants, w = weights.get(t, (set(), 0.0))
                 if not variants or t in lacking or self._writes(row, variants):
@@ -425,6 +451,47 @@ class SearchIndex:
         per-document cache."""
         docs, document = self.snapshot.passages.doc, self.snapshot.passages.doc[row]
         return any(bool(np.any(docs[self.lexical.rows_with(v)] == document)) for v in variants)
+
+    def names(self, question: str) -> set[str]:
+        """The names of ``question`` (``question_names``: the words it writes with a capital);
+        for a question whose case says nothing (``case_says_nothing``: "how do i enable 2fa
+        for my github account?", or one in Title Case or capitals), the terms of its words
+        that the documents write as names, with a capital inside a sentence ("GitHub"), at
+        least twice and twice as often as without, and of its words that no document writes
+        ("docusaurus"), as a name no document writes would be."""
+        found = question_names(question)
+        if found or not case_says_nothing(question):
+            return found
+        cached = self._inferred_names.get(question)
+        if cached is None:
+            if len(self._inferred_names) > 4096:  # bounded, as the other caches are
+                self._inferred_names.clear()
+            words = dict.fromkeys(w.lower() for w, opens in _words(question) if not opens)  # "What's …"
+            inferred = {t for w in words for t in self._written_as_name(w)}
+            expanded = self.lexical.expand([t for w in words for t in terms(w)])
+            inferred |= {t for t, variants in expanded.items() if not variants and not t.isdigit()}
+            cached = self._inferred_names[question] = frozenset(inferred)
+        return set(cached)
+
+    def _written_as_name(self, word: str) -> list[str]:
+        """The terms of ``word`` when the documents write it as a name (see ``names``), read
+        from the first ``NAME_SAMPLE`` passages that hold it; else none."""
+        found = terms(word)
+        if not found or any(t.isdigit() for t in found):
+            return []
+        # As a word of prose: after a space, quote or bracket, not part of a path, address or
+        # dotted name ("github.com/…", "sphinx.ext", "import sphinx" still counts as prose).
+        pattern = re.compile(rf"(?:^|(?<=[\s\"'“‘(\[])){re.escape(word)}(?![\w/@-]|\.\w)", re.IGNORECASE | re.M)
+        capital = lower = 0
+        for row in self.lexical.rows_with(found[0])[:NAME_SAMPLE].tolist():
+            text = self.snapshot.passages[row].text
+            for m in pattern.finditer(text):
+                before = text[max(0, m.start() - 40) : m.start()].rstrip(_INLINE_MARKS)
+                if not before or before[-1] in ".?!:;\n\r":
+                    continue  # opening a sentence or a line: its case says nothing
+                capital += m.group()[0].isupper()
+                lower += not m.group()[0].isupper()
+        return found if capital >= 2 and capital >= 2 * lower else []
 
     def term_weights(self, query: Query) -> dict[str, tuple[set[str], float]]:
         """Each distinct term of the query: the index terms that count as it (none: no document
@@ -836,7 +903,7 @@ def _unknown_names(c: Candidates) -> np.ndarray:
     """Minus the question's IDF share that is names the documents never contain ("How do I add
     a dependency to a Gradle build file?" of Debian manuals): the same for every candidate, it
     moves no passage but lowers the answer towards abstention."""
-    names = question_names(c.query.text)
+    names = c.index.names(c.query.text)
     share = sum(w for t, (variants, w) in c.index.term_weights(c.query).items() if t in names and not variants)
     # A name written as code that no document writes ("What does std::fs::read_to_vec
     # return?") is what the question is about, though each of its words is known.

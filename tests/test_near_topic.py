@@ -32,7 +32,7 @@ import pytest
 from rag import Engine, Settings
 from rag.analysis import terms
 from rag.answer import _closing_absent, _names_none, _thin
-from rag.search import Hit, Query, closing_names, kin_terms
+from rag.search import Hit, Query, case_says_nothing, closing_names, kin_terms
 
 from .conftest import DATA, SEEDS
 
@@ -207,6 +207,31 @@ def test_closing_names_are_the_names_after_the_last_preposition():
     assert closing_names("In Syria, who leads Liwa al-Quds?") == []  # a leading clause closes nothing
     assert closing_names("I work at Google. How do I rebase my branch?") == []  # nor an earlier sentence
     assert closing_names("How do I sort a list in-place in Python?") == ["Python"]  # "in-place" is no preposition
+
+
+@pytest.mark.slow
+def test_a_question_in_lower_case_has_the_names_the_documents_write(with_news_index: Path):
+    engine = Engine.open(settings=Settings(index_dir=with_news_index))
+    index = engine._current()
+    # The news articles write "Aleppo" with a capital inside their sentences: a name.
+    assert index.names("how did scheele produce oxygen in aleppo?") >= set(terms("aleppo"))
+    assert not engine.ask("how did scheele produce oxygen in aleppo?").answered  # as when written with capitals
+    # A word no document writes may be a name too, when the case cannot tell.
+    assert set(terms("docusaurus")) <= index.names("how do i add versioned docs to a docusaurus site")
+    # Cased questions keep the names they write, and nothing else.
+    assert index.names("What is the capital of australia?") == set()
+    assert index.names("How did Scheele produce oxygen in Aleppo?") == set(terms("Scheele Aleppo"))
+    # Words the documents write in lower case are no names.
+    assert index.names("how is oxygen produced by electrolysis?") == set()
+    assert engine.ask("who discovered oxygen?").answered
+
+
+def test_case_says_nothing_of_lower_case_capitals_and_title_case():
+    assert case_says_nothing("how do i add versioned docs to a docusaurus site")
+    assert case_says_nothing("WHEN WAS IT FOUNDED?")
+    assert case_says_nothing("When Was The Brigade Founded?")
+    assert not case_says_nothing("How do I create a branch?")
+    assert not case_says_nothing("What is the capital of australia?")
 
 
 def test_kin_terms_are_a_names_adjectives():
