@@ -95,26 +95,6 @@ NAMED = {
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("question", NAMING_OTHERS)
-def test_a_passage_naming_none_of_what_is_asked_about_is_no_answer(article_index: Path, question: str):
-    engine = Engine.open(settings=Settings(index_dir=article_index))
-    answer = engine.ask(question)
-    assert not answer.answered
-    # The rule alone refuses it: without it that passage is quoted, the name shown missing.
-    without = Engine.open(settings=replace(engine.settings, names_none_ceiling=0.0)).ask(question)
-    assert without.answered and NAMING_OTHERS[question] in without.excerpts[0].text
-    assert without.excerpts[0].missing
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("question", NAMED)
-def test_a_passage_holding_the_names_asked_about_still_answers(article_index: Path, question: str):
-    answer = Engine.open(settings=Settings(index_dir=article_index)).ask(question)
-    assert answer.answered
-    assert NAMED[question] in answer.excerpts[0].text
-
-
-@pytest.mark.slow
 def test_names_none_weighs_names_only_when_the_passage_holds_none_of_them(article_index: Path):
     engine = Engine.open(settings=Settings(index_dir=article_index))
     index = engine._current()
@@ -122,16 +102,13 @@ def test_names_none_weighs_names_only_when_the_passage_holds_none_of_them(articl
     liquefied = next(r for r in range(len(table)) if "air could be liquefied" in table[r].text)
     discovered = next(r for r in range(len(table)) if "Carl Wilhelm Scheele, in Uppsala" in table[r].text)
 
-    def query(text: str) -> Query:
-        return Query(text, np.zeros(1), tuple(terms(text)), "")  # names_none reads only text and terms
-
-    assert index.names_none(query("How did Lavoisier liquefy oxygen?"), liquefied) > 0.35
-    assert index.names_none(query("How did Lavoisier liquefy oxygen?"), discovered) == 0.0  # that passage names him
+    assert index.names_none(_query("How did Lavoisier liquefy oxygen?"), liquefied) > 0.35
+    assert index.names_none(_query("How did Lavoisier liquefy oxygen?"), discovered) == 0.0  # that passage names him
     # One name of two held: not "none" (Uppsala is in that passage, Lavoisier is not).
-    assert index.names_none(query("Did Lavoisier work in Uppsala?"), discovered) == 0.0
-    assert index.names_none(query("how did someone liquefy oxygen?"), liquefied) == 0.0  # no names
+    assert index.names_none(_query("Did Lavoisier work in Uppsala?"), discovered) == 0.0
+    assert index.names_none(_query("how did someone liquefy oxygen?"), liquefied) == 0.0  # no names
     # A name no document writes is the unknown-names rule's, not this one's.
-    assert index.names_none(query("How did Zarkov liquefy oxygen?"), liquefied) == 0.0
+    assert index.names_none(_query("How did Zarkov liquefy oxygen?"), liquefied) == 0.0
 
 
 def test_names_none_is_off_at_zero_and_above_its_ceiling(tmp_path: Path):
@@ -170,23 +147,37 @@ CLOSING_HERE = {
 }
 
 
+#: Each rule's refusals (the index, the switch that turns the rule off, the question, what
+#: the rule off quotes) and the questions it leaves answered (with what is quoted first).
+REFUSED = [("article_index", "names_none_ceiling", q, quoted) for q, quoted in NAMING_OTHERS.items()] + [
+    ("with_news_index", "closing_absent_ceiling", q, quoted) for q, quoted in CLOSING_ELSEWHERE.items()
+]
+ANSWERED_STILL = [("article_index", q, quoted) for q, quoted in NAMED.items()] + [
+    ("with_news_index", q, quoted) for q, quoted in CLOSING_HERE.items()
+]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("question", CLOSING_ELSEWHERE)
-def test_a_document_that_never_writes_the_closing_name_is_no_answer(with_news_index: Path, question: str):
-    engine = Engine.open(settings=Settings(index_dir=with_news_index))
+@pytest.mark.parametrize(("index_fixture", "switch", "question", "quoted"), REFUSED)
+def test_the_rule_alone_refuses_a_passage_about_another_name(
+    request: pytest.FixtureRequest, index_fixture: str, switch: str, question: str, quoted: str
+):
+    engine = Engine.open(settings=Settings(index_dir=request.getfixturevalue(index_fixture)))
     assert not engine.ask(question).answered
-    # The rule alone refuses it: without it the article's passage is quoted, the place shown missing.
-    without = Engine.open(settings=replace(engine.settings, closing_absent_ceiling=0.0)).ask(question)
-    assert without.answered and CLOSING_ELSEWHERE[question] in without.excerpts[0].text
+    # The rule alone refuses it: without it that passage is quoted, the name shown missing.
+    without = Engine.open(settings=replace(engine.settings, **{switch: 0.0})).ask(question)
+    assert without.answered and quoted in without.excerpts[0].text
     assert without.excerpts[0].missing
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("question", CLOSING_HERE)
-def test_a_closing_name_the_document_writes_still_answers(with_news_index: Path, question: str):
-    answer = Engine.open(settings=Settings(index_dir=with_news_index)).ask(question)
+@pytest.mark.parametrize(("index_fixture", "question", "quoted"), ANSWERED_STILL)
+def test_a_passage_holding_the_names_asked_about_still_answers(
+    request: pytest.FixtureRequest, index_fixture: str, question: str, quoted: str
+):
+    answer = Engine.open(settings=Settings(index_dir=request.getfixturevalue(index_fixture))).ask(question)
     assert answer.answered
-    assert CLOSING_HERE[question] in answer.excerpts[0].text
+    assert quoted in answer.excerpts[0].text
 
 
 @pytest.mark.slow
@@ -247,23 +238,20 @@ def test_closing_absent_counts_names_the_document_never_writes(with_news_index: 
     table = index.snapshot.passages
     discovered = next(r for r in range(len(table)) if "Carl Wilhelm Scheele, in Uppsala" in table[r].text)
 
-    def query(text: str) -> Query:
-        return Query(text, np.zeros(1), tuple(terms(text)), "")  # closing_absent reads only text and terms
-
-    assert index.closing_absent(query("How did Scheele produce oxygen in Aleppo?"), discovered) > 0.15
-    assert index.closing_absent(query("How did Scheele produce oxygen in Uppsala?"), discovered) == 0.0
+    assert index.closing_absent(_query("How did Scheele produce oxygen in Aleppo?"), discovered) > 0.15
+    assert index.closing_absent(_query("How did Scheele produce oxygen in Uppsala?"), discovered) == 0.0
     # Only the closing phrase counts: a name before it the article never writes is absent_names'.
-    before = query("How did Assad's chemists produce oxygen in Uppsala?")
+    before = _query("How did Assad's chemists produce oxygen in Uppsala?")
     assert index.closing_absent(before, discovered) == 0.0 and index.absent_names(before, discovered) > 0
     # Written by the article, if not by that passage: the document's own page covers it.
-    assert index.closing_absent(query("How did Scheele produce oxygen in Paris?"), discovered) == 0.0
+    assert index.closing_absent(_query("How did Scheele produce oxygen in Paris?"), discovered) == 0.0
     # A name no document writes is the unknown-names rule's, not this one's.
-    assert index.closing_absent(query("How did Scheele produce oxygen in Zarkovia?"), discovered) == 0.0
+    assert index.closing_absent(_query("How did Scheele produce oxygen in Zarkovia?"), discovered) == 0.0
     # Written by the news articles only as an adjective ("Israeli"): written.
     occupation = next(r for r in range(len(table)) if "occupation" in table[r].text and "Assad" in table[r].text)
-    assert index.closing_absent(query("What did Assad say about the occupation by Israel?"), occupation) == 0.0
+    assert index.closing_absent(_query("What did Assad say about the occupation by Israel?"), occupation) == 0.0
     # The question as asked is read, not the text searched (a follow-up joined to the one before).
-    searched = query("How did Scheele produce oxygen in Aleppo?")
+    searched = _query("How did Scheele produce oxygen in Aleppo?")
     assert index.closing_absent(searched, discovered, asked="How did Scheele produce oxygen?") == 0.0
 
 
@@ -282,6 +270,10 @@ def test_closing_absent_is_off_at_zero_and_above_its_ceiling(tmp_path: Path):
     assert not _closing_absent(_hit_at(0.6), None, Index(0.2), replace(settings, closing_absent_ceiling=0.0))
     assert not _closing_absent(_hit_at(0.6), None, Index(0.0), replace(settings, closing_absent_refusal=0.0))
     assert Settings.from_env({"RAG_CLOSING_ABSENT_CEILING": "0"}).closing_absent_ceiling == 0.0
+
+
+def _query(text: str) -> Query:
+    return Query(text, np.zeros(1), tuple(terms(text)), "")  # the names rules read only text and terms
 
 
 def _hit_at(score: float) -> Hit:
