@@ -166,6 +166,8 @@ def _uniform_case(words: list[tuple[str, bool]]) -> bool:
     """Whether the words are in capitals or in Title Case throughout ("WHEN WAS IT FOUNDED?",
     "When Was The Brigade Founded?"): their case says nothing of what they name."""
     inner = [word for word, opens in words if not opens]
+    if inner and not any(ch.islower() for word in inner for ch in word):
+        return True  # "WHO DISCOVERED OXYGEN?"
     return len(inner) >= 3 and sum(word[0].isupper() for word in inner) > 0.6 * len(inner)
 
 
@@ -231,7 +233,7 @@ def kin_terms(name: str) -> set[str]:
 
 
 #: Passages read for how the documents write a word (``SearchIndex.names``).
-NAME_SAMPLE = 12
+NAME_SAMPLE = 24
 
 #: Openings of an elliptical follow-up ("And his brother?", "What about 2014?").
 _ELLIPSIS = re.compile(r"^\s*(?:and|but|or|also|what about|how about|and what about)\b", re.IGNORECASE)
@@ -455,10 +457,10 @@ class SearchIndex:
     def names(self, question: str) -> set[str]:
         """The names of ``question`` (``question_names``: the words it writes with a capital);
         for a question whose case says nothing (``case_says_nothing``: "how do i enable 2fa
-        for my github account?", or one in Title Case or capitals), the terms of its words
-        that the documents write as names, with a capital inside a sentence ("GitHub"), at
-        least twice and twice as often as without, and of its words that no document writes
-        ("docusaurus"), as a name no document writes would be."""
+        for my github account?", or one in Title Case or capitals), the terms of its words,
+        but the first, that the documents write as names: with a capital inside a sentence
+        ("GitHub"), at least twice and twice as often as without. A word no document writes
+        is not guessed at: "docusaurus" may be a name, "colour" is not."""
         found = question_names(question)
         if found or not case_says_nothing(question):
             return found
@@ -466,32 +468,44 @@ class SearchIndex:
         if cached is None:
             if len(self._inferred_names) > 4096:  # bounded, as the other caches are
                 self._inferred_names.clear()
-            words = dict.fromkeys(w.lower() for w, opens in _words(question) if not opens)  # "What's …"
-            inferred = {t for w in words for t in self._written_as_name(w)}
-            expanded = self.lexical.expand([t for w in words for t in terms(w)])
-            inferred |= {t for t, variants in expanded.items() if not variants and not t.isdigit()}
-            cached = self._inferred_names[question] = frozenset(inferred)
+            # Not a sentence's first word: "what's" or "how", whatever the documents write.
+            words = dict.fromkeys(w.lower() for w, opens in _words(question) if not opens)
+            cached = self._inferred_names[question] = frozenset(t for w in words for t in self._written_as_name(w))
         return set(cached)
 
     def _written_as_name(self, word: str) -> list[str]:
         """The terms of ``word`` when the documents write it as a name (see ``names``), read
-        from the first ``NAME_SAMPLE`` passages that hold it; else none."""
-        found = terms(word)
-        if not found or any(t.isdigit() for t in found):
+        from up to ``NAME_SAMPLE`` passages that hold it, spread over the index; of a
+        compound ("al-quds"), the terms of the parts they write with a capital. None for a
+        word of two letters or fewer ("us" is no "US" here), nor for a number."""
+        word = re.sub(r"['’]s$", "", word)
+        found = [t for t in terms(word) if not t.isdigit()]
+        if len(word) <= 2 or not found:
             return []
+        rarest = min(found, key=lambda t: len(self.lexical.rows_with(t)))
+        rows = self.lexical.rows_with(rarest)
+        if len(rows) > NAME_SAMPLE:
+            rows = rows[np.linspace(0, len(rows) - 1, NAME_SAMPLE).astype(int)]
         # As a word of prose: after a space, quote or bracket, not part of a path, address or
-        # dotted name ("github.com/…", "sphinx.ext", "import sphinx" still counts as prose).
-        pattern = re.compile(rf"(?:^|(?<=[\s\"'“‘(\[])){re.escape(word)}(?![\w/@-]|\.\w)", re.IGNORECASE | re.M)
-        capital = lower = 0
-        for row in self.lexical.rows_with(found[0])[:NAME_SAMPLE].tolist():
+        # dotted name ("github.com/…", "sphinx.ext"); its plural or possessive counts.
+        pattern = re.compile(
+            rf"(?:^|(?<=[\s\"'“‘(\[])){re.escape(word)}(?:['’]?s)?(?![\w/@-]|\.\w)", re.IGNORECASE | re.MULTILINE
+        )
+        written: list[str] = []
+        lower = 0
+        for row in rows.tolist():
             text = self.snapshot.passages[row].text
             for m in pattern.finditer(text):
                 before = text[max(0, m.start() - 40) : m.start()].rstrip(_INLINE_MARKS)
                 if not before or before[-1] in ".?!:;\n\r":
                     continue  # opening a sentence or a line: its case says nothing
-                capital += m.group()[0].isupper()
-                lower += not m.group()[0].isupper()
-        return found if capital >= 2 and capital >= 2 * lower else []
+                if any(ch.isupper() for ch in m.group()):
+                    written.append(m.group())
+                else:
+                    lower += 1
+        if len(written) < 2 or len(written) < 2 * lower:
+            return []
+        return sorted(question_names(f"the {written[0]}") & set(found)) or found
 
     def term_weights(self, query: Query) -> dict[str, tuple[set[str], float]]:
         """Each distinct term of the query: the index terms that count as it (none: no document
