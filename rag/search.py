@@ -148,7 +148,7 @@ _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 #: What may stand between a sentence's end and its first word: quotes, brackets, list marks.
 _OPENING_MARKS = " \t\r\n\"'“”‘’([{¿¡*•-–—"
 #: The same within a line: what may stand between a word and the text before it.
-_INLINE_MARKS = " \t\"'“”‘’([{¿¡*•-–—"
+_INLINE_MARKS = _OPENING_MARKS.replace("\r", "").replace("\n", "")
 
 
 def _words(question: str) -> list[tuple[str, bool]]:
@@ -505,6 +505,7 @@ class SearchIndex:
                     lower += 1
         if len(written) < 2 or len(written) < 2 * lower:
             return []
+        # Of a compound, the parts written with a capital, read as inside a sentence ("al-Quds").
         return sorted(question_names(f"the {written[0]}") & set(found)) or found
 
     def term_weights(self, query: Query) -> dict[str, tuple[set[str], float]]:
@@ -917,7 +918,7 @@ def _unknown_names(c: Candidates) -> np.ndarray:
     """Minus the question's IDF share that is names the documents never contain ("How do I add
     a dependency to a Gradle build file?" of Debian manuals): the same for every candidate, it
     moves no passage but lowers the answer towards abstention."""
-    names = c.index.names(c.query.text)
+    names = question_names(c.query.text)  # those ``SearchIndex.names`` adds are written: none here
     share = sum(w for t, (variants, w) in c.index.term_weights(c.query).items() if t in names and not variants)
     # A name written as code that no document writes ("What does std::fs::read_to_vec
     # return?") is what the question is about, though each of its words is known.
