@@ -14,7 +14,11 @@ halves: ``tune`` (looked at while tuning) and ``heldout`` (never looked at; thei
 misses are never printed). ``realdocs_near_questions.json`` adds out-of-domain questions
 near the manuals' topics, most of them the same task in another tool ("How do I rebase my
 changes onto upstream in Mercurial?"), written for tuning the abstention after the
-benchmark's own tuning half was all but refused; they are reported apart, not in "all".
+benchmark's own tuning half was all but refused; ``realdocs_more_questions.json`` 80 more,
+written by a helper who read the corpus (the same task in another tool, questions on the
+manuals' tools that they never answer, general knowledge, the manuals' words in another
+sense), each with what was grepped to check it is not answered. Both are reported apart,
+not in "all".
 
 Every system gets the same files and the same model (all-MiniLM-L6-v2). A hit at k
 is an excerpt among the first k from the gold file that contains the gold phrase
@@ -49,7 +53,11 @@ from rag.passages import SECTION_SEPARATOR  # noqa: E402
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
 QUESTIONS = HERE / "realdocs_questions.json"
-NEAR = HERE / "realdocs_near_questions.json"
+#: Out-of-domain questions for tuning the abstention, reported apart: name, file, what they are.
+EXTRA = (
+    ("near", HERE / "realdocs_near_questions.json", "out-of-domain questions near the manuals' topics"),
+    ("more", HERE / "realdocs_more_questions.json", "more out-of-domain questions, by kind"),
+)
 _LEADER = re.compile(r"(?:\.\s?){4,}\s*\d{1,4}\s*$", re.M)
 # Two shell or REPL prompts on one line: a code block flattened into one line.
 _FLAT_CODE = re.compile(r"(?:^|\s)(?:\$|>>>) \S[^\n]*?[ \t](?:\$|>>>) \S")
@@ -186,7 +194,8 @@ def main() -> None:
 
     corpus = build(CACHE)
     questions = json.loads(QUESTIONS.read_text())
-    near = json.loads(NEAR.read_text())
+    extra = {name: json.loads(path.read_text()) for name, path, _ in EXTRA}
+    near = [q for qs in extra.values() for q in qs]
     ours = run_ours(corpus, questions, args.index, near)
     systems = [ours]
     if not args.skip_peers:
@@ -218,11 +227,20 @@ def main() -> None:
                 f"{kind} {score(qs, ours['results'])['hit1']:.2f} ({len(qs)})" for kind, qs in sorted(by_type.items())
             )
         )
-    refused = sum(not ours["results"].get(q["id"]) for q in near)
-    print(
-        f"\n## near: {len(near)} out-of-domain questions near the manuals' topics (tuning; not in all)\n"
-        f"this project refused {refused} of {len(near)} ({refused / len(near):.2f}); the peers never refuse"
-    )
+    for name, _, what in EXTRA:
+        qs = extra[name]
+        refused = sum(not ours["results"].get(q["id"]) for q in qs)
+        kinds: dict[str, list[int]] = {}
+        for q in qs:
+            if "kind" in q:
+                counts = kinds.setdefault(q["kind"], [0, 0])
+                counts[0] += not ours["results"].get(q["id"])
+                counts[1] += 1
+        by_kind = "; by kind: " + ", ".join(f"{k} {r} of {n}" for k, (r, n) in kinds.items()) if kinds else ""
+        print(
+            f"\n## {name}: {len(qs)} {what} (tuning; not in all)\n"
+            f"this project refused {refused} of {len(qs)} ({refused / len(qs):.2f}){by_kind}; the peers never refuse"
+        )
     print(f"\nExcerpt checks (ours, all top-5 excerpts): {ours['checks']}")
     for kind, chosen in (("out-of-domain", True), ("in-domain", False)):
         answered = [
