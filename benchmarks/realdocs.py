@@ -195,8 +195,8 @@ def main() -> None:
     corpus = build(CACHE)
     questions = json.loads(QUESTIONS.read_text())
     extra = {name: json.loads(path.read_text()) for name, path, _ in EXTRA}
-    near = [q for qs in extra.values() for q in qs]
-    ours = run_ours(corpus, questions, args.index, near)
+    tuning_ood = [q for qs in extra.values() for q in qs]
+    ours = run_ours(corpus, questions, args.index, tuning_ood)
     systems = [ours]
     if not args.skip_peers:
         systems += run_peers(corpus, QUESTIONS, ["haystack", "txtai"], args.fresh_peers)
@@ -259,7 +259,7 @@ def main() -> None:
         for q, top in score(tune, ours["results"])["misses"]:
             got = f"{top[0]['file']}: {top[0]['text'][:140]!r} ({top[0]['score']:.2f})" if top else "(refused)"
             print(f"- [{q['type']}] {q['question']}  gold {q['file']} «{q['phrase']}»\n    got {got}")
-        for q in tune + near:
+        for q in tune + tuning_ood:
             if q["type"] == "ood" and ours["results"].get(q["id"]):
                 top = ours["results"][q["id"]][0]
                 print(f"- [ood answered] {q['question']}: {top['text'][:100]!r} ({top['score']:.2f})")

@@ -181,10 +181,15 @@ def test_a_passage_holding_the_names_asked_about_still_answers(
 
 
 @pytest.mark.slow
-def test_a_follow_up_is_weighed_by_its_own_closing_phrase(with_news_index: Path):
+def test_a_follow_up_is_not_weighed_by_the_closing_phrase_of_the_question_before_it(with_news_index: Path):
     engine = Engine.open(settings=Settings(index_dir=with_news_index))
-    # Searched with the question before it, whose closing phrase names a place the article never writes.
-    answer = engine.ask("Who discovered it?", history=["How did Priestley make oxygen in Damascus?"])
+    # Searched joined to the question before it, whose closing phrase names a place the article
+    # never writes, the follow-up is answered: only the question as asked is read, and only its
+    # last sentence closes. Either keeps the earlier phrase out; the unit tests of
+    # ``closing_names`` (an earlier sentence) and ``closing_absent`` (``asked``) take each alone.
+    earlier = "How did Priestley make oxygen in Damascus?"
+    answer = engine.ask("Who discovered it?", history=[earlier])
+    assert answer.searched_as == f"{earlier} Who discovered it?"
     assert answer.answered and "Carl Wilhelm Scheele" in answer.excerpts[0].text
 
 
