@@ -18,7 +18,10 @@ benchmark's own tuning half was all but refused; ``realdocs_more_questions.json`
 written by a helper who read the corpus (the same task in another tool, questions on the
 manuals' tools that they never answer, general knowledge, the manuals' words in another
 sense), each with what was grepped to check it is not answered. Both are reported apart,
-not in "all".
+not in "all". ``realdocs_follow_ups.json`` holds follow-ups ("How do I install it?"), each
+after an earlier question: 12 after one the manuals do not answer ("What is Kubernetes?"),
+which should be refused, and 20 after one they do, which should be answered; reported
+apart too.
 
 Every system gets the same files and the same model (all-MiniLM-L6-v2). A hit at k
 is an excerpt among the first k from the gold file that contains the gold phrase
@@ -58,6 +61,8 @@ EXTRA = (
     ("near", HERE / "realdocs_near_questions.json", "out-of-domain questions near the manuals' topics"),
     ("more", HERE / "realdocs_more_questions.json", "more out-of-domain questions, by kind"),
 )
+#: Follow-ups asked after an earlier question (their ``history``), reported apart.
+FOLLOW_UPS = HERE / "realdocs_follow_ups.json"
 _LEADER = re.compile(r"(?:\.\s?){4,}\s*\d{1,4}\s*$", re.M)
 # Two shell or REPL prompts on one line: a code block flattened into one line.
 _FLAT_CODE = re.compile(r"(?:^|\s)(?:\$|>>>) \S[^\n]*?[ \t](?:\$|>>>) \S")
@@ -145,7 +150,7 @@ def run_ours(corpus: Path, questions: list[dict], keep: Path | None = None, extr
             if answer.answered:  # the answer names a gap: a word no document writes, a name the top excerpt lacks
                 gaps[q["id"]] = bool(answer.unwritten or answer.excerpts[0].missing)
         for q in extra:
-            answer = engine.ask(q["question"], k=5)
+            answer = engine.ask(q["question"], k=5, history=q.get("history"))
             shown = answer.excerpts if answer.answered else ()
             results[q["id"]] = [{"file": e.source, "text": e.text, "score": e.score} for e in shown]
         return {
@@ -196,7 +201,8 @@ def main() -> None:
     questions = json.loads(QUESTIONS.read_text())
     extra = {name: json.loads(path.read_text()) for name, path, _ in EXTRA}
     tuning_ood = [q for qs in extra.values() for q in qs]
-    ours = run_ours(corpus, questions, args.index, tuning_ood)
+    follow_ups = json.loads(FOLLOW_UPS.read_text())
+    ours = run_ours(corpus, questions, args.index, tuning_ood + follow_ups)
     systems = [ours]
     if not args.skip_peers:
         systems += run_peers(corpus, QUESTIONS, ["haystack", "txtai"], args.fresh_peers)
@@ -241,6 +247,14 @@ def main() -> None:
             f"\n## {name}: {len(qs)} {what} (tuning; not in all)\n"
             f"this project refused {refused} of {len(qs)} ({refused / len(qs):.2f}){by_kind}; the peers never refuse"
         )
+    unanswered = [q for q in follow_ups if q["type"] == "ood"]
+    answered = [q for q in follow_ups if q["type"] != "ood"]
+    refused = sum(not ours["results"].get(q["id"]) for q in unanswered)
+    print(
+        f"\n## follow-ups: {len(follow_ups)} questions asked after an earlier one (tuning; not in all)\n"
+        f"after a question the manuals do not answer, refused {refused} of {len(unanswered)}; after one they "
+        f"answer, answered {sum(bool(ours['results'].get(q['id'])) for q in answered)} of {len(answered)}"
+    )
     print(f"\nExcerpt checks (ours, all top-5 excerpts): {ours['checks']}")
     for kind, chosen in (("out-of-domain", True), ("in-domain", False)):
         answered = [

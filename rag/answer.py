@@ -56,7 +56,10 @@ def respond(
     question's own, or, when the question's pronoun comes before any word of its own
     ("What is its default value?"), whenever it clears the bar: a question that does
     not refer back ("What is the capital of Australia?") never borrows an answer from
-    the conversation.
+    the conversation. One that refers back and names nothing of its own takes its
+    subject from the previous question: when the joined search is refused, so is the
+    question ("How do I install it?" after "What is Kubernetes?" of manuals that never
+    name Kubernetes is no question about installing whatever they document).
     """
 
     def search(text: str) -> Answer:
@@ -81,6 +84,10 @@ def respond(
         if followed.answered and (
             not answer.answered or points_back_first(question) or followed.excerpts[0].score > answer.excerpts[0].score
         ):
+            return followed
+        if not followed.answered and not question_names(question):
+            # Its subject is the previous question's, and with it nothing answers: what the
+            # question alone matches ("How do I install it?": any installing) is no answer.
             return followed
     return answer
 

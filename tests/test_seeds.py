@@ -111,6 +111,25 @@ def test_an_unrelated_question_after_any_seed_question_is_still_refused(seed_eng
         assert answer.searched_as == item["q"]
 
 
+@pytest.mark.parametrize(
+    ("question", "earlier"),
+    [
+        ("When was it formed?", "Who founded Microsoft?"),
+        ("When was it formed?", "What is the Wagner Group?"),
+        ("Who commands it?", "What is the Wagner Group?"),
+        ("Who does he command?", "Who is the president of France?"),
+    ],
+)
+def test_a_follow_up_about_what_the_seeds_never_answer_is_refused(seed_engine: Engine, question: str, earlier: str):
+    """Its subject is the earlier question's, which the seeds do not answer. Alone, the
+    question matches what the seeds say of their own subjects ("When was it formed?":
+    Liwa al-Quds, 2013), which was quoted until the joined search's refusal counted."""
+    assert seed_engine.ask(question).answered
+    answer = seed_engine.ask(question, history=[earlier])
+    assert not answer.answered
+    assert answer.searched_as == f"{earlier} {question}"  # the near misses are the joined search's
+
+
 def test_a_follow_up_says_what_was_searched(seed_engine: Engine):
     answer = seed_engine.ask("When was it formed?", history=["Who commands Liwa al-Quds?"])
     assert answer.answered and "formed in 2013" in answer.excerpts[0].text
