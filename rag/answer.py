@@ -16,7 +16,16 @@ from .embedding import Embedder
 from .errors import BadQuestion
 from .passages import code_spans
 from .rerank import Reranker
-from .search import Hit, Query, SearchIndex, follow_up_text, points_back_first, question_names, question_type
+from .search import (
+    Hit,
+    Query,
+    SearchIndex,
+    follow_up_text,
+    has_own_subject,
+    points_back_first,
+    question_names,
+    question_type,
+)
 from .types import Answer, Citation, Excerpt, Span
 
 
@@ -56,10 +65,11 @@ def respond(
     question's own, or, when the question's pronoun comes before any word of its own
     ("What is its default value?"), whenever it clears the bar: a question that does
     not refer back ("What is the capital of Australia?") never borrows an answer from
-    the conversation. One that refers back and names nothing of its own takes its
-    subject from the previous question: when the joined search is refused, so is the
-    question ("How do I install it?" after "What is Kubernetes?" of manuals that never
-    name Kubernetes is no question about installing whatever they document).
+    the conversation. One that refers back, names nothing of its own and holds nothing
+    its pronoun could stand for (``has_own_subject``) takes its subject from the previous
+    question: when the joined search is refused, so is the question ("How do I install
+    it?" after "What is Kubernetes?" of manuals that never name Kubernetes is no question
+    about installing whatever they document).
     """
 
     def search(text: str) -> Answer:
@@ -85,7 +95,7 @@ def respond(
             not answer.answered or points_back_first(question) or followed.excerpts[0].score > answer.excerpts[0].score
         ):
             return followed
-        if not followed.answered and not question_names(question):
+        if not followed.answered and not question_names(question) and not has_own_subject(question):
             # Its subject is the previous question's, and with it nothing answers: what the
             # question alone matches ("How do I install it?": any installing) is no answer.
             return followed

@@ -296,6 +296,46 @@ def points_back_first(question: str) -> bool:
     return False
 
 
+_AUXILIARIES = frozenset(
+    "is are was were do does did can could will would should shall may might must has have had".split()
+)
+#: Who asks: the subject of "How do I …?", never what a pronoun stands for.
+_ASKERS = frozenset("i you we one".split())
+_DETERMINERS = frozenset("a an the this that these those each every any some my your our".split())
+_OPENERS = frozenset("how what when where why which who whom whose".split()) | _AUXILIARIES | _ASKERS | _DETERMINERS
+#: Possessives, which often stand for a word of the same clause ("make git ignore its files").
+_POSSESSIVES = frozenset("its their theirs his hers".split())
+
+
+def has_own_subject(question: str) -> bool:
+    """Whether what the question's first pronoun stands for may be in the question itself: the
+    subject after its auxiliary ("How does bash save its history?", "Where does a plugin keep
+    its hooks?"), the noun after "which", "what" or "how many" ("Which solver runs its
+    models?"), or, before a possessive, a word after the verb ("How do I make git ignore its
+    own files?"). "How do I install it?", "How do I create a branch with it?", "When was it
+    formed?", "Who commands it?" and "How do I limit its memory?" have none: their pronoun
+    stands for what was asked before."""
+    words = re.findall(r"[\w'’-]+", question.lower())
+    at = next((i for i, word in enumerate(words) if word in PRONOUNS), None)
+    if at is None:
+        return False
+    before = words[:at]
+    for i, word in enumerate(before[:3]):  # "How does bash …", "Where did the …", "Why is …"
+        if word in _AUXILIARIES:
+            j = i + 1
+            while j < at and before[j] in _DETERMINERS:
+                j += 1
+            if j < at and before[j] not in _ASKERS and terms(before[j]):
+                return True
+            break
+    if before[:1] in (["which"], ["what"]) and len(before) > 1 and before[1] not in _AUXILIARIES and terms(before[1]):
+        return True
+    if before[:2] in (["how", "many"], ["how", "much"]) and len(before) > 2 and terms(before[2]):
+        return True
+    # Before a possessive, the first word of its own is the verb; any after it may be the owner.
+    return words[at] in _POSSESSIVES and sum(1 for word in before if word not in _OPENERS) > 1
+
+
 def follow_up_text(question: str, history: list[str] | None) -> str | None:
     """The question joined with the previous one, when it refers back to it; else None."""
     if not history or not refers_back(question):

@@ -80,6 +80,26 @@ def test_answer_type_from_the_wording():
     assert question_type("When was Warsaw, which was destroyed in the war, rebuilt?") == "when"
 
 
+def test_has_own_subject_finds_what_a_pronoun_may_stand_for_in_the_question():
+    from rag.search import has_own_subject
+
+    # Its subject after the auxiliary, the noun after "which" or "how many", an owner after the verb.
+    assert has_own_subject("How does bash save its history?")
+    assert has_own_subject("Where does a plugin keep its hooks?")
+    assert has_own_subject("When was the brigade formed and who leads it?")
+    assert has_own_subject("Which solver runs its models?")
+    assert has_own_subject("How many loose objects trigger it?")
+    assert has_own_subject("How do I make git ignore its own files?")
+    # None: the pronoun stands for what was asked before.
+    assert not has_own_subject("How do I install it?")  # the asker is no subject a pronoun stands for
+    assert not has_own_subject("How do I create a branch with it?")  # an object pronoun, not a possessive
+    assert not has_own_subject("How do I limit its memory?")  # before it only the verb
+    assert not has_own_subject("When was it formed?")
+    assert not has_own_subject("Who commands it?")
+    assert not has_own_subject("What is its default port?")
+    assert not has_own_subject("And in 2014?")  # no pronoun
+
+
 def test_a_follow_up_keeps_its_own_answer_type():
     from rag.search import Query
 

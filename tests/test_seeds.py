@@ -130,6 +130,18 @@ def test_a_follow_up_about_what_the_seeds_never_answer_is_refused(seed_engine: E
     assert answer.searched_as == f"{earlier} {question}"  # the near misses are the joined search's
 
 
+def test_a_question_of_its_own_with_a_pronoun_is_answered_after_one_the_seeds_never_answer(seed_engine: Engine):
+    """Its "it" stands for the brigade it names: joined with the earlier question the search
+    is refused, and the question's own answer is taken."""
+    earlier, question = "What is the Wagner Group?", "When was the brigade formed and who leads it?"
+    from rag.search import follow_up_text
+
+    assert follow_up_text(question, [earlier]) and not seed_engine.ask(f"{earlier} {question}").answered
+    answer = seed_engine.ask(question, history=[earlier])
+    assert answer.answered and answer.searched_as == question
+    assert "formed in 2013" in answer.excerpts[0].text
+
+
 def test_a_follow_up_says_what_was_searched(seed_engine: Engine):
     answer = seed_engine.ask("When was it formed?", history=["Who commands Liwa al-Quds?"])
     assert answer.answered and "formed in 2013" in answer.excerpts[0].text
