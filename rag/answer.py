@@ -60,16 +60,16 @@ def respond(
     """Answer ``question`` (normalised; ``history``: the questions before it) from ``index``.
 
     A question is searched on its own. Only one that refers back ("When was it
-    formed?", "And in 2014?") is searched again joined with the previous question,
-    and that answer is taken when it clears the same abstention bar and beats the
-    question's own, or, when the question's pronoun comes before any word of its own
-    ("What is its default value?"), whenever it clears the bar: a question that does
-    not refer back ("What is the capital of Australia?") never borrows an answer from
-    the conversation. One that refers back, names nothing of its own and holds nothing
-    its pronoun could stand for (``has_own_subject``) takes its subject from the previous
-    question: when the joined search is refused, so is the question ("How do I install
-    it?" after "What is Kubernetes?" of manuals that never name Kubernetes is no question
-    about installing whatever they document).
+    formed?", "And in 2014?") is searched again joined with the previous question. One
+    whose pronoun can only stand for what was asked before, because it comes before any
+    word of the question's own ("What is its default value?") or because the question
+    names nothing and holds nothing it could stand for (``has_own_subject``: "How do I
+    install it?"), takes the joined search's answer, answered or refused: alone it
+    matches any default value, any installing, and after "What is Kubernetes?" of
+    manuals that never name Kubernetes it is no question about installing whatever they
+    document. Any other takes the joined answer when it clears the same abstention bar
+    and beats the question's own. A question that does not refer back ("What is the
+    capital of Australia?") never borrows an answer from the conversation.
     """
 
     def search(text: str) -> Answer:
@@ -88,16 +88,14 @@ def respond(
     joined = follow_up_text(question, history)
     if joined is not None:
         followed = search(joined)
-        # A pronoun before any word of the question's own ("What is its default value?") can
-        # only mean what was asked before: the joined search is taken whenever it answers.
-        # Otherwise it must do better than the question alone.
-        if followed.answered and (
-            not answer.answered or points_back_first(question) or followed.excerpts[0].score > answer.excerpts[0].score
+        # A question whose pronoun can only mean what was asked before ("What is its default
+        # value?", "How do I install it?") is the joined search's, answered or refused: what
+        # it matches alone (any default value, any installing) is no answer to it. Otherwise
+        # the joined search must answer and do better than the question alone.
+        borrowed = points_back_first(question) or not (question_names(question) or has_own_subject(question))
+        if borrowed or (
+            followed.answered and (not answer.answered or followed.excerpts[0].score > answer.excerpts[0].score)
         ):
-            return followed
-        if not followed.answered and not question_names(question) and not has_own_subject(question):
-            # Its subject is the previous question's, and with it nothing answers: what the
-            # question alone matches ("How do I install it?": any installing) is no answer.
             return followed
     return answer
 

@@ -519,6 +519,25 @@ def test_a_pronoun_follow_up_takes_the_joined_search_even_when_its_own_scores_hi
     assert "site_dir" in followed.excerpts[0].text
 
 
+def test_a_follow_up_borrowing_its_subject_takes_the_joined_search_even_when_its_own_scores_higher(
+    fake_engine, tmp_path
+):
+    """ "How do I change its default value?": before its possessive only the verb, so "its"
+    is what was asked before (``has_own_subject``), though the pronoun is not its first word."""
+    (tmp_path / "config.txt").write_text(
+        "The site_dir setting names the folder the site is built into; its default is site.\n\n"
+        "Parameters: defaultValue - a default value, the default value, change the default value.",
+        encoding="utf-8",
+    )
+    fake_engine.add([tmp_path / "config.txt"])
+    question = "How do I change its default value?"
+    alone = fake_engine.ask(question)
+    assert alone.answered and "defaultValue" in alone.excerpts[0].text
+    followed = fake_engine.ask(question, history=["What does the site_dir setting control?"])
+    assert followed.searched_as.startswith("What does the site_dir setting control?")
+    assert "site_dir" in followed.excerpts[0].text
+
+
 def test_tokens_reads_only_the_best_candidates_once_and_ranks_the_rest_no_higher(fake_engine: Engine, tmp_path: Path):
     """The ``tokens`` signal re-reads with the model only the ``TOKEN_ROWS`` best passages by
     the other signals, each once per snapshot (a cache), the question's own tokens once; a
