@@ -20,9 +20,8 @@ from .search import (
     Hit,
     Query,
     SearchIndex,
+    borrows_subject,
     follow_up_text,
-    has_own_subject,
-    points_back_first,
     question_names,
     question_type,
 )
@@ -61,15 +60,14 @@ def respond(
 
     A question is searched on its own. Only one that refers back ("When was it
     formed?", "And in 2014?") is searched again joined with the previous question. One
-    whose pronoun can only stand for what was asked before, because it comes before any
-    word of the question's own ("What is its default value?") or because the question
-    names nothing and holds nothing it could stand for (``has_own_subject``: "How do I
-    install it?"), takes the joined search's answer, answered or refused: alone it
-    matches any default value, any installing, and after "What is Kubernetes?" of
-    manuals that never name Kubernetes it is no question about installing whatever they
-    document. Any other takes the joined answer when it clears the same abstention bar
-    and beats the question's own. A question that does not refer back ("What is the
-    capital of Australia?") never borrows an answer from the conversation.
+    that takes its subject from the previous question (``borrows_subject``: "What is its
+    default value?", "How do I install it?") takes the joined search's answer, answered
+    or refused: alone it matches any default value, any installing, and after "What is
+    Kubernetes?" of manuals that never name Kubernetes it is no question about
+    installing whatever they document. Any other takes the joined answer when it clears
+    the same abstention bar and beats the question's own. A question that does not refer
+    back ("What is the capital of Australia?") never borrows an answer from the
+    conversation.
     """
 
     def search(text: str) -> Answer:
@@ -84,18 +82,17 @@ def respond(
             hits = [head[i] for i in sorted(range(len(head)), key=lambda i: (-float(scores[i]), i))] + tail
         return replace(build_answer(question, query, hits, index, settings, k), searched_as=text)
 
-    answer = search(question)
     joined = follow_up_text(question, history)
+    if joined is not None and borrows_subject(question, index.names(question)):
+        # Its pronoun can only mean what was asked before ("What is its default value?", "How
+        # do I install it?"): the joined search is its answer, answered or refused. What it
+        # matches alone (any default value, any installing) is no answer to it.
+        return search(joined)
+    answer = search(question)
     if joined is not None:
+        # Otherwise the joined search must answer and do better than the question alone.
         followed = search(joined)
-        # A question whose pronoun can only mean what was asked before ("What is its default
-        # value?", "How do I install it?") is the joined search's, answered or refused: what
-        # it matches alone (any default value, any installing) is no answer to it. Otherwise
-        # the joined search must answer and do better than the question alone.
-        borrowed = points_back_first(question) or not (question_names(question) or has_own_subject(question))
-        if borrowed or (
-            followed.answered and (not answer.answered or followed.excerpts[0].score > answer.excerpts[0].score)
-        ):
+        if followed.answered and (not answer.answered or followed.excerpts[0].score > answer.excerpts[0].score):
             return followed
     return answer
 

@@ -261,14 +261,14 @@ def refers_back(question: str) -> bool:
 
     A question that names something of its own ("When did Bashar al-Assad succeed his
     father?", "What is GDP?") does not refer back unless it opens as an ellipsis ("And
-    Hamas?"). "What is the capital of Australia?" does none of these: it is searched on
-    its own.
+    Hamas?") or with its pronoun ("What did he say about Syria?": ``points_back_first``).
+    "What is the capital of Australia?" does none of these: it is searched on its own.
     """
-    if _ELLIPSIS.match(question):
+    if _ELLIPSIS.match(question) or points_back_first(question):
         return True
     if question_names(question):  # a name of its own
         return False
-    words = re.findall(r"[\w']+", question.lower())
+    words = _lower_words(question)
     return bool(PRONOUNS.intersection(words)) or bool(_DEMONSTRATIVE.search(question)) or len(terms(question)) <= 1
 
 
@@ -288,7 +288,7 @@ def points_back_first(question: str) -> bool:
     "How does a plugin register its hooks?" "its" may be the plugin's."""
     if _DUMMY_IT.search(question):
         return False  # "Is it safe to delete the cache?": "it" stands for what follows
-    for word in re.findall(r"[\w']+", question.lower()):
+    for word in _lower_words(question):
         if word in PRONOUNS:
             return True
         if terms(word):
@@ -305,35 +305,95 @@ _DETERMINERS = frozenset("a an the this that these those each every any some my 
 _OPENERS = frozenset("how what when where why which who whom whose".split()) | _AUXILIARIES | _ASKERS | _DETERMINERS
 #: Possessives, which often stand for a word of the same clause ("make git ignore its files").
 _POSSESSIVES = frozenset("its their theirs his hers".split())
+#: Words that open a clause of its own ("… a file without deleting it", "… and who leads it").
+_CLAUSE_BREAKS = frozenset(
+    "and or but without after before when while once until unless because if since so then".split()
+)
+
+
+def _lower_words(question: str) -> list[str]:
+    """The question's words in lower case, a contraction apart from its word ("it's", "it’s":
+    "it", "s"), so that a curly apostrophe reads as a straight one."""
+    return re.findall(r"[^\W_]+", question.lower())
 
 
 def has_own_subject(question: str) -> bool:
-    """Whether what the question's first pronoun stands for may be in the question itself: the
-    subject after its auxiliary ("How does bash save its history?", "Where does a plugin keep
-    its hooks?"), the noun after "which", "what" or "how many" ("Which solver runs its
-    models?"), or, before a possessive, a word after the verb ("How do I make git ignore its
-    own files?"). "How do I install it?", "How do I create a branch with it?", "When was it
-    formed?", "Who commands it?" and "How do I limit its memory?" have none: their pronoun
-    stands for what was asked before."""
-    words = re.findall(r"[\w'’-]+", question.lower())
-    at = next((i for i, word in enumerate(words) if word in PRONOUNS), None)
-    if at is None:
+    """Whether what the question's first pronoun stands for may be in the question itself.
+
+    - A clause of its own before it, after a word of the question's ("How do I make git
+      forget a file without deleting it?", "When was the brigade formed and who leads it?").
+    - For a possessive ("its", "their", "her" before a word), or a subject pronoun of a clause
+      inside the question ("How does bash know it's running?"): the subject after the
+      question's auxiliary ("How does bash save its history?", "Where does a plugin keep its
+      hooks?"), the noun after "which", "what" or "how many" ("Which solver runs its
+      models?"), or a word after the asker's verb ("How do I make git ignore its own
+      files?"); not a noun of the phrase the possessive is in ("What is the default port of
+      its server?").
+
+    An object pronoun never stands for its own clause's subject ("How can a user configure
+    it?", "Which countries belong to it?"), nor does the subject right after the auxiliary
+    ("When was it formed?"). "How do I install it?", "Who commands it?" and "How do I limit
+    its memory?" have nothing it could stand for. "Is it possible to …" has no pronoun
+    that points anywhere: its "it" stands for what follows, and the question is its own."""
+    words = _lower_words(question)
+    dummy = _DUMMY_IT.search(question) is not None
+    pronouns = [i for i, word in enumerate(words) if word in PRONOUNS]
+    if dummy and pronouns and words[pronouns[0]] == "it":
+        pronouns = pronouns[1:]
+    if not pronouns:
+        return dummy
+    at = pronouns[0]
+    before, after = words[:at], words[at + 1 : at + 2]
+    seen = False
+    for word in before:
+        if word in _CLAUSE_BREAKS and seen:
+            return True
+        seen = seen or (word not in _OPENERS and word not in _CLAUSE_BREAKS and bool(terms(word)))
+    aux = next((i for i, word in enumerate(before[:3]) if word in _AUXILIARIES), None)
+    pronoun = words[at]
+    possessive = pronoun in _POSSESSIVES or (pronoun == "her" and bool(after) and bool(terms(after[0])))
+    subject = pronoun in ("it", "he", "she", "they") and bool(after) and (after[0] in _AUXILIARIES or after[0] == "s")
+    if not possessive and not (subject and aux is not None and at > aux + 1):
+        return False  # an object pronoun, or the question's own subject
+    if aux is not None and not (before[aux] in ("is", "are", "was", "were") and before[-1:] == ["of"]):
+        j = aux + 1
+        while j < at and before[j] in _DETERMINERS:
+            j += 1
+        if j < at and before[j] not in _ASKERS and terms(before[j]):
+            return True
+    if not possessive:
         return False
-    before = words[:at]
-    for i, word in enumerate(before[:3]):  # "How does bash …", "Where did the …", "Why is …"
-        if word in _AUXILIARIES:
-            j = i + 1
-            while j < at and before[j] in _DETERMINERS:
-                j += 1
-            if j < at and before[j] not in _ASKERS and terms(before[j]):
-                return True
-            break
     if before[:1] in (["which"], ["what"]) and len(before) > 1 and before[1] not in _AUXILIARIES and terms(before[1]):
         return True
     if before[:2] in (["how", "many"], ["how", "much"]) and len(before) > 2 and terms(before[2]):
         return True
-    # Before a possessive, the first word of its own is the verb; any after it may be the owner.
-    return words[at] in _POSSESSIVES and sum(1 for word in before if word not in _OPENERS) > 1
+    # After the asker ("How do I …"), the first word is the verb; any after it may be the owner.
+    asker = next((i for i, word in enumerate(before) if word in _ASKERS), None)
+    return asker is not None and sum(1 for word in before[asker + 1 :] if word not in _OPENERS) > 1
+
+
+def borrows_subject(question: str, names: set[str] | frozenset[str]) -> bool:
+    """Whether a question that refers back (``refers_back``) takes its subject from the one
+    before, so that only the two together can be searched: its pronoun comes first
+    ("What is its default value?"), or, naming nothing (``names``: the names
+    ``SearchIndex.names`` reads in it), it points back by a demonstrative ("How do I turn
+    that off?"), by a pronoun with nothing of its own to stand for (``has_own_subject``: "How
+    do I install it?"), by an opening "And …" with at most two words of its own ("And how
+    do I commit?"), or has no word of its own ("When?"). "What is aptitude?", one word of
+    its own, does not."""
+    if points_back_first(question):
+        return True
+    if names:
+        return False
+    if _DEMONSTRATIVE.search(question):
+        return True
+    words = _lower_words(question)
+    if PRONOUNS.intersection(words):
+        return not has_own_subject(question)
+    own = terms(question)
+    if _ELLIPSIS.match(question):
+        return len(own) <= 2
+    return not own
 
 
 def follow_up_text(question: str, history: list[str] | None) -> str | None:

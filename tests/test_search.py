@@ -83,21 +83,45 @@ def test_answer_type_from_the_wording():
 def test_has_own_subject_finds_what_a_pronoun_may_stand_for_in_the_question():
     from rag.search import has_own_subject
 
-    # Its subject after the auxiliary, the noun after "which" or "how many", an owner after the verb.
+    # A clause of its own before the pronoun.
+    assert has_own_subject("When was the brigade formed and who leads it?")
+    assert has_own_subject("How do I make git forget a file without deleting it?")
+    assert has_own_subject("How do I undo a commit after pushing it?")
+    # A possessive's owner: the subject after the auxiliary, the noun after "which", a word after the verb.
     assert has_own_subject("How does bash save its history?")
     assert has_own_subject("Where does a plugin keep its hooks?")
-    assert has_own_subject("When was the brigade formed and who leads it?")
     assert has_own_subject("Which solver runs its models?")
-    assert has_own_subject("How many loose objects trigger it?")
     assert has_own_subject("How do I make git ignore its own files?")
-    # None: the pronoun stands for what was asked before.
+    # The subject pronoun of a clause inside the question, curly apostrophe or straight.
+    assert has_own_subject("How does bash know it’s running interactively?")
+    assert has_own_subject("How does bash know it's running interactively?")
+    assert has_own_subject("Is it possible to push to two remotes at once?")  # "it" stands for what follows
+    # Nothing: the pronoun stands for what was asked before.
     assert not has_own_subject("How do I install it?")  # the asker is no subject a pronoun stands for
     assert not has_own_subject("How do I create a branch with it?")  # an object pronoun, not a possessive
+    assert not has_own_subject("How can a user configure it?")  # an object is not its own clause's subject
+    assert not has_own_subject("How many loose objects trigger it?")
+    assert not has_own_subject("Which countries belong to it?")
     assert not has_own_subject("How do I limit its memory?")  # before it only the verb
+    assert not has_own_subject("What is the default port of its server?")  # the phrase it is in
+    assert not has_own_subject("How do I make sure it’s installed?")
     assert not has_own_subject("When was it formed?")
     assert not has_own_subject("Who commands it?")
-    assert not has_own_subject("What is its default port?")
-    assert not has_own_subject("And in 2014?")  # no pronoun
+    assert not has_own_subject("What was her role?")
+
+
+def test_borrows_subject_only_when_the_question_points_back_by_a_word():
+    from rag.search import borrows_subject, refers_back
+
+    for question in ("How do I install it?", "How do I turn that off?", "And how do I commit?", "When?"):
+        assert borrows_subject(question, set()), question
+    assert borrows_subject("What did he say about Syria?", {"syria"})  # its pronoun first, a name after it
+    assert refers_back("What did he say about Syria?")
+    # One word of its own, a name of its own, a clause of its own, a longer question after "and".
+    assert refers_back("What is aptitude?") and not borrows_subject("What is aptitude?", set())
+    assert not borrows_subject("How do I configure it?", {"sphinx"})
+    assert not borrows_subject("How does bash save its history?", set())
+    assert not borrows_subject("and how do i build a pdf with sphinx?", set())
 
 
 def test_a_follow_up_keeps_its_own_answer_type():
