@@ -415,6 +415,8 @@ def answer_markdown(answer: Answer, scope: Sequence[str] | None = None) -> str:
     lines = [f"## {md(answer.question)}", ""]
     if scope:
         lines += [f"*Searched only in: {md(', '.join(scope))}*", ""]
+    if answer.searched_as and answer.searched_as != answer.question:
+        lines += [f"*Searched together with the previous question: “{md(answer.searched_as)}”*", ""]
     if not answer.answered:
         lines += ["*The documents do not answer this question.*", ""]
     if answer.unwritten:

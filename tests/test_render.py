@@ -227,6 +227,17 @@ def test_the_markdown_export_shows_what_documents_wrote_and_runs_none_of_it():
     assert "⟨RLO⟩gnp.txt" in shown and "\u202e" not in exported
 
 
+def test_a_follow_up_says_what_was_searched_on_the_page_and_in_the_export():
+    """ "How do I install it?" refused after "What is Kubernetes?": the reader sees which
+    question was searched, in the app and in the downloaded answer alike."""
+    answer = Answer("How do I install it?", False, (), searched_as="What is Kubernetes? How do I install it?")
+    for shown in (answer_html(answer), conversation_markdown([Turn(answer)])):
+        assert "Searched together with the previous question" in shown
+        assert "What is Kubernetes? How do I install it?" in shown
+    alone = replace(answer, searched_as="How do I install it?")
+    assert "Searched together" not in answer_html(alone) + conversation_markdown([Turn(alone)])
+
+
 def test_code_is_shown_as_code_with_one_highlight_and_its_text_unchanged():
     text = "To build it, type:\n$ ./configure <dir>\n$ make\nThen install."
     code = (text.index("$ ./"), text.index("\nThen"))
