@@ -22,6 +22,7 @@ from .search import (
     SearchIndex,
     borrows_subject,
     follow_up_text,
+    named_fragment,
     question_names,
     question_type,
 )
@@ -83,17 +84,21 @@ def respond(
         return replace(build_answer(question, query, hits, index, settings, k), searched_as=text)
 
     joined = follow_up_text(question, history)
-    if joined is not None and borrows_subject(question, index.names(question)):
+    names = index.names(question) if joined is not None else frozenset()
+    if joined is not None and borrows_subject(question, names):
         # Its pronoun can only mean what was asked before ("What is its default value?", "How
         # do I install it?"): the joined search is its answer, answered or refused. What it
         # matches alone (any default value, any installing) is no answer to it.
         return search(joined)
     answer = search(question)
-    if joined is not None:
-        # Otherwise the joined search must answer and do better than the question alone.
+    if joined is not None and named_fragment(question, names):
+        # "And Hamas?": the question before, asked of Hamas. The joined search is taken when
+        # it answers better; alone, the fragment still finds what it names.
         followed = search(joined)
         if followed.answered and (not answer.answered or followed.excerpts[0].score > answer.excerpts[0].score):
             return followed
+    # Any other question is answered by itself: joined with the one before, a search for
+    # "and who won the 2022 world cup?" after "how do I install Sphinx?" finds pip.
     return answer
 
 
@@ -181,6 +186,11 @@ def build_answer(
     # A question mostly about names no document holds is not answered by what matches the rest,
     # and one whose names the top passage's document never writes must clear a higher bar.
     unknown = -hits[0].evidence.get("unknown_names", 0.0) if hits else 0.0
+    if hits and question != query.text:
+        # A follow-up searched with the question before it: its own unknown names count
+        # whole ("How do I host it on Vercel?" after a question on building HTML), not
+        # diluted by the earlier question's words.
+        unknown = max(unknown, index.unknown_share(Query(question, query.vector, tuple(terms(question)))))
     best = max(hits, key=lambda h: h.score) if hits else None
     relevance = best.score if best else 0.0
     if best and relevance >= settings.min_score and settings.absent_names_penalty:

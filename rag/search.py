@@ -261,15 +261,17 @@ def refers_back(question: str) -> bool:
 
     A question that names something of its own ("When did Bashar al-Assad succeed his
     father?", "What is GDP?") does not refer back unless it opens as an ellipsis ("And
-    Hamas?") or with its pronoun ("What did he say about Syria?": ``points_back_first``).
+    Hamas?"), with its pronoun ("What did he say about Syria?": ``points_back_first``), has
+    a demonstrative ("How do I add SSL to that?") or a pronoun with nothing of the
+    question's own to stand for ("How do I move it to the GPU?": ``has_own_subject``).
     "What is the capital of Australia?" does none of these: it is searched on its own.
     """
-    if _ELLIPSIS.match(question) or points_back_first(question):
+    if _ELLIPSIS.match(question) or points_back_first(question) or _DEMONSTRATIVE.search(question):
         return True
-    if question_names(question):  # a name of its own
-        return False
-    words = _lower_words(question)
-    return bool(PRONOUNS.intersection(words)) or bool(_DEMONSTRATIVE.search(question)) or len(terms(question)) <= 1
+    pronoun = bool(PRONOUNS.intersection(_lower_words(question)))
+    if question_names(question):  # a name of its own: refers back only by a pronoun it cannot mean
+        return pronoun and not has_own_subject(question)
+    return pronoun or len(terms(question)) <= 1
 
 
 #: "it" standing for what follows, not for anything before: "Is it possible to …", "Is it
@@ -369,31 +371,54 @@ def has_own_subject(question: str) -> bool:
         return True
     # After the asker ("How do I …"), the first word is the verb; any after it may be the owner.
     asker = next((i for i, word in enumerate(before) if word in _ASKERS), None)
-    return asker is not None and sum(1 for word in before[asker + 1 :] if word not in _OPENERS) > 1
+    return asker is not None and sum(1 for word in before[asker + 1 :] if word not in _OPENERS and terms(word)) > 1
+
+
+#: A whole question after an opening "And …" ("and what is git reflog?"), not a fragment ("And in 2014?").
+_WHOLE_QUESTION = re.compile(
+    r"\s*(?:how|what|when|where|why|which|who|whom|whose|is|are|was|were|do|does|did|can|could|should|will|would)\b",
+    re.IGNORECASE,
+)
 
 
 def borrows_subject(question: str, names: set[str] | frozenset[str]) -> bool:
     """Whether a question that refers back (``refers_back``) takes its subject from the one
-    before, so that only the two together can be searched: its pronoun comes first
-    ("What is its default value?"), or, naming nothing (``names``: the names
-    ``SearchIndex.names`` reads in it), it points back by a demonstrative ("How do I turn
-    that off?"), by a pronoun with nothing of its own to stand for (``has_own_subject``: "How
-    do I install it?"), by an opening "And …" with at most two words of its own ("And how
-    do I commit?"), or has no word of its own ("When?"). "What is aptitude?", one word of
-    its own, does not."""
-    if points_back_first(question):
+    before, so that only the two together can be searched: its pronoun comes first ("What
+    is its default value?"), it points back by a demonstrative ("How do I add SSL to
+    that?"), by a pronoun with nothing of its own to stand for (``has_own_subject``: "How do
+    I install it?", "How do I move it to the GPU?"), or, naming nothing (``names``: the
+    names ``SearchIndex.names`` reads in it), by an opening "And …" or "How about …" before
+    a fragment ("And in 2014?") or before a whole question of one word of its own ("And
+    how do I commit?"), by no word of its own ("When?"), or by one beside "this" or
+    "that" ("What is that based on?"). "What is aptitude?" (one word of its own) and "and
+    what is git reflog?" (a whole question) do not, nor does a fragment that names
+    something (``named_fragment``)."""
+    if points_back_first(question) or _DEMONSTRATIVE.search(question):
         return True
+    if PRONOUNS.intersection(_lower_words(question)):
+        return not has_own_subject(question)
+    opening = _ELLIPSIS.match(question)
     if names:
         return False
-    if _DEMONSTRATIVE.search(question):
-        return True
-    words = _lower_words(question)
-    if PRONOUNS.intersection(words):
-        return not has_own_subject(question)
     own = terms(question)
-    if _ELLIPSIS.match(question):
-        return len(own) <= 2
-    return not own
+    if opening:
+        return _is_fragment(question) or len(own) <= 1
+    # "What is that based on?": one word of its own beside a "this" or "that" standing alone.
+    return not own or (len(own) == 1 and not {"this", "that"}.isdisjoint(_lower_words(question)))
+
+
+def _is_fragment(question: str) -> bool:
+    """Whether the question is an opening "And …" or "How about …" before a fragment ("And
+    in 2014?", "How about in Rust?"), not before a whole question ("And how do I commit?")."""
+    opening = _ELLIPSIS.match(question)
+    return opening is not None and not _WHOLE_QUESTION.match(question, opening.end())
+
+
+def named_fragment(question: str, names: set[str] | frozenset[str]) -> bool:
+    """Whether the question is a fragment after an opening "And …" that names something of
+    its own ("And Hamas?", "how about in Rust?"): it asks the question before of what it
+    names, so that both the two together and the fragment alone may be what answers."""
+    return bool(names) and _is_fragment(question)
 
 
 def follow_up_text(question: str, history: list[str] | None) -> str | None:
@@ -432,6 +457,17 @@ class SearchIndex:
         self._token_reading: dict[int, threading.Event] = {}  # rows a thread is reading now
         self._token_bytes = 0
         self._question_tokens: dict[str, np.ndarray] = {}
+
+    def unknown_share(self, query: Query) -> float:
+        """The query's IDF share that is names no document contains (the ``unknown_names``
+        signal): 1 for a name written as code that no document writes ("What does
+        std::fs::read_to_vec return?"), what the question is about though each of its
+        words is known."""
+        names = question_names(query.text)  # those ``names`` adds are written: none here
+        share = sum(w for t, (variants, w) in self.term_weights(query).items() if t in names and not variants)
+        if any(not self.writes(name) for name in code_names(query.text)[:_CODE_NAMES]):
+            share = 1.0
+        return share
 
     def weights(self, query: Query) -> list[tuple[set[str], float]]:
         """The query's terms, their spelling variants and IDF shares (cached per query)."""
@@ -1018,13 +1054,7 @@ def _unknown_names(c: Candidates) -> np.ndarray:
     """Minus the question's IDF share that is names the documents never contain ("How do I add
     a dependency to a Gradle build file?" of Debian manuals): the same for every candidate, it
     moves no passage but lowers the answer towards abstention."""
-    names = question_names(c.query.text)  # those ``SearchIndex.names`` adds are written: none here
-    share = sum(w for t, (variants, w) in c.index.term_weights(c.query).items() if t in names and not variants)
-    # A name written as code that no document writes ("What does std::fs::read_to_vec
-    # return?") is what the question is about, though each of its words is known.
-    if any(not c.index.writes(name) for name in code_names(c.query.text)[:_CODE_NAMES]):
-        share = 1.0
-    return np.full(len(c.rows), -share, dtype=np.float32)
+    return np.full(len(c.rows), -c.index.unknown_share(c.query), dtype=np.float32)
 
 
 def _tokens(c: Candidates) -> np.ndarray:

@@ -119,9 +119,25 @@ def test_borrows_subject_only_when_the_question_points_back_by_a_word():
     assert refers_back("What did he say about Syria?")
     # One word of its own, a name of its own, a clause of its own, a longer question after "and".
     assert refers_back("What is aptitude?") and not borrows_subject("What is aptitude?", set())
-    assert not borrows_subject("How do I configure it?", {"sphinx"})
+    assert not borrows_subject("What is Sphinx?", {"sphinx"})
+    assert borrows_subject("How do I move it to the GPU?", {"gpu"})  # a name, and a pronoun it cannot mean
+    assert borrows_subject("What is that based on?", set())
+    assert not borrows_subject("How about in Rust?", {"rust"})  # a fragment naming its own: see named_fragment
+    # Found by a blind evaluation: a demonstrative or a pronoun points back whatever else is named.
+    assert refers_back("How do I add SSL to that?") and borrows_subject("How do I add SSL to that?", {"ssl"})
+    assert borrows_subject("can I also change its primary color?", set())  # "also" is no owner
+    assert not borrows_subject("and what is git reflog?", set())  # a whole question after "and"
+    assert not borrows_subject("and who won the 2022 world cup?", set())
     assert not borrows_subject("How does bash save its history?", set())
     assert not borrows_subject("and how do i build a pdf with sphinx?", set())
+
+
+def test_a_fragment_naming_its_own_is_read_both_ways():
+    from rag.search import named_fragment
+
+    assert named_fragment("And Hamas?", {"hama"}) and named_fragment("how about in Rust?", {"rust"})
+    assert not named_fragment("And in 2014?", set())  # names nothing: it borrows its subject
+    assert not named_fragment("And how do I list Docker containers?", {"docker"})  # a whole question
 
 
 def test_a_follow_up_keeps_its_own_answer_type():

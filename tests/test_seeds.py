@@ -134,6 +134,22 @@ def test_a_follow_up_about_what_the_seeds_never_answer_is_refused(seed_engine: E
 
 
 @pytest.mark.parametrize(
+    ("question", "earlier"),
+    [
+        ("and who won the 2022 world cup?", "Who commands Liwa al-Quds?"),  # a whole question of its own
+        ("and how about the Wagner Group?", "What is Liwa al-Quds?"),
+        ("Does it have an office in Stockholm?", "Who commands Liwa al-Quds?"),  # its own unknown name
+    ],
+)
+def test_what_the_seeds_never_answer_is_refused_after_what_they_do(seed_engine: Engine, question: str, earlier: str):
+    """Found by a blind evaluation: joined with the earlier question, these were answered by
+    the passage that answered it (the search's weight lay in its words). A question of its
+    own is searched alone; a follow-up's own names no document writes count whole."""
+    assert seed_engine.ask(earlier).answered
+    assert not seed_engine.ask(question, history=[earlier]).answered
+
+
+@pytest.mark.parametrize(
     ("question", "earlier", "quoted"),
     [
         ("When was the brigade formed and who leads it?", "What is the Wagner Group?", "formed in 2013"),
