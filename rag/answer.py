@@ -93,9 +93,15 @@ def respond(
     answer = search(question)
     if joined is not None and named_fragment(question, names):
         # "And Hamas?": the question before, asked of Hamas. The joined search is taken when
-        # it answers better; alone, the fragment still finds what it names.
+        # it answers better and its answer writes what the fragment names (the earlier
+        # question's words weigh in it); alone, the fragment still finds what it names.
         followed = search(joined)
-        if followed.answered and (not answer.answered or followed.excerpts[0].score > answer.excerpts[0].score):
+        top = followed.excerpts[0] if followed.answered else None
+        if (
+            top is not None
+            and not names.isdisjoint(terms(f"{top.title} {top.section} {top.text}"))
+            and (not answer.answered or top.score > answer.excerpts[0].score)
+        ):
             return followed
     # Any other question is answered by itself: joined with the one before, a search for
     # "and who won the 2022 world cup?" after "how do I install Sphinx?" finds pip.

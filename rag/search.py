@@ -236,7 +236,9 @@ def kin_terms(name: str) -> set[str]:
 NAME_SAMPLE = 24
 
 #: Openings of an elliptical follow-up ("And his brother?", "What about 2014?").
-_ELLIPSIS = re.compile(r"^\s*(?:and|but|or|also|what about|how about|and what about)\b", re.IGNORECASE)
+_ELLIPSIS = re.compile(
+    r"^\s*(?:and what about|and how about|what about|how about|and|but|or|also)\b[\s,;:—–-]*", re.IGNORECASE
+)
 
 
 #: "this" or "that" pointing back to what was asked before: "that" after a preposition or a
@@ -248,7 +250,8 @@ _DEMONSTRATIVE = re.compile(
     r"\b(?:of|about|for|with|on|in|to|from|by|use|set|turn|change|disable|enable)\s+that\b"
     r"|\b(?:does|do|did|is|was|are|were|can|could|will|would|should)\s+(?:this|that)\s+"
     r"(?:do|does|mean|work|return|show|print|say|need|require|take|cost|happen|change|affect)\b"
-    r"|\b(?:this|that)\s*[?.!]*\s*$",
+    r"|\b(?:this|that)\s*[?.!]*\s*$"
+    r"|\b(?:combine|use|compare|mix|pair|replace)\s+(?:this|that)\s+(?:with|to|into|for|by)\b",
     re.IGNORECASE,
 )
 
@@ -266,9 +269,11 @@ def refers_back(question: str) -> bool:
     question's own to stand for ("How do I move it to the GPU?": ``has_own_subject``).
     "What is the capital of Australia?" does none of these: it is searched on its own.
     """
+    if not re.search(r"[^\W_]", question):
+        return False  # "?": nothing to read, with the question before or without
     if _ELLIPSIS.match(question) or points_back_first(question) or _DEMONSTRATIVE.search(question):
         return True
-    pronoun = bool(PRONOUNS.intersection(_lower_words(question)))
+    pronoun = bool(_pronoun_at(_lower_words(question)))
     if question_names(question):  # a name of its own: refers back only by a pronoun it cannot mean
         return pronoun and not has_own_subject(question)
     return pronoun or len(terms(question)) <= 1
@@ -290,8 +295,10 @@ def points_back_first(question: str) -> bool:
     "How does a plugin register its hooks?" "its" may be the plugin's."""
     if _DUMMY_IT.search(question):
         return False  # "Is it safe to delete the cache?": "it" stands for what follows
-    for word in _lower_words(question):
-        if word in PRONOUNS:
+    words = _lower_words(question)
+    pronouns = set(_pronoun_at(words))
+    for i, word in enumerate(words):
+        if i in pronouns:
             return True
         if terms(word):
             return False
@@ -313,10 +320,24 @@ _CLAUSE_BREAKS = frozenset(
 )
 
 
+#: "What's", "it’s": the "is" they stand for.
+_CLITIC_IS = re.compile(r"\b(what|who|where|when|how|why|it|he|she|that|there)['’]s\b")
+#: What is left of other contractions ("don't", "we'll", "they're"): no word.
+_CLITICS = frozenset("s t re ll ve d m".split())
+
+
 def _lower_words(question: str) -> list[str]:
-    """The question's words in lower case, a contraction apart from its word ("it's", "it’s":
-    "it", "s"), so that a curly apostrophe reads as a straight one."""
-    return re.findall(r"[^\W_]+", question.lower())
+    """The question's words in lower case, a contraction read as the words it stands for
+    ("What's its role?": "what is its role"; "it’s" as "it's"); what is left of other
+    contractions ("don't") is no word."""
+    text = _CLITIC_IS.sub(r"\1 is", question.lower())
+    return [word for word in re.findall(r"[^\W_]+", text) if word not in _CLITICS]
+
+
+def _pronoun_at(words: list[str]) -> list[int]:
+    """Where the words hold a pronoun ("these" and "those" before a noun point back too:
+    "how do I get those changes back?")."""
+    return [i for i, word in enumerate(words) if word in PRONOUNS]
 
 
 def has_own_subject(question: str) -> bool:
@@ -339,7 +360,7 @@ def has_own_subject(question: str) -> bool:
     that points anywhere: its "it" stands for what follows, and the question is its own."""
     words = _lower_words(question)
     dummy = _DUMMY_IT.search(question) is not None
-    pronouns = [i for i, word in enumerate(words) if word in PRONOUNS]
+    pronouns = _pronoun_at(words)
     if dummy and pronouns and words[pronouns[0]] == "it":
         pronouns = pronouns[1:]
     if not pronouns:
@@ -354,7 +375,7 @@ def has_own_subject(question: str) -> bool:
     aux = next((i for i, word in enumerate(before[:3]) if word in _AUXILIARIES), None)
     pronoun = words[at]
     possessive = pronoun in _POSSESSIVES or (pronoun == "her" and bool(after) and bool(terms(after[0])))
-    subject = pronoun in ("it", "he", "she", "they") and bool(after) and (after[0] in _AUXILIARIES or after[0] == "s")
+    subject = pronoun in ("it", "he", "she", "they") and bool(after) and after[0] in _AUXILIARIES
     if not possessive and not (subject and aux is not None and at > aux + 1):
         return False  # an object pronoun, or the question's own subject
     if aux is not None and not (before[aux] in ("is", "are", "was", "were") and before[-1:] == ["of"]):
@@ -376,7 +397,8 @@ def has_own_subject(question: str) -> bool:
 
 #: A whole question after an opening "And …" ("and what is git reflog?"), not a fragment ("And in 2014?").
 _WHOLE_QUESTION = re.compile(
-    r"\s*(?:how|what|when|where|why|which|who|whom|whose|is|are|was|were|do|does|did|can|could|should|will|would)\b",
+    r"(?:(?:also|so|then|now)\b[\s,]*)?(?:how|what|when|where|why|which|who|whom|whose|is|are|was|were|do|does|did"
+    r"|can|could|should|will|would|has|have|had|may|must|tell|show|explain|list|describe|give)\b",
     re.IGNORECASE,
 )
 
@@ -388,21 +410,33 @@ def borrows_subject(question: str, names: set[str] | frozenset[str]) -> bool:
     that?"), by a pronoun with nothing of its own to stand for (``has_own_subject``: "How do
     I install it?", "How do I move it to the GPU?"), or, naming nothing (``names``: the
     names ``SearchIndex.names`` reads in it), by an opening "And …" or "How about …" before
-    a fragment ("And in 2014?") or before a whole question of one word of its own ("And
-    how do I commit?"), by no word of its own ("When?"), or by one beside "this" or
-    "that" ("What is that based on?"). "What is aptitude?" (one word of its own) and "and
-    what is git reflog?" (a whole question) do not, nor does a fragment that names
-    something (``named_fragment``)."""
+    a fragment ("And in 2014?"), by no word of its own ("When?"), or by one beside "this"
+    or "that" ("What is that based on?"). A whole question after such an opening ("And,
+    what is git reflog?", "Also, how do I revert a commit?") is judged as that question,
+    but for one whose only word of its own is the asker's verb ("And how do I commit?").
+    "What is aptitude?" (one word of its own) does not borrow, nor does a fragment that
+    names something (``named_fragment``)."""
     if points_back_first(question) or _DEMONSTRATIVE.search(question):
         return True
-    if PRONOUNS.intersection(_lower_words(question)):
+    if _pronoun_at(_lower_words(question)):
         return not has_own_subject(question)
     opening = _ELLIPSIS.match(question)
+    if opening and not _is_fragment(question):
+        # A whole question ("And, what is git reflog?") is judged as itself, but for a verb
+        # the asker does to nothing named: "And how do I commit?".
+        rest = question[opening.end() :]
+        words = _lower_words(rest)
+        verb_alone = (
+            not names
+            and len(terms(rest)) == 1
+            and any(a in _ASKERS and terms(b) for a, b in zip(words, words[1:], strict=False))
+        )
+        return verb_alone or borrows_subject(rest, names)
     if names:
         return False
     own = terms(question)
     if opening:
-        return _is_fragment(question) or len(own) <= 1
+        return True  # a fragment naming nothing: "And in 2014?"
     # "What is that based on?": one word of its own beside a "this" or "that" standing alone.
     return not own or (len(own) == 1 and not {"this", "that"}.isdisjoint(_lower_words(question)))
 
@@ -423,9 +457,9 @@ def named_fragment(question: str, names: set[str] | frozenset[str]) -> bool:
 
 def follow_up_text(question: str, history: list[str] | None) -> str | None:
     """The question joined with the previous one, when it refers back to it; else None."""
-    if not history or not refers_back(question):
+    before = next((h.strip() for h in reversed(history or []) if h.strip()), "")
+    if not before or not refers_back(question):
         return None
-    before = history[-1].strip()
     ends = before[-1:] in (".", "?", "!")  # so that the question's first word still opens a sentence
     return f"{before}{'' if ends or not before else '.'} {question}"
 

@@ -132,6 +132,27 @@ def test_borrows_subject_only_when_the_question_points_back_by_a_word():
     assert not borrows_subject("and how do i build a pdf with sphinx?", set())
 
 
+def test_follow_up_reading_after_the_third_review():
+    """Contractions, openings with a comma or an imperative, "these" before a noun, a
+    demonstrative after "combine", blank history and punctuation: found by a review."""
+    from rag.search import _lower_words, borrows_subject, follow_up_text, named_fragment, refers_back
+
+    assert _lower_words("What's its role?") == ["what", "is", "its", "role"]
+    assert _lower_words("Don’t they?") == ["don", "they"]
+    assert borrows_subject("What's its default value?", set())
+    for own in ("and what is reflog?", "And, what is git reflog?", "Also, how do I revert a commit?"):
+        assert refers_back(own) and not borrows_subject(own, set()), own
+    assert not borrows_subject("and explain how to revert a commit", set())
+    assert borrows_subject("And how do I commit?", set())  # its one word is the asker's verb
+    assert borrows_subject("What are these used for?", set())
+    assert refers_back("how do i get those changes back?")  # "those" before a noun points back too
+    assert borrows_subject("How do I combine that with --graph?", set())
+    assert named_fragment("And what about Hamas?", {"hama"})
+    assert not refers_back("?") and follow_up_text("?", ["What is git stash?"]) is None
+    assert follow_up_text("How do I apply it?", [""]) is None
+    assert follow_up_text("How do I apply it?", ["What is git stash?", " "]) == "What is git stash? How do I apply it?"
+
+
 def test_a_fragment_naming_its_own_is_read_both_ways():
     from rag.search import named_fragment
 

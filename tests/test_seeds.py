@@ -156,21 +156,33 @@ def test_what_the_seeds_never_answer_is_refused_after_what_they_do(seed_engine: 
         ("Who trains the fighters of the fourth division and who leads it?", "Who is Elon Musk?", "Fourth Division"),
         ("and liwa al-quds?", "Who founded Microsoft?", "Liwa al-Quds"),  # a name in lower case
         ("Who is hezbollah?", "What is NATO?", "Hezbollah"),
+        # A fragment naming its own: the joined search answered with the brigade's passage.
+        ("And Hamas?", "Who commands Liwa al-Quds?", "Hamas"),
     ],
 )
 def test_a_question_of_its_own_is_answered_after_one_the_seeds_never_answer(
     seed_engine: Engine, question: str, earlier: str, quoted: str
 ):
-    """Found by a review: these refer back by the letter (a pronoun, an opening "and", one
-    word of their own) but hold their own subject (the brigade, "liwa al-quds"). Joined
-    with the earlier question the search is refused, and the question's own answer is taken."""
+    """Found by reviews: these refer back by the letter (a pronoun, an opening "and", one
+    word of their own) but hold their own subject (the brigade, "liwa al-quds", Hamas):
+    the question's own answer is taken, not the joined search's (refused, or answered by
+    the passage on the earlier question's subject)."""
     from rag.search import follow_up_text
 
     joined = follow_up_text(question, [earlier])
-    assert joined and not seed_engine.ask(joined).answered
+    assert joined
     answer = seed_engine.ask(question, history=[earlier])
     assert answer.answered and answer.searched_as == question
     assert any(quoted.lower() in e.text.lower() for e in answer.excerpts[:3])
+
+
+def test_a_contracted_follow_up_is_read_with_the_question_before_it(seed_engine: Engine):
+    """ "What's its role in Aleppo?": found by a review, the contraction's "s" was read as a
+    word the pronoun could stand for, and the question was searched alone."""
+    earlier = "When was Liwa al-Quds formed?"
+    answer = seed_engine.ask("What's its role in Aleppo?", history=[earlier])
+    assert answer.answered and answer.searched_as.startswith(earlier)
+    assert "Liwa al-Quds" in answer.excerpts[0].text
 
 
 def test_a_follow_up_says_what_was_searched(seed_engine: Engine):
