@@ -59,16 +59,19 @@ def respond(
 ) -> Answer:
     """Answer ``question`` (normalised; ``history``: the questions before it) from ``index``.
 
-    A question is searched on its own. Only one that refers back ("When was it
-    formed?", "And in 2014?") is searched again joined with the previous question. One
-    that takes its subject from the previous question (``borrows_subject``: "What is its
-    default value?", "How do I install it?") takes the joined search's answer, answered
-    or refused: alone it matches any default value, any installing, and after "What is
-    Kubernetes?" of manuals that never name Kubernetes it is no question about
-    installing whatever they document. Any other takes the joined answer when it clears
-    the same abstention bar and beats the question's own. A question that does not refer
-    back ("What is the capital of Australia?") never borrows an answer from the
-    conversation.
+    A question that refers back (``follow_up_text``: "When was it formed?", "And in
+    2014?") may be searched joined with the previous question:
+
+    - one that takes its subject from the previous question (``borrows_subject``: "What
+      is its default value?", "How do I install it?") is searched joined only, and that
+      answer is its answer, answered or refused: alone it matches any default value, any
+      installing, and after "What is Kubernetes?" of manuals that never name Kubernetes
+      it is no question about installing whatever they document;
+    - a fragment naming something of its own (``named_fragment``: "And Hamas?") is
+      searched both ways, the joined answer taken when it clears the same abstention bar,
+      beats the fragment's own and writes what the fragment names;
+    - any other is searched alone, as is a question that does not refer back ("What is
+      the capital of Australia?"): neither borrows an answer from the conversation.
     """
 
     def search(text: str) -> Answer:
