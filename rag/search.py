@@ -273,7 +273,7 @@ def refers_back(question: str) -> bool:
         return False  # "?": nothing to read, with the question before or without
     if _ELLIPSIS.match(question) or points_back_first(question) or _DEMONSTRATIVE.search(question):
         return True
-    pronoun = bool(_pronoun_at(_lower_words(question)))
+    pronoun = not PRONOUNS.isdisjoint(_lower_words(question))
     if question_names(question):  # a name of its own: refers back only by a pronoun it cannot mean
         return pronoun and not has_own_subject(question)
     return pronoun or len(terms(question)) <= 1
@@ -295,10 +295,8 @@ def points_back_first(question: str) -> bool:
     "How does a plugin register its hooks?" "its" may be the plugin's."""
     if _DUMMY_IT.search(question):
         return False  # "Is it safe to delete the cache?": "it" stands for what follows
-    words = _lower_words(question)
-    pronouns = set(_pronoun_at(words))
-    for i, word in enumerate(words):
-        if i in pronouns:
+    for word in _lower_words(question):
+        if word in PRONOUNS:
             return True
         if terms(word):
             return False
@@ -334,12 +332,6 @@ def _lower_words(question: str) -> list[str]:
     return [word for word in re.findall(r"[^\W_]+", text) if word not in _CLITICS]
 
 
-def _pronoun_at(words: list[str]) -> list[int]:
-    """Where the words hold a pronoun ("these" and "those" before a noun point back too:
-    "how do I get those changes back?")."""
-    return [i for i, word in enumerate(words) if word in PRONOUNS]
-
-
 def has_own_subject(question: str) -> bool:
     """Whether what the question's first pronoun stands for may be in the question itself.
 
@@ -360,7 +352,7 @@ def has_own_subject(question: str) -> bool:
     that points anywhere: its "it" stands for what follows, and the question is its own."""
     words = _lower_words(question)
     dummy = _DUMMY_IT.search(question) is not None
-    pronouns = _pronoun_at(words)
+    pronouns = [i for i, word in enumerate(words) if word in PRONOUNS]
     if dummy and pronouns and words[pronouns[0]] == "it":
         pronouns = pronouns[1:]
     if not pronouns:
@@ -418,7 +410,7 @@ def borrows_subject(question: str, names: set[str] | frozenset[str]) -> bool:
     names something (``named_fragment``)."""
     if points_back_first(question) or _DEMONSTRATIVE.search(question):
         return True
-    if _pronoun_at(_lower_words(question)):
+    if not PRONOUNS.isdisjoint(_lower_words(question)):
         return not has_own_subject(question)
     opening = _ELLIPSIS.match(question)
     if opening and not _is_fragment(question):
@@ -461,7 +453,7 @@ def follow_up_text(question: str, history: list[str] | None) -> str | None:
     if not before or not refers_back(question):
         return None
     ends = before[-1:] in (".", "?", "!")  # so that the question's first word still opens a sentence
-    return f"{before}{'' if ends or not before else '.'} {question}"
+    return f"{before}{'' if ends else '.'} {question}"
 
 
 class SearchIndex:
