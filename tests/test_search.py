@@ -860,3 +860,81 @@ def test_only_a_real_header_row_hands_on_the_highlight():
     assert not _header_row(table, 0, "Travel policy › City | Per diem (EUR) | Hotel cap (EUR)")
     prose = ["To count files, run ls | wc -l in the folder.", "Then run ps aux | grep sshd to search."]
     assert not _header_row(prose, 0, "Shell")
+
+
+def test_a_question_asking_what_something_is_or_does():
+    """What is asked of its subject itself, not how to do a thing nor a fact of a longer phrase."""
+    from rag.search import _DEFINITION
+
+    for asked in (
+        "What does git gc do?",
+        "what does the -W option of sphinx-build do",
+        "What is git rerere?",
+        "What is git worktree used for?",
+        "What are hooks for?",
+        "What is the default value of gc.auto?",
+        "What does HEAD^ mean?",
+    ):
+        assert _DEFINITION.match(asked), asked
+    for asked in (
+        "How do I make bash show each command before it runs it?",
+        "What is the maximum number of loose objects before git packs them?",
+        "What does git gc print when it runs?",
+        "Which option does git gc take?",
+    ):
+        assert not _DEFINITION.match(asked), asked
+
+
+_MAN_PAGE = (  # shaped like Git's manual page of git gc
+    "<html><body><h1>widget-gc(1) Manual Page</h1><h2>NAME</h2><p>widget-gc - Tidy a widget store</p>"
+    "<h2>SYNOPSIS</h2><pre>widget-gc [--auto] [--quiet] [--prune=&lt;date&gt;]</pre><h2>DESCRIPTION</h2>"
+    "<p>Runs a number of housekeeping tasks within the current store, such as compressing old revisions to"
+    " reduce disk space and increase performance, and removing unreachable objects which may have been"
+    " created from prior invocations of widget-add.</p><p>Users are encouraged to run this task on a regular"
+    " basis within each store to maintain good disk space utilization and good operating performance.</p>"
+    "<h2>OPTIONS</h2><dl><dt>--auto</dt><dd><p>With this option, widget-gc checks whether any housekeeping is"
+    " required; if not, it exits without performing any work.</p></dd><dt>--quiet</dt><dd><p>Suppress all"
+    " progress reports when widget-gc runs.</p></dd><dt>--prune=&lt;date&gt;</dt><dd><p>Prune loose objects"
+    " older than date when widget-gc is run (default is 2 weeks ago).</p></dd></dl><h2>CONFIGURATION</h2>"
+    "<dl><dt>gc.bigPackThreshold</dt><dd><p>If non-zero, all packs larger than this limit are kept when"
+    " widget-gc is run.</p></dd><dt>gc.pruneExpire</dt><dd><p>When widget-gc is run, it will call prune with"
+    " the expiry date given here.</p></dd></dl></body></html>"
+)
+
+
+def test_the_term_a_passage_opens_with(fake_engine: Engine, tmp_path: Path):
+    """Read from the document's layout: a definition's term, nothing for prose."""
+    (tmp_path / "widget-gc.html").write_text(_MAN_PAGE, encoding="utf-8")
+    fake_engine.add([tmp_path / "widget-gc.html"])
+    index = fake_engine._current()
+    opening = {
+        index.snapshot.passages[row].text.split("\n", 1)[0]: index.term_at(row)
+        for row in range(len(index.snapshot.passages))
+    }
+    assert opening["--auto"] == "--auto" and opening["--quiet"] == "--quiet"
+    assert opening["gc.pruneExpire"] == "gc.pruneExpire"
+    assert all(term is None for first, term in opening.items() if not first.startswith(("--", "gc.")))
+    assert opening["widget-gc - Tidy a widget store"] is None
+
+
+@pytest.mark.slow
+def test_what_a_command_does_is_its_description_not_an_option_naming_it(tmp_path: Path):
+    """Real model. The option entry names the command in its sentence and the description does
+    not (the page's title does), so by words alone "--auto" wins; it is about ``--auto``, which
+    the question never names. Asked of the option, the option's entry answers."""
+    from rag import Settings
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "widget-gc.html").write_text(_MAN_PAGE, encoding="utf-8")
+    engine = Engine.open(settings=Settings(index_dir=tmp_path / "index"))
+    engine.add([docs])
+
+    def order(engine: Engine) -> list[str]:
+        return [e.text.split("\n", 1)[0] for e in engine.ask("What does widget-gc do?").excerpts]
+
+    ranked = order(engine)
+    assert ranked.index("widget-gc - Tidy a widget store") < ranked.index("--auto"), ranked
+    off = order(Engine.open(settings=Settings(index_dir=tmp_path / "index", weights=(("defines_other", 0.0),))))
+    assert off.index("--auto") < off.index("widget-gc - Tidy a widget store"), off
+    assert engine.ask("What does the --auto option of widget-gc do?").excerpts[0].text.startswith("--auto")
