@@ -17,6 +17,7 @@ from .errors import BadQuestion
 from .passages import code_spans
 from .rerank import Reranker
 from .search import (
+    ORDER_ONLY,
     Hit,
     Query,
     SearchIndex,
@@ -25,6 +26,7 @@ from .search import (
     named_fragment,
     question_names,
     question_type,
+    weight,
 )
 from .types import Answer, Citation, Excerpt, Span
 
@@ -109,6 +111,13 @@ def respond(
     # Any other question is answered by itself: joined with the one before, a search for
     # "and who won the 2022 world cup?" after "how do I install Sphinx?" finds pip.
     return answer
+
+
+def deciding_score(hit: Hit, settings: Settings) -> float:
+    """``hit``'s relevance as whether it answers is decided: without the signals that only
+    reorder passages (``ORDER_ONLY``), so that a definition the question does not name,
+    moved below the description of what it asks about, is still an answer when it is one."""
+    return hit.score - sum(weight(settings, name) * hit.evidence.get(name, 0.0) for name in ORDER_ONLY)
 
 
 def _thin(hit: Hit | None, settings: Settings) -> bool:
@@ -200,7 +209,9 @@ def build_answer(
         # whole ("How do I host it on Vercel?" after a question on building HTML), not
         # diluted by the earlier question's words.
         unknown = max(unknown, index.unknown_share(Query(question, query.vector, tuple(terms(question)))))
-    best = max(hits, key=lambda h: h.score) if hits else None
+    best = max(hits, key=lambda h: deciding_score(h, settings)) if hits else None
+    if best is not None:
+        best = replace(best, score=deciding_score(best, settings))
     relevance = best.score if best else 0.0
     if best and relevance >= settings.min_score and settings.absent_names_penalty:
         relevance -= settings.absent_names_penalty * index.absent_names(query, best.row)
@@ -216,7 +227,7 @@ def build_answer(
         near_misses = tuple(_excerpt(h, query, index, settings, True) for h in near)
         return Answer(question, False, near_misses, unwritten=index.unwritten(query))
     top_span = index.highlight(hits[0].row, query, settings)
-    answering = [h for h in hits if h.score >= min(settings.min_support, settings.min_score)]
+    answering = [h for h in hits if deciding_score(h, settings) >= min(settings.min_support, settings.min_score)]
     other = _other_source(query, hits[0], top_span, hits, index, settings)
     groups, variants = _merge_duplicates(answering, index, settings, k)
     table = index.snapshot.passages

@@ -724,18 +724,23 @@ class SearchIndex:
                 self._question_tokens[text] = cached
         return cached
 
-    def term_at(self, row: int) -> str | None:
-        """The first line of the definition term passage ``row`` opens with ("--auto",
-        "gc.auto"), by its document's layout; None if it opens with anything else."""
+    def terms_at(self, row: int) -> tuple[str, ...]:
+        """The first line of each definition term passage ``row`` opens with, by its document's
+        layout: one definition may have several ("-n", "--[no-]verify"); none if it opens with
+        anything else."""
         passage = self.snapshot.passages[row]
         document = self.snapshot.documents[passage.doc_id]
         layout = document.layout
         at = bisect.bisect_left(layout, (passage.start,))
-        while at < len(layout) and layout[at][0] == passage.start:
-            if layout[at][2] == "term":
-                return document.text[layout[at][0] : layout[at][1]].strip().split("\n", 1)[0]
+        while at < len(layout) and layout[at][0] == passage.start and layout[at][2] != "term":
+            at += 1  # another block opening where the term does
+        if at == len(layout) or layout[at][0] != passage.start:
+            return ()
+        found: list[str] = []
+        while at < len(layout) and layout[at][2] == "term" and layout[at][0] < passage.end:
+            found.append(document.text[layout[at][0] : layout[at][1]].strip().split("\n", 1)[0])
             at += 1
-        return None
+        return tuple(found)
 
     def read_text(self, row: int) -> str:
         """Passage ``row`` as the ``tokens`` signal reads it: with the context it was embedded
@@ -1090,32 +1095,49 @@ def _answer_type(c: Candidates) -> np.ndarray:
     return np.array([bool(wanted.search(text(int(r)))) for r in c.rows], dtype=np.float32)
 
 
-#: A question asking what something is or does ("What does git gc do?", "What is git rerere
-#: used for?", "What is the default value of gc.auto?"): what it names is its subject.
+#: A question asking what something is or does ("What does git gc do?", "What's git rerere
+#: used for?", "What is the default value of gc.auto?"): what it names is its subject. Not one
+#: asking for the option or setting that does a thing ("What is the option to skip hooks?"):
+#: that asks how, and its answer is an option the asker cannot name.
+_NOT_AN_OPTION_FOR = (
+    r"(?!(?:the|an?)\s+(?:[a-z]+\s+)?(?:option|flag|switch|command|setting|variable|parameter|key)s?"
+    r"\s+(?:to|for|of|that|which)\b)"
+)
 _DEFINITION = re.compile(
-    r"^\s*what\s+(?:(?:does|do|did)\s+(?P<does>(?:\S+\s+){0,5}?\S+)\s+(?:do|mean|stand\s+for)"
-    r"|(?:is|are|was|were)\s+(?P<is>(?:\S+\s+){0,5}?\S+?)(?:\s+(?:used\s+)?for)?)\s*\??\s*$",
+    rf"^\s*what(?:\s+(?:does|do|did)\s+{_NOT_AN_OPTION_FOR}(?:\S+\s+){{0,5}}?\S+\s+(?:do|mean|stand\s+for)"
+    rf"|(?:['’]s\s+|\s+(?:is|are|was|were)\s+){_NOT_AN_OPTION_FOR}(?:\S+\s+){{0,5}}?\S+?(?:\s+(?:used\s+)?for)?)"
+    r"\s*[?.!]*\s*$",
     re.I,
 )
+#: Where a sentence ends: a joined follow-up ("What is git gc? What does it do?") is asked by its last.
+_SENTENCE_END = re.compile(r"(?<=[?!.])\s+")
+
+
+def asks_what_it_is(text: str) -> bool:
+    """Whether the last sentence of ``text`` asks what something is or does (``_DEFINITION``)."""
+    sentences = [s for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+    return bool(sentences) and bool(_DEFINITION.match(sentences[-1]))
 
 
 def _defines_other(c: Candidates) -> np.ndarray:
     """-1 where the passage is a definition ("--auto", "gc.auto" and its description) whose
-    term's own words (those its section path does not already say) are none of the question's,
-    when the question asks what something is or does (``_DEFINITION``): "What does git gc do?"
-    is answered by the page's description of git gc, not by its ``--auto`` option, which
-    names git gc in every sentence. A question that names the term ("What does --auto do?"),
-    or asks how to do a thing (its answer may be an option the asker cannot name), is left as
-    it is; so are documents without definitions (plain text)."""
+    terms' own words (those its section path does not already say) are none of the question's,
+    when the question asks what something is or does (``asks_what_it_is``): "What does git gc
+    do?" is answered by the page's description of git gc, not by its ``--auto`` option, which
+    names git gc in every sentence. A question that names the term by any of its names ("What
+    does git commit --no-verify do?" of "-n, --[no-]verify"), or asks how to do a thing (its
+    answer may be an option the asker cannot name), is left as it is; so are documents without
+    definitions (plain text), and a question without words of its own ("What does it do?").
+    It reorders passages; whether one answers is decided without it (``answer.deciding_score``)."""
     out = np.zeros(len(c.rows), dtype=np.float32)
-    if not _DEFINITION.match(c.query.text):
-        return out
     asked, index = set(c.query.terms), c.index
+    if not asked or not asks_what_it_is(c.query.text):
+        return out
     for i, row in enumerate(c.rows.tolist()):
-        term = index.term_at(row)
-        if term is None:
+        found = index.terms_at(row)
+        if not found:
             continue
-        own = set(terms(term)) - index.path_terms(row)
+        own = {t for term in found for t in terms(term)} - index.path_terms(row)
         if own and own.isdisjoint(asked):
             out[i] = -1.0
     return out
@@ -1218,9 +1240,14 @@ SIGNALS: dict[str, Signal] = {
     "sentence_coverage": Signal(_sentence_coverage, 0.05, narrow=NARROW_ROWS),
     "answer_type": Signal(_answer_type, 0.08),
     "unknown_names": Signal(_unknown_names, 0.10),
-    "defines_other": Signal(_defines_other, 0.15, narrow=NARROW_ROWS),
+    "defines_other": Signal(_defines_other, 0.15),
     "tokens": Signal(_tokens, 1.0, narrow=TOKEN_ROWS),
 }
+
+
+#: Signals that only reorder passages: whether the best one answers is decided without them
+#: (``answer.deciding_score``), so that a definition moved down is not for that refused.
+ORDER_ONLY = ("defines_other",)
 
 
 def weight(settings: Settings, name: str) -> float:

@@ -863,26 +863,35 @@ def test_only_a_real_header_row_hands_on_the_highlight():
 
 
 def test_a_question_asking_what_something_is_or_does():
-    """What is asked of its subject itself, not how to do a thing nor a fact of a longer phrase."""
-    from rag.search import _DEFINITION
+    """What is asked of its subject itself, not how to do a thing, nor which option does it, nor a
+    fact of a longer phrase; a joined follow-up is asked by its last sentence."""
+    from rag.search import asks_what_it_is
 
     for asked in (
         "What does git gc do?",
         "what does the -W option of sphinx-build do",
         "What is git rerere?",
+        "What's git rerere?",
         "What is git worktree used for?",
         "What are hooks for?",
         "What is the default value of gc.auto?",
         "What does HEAD^ mean?",
+        "  What is git gc ?!",
+        "What is git gc? What does it do?",
     ):
-        assert _DEFINITION.match(asked), asked
+        assert asks_what_it_is(asked), asked
     for asked in (
         "How do I make bash show each command before it runs it?",
         "What is the maximum number of loose objects before git packs them?",
         "What does git gc print when it runs?",
         "Which option does git gc take?",
+        "What is the option to skip hooks?",
+        "What is the flag for a dry run?",
+        "What are the options of git gc?",
+        "What is Kubernetes? How do I install it?",
+        "",
     ):
-        assert not _DEFINITION.match(asked), asked
+        assert not asks_what_it_is(asked), asked
 
 
 _MAN_PAGE = (  # shaped like Git's manual page of git gc
@@ -893,7 +902,7 @@ _MAN_PAGE = (  # shaped like Git's manual page of git gc
     " created from prior invocations of widget-add.</p><p>Users are encouraged to run this task on a regular"
     " basis within each store to maintain good disk space utilization and good operating performance.</p>"
     "<h2>OPTIONS</h2><dl><dt>--auto</dt><dd><p>With this option, widget-gc checks whether any housekeeping is"
-    " required; if not, it exits without performing any work.</p></dd><dt>--quiet</dt><dd><p>Suppress all"
+    " required; if not, it exits without performing any work.</p></dd><dt>-q</dt><dt>--quiet</dt><dd><p>Suppress all"
     " progress reports when widget-gc runs.</p></dd><dt>--prune=&lt;date&gt;</dt><dd><p>Prune loose objects"
     " older than date when widget-gc is run (default is 2 weeks ago).</p></dd></dl><h2>CONFIGURATION</h2>"
     "<dl><dt>gc.bigPackThreshold</dt><dd><p>If non-zero, all packs larger than this limit are kept when"
@@ -902,19 +911,29 @@ _MAN_PAGE = (  # shaped like Git's manual page of git gc
 )
 
 
-def test_the_term_a_passage_opens_with(fake_engine: Engine, tmp_path: Path):
-    """Read from the document's layout: a definition's term, nothing for prose."""
+def test_the_terms_a_passage_opens_with(fake_engine: Engine, tmp_path: Path):
+    """Read from the document's layout: a definition's terms, all of its names ("-q", "--quiet"),
+    nothing for prose."""
     (tmp_path / "widget-gc.html").write_text(_MAN_PAGE, encoding="utf-8")
     fake_engine.add([tmp_path / "widget-gc.html"])
     index = fake_engine._current()
-    opening = {
-        index.snapshot.passages[row].text.split("\n", 1)[0]: index.term_at(row)
-        for row in range(len(index.snapshot.passages))
-    }
-    assert opening["--auto"] == "--auto" and opening["--quiet"] == "--quiet"
-    assert opening["gc.pruneExpire"] == "gc.pruneExpire"
-    assert all(term is None for first, term in opening.items() if not first.startswith(("--", "gc.")))
-    assert opening["widget-gc - Tidy a widget store"] is None
+    passages = index.snapshot.passages
+    opening = {passages[row].text.split("\n", 1)[0]: index.terms_at(row) for row in range(len(passages))}
+    assert opening["--auto"] == ("--auto",) and opening["-q"] == ("-q", "--quiet")
+    assert opening["gc.pruneExpire"] == ("gc.pruneExpire",)
+    assert opening["widget-gc - Tidy a widget store"] == ()
+    assert all(not found for first, found in opening.items() if not first.startswith(("-", "gc.")))
+
+
+def test_whether_a_moved_definition_answers_is_decided_without_the_move():
+    """``defines_other`` reorders: the score that decides whether a passage answers leaves it out."""
+    from rag import Settings
+    from rag.answer import deciding_score
+    from rag.search import Hit
+
+    hit = Hit(0, 0.40, {"sentence": 0.5, "defines_other": -1.0})
+    assert deciding_score(hit, Settings()) == pytest.approx(0.55)
+    assert deciding_score(Hit(0, 0.40, {"sentence": 0.5}), Settings()) == pytest.approx(0.40)
 
 
 @pytest.mark.slow
@@ -938,3 +957,9 @@ def test_what_a_command_does_is_its_description_not_an_option_naming_it(tmp_path
     off = order(Engine.open(settings=Settings(index_dir=tmp_path / "index", weights=(("defines_other", 0.0),))))
     assert off.index("--auto") < off.index("widget-gc - Tidy a widget store"), off
     assert engine.ask("What does the --auto option of widget-gc do?").excerpts[0].text.startswith("--auto")
+    # Named by its second name, an option is still the one asked about.
+    assert engine.ask("What does widget-gc --quiet do?").excerpts[0].text.startswith("-q\n\n--quiet")
+    followed = engine.ask("What does it do?", history=["What is widget-gc?"])
+    assert followed.searched_as == "What is widget-gc? What does it do?"
+    ranked = [e.text.split("\n", 1)[0] for e in followed.excerpts]
+    assert ranked.index("widget-gc - Tidy a widget store") < ranked.index("--auto"), ranked
