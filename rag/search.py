@@ -728,16 +728,16 @@ class SearchIndex:
         """The first line of each definition term passage ``row`` opens with, by its document's
         layout: one definition may have several ("-n", "--[no-]verify"); none if it opens with
         anything else."""
-        passage = self.snapshot.passages[row]
-        document = self.snapshot.documents[passage.doc_id]
-        layout = document.layout
-        at = bisect.bisect_left(layout, (passage.start,))
-        while at < len(layout) and layout[at][0] == passage.start and layout[at][2] != "term":
+        table = self.snapshot.passages  # its columns: no passage is built
+        document = self.snapshot.documents[table.doc_ids[int(table.doc[row])]]
+        layout, start, end = document.layout, int(table.start[row]), int(table.end[row])
+        at = bisect.bisect_left(layout, (start,))
+        while at < len(layout) and layout[at][0] == start and layout[at][2] != "term":
             at += 1  # another block opening where the term does
-        if at == len(layout) or layout[at][0] != passage.start:
+        if at == len(layout) or layout[at][0] != start:
             return ()
         found: list[str] = []
-        while at < len(layout) and layout[at][2] == "term" and layout[at][0] < passage.end:
+        while at < len(layout) and layout[at][2] == "term" and layout[at][0] < end:
             found.append(document.text[layout[at][0] : layout[at][1]].strip().split("\n", 1)[0])
             at += 1
         return tuple(found)
