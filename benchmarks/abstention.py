@@ -44,6 +44,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+from realdocs import EXTRA, QUESTIONS  # noqa: E402
 from realdocs_corpus import build  # noqa: E402
 from squad_corpus import write_corpus  # noqa: E402
 
@@ -73,18 +74,13 @@ def facts(index: SearchIndex, engine: Engine, question: str, sources: set[str] |
     if not hits:
         return {}, answer
     best = max(hits, key=lambda h: h.score)
-    passages = index.snapshot.passages
-    passage = passages[best.row]
+    passage = index.snapshot.passages[best.row]
     title = index.snapshot.documents[passage.doc_id].title
     present = set(terms(passage.text)) | set(terms(title)) | index.path_terms(best.row)
-    docs = passages.doc
-
-    def in_document(variants: set[str]) -> bool:
-        return any(bool(np.any(docs[index.lexical.rows_with(v)] == docs[best.row])) for v in variants)
 
     weights = [(variants, w) for variants, w in index.term_weights(query).values() if variants]
     row = {"score": best.score, **{name: best.evidence.get(name, 0.0) for name in SIGNALS}}
-    row["doc_lacks"] = sum(w for variants, w in weights if not in_document(variants))
+    row["doc_lacks"] = sum(w for variants, w in weights if not index.document_writes(best.row, variants))
     row["passage_lacks"] = sum(w for variants, w in weights if variants.isdisjoint(present))
     row["absent_names"] = index.absent_names(query, best.row)
     row["names_none"] = index.names_none(query, best.row)
@@ -126,9 +122,9 @@ def realdocs(index_dir: Path) -> tuple[list[dict], list[dict]]:
     engine = Engine.open(settings=Settings.from_env(index_dir=index_dir))
     engine.add([corpus])
     index = engine._current()
-    questions = [q for q in json.loads((HERE / "realdocs_questions.json").read_text()) if q["split"] == "tune"]
-    for name in ("realdocs_near_questions.json", "realdocs_more_questions.json"):
-        questions += json.loads((HERE / name).read_text())
+    questions = [q for q in json.loads(QUESTIONS.read_text()) if q["split"] == "tune"]
+    for _, path, _ in EXTRA:
+        questions += json.loads(path.read_text())
     right, wrong = [], []
     for q in questions:
         row, answer = facts(index, engine, q["question"])

@@ -228,7 +228,7 @@ def layout_passages(document: Document, shared: frozenset[str] = frozenset(), ma
             # Terms in a row ("-a", "--all") name one definition: the first names it.
             same = number > 1 and document.layout[number - 2][2:] == ("term", level) and level in defined
             defined = {d: t for d, t in defined.items() if d < level or (same and d == level)}
-            defined.setdefault(level, _term_line(body))
+            defined.setdefault(level, term_line(body))
         else:  # a block outside a description closes its definition
             defined = {d: t for d, t in defined.items() if d < inside}
         key = normalise(body)
@@ -278,7 +278,7 @@ def layout_passages(document: Document, shared: frozenset[str] = frozenset(), ma
         for i, (start, end, piece) in enumerate(_pieces(text, spans, max_chars)):
             section = group.section
             if i and group.definition:  # a long definition's later pieces say whose they are
-                term = _term_line(text[group.blocks[0][0] : group.blocks[0][1]])
+                term = term_line(text[group.blocks[0][0] : group.blocks[0][1]])
                 section = f"{section}{SECTION_SEPARATOR}{term}" if section else term
             passages.append(
                 Passage(
@@ -357,7 +357,7 @@ def _hand_on_titles(groups: list[_Group], max_chars: int, text: str) -> None:
 _OWNERS = 2
 
 
-def _term_line(body: str, longest: int = 60) -> str:
+def term_line(body: str, longest: int = 60) -> str:
     """A term as a section name: its first line, a signature without its parameters
     ("subprocess.run(…)": they would fill the passage's context with their words), cut at
     a word near ``longest`` characters."""

@@ -18,7 +18,7 @@ from .cleaning import PROMPT, ends_sentence, normalise, page_title, site_names
 from .config import Settings
 from .errors import UnknownDocument
 from .index import Snapshot
-from .passages import contexts, section_path
+from .passages import contexts, section_path, term_line
 from .types import Document, Passage, Span
 
 #: A source filter whose passages own at most this many vectors (of one set) has them
@@ -584,9 +584,8 @@ class SearchIndex:
         SMTP port). A document's own page covers its names (SQuAD's article on the Super Bowl
         writes "Denver" where its paragraph on the divisional round says "The Broncos")."""
         names = self.names(query.text)
-        return sum(
-            w for t, (variants, w) in self.term_weights(query).items() if t in names and not self._writes(row, variants)
-        )
+        weights = self.term_weights(query).items()
+        return sum(w for t, (variants, w) in weights if t in names and not self.document_writes(row, variants))
 
     def closing_absent(self, query: Query, row: int, asked: str | None = None) -> float:
         """The share of the question's weight (IDF) in the names of its closing phrase
@@ -603,14 +602,14 @@ class SearchIndex:
         for name in closing_names(question, self.names(question)):
             for t in terms(name):
                 variants, w = weights.get(t, (set(), 0.0))
-                if not variants or t in lacking or self._writes(row, variants):
+                if not variants or t in lacking or self.document_writes(row, variants):
                     continue
                 kin = {v for found in self.lexical.expand(sorted(kin_terms(name))).values() for v in found}
-                if not self._writes(row, kin):
+                if not self.document_writes(row, kin):
                     lacking[t] = w
         return sum(lacking.values())
 
-    def _writes(self, row: int, variants: set[str]) -> bool:
+    def document_writes(self, row: int, variants: set[str]) -> bool:
         """Whether passage ``row``'s document writes any of ``variants`` (its rows hold its
         title and section paths too, see ``lexical_texts``), by the rows that hold each: no
         per-document cache."""
@@ -725,9 +724,9 @@ class SearchIndex:
         return cached
 
     def terms_at(self, row: int) -> tuple[str, ...]:
-        """The first line of each definition term passage ``row`` opens with, by its document's
-        layout: one definition may have several ("-n", "--[no-]verify"); none if it opens with
-        anything else."""
+        """Each definition term passage ``row`` opens with, by its document's layout, as a
+        section path names it (``term_line``: "subprocess.run(…)"): one definition may have
+        several ("-n", "--[no-]verify"); none if it opens with anything else."""
         table = self.snapshot.passages  # its columns: no passage is built
         document = self.snapshot.documents[table.doc_ids[int(table.doc[row])]]
         layout, start, end = document.layout, int(table.start[row]), int(table.end[row])
@@ -738,7 +737,7 @@ class SearchIndex:
             return ()
         found: list[str] = []
         while at < len(layout) and layout[at][2] == "term" and layout[at][0] < end:
-            found.append(document.text[layout[at][0] : layout[at][1]].strip().split("\n", 1)[0])
+            found.append(term_line(document.text[layout[at][0] : layout[at][1]]))
             at += 1
         return tuple(found)
 

@@ -925,15 +925,29 @@ def test_the_terms_a_passage_opens_with(fake_engine: Engine, tmp_path: Path):
     assert all(not found for first, found in opening.items() if not first.startswith(("-", "gc.")))
 
 
-def test_whether_a_moved_definition_answers_is_decided_without_the_move():
-    """``defines_other`` reorders: the score that decides whether a passage answers leaves it out."""
+def test_whether_a_moved_definition_answers_is_decided_without_the_move(fake_engine: Engine, tmp_path: Path):
+    """``defines_other`` reorders: a definition it moved below the threshold still answers, at
+    the relevance it had without the move, and a passage under the threshold without it does
+    not answer for the move's sake."""
     from rag import Settings
-    from rag.answer import deciding_score
-    from rag.search import Hit
+    from rag.analysis import terms
+    from rag.answer import build_answer, deciding_score
+    from rag.search import Hit, Query
 
-    hit = Hit(0, 0.40, {"sentence": 0.5, "defines_other": -1.0})
-    assert deciding_score(hit, Settings()) == pytest.approx(0.55)
-    assert deciding_score(Hit(0, 0.40, {"sentence": 0.5}), Settings()) == pytest.approx(0.40)
+    (tmp_path / "widget-gc.html").write_text(_MAN_PAGE, encoding="utf-8")
+    fake_engine.add([tmp_path / "widget-gc.html"])
+    index = fake_engine._current()
+    row = next(r for r in range(len(index.snapshot.passages)) if index.terms_at(r) == ("--auto",))
+    question = "What does widget-gc do?"
+    query = Query(question, fake_engine.embedder.encode_queries([question])[0], tuple(terms(question)))
+    settings = Settings(min_score=0.44)
+    moved = Hit(row, 0.40, {"defines_other": -1.0})
+    assert deciding_score(moved, settings) == pytest.approx(0.55)
+    assert build_answer(question, query, [moved], index, settings, 5).answered
+    assert not build_answer(question, query, [Hit(row, 0.40, {"defines_other": 0.0})], index, settings, 5).answered
+    assert not build_answer(
+        question, query, [moved], index, Settings(min_score=0.44, weights=(("defines_other", 0.0),)), 5
+    ).answered
 
 
 @pytest.mark.slow
